@@ -1,0 +1,3 @@
+"""lessoncam device: the classroom unit's daemon and tools."""
+
+__version__ = "0.1.0"

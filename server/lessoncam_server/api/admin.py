@@ -1,0 +1,97 @@
+"""For administrators: the audit log and server-wide settings (retention)."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from .. import lessons, retention
+from ..api_support import ApiRoutes, json_response, parse_query, read_body, require_user
+from ..services import services_of
+from ..timeutil import to_iso
+
+routes = ApiRoutes("admin")
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: str | None = Field(None, max_length=40)
+    actor: str | None = Field(None, max_length=64, description="Username or unit name.")
+    object_id: str | None = Field(None, max_length=64)
+    outcome: str | None = Field(None, max_length=10)
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+    limit: int = Field(200, ge=1, le=1000)
+    before_id: int | None = Field(None, ge=1, description="Page: entries older than this id.")
+
+
+class Settings(BaseModel):
+    retention_days: int = Field(ge=retention.MIN_DAYS, le=retention.MAX_DAYS)
+
+
+@routes.route(
+    "GET",
+    "/audit",
+    summary="The audit log, newest first, with filters",
+    auth="admin",
+    query=AuditQuery,
+)
+async def audit_log(request: web.Request) -> web.StreamResponse:
+    q = parse_query(request, AuditQuery)
+    where: list[str] = []
+    args: list[str | int] = []
+    for column, value in (
+        ("action", q.action),
+        ("actor_name", q.actor),
+        ("object_id", q.object_id),
+        ("outcome", q.outcome),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if q.since:
+        where.append("at >= ?")
+        args.append(to_iso(q.since))
+    if q.until:
+        where.append("at < ?")
+        args.append(to_iso(q.until))
+    if q.before_id:
+        where.append("id < ?")
+        args.append(q.before_id)
+    entries = []
+    for row in (
+        services_of(request)
+        .db.table("audit")
+        .rows_where(" AND ".join(where) or None, args, order_by="id DESC", limit=q.limit)
+    ):
+        row["detail"] = json.loads(row["detail"]) if row["detail"] else None
+        entries.append(row)
+    return json_response({"entries": entries})
+
+
+@routes.route("GET", "/settings", summary="Server-wide settings", auth="admin")
+async def get_settings(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    days = lessons.retention_days(services.db, services.config.retention.days)
+    return json_response({"retention_days": days})
+
+
+@routes.route(
+    "PUT",
+    "/settings",
+    summary="Change server-wide settings",
+    auth="admin",
+    body=Settings,
+    responses={200: "Saved", 400: "Out of range"},
+)
+async def put_settings(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    admin = require_user(request)
+    body = await read_body(request, Settings)
+    services.db.table("settings").upsert(
+        {"key": retention.SETTING_KEY, "value": str(body.retention_days)}, pk="key"
+    )
+    services.audit(request, admin, "settings_update", detail=body.model_dump())
+    return json_response(body.model_dump())

@@ -1,0 +1,215 @@
+"""Lessons for people: the library, one lesson, its media (with Range), rename and delete.
+
+Every handler looks the lesson up and checks the caller's access on every request: there is
+no URL that serves a lesson's bytes without that check.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from .. import lessons, recordings
+from ..api_support import ApiRoutes, forbidden, json_response, not_found, read_body, require_user
+from ..paths import CAMERA_ID, RECORDING_ID
+from ..permissions import Access
+from ..principal import User
+from ..services import services_of
+
+routes = ApiRoutes("lessons")
+
+
+class LessonChange(BaseModel):
+    title: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+
+
+def lesson_for(request: web.Request, need: str = "view") -> tuple[User, dict[str, Any], Access]:
+    """The lesson named in the URL if the caller may ``need`` (view/comment/manage) it."""
+    services = services_of(request)
+    user = require_user(request)
+    rid = request.match_info["lesson_id"]
+    row = recordings.get(services.db, rid) if RECORDING_ID.fullmatch(rid) else None
+    acc = lessons.access(services.db, user.id, row, services.now()) if row else None
+    if row is None or acc is None or not acc.view:
+        services.audit(
+            request,
+            user,
+            "access_denied",
+            outcome="denied",
+            object_kind="lesson",
+            object_id=rid[:64],
+            detail={"path": request.path},
+        )
+        raise not_found("lesson")
+    if not getattr(acc, need):
+        services.audit(
+            request,
+            user,
+            "access_denied",
+            outcome="denied",
+            object_kind="lesson",
+            object_id=rid,
+            detail={"need": need},
+        )
+        raise forbidden(f"you may view this lesson but not {need} it")
+    return user, row, acc
+
+
+def _media_file(request: web.Request, row: dict[str, Any], kind: str) -> Path:
+    services = services_of(request)
+    if row["state"] != "ready":
+        raise not_found("video (the lesson is not ready yet)")
+    version = row["media_version"]
+    if kind == "poster":
+        return services.paths.poster(row["id"], version)
+    camera = request.match_info["camera"]
+    media = (
+        lessons.media_of(services.db, row["id"]).get(camera)
+        if CAMERA_ID.fullmatch(camera)
+        else None
+    )
+    if media is None:
+        raise not_found("camera")
+    if kind == "video":
+        return services.paths.video(row["id"], camera, version)
+    return services.paths.thumbnails(row["id"], camera, version)
+
+
+def _file(path: Path, content_type: str, **headers: str) -> web.FileResponse:
+    # no-store: a lesson must not linger in a shared school laptop's cache. Never compressed,
+    # so sendfile serves it and Range offsets stay byte offsets.
+    response = web.FileResponse(
+        path, headers={"Cache-Control": "no-store", "Content-Type": content_type, **headers}
+    )
+    return response
+
+
+@routes.route("GET", "/lessons", summary="My lessons and the lessons shared with me", auth="user")
+async def library(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user = require_user(request)
+    now: datetime = services.now()
+    out = []
+    for rid in lessons.visible_ids(services.db, user.id, now):
+        row = recordings.get(services.db, rid)
+        if row is not None:
+            out.append(
+                lessons.summary(
+                    services.db, row, user.id, lessons.access(services.db, user.id, row, now)
+                )
+            )
+    out.sort(key=lambda lesson: lesson["started_at"], reverse=True)
+    return json_response({"lessons": out})
+
+
+@routes.route(
+    "GET",
+    "/lessons/{lesson_id}",
+    summary="One lesson (logged as a view)",
+    auth="user",
+    responses={200: "The lesson", 404: "No such lesson or no access"},
+)
+async def lesson_detail(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user, row, acc = lesson_for(request)
+    services.audit(request, user, "lesson_view", object_kind="lesson", object_id=row["id"])
+    return json_response(lessons.summary(services.db, row, user.id, acc))
+
+
+@routes.route(
+    "PATCH",
+    "/lessons/{lesson_id}",
+    summary="Rename or describe my lesson",
+    auth="user",
+    body=LessonChange,
+    responses={200: "Changed", 403: "Not the owner", 404: "No such lesson"},
+)
+async def update_lesson(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user, row, acc = lesson_for(request, "manage")
+    body = await read_body(request, LessonChange)
+    changes = body.model_dump(exclude_none=True)
+    if changes:
+        services.db.table("recordings").update(row["id"], changes)
+    services.audit(request, user, "lesson_update", object_kind="lesson", object_id=row["id"])
+    fresh = recordings.get(services.db, row["id"]) or row
+    return json_response(lessons.summary(services.db, fresh, user.id, acc))
+
+
+@routes.route(
+    "DELETE",
+    "/lessons/{lesson_id}",
+    summary="Delete my lesson and all its files",
+    auth="user",
+    responses={204: "Deleted", 403: "Not the owner", 404: "No such lesson"},
+)
+async def delete_lesson(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user, row, _acc = lesson_for(request, "manage")
+    lessons.delete(services.db, services.paths, row["id"])
+    services.audit(request, user, "lesson_delete", object_kind="lesson", object_id=row["id"])
+    return web.Response(status=204)
+
+
+@routes.route(
+    "GET",
+    "/lessons/{lesson_id}/cameras/{camera}/video",
+    summary="One camera's MP4, with Range support; ?download=1 to save it (owner)",
+    auth="user",
+    content="video/mp4",
+    responses={
+        200: "Whole file",
+        206: "A range",
+        304: "Not modified",
+        404: "No such lesson, camera or not ready",
+        416: "Range not satisfiable",
+    },
+)
+async def video(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    download = request.query.get("download") == "1"
+    user, row, _acc = lesson_for(request, "manage" if download else "view")
+    path = _media_file(request, row, "video")
+    if download:
+        services.audit(
+            request,
+            user,
+            "lesson_download",
+            object_kind="lesson",
+            object_id=row["id"],
+            detail={"camera": request.match_info["camera"]},
+        )
+        name = f"lesson-{row['started_at'][:10]}-{request.match_info['camera']}.mp4"
+        return _file(path, "video/mp4", **{"Content-Disposition": f'attachment; filename="{name}"'})
+    return _file(path, "video/mp4")
+
+
+@routes.route(
+    "GET",
+    "/lessons/{lesson_id}/poster.jpg",
+    summary="The lesson's poster image",
+    auth="user",
+    content="image/jpeg",
+    responses={200: "JPEG", 404: "Not ready"},
+)
+async def poster(request: web.Request) -> web.StreamResponse:
+    _user, row, _acc = lesson_for(request)
+    return _file(_media_file(request, row, "poster"), "image/jpeg")
+
+
+@routes.route(
+    "GET",
+    "/lessons/{lesson_id}/cameras/{camera}/thumbnails.jpg",
+    summary="Seek-preview thumbnails tiled in one JPEG (layout in the lesson's camera)",
+    auth="user",
+    content="image/jpeg",
+    responses={200: "JPEG", 404: "Not ready"},
+)
+async def thumbnails(request: web.Request) -> web.StreamResponse:
+    _user, row, _acc = lesson_for(request)
+    return _file(_media_file(request, row, "thumbnails"), "image/jpeg")

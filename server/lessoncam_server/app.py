@@ -1,0 +1,84 @@
+"""The aiohttp application factory: ``init_app(config)`` builds the whole server."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from aiohttp import web
+
+from . import api_support, openapi
+from .api import admin, lessons, recordings, session, shares, units, users
+from .api_support import API_PREFIX, ApiRoutes, json_response
+from .assembly import assembler_ctx
+from .config import ServerConfig
+from .db import open_database
+from .housekeeping import housekeeping_ctx
+from .ingest import SegmentIngest
+from .paths import DataPaths
+from .services import SERVICES, Services
+from .timeutil import Clock, utc_now
+from .tus import TUS_OPERATIONS, setup_tus
+from .upload_store import UploadStore
+from .web_security import auth_middleware, headers_middleware
+
+log = logging.getLogger(__name__)
+
+API_GROUPS: list[ApiRoutes] = [
+    session.routes,
+    users.routes,
+    units.routes,
+    recordings.routes,
+    lessons.routes,
+    shares.routes,
+    admin.routes,
+]
+OPENAPI_DOC = web.AppKey("openapi", dict)
+
+
+def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application:
+    """Build the server for ``config``. The database opens (and migrates) at start-up."""
+    paths = DataPaths(config.storage.data_dir)
+    paths.create()
+    app = web.Application(
+        middlewares=[headers_middleware, api_support.error_middleware, auth_middleware],
+        client_max_size=config.http.max_request_kib * 1024,
+    )
+
+    async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+        db = open_database(paths.database)
+        app[SERVICES] = Services.build(config, db, clock)
+        yield
+        with contextlib.suppress(Exception):
+            db.execute("PRAGMA optimize")
+        db.close()
+
+    app.cleanup_ctx.append(database_ctx)
+    operations = api_support.install(app, API_GROUPS)
+    app[OPENAPI_DOC] = openapi.build(operations, TUS_OPERATIONS)
+    app.router.add_get(API_PREFIX + "/openapi.json", _openapi)
+    app.router.add_get("/healthz", _health)
+    store = UploadStore(
+        paths.uploads, clock=clock, expire_after=timedelta(hours=config.uploads.expire_hours)
+    )
+    setup_tus(
+        app,
+        store,
+        SegmentIngest(app),
+        max_size=config.uploads.max_size_mib * 1024 * 1024,
+        stall_timeout_s=config.uploads.stall_timeout_s,
+    )
+    app.cleanup_ctx.append(assembler_ctx)
+    app.cleanup_ctx.append(housekeeping_ctx)
+    return app
+
+
+async def _openapi(request: web.Request) -> web.StreamResponse:
+    return json_response(request.app[OPENAPI_DOC])
+
+
+async def _health(request: web.Request) -> web.StreamResponse:
+    request.app[SERVICES].db.execute("SELECT 1").fetchone()
+    return json_response({"ok": True})

@@ -1,0 +1,178 @@
+"""The assembler: turns a completed recording's segments into one faststart MP4 per camera.
+
+Runs one recording at a time in a worker thread (remuxing is disk-bound and the server has
+few cores). Its state lives in the database, so a restart resumes where it stopped. A new
+assembly writes files with a new version number and switches to them in one transaction:
+a file that may be being served is never rewritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import web
+
+from . import recordings
+from .previews import make_poster, make_thumbnail_strip
+from .remux import RemuxError, SegmentFile, assemble_camera
+from .services import SERVICES, Services
+from .timeutil import to_iso
+
+log = logging.getLogger(__name__)
+
+
+class Assembler:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queued: set[str] = set()
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def consider(self, recording_id: str) -> None:
+        """Start assembling when every segment the unit announced has arrived."""
+        db = self.services.db
+        row = recordings.get(db, recording_id)
+        if row is None or row["state"] != "receiving":
+            return
+        if recordings.progress(db, row).complete:
+            recordings.set_state(db, recording_id, "assembling")
+            self._enqueue(recording_id)
+
+    def _enqueue(self, recording_id: str) -> None:
+        if recording_id not in self._queued:
+            self._queued.add(recording_id)
+            self.idle.clear()
+            self._queue.put_nowait(recording_id)
+
+    def resume(self) -> None:
+        """After a restart: requeue interrupted assemblies and re-check waiting recordings."""
+        db = self.services.db
+        for (rid,) in db.execute("SELECT id FROM recordings WHERE state = 'assembling'").fetchall():
+            self._enqueue(rid)
+        for (rid,) in db.execute("SELECT id FROM recordings WHERE state = 'receiving'").fetchall():
+            self.consider(rid)
+
+    async def run(self) -> None:
+        while True:
+            rid = await self._queue.get()
+            try:
+                await self.assemble(rid)
+            except Exception as exc:
+                log.exception("assembly of %s failed", rid)
+                if recordings.get(self.services.db, rid) is not None:
+                    recordings.set_state(self.services.db, rid, "failed", f"assembly failed: {exc}")
+            finally:
+                self._queued.discard(rid)
+                if self._queue.empty():
+                    self.idle.set()
+
+    async def assemble(self, recording_id: str) -> None:
+        db, paths = self.services.db, self.services.paths
+        row = recordings.get(db, recording_id)
+        if row is None:
+            return
+        manifest = recordings.manifest_of(row)
+        plan = json.loads(row["expected_segments"])
+        received = recordings.received_segments(db, recording_id)
+        version = row["media_version"] + 1
+        media: list[dict[str, Any]] = []
+        poster_source = None
+        for camera in manifest.cameras:
+            expected = int(plan["segments"].get(camera.id, 0))
+            segments = [
+                SegmentFile(
+                    sequence=seq,
+                    start_s=seg["start_s"],
+                    duration_s=seg["duration_s"],
+                    path=paths.segment(recording_id, camera.id, seq),
+                )
+                for seq, seg in sorted(received.get(camera.id, {}).items())
+            ]
+            if expected == 0 or not segments:
+                continue
+            out = paths.video(recording_id, camera.id, version)
+            try:
+                video = await asyncio.to_thread(assemble_camera, segments, expected, out)
+            except RemuxError as exc:
+                if camera.role == "main":
+                    raise
+                log.warning("camera %s of %s not assembled: %s", camera.id, recording_id, exc)
+                continue
+            strip = await asyncio.to_thread(
+                make_thumbnail_strip, video.path, paths.thumbnails(recording_id, camera.id, version)
+            )
+            thumbs = asdict(strip)
+            thumbs.pop("path")
+            media.append(
+                {
+                    "recording_id": recording_id,
+                    "camera": camera.id,
+                    "file_name": video.path.name,
+                    "duration_s": video.duration_s,
+                    "width": video.width,
+                    "height": video.height,
+                    "has_audio": int(video.has_audio),
+                    "size": video.size,
+                    "gaps": json.dumps(video.gaps),
+                    "thumbs": json.dumps(thumbs),
+                }
+            )
+            if camera.role == "main" or poster_source is None:
+                poster_source = video
+        if poster_source is None:
+            raise RemuxError("no camera produced any video")
+        await asyncio.to_thread(
+            make_poster, poster_source.path, paths.poster(recording_id, version)
+        )
+        main = next(m for m in media if m["file_name"] == poster_source.path.name)
+        with db.atomic():
+            if recordings.get(db, recording_id) is None:
+                return  # deleted while we worked; its folder is removed with it
+            db.execute("DELETE FROM media WHERE recording_id = ?", [recording_id])
+            db.table("media").insert_all(media)
+            db.table("recordings").update(
+                recording_id,
+                {
+                    "state": "ready",
+                    "state_reason": None,
+                    "media_version": version,
+                    "duration_s": main["duration_s"],
+                    "ready_at": to_iso(self.services.now()),
+                },
+            )
+        self._remove_stale_files(recording_id, version)
+        log.info("recording %s ready (version %d)", recording_id, version)
+
+    def _remove_stale_files(self, recording_id: str, version: int) -> None:
+        """Delete earlier versions and leftovers of interrupted runs; keep segments."""
+        paths = self.services.paths
+        keep = {paths.poster(recording_id, version).name}
+        for (camera,) in self.services.db.execute(
+            "SELECT camera FROM media WHERE recording_id = ?", [recording_id]
+        ).fetchall():
+            keep.add(paths.video(recording_id, camera, version).name)
+            keep.add(paths.thumbnails(recording_id, camera, version).name)
+        for path in paths.recording_dir(recording_id).iterdir():
+            if path.is_file() and path.name not in keep:
+                path.unlink(missing_ok=True)
+
+
+async def assembler_ctx(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: start the assembler and resume unfinished work; stop it on shutdown."""
+    services = app[SERVICES]
+    assembler = Assembler(services)
+    services.assembler = assembler
+    assembler.resume()
+    task = asyncio.create_task(assembler.run(), name="assembler")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    services.assembler = None

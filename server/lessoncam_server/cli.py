@@ -1,0 +1,260 @@
+"""``lessoncam-server``: run the server, check its config, manage accounts, enrol units, demo."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+from aiohttp import web
+
+from . import __version__, accounts, units
+from .config import ConfigError, ServerConfig, load_config
+from .db import open_database
+from .passwords import WeakPassword
+from .paths import DataPaths
+from .timeutil import to_iso, utc_now
+
+log = logging.getLogger("lessoncam_server")
+DEFAULT_CONFIG = Path("/etc/lessoncam/server.toml")
+
+
+def _config(args: argparse.Namespace) -> ServerConfig:
+    environ = dict(os.environ)
+    if getattr(args, "data_dir", None):
+        environ["LESSONCAM_STORAGE__DATA_DIR"] = str(Path(args.data_dir).resolve())
+    if getattr(args, "port", None):
+        environ["LESSONCAM_HTTP__PORT"] = str(args.port)
+    if getattr(args, "host", None):
+        environ["LESSONCAM_HTTP__HOST"] = f'"{args.host}"'
+    path = args.config or environ.get("LESSONCAM_CONFIG")
+    if path is None and DEFAULT_CONFIG.exists():
+        path = str(DEFAULT_CONFIG)
+    return load_config(Path(path) if path else None, environ)
+
+
+def _database(config: ServerConfig):  # type: ignore[no-untyped-def]
+    paths = DataPaths(config.storage.data_dir)
+    paths.create()
+    return open_database(paths.database)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _config(args)
+    print(
+        f"config OK; data directory {config.storage.data_dir}, "
+        f"listening on {config.http.host}:{config.http.port}"
+    )
+    return 0
+
+
+def bootstrap_admin(config: ServerConfig) -> Path | None:
+    """On first run, create 'admin' with a random password written to a 0600 file."""
+    db = _database(config)
+    try:
+        if accounts.has_admin(db):
+            return None
+        password = accounts.generate_password()
+        accounts.create_user(db, "admin", password, "admin", utc_now(), "Administrator")
+        target = config.storage.data_dir / "initial-admin-password"
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password + "\n")
+        return target
+    finally:
+        db.close()
+
+
+def _serve(config: ServerConfig, banner: str | None = None) -> int:
+    from .app import init_app  # heavy imports (PyAV, OpenCV) only when serving
+
+    created = bootstrap_admin(config)
+    if created:
+        log.warning("first run: created account 'admin'; its password is in %s", created)
+    app = init_app(config)
+    url = f"http://{config.http.host}:{config.http.port}/"
+
+    def announce(_text: str) -> None:
+        print(
+            banner or "", f"lessoncam server {__version__} listening on {url}", sep="", flush=True
+        )
+
+    web.run_app(
+        app,
+        host=config.http.host,
+        port=config.http.port,
+        print=announce,
+        access_log=logging.getLogger("lessoncam_server.access"),
+    )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    return _serve(_config(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Prepare a demo data directory with an admin and a teacher, print their passwords, serve."""
+    config = _config(args)
+    db = _database(config)
+    lines = ["", "lessoncam demo accounts (new passwords each run):"]
+    try:
+        for username, role, name in (
+            ("demo-admin", "admin", "Demo Admin"),
+            ("demo-teacher", "teacher", "Demo Teacher"),
+        ):
+            password = accounts.generate_password()
+            row = accounts.find_user(db, username)
+            if row is None:
+                accounts.create_user(db, username, password, role, utc_now(), name)  # type: ignore[arg-type]
+            else:
+                accounts.set_password(db, row["id"], password, utc_now())
+            lines.append(f"  {role:8}  username: {username:14} password: {password}")
+    finally:
+        db.close()
+    lines.append(f"  data directory: {config.storage.data_dir}")
+    lines.append("")
+    return _serve(config, banner="\n".join(lines) + "\n")
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    config = _config(args)
+    db = _database(config)
+    now = utc_now()
+    try:
+        if args.action == "list":
+            for user in accounts.list_users(db):
+                state = "disabled" if user["disabled"] else "active"
+                print(
+                    f"{user['id']:4}  {user['username']:24} {user['role']:8} {state:8} "
+                    f"{user['display_name']}"
+                )
+            return 0
+        if not args.username:
+            raise SystemExit(f"user {args.action}: give the username")
+        if args.action == "add":
+            password = _password(args) or accounts.generate_password()
+            accounts.create_user(db, args.username, password, args.role, now, args.display_name)
+            print(
+                f"created {args.role} {args.username!r}"
+                + ("" if args.password_stdin else f" with password {password}")
+            )
+            return 0
+        row = accounts.find_user(db, args.username)
+        if row is None:
+            raise SystemExit(
+                f"no account named {args.username!r} (see: lessoncam-server user list)"
+            )
+        if args.action in ("disable", "enable"):
+            db.table("users").update(row["id"], {"disabled": int(args.action == "disable")})
+            if args.action == "disable":
+                db.execute("DELETE FROM sessions WHERE user_id = ?", [row["id"]])
+            print(f"{args.username} {args.action}d")
+        elif args.action == "reset-password":
+            password = _password(args) or accounts.generate_password()
+            accounts.set_password(db, row["id"], password, now)
+            db.execute("DELETE FROM sessions WHERE user_id = ?", [row["id"]])
+            print(
+                f"new password for {args.username}"
+                + ("" if args.password_stdin else f": {password}")
+            )
+        return 0
+    except (accounts.AccountError, WeakPassword) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    finally:
+        db.close()
+
+
+def _password(args: argparse.Namespace) -> str | None:
+    if not args.password_stdin:
+        return None
+    if sys.stdin.isatty():
+        return getpass.getpass("password: ")
+    return sys.stdin.readline().rstrip("\n")
+
+
+def cmd_enrolment_code(args: argparse.Namespace) -> int:
+    config = _config(args)
+    db = _database(config)
+    try:
+        admin = accounts.find_user(db, args.admin)
+        if admin is None or admin["role"] != "admin":
+            raise SystemExit(f"no admin account named {args.admin!r}")
+        lifetime = timedelta(minutes=config.security.enrolment_code_minutes)
+        code, expires = units.new_enrolment_code(
+            db, args.unit_name, admin["id"], utc_now(), lifetime
+        )
+        print(f"enrolment code for {args.unit_name!r}: {code} (valid until {to_iso(expires)})")
+        return 0
+    finally:
+        db.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lessoncam-server", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help=f"TOML config file (default {DEFAULT_CONFIG} if present)")
+    common.add_argument("--data-dir", help="override [storage] data_dir")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser(
+        "demo", parents=[common], help="demo accounts in a local data directory, then serve"
+    )
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.set_defaults(func=cmd_demo)
+
+    check = sub.add_parser(
+        "check-config", parents=[common], help="validate the configuration and exit"
+    )
+    check.set_defaults(func=cmd_check_config)
+
+    user = sub.add_parser("user", parents=[common], help="manage accounts")
+    user.add_argument("action", choices=["list", "add", "disable", "enable", "reset-password"])
+    user.add_argument("username", nargs="?")
+    user.add_argument("--role", choices=list(accounts.ROLES), default="teacher")
+    user.add_argument("--display-name")
+    user.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of generating one",
+    )
+    user.set_defaults(func=cmd_user)
+
+    code = sub.add_parser(
+        "enrolment-code", parents=[common], help="make a single-use code to enrol a unit"
+    )
+    code.add_argument("--unit-name", required=True)
+    code.add_argument("--admin", default="admin", help="admin account the code is issued by")
+    code.set_defaults(func=cmd_enrolment_code)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = _config(args)
+    except ConfigError as exc:
+        print(f"configuration error in {exc.source}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,160 @@
+"""Server configuration: a TOML file, then ``LESSONCAM_<SECTION>__<KEY>`` environment overrides.
+
+Every key has a default, so an empty file is a valid config. Errors name the key and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_PREFIX = "LESSONCAM_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpConfig(_Section):
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port to listen on.")
+    secure_cookies: Literal["auto", "always", "never"] = Field(
+        "auto", description="Mark cookies Secure: auto = when the request came over HTTPS."
+    )
+    trust_forwarded_proto: bool = Field(
+        False, description="Believe X-Forwarded-Proto (only behind your own reverse proxy)."
+    )
+    max_request_kib: int = Field(1024, ge=16, le=65536, description="Largest JSON body.")
+
+
+class StorageConfig(_Section):
+    data_dir: Path = Field(Path("/var/lib/lessoncam"), description="Database and media live here.")
+
+
+class SecurityConfig(_Section):
+    session_idle_minutes: int = Field(120, ge=5, le=24 * 60)
+    session_absolute_hours: int = Field(12, ge=1, le=24 * 30)
+    login_max_failures_per_account: int = Field(5, ge=1, le=100)
+    login_max_failures_per_address: int = Field(20, ge=1, le=1000)
+    login_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    enrolment_code_minutes: int = Field(15, ge=1, le=60)
+
+
+class UploadsConfig(_Section):
+    max_size_mib: int = Field(4096, ge=1, le=1024 * 1024, description="Tus-Max-Size per upload.")
+    expire_hours: int = Field(
+        24, ge=1, le=24 * 30, description="Unfinished uploads live this long."
+    )
+    stall_timeout_s: int = Field(60, ge=5, le=3600, description="A PATCH idle this long is cut.")
+    snapshot_max_kib: int = Field(512, ge=16, le=8192, description="Largest aiming snapshot.")
+
+
+class RetentionConfig(_Section):
+    days: int = Field(365, ge=1, le=3650, description="Default retention; admins may change it.")
+    sweep_minutes: int = Field(60, ge=1, le=24 * 60, description="How often expiry runs.")
+
+
+class ServerConfig(_Section):
+    """The whole server configuration; see ``server/lessoncam-server.sample.toml``."""
+
+    http: HttpConfig = HttpConfig()
+    storage: StorageConfig = StorageConfig()
+    security: SecurityConfig = SecurityConfig()
+    uploads: UploadsConfig = UploadsConfig()
+    retention: RetentionConfig = RetentionConfig()
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; ``problems`` holds one readable line per mistake."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``LESSONCAM_HTTP__PORT=9000`` becomes ``{"http": {"port": 9000}}``."""
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        if "__" not in name and name != "LESSONCAM_LOG_LEVEL":
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        try:
+            value: Any = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return tree
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe(error: Mapping[str, Any], model: type[BaseModel]) -> str:
+    loc = [str(p) for p in error["loc"]]
+    key = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else loc[0]
+    if error["type"] == "extra_forbidden":
+        known = _known_keys(model, loc[:-1])
+        hint = difflib.get_close_matches(loc[-1], known, n=1)
+        fix = f"did you mean '{hint[0]}'?" if hint else f"known keys here: {', '.join(known)}"
+        return f"{key}: unknown key; {fix}"
+    return f"{key} = {error.get('input')!r}: {error['msg'].lower()}"
+
+
+def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
+    current: type[BaseModel] = model
+    for part in path:
+        field = current.model_fields.get(part)
+        if field is None or not isinstance(field.annotation, type):
+            return []
+        current = field.annotation
+    return sorted(current.model_fields)
+
+
+def parse_config(
+    data: Mapping[str, Any], environ: Mapping[str, str] | None = None, source: str = "config"
+) -> ServerConfig:
+    """Validate a config mapping (plus environment overrides) into a ``ServerConfig``."""
+    merged = _merge(dict(data), _env_overrides(environ or {}))
+    try:
+        return ServerConfig.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(e, ServerConfig) for e in exc.errors()]) from None
+
+
+def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> ServerConfig:
+    """Read the TOML file at ``path`` (None = defaults only) and apply the environment."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(
+                source, ["file not found; pass --config with an existing file"]
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    return parse_config(data, environ, source)

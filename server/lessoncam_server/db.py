@@ -1,0 +1,158 @@
+"""The server's SQLite database: opened in WAL mode, migrated at start-up."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("lessoncam_server")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            display_name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('teacher', 'coach', 'admin')),
+            password_hash TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            password_changed_at TEXT NOT NULL
+        );
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            csrf_token TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            client_ip TEXT
+        );
+        CREATE INDEX sessions_user ON sessions(user_id);
+        CREATE TABLE enrolment_codes (
+            code_hash TEXT PRIMARY KEY,
+            unit_name TEXT NOT NULL,
+            created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT,
+            unit_id TEXT
+        );
+        CREATE TABLE units (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            teacher_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            enrolled_at TEXT NOT NULL,
+            revoked_at TEXT,
+            last_seen_at TEXT,
+            state TEXT,
+            version TEXT,
+            free_disk_bytes INTEGER,
+            temperature_c REAL,
+            queue_length INTEGER,
+            last_error TEXT,
+            tracking TEXT,
+            snapshot_at TEXT
+        );
+        CREATE TABLE recordings (
+            id TEXT PRIMARY KEY,
+            unit_id TEXT REFERENCES units(id) ON DELETE SET NULL,
+            owner_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            title TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            started_at TEXT NOT NULL,
+            manifest TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('receiving', 'assembling', 'ready', 'failed')),
+            state_reason TEXT,
+            expected_segments TEXT,
+            interrupted INTEGER NOT NULL DEFAULT 0,
+            duration_s REAL,
+            created_at TEXT NOT NULL,
+            completed_at TEXT,
+            ready_at TEXT,
+            media_version INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX recordings_owner ON recordings(owner_id, started_at);
+        CREATE INDEX recordings_state ON recordings(state);
+        CREATE TABLE segments (
+            recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+            camera TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            start_s REAL NOT NULL,
+            duration_s REAL NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (recording_id, camera, sequence)
+        );
+        CREATE TABLE media (
+            recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+            camera TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            duration_s REAL NOT NULL,
+            width INTEGER,
+            height INTEGER,
+            has_audio INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            gaps TEXT NOT NULL DEFAULT '[]',
+            thumbs TEXT,
+            PRIMARY KEY (recording_id, camera)
+        );
+        CREATE TABLE shares (
+            id INTEGER PRIMARY KEY,
+            recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('viewer', 'commenter')),
+            created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT,
+            revoked_at TEXT
+        );
+        CREATE INDEX shares_user ON shares(user_id);
+        CREATE INDEX shares_recording ON shares(recording_id);
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor_kind TEXT NOT NULL,
+            actor_id TEXT,
+            actor_name TEXT,
+            action TEXT NOT NULL,
+            object_kind TEXT,
+            object_id TEXT,
+            outcome TEXT NOT NULL,
+            client_ip TEXT,
+            detail TEXT
+        );
+        CREATE INDEX audit_at ON audit(at);
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    )
+
+
+def _run_script(db: Database, script: str) -> None:
+    # executescript() would COMMIT the migration's transaction; run statement by statement.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def open_database(path: Path | str) -> Database:
+    """Open (creating if needed) and migrate the database at ``path``."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    db = Database(conn)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("PRAGMA busy_timeout = 5000")
+    migrations.apply(db)
+    return db

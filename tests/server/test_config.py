@@ -1,0 +1,67 @@
+"""Config: defaults, environment overrides, and errors that name the key and the fix."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from lessoncam_server.config import ConfigError, ServerConfig, load_config, parse_config
+from pydantic import BaseModel
+
+SAMPLE = Path(__file__).parents[2] / "server" / "lessoncam-server.sample.toml"
+
+
+def test_empty_config_is_valid() -> None:
+    config = parse_config({})
+    assert config.http.port == 8080 and config.retention.days == 365
+
+
+def test_sample_file_parses_and_documents_every_key() -> None:
+    config = load_config(SAMPLE, environ={})
+    assert config == ServerConfig()  # the sample shows the defaults
+    data = tomllib.loads(SAMPLE.read_text())
+    for name, field in ServerConfig.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            assert set(data[name]) == set(section.model_fields), name
+        else:
+            assert name in data, name
+    # Every key has a comment right above it (or above the key block it belongs to).
+    lines = SAMPLE.read_text().splitlines()
+    for number, line in enumerate(lines):
+        if "=" in line and not line.startswith("#"):
+            above = lines[number - 1]
+            assert above.startswith("#") or "=" in above, f"key without explanation: {line}"
+
+
+def test_environment_overrides_file(tmp_path: Path) -> None:
+    path = tmp_path / "server.toml"
+    path.write_text("[http]\nport = 9000\n")
+    config = load_config(
+        path, environ={"LESSONCAM_HTTP__PORT": "9100", "LESSONCAM_LOG_LEVEL": "debug"}
+    )
+    assert config.http.port == 9100 and config.log_level == "debug"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[http]\nprot = 80\n", "did you mean 'port'"),
+        ("[http]\nport = 70000\n", "[http] port = 70000"),
+        ("[htp]\nport = 1\n", "did you mean 'http'"),
+        ("[security]\nsession_idle_minutes = 'long'\n", "session_idle_minutes"),
+        ("[http\nport = 1", "not valid TOML"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert expected in str(caught.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml", environ={})
