@@ -30,7 +30,7 @@ FLASH_PHASE = 10
 BEEP_HZ = 1000.0
 BEEP_S = 0.1
 BARCODE_BITS = 16
-#: Barcode cell size in pixels; the barcode occupies the top ``BAR_H`` rows.
+#: Height in pixels of the barcode along the top edge (16 cells across the width).
 BAR_H = 12
 # Synthetic timestamps start here, like a sensor's monotonic clock that is not 0 at the start.
 DEFAULT_PTS_BASE_S = 10.0

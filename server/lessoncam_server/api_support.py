@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from .principal import Unit, User, principal_of
+from .services import services_of
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,9 @@ def _check_auth(request: web.Request, auth: Auth) -> None:
         return
     user = require_user(request)
     if auth == "admin" and user.role != "admin":
+        services_of(request).audit(
+            request, user, "access_denied", outcome="denied", detail={"path": request.path}
+        )
         raise forbidden("only an administrator may do this")
 
 

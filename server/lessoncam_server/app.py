@@ -60,6 +60,7 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
     app[OPENAPI_DOC] = openapi.build(operations, TUS_OPERATIONS)
     app.router.add_get(API_PREFIX + "/openapi.json", _openapi)
     app.router.add_get("/healthz", _health)
+    app.router.add_get("/", _index)
     store = UploadStore(
         paths.uploads, clock=clock, expire_after=timedelta(hours=config.uploads.expire_hours)
     )
@@ -77,6 +78,19 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
 
 async def _openapi(request: web.Request) -> web.StreamResponse:
     return json_response(request.app[OPENAPI_DOC])
+
+
+INDEX_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>lessoncam</title></head>
+<body><h1>lessoncam</h1>
+<p>The lessoncam server is running. The web app for teachers is not part of this version yet;
+units upload to it and the JSON API is described at
+<a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p></body></html>
+"""
+
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    return web.Response(text=INDEX_PAGE, content_type="text/html")
 
 
 async def _health(request: web.Request) -> web.StreamResponse:

@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from . import recordings
+from .durable import fsync_path
 from .manifest import SegmentMeta
 from .principal import Principal, Unit
 from .recordings import RecordingError
@@ -29,14 +30,6 @@ def sha256_file(path: Path) -> str:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _segment_meta(metadata: dict[str, str]) -> SegmentMeta:
@@ -104,7 +97,7 @@ class SegmentIngest:
                 raise TusRejected(460, f"segment sha256 mismatch: received {actual}")
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, dest)
-            await asyncio.to_thread(fsync_dir, dest.parent)
+            await asyncio.to_thread(fsync_path, dest.parent)
         elif not (dest.exists() and await asyncio.to_thread(sha256_file, dest) == meta.sha256):
             raise TusRejected(410, "the upload's data is gone; upload the segment again")
         db.table("segments").insert(

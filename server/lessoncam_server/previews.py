@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,6 +22,8 @@ import numpy as np
 from av.container import InputContainer
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
+
+from .durable import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +53,6 @@ class ThumbnailStrip:
     height: int
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old or the new version, never a partial one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with tmp.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _encode_jpeg(image: np.ndarray, quality: int) -> bytes:
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
@@ -91,13 +77,17 @@ class _Video:
         self.tb: Fraction = tb if tb is not None else Fraction(1, av.time_base)
         self.width = int(self.stream.codec_context.width)
         self.height = int(self.stream.codec_context.height)
-        self.start_s = float(self.stream.start_time * self.tb) if self.stream.start_time else 0.0
+        # Times are on the player's timeline: an MP4 whose first seconds are missing (an
+        # empty edit) has its first frame at start_s > 0, and ends at end_s.
+        start = self.stream.start_time
+        self.start_s = max(float(start * self.tb), 0.0) if start is not None else 0.0
+        ends = [0.0]
         if self.stream.duration:
-            self.duration_s = float(self.stream.duration * self.tb)
-        elif self.container.duration:
-            self.duration_s = self.container.duration / av.time_base
-        else:
-            self.duration_s = 0.0
+            ends.append(self.start_s + float(self.stream.duration * self.tb))
+        if self.container.duration:
+            first = max(self.container.start_time or 0, 0)
+            ends.append((first + self.container.duration) / av.time_base)
+        self.end_s = max(ends)
 
     def close(self) -> None:
         self.container.close()
@@ -151,13 +141,13 @@ def make_poster(video: Path, out: Path, *, at_fraction: float = 0.1, max_width: 
     The picture is scaled down (never up) to at most ``max_width`` pixels wide.
     """
     with _Video(video) as v:
-        t = v.start_s + max(0.0, min(at_fraction, 1.0)) * v.duration_s
-        frame = v.keyframe_at(t) or v.keyframe_at(0.0)
+        t = max(v.start_s, max(0.0, min(at_fraction, 1.0)) * v.end_s)
+        frame = v.keyframe_at(t) or v.keyframe_at(v.start_s)
         if frame is None:
             raise PreviewError(f"{video}: no decodable picture")
         width, height = _fit(frame.width, frame.height, max_width)
         image = _frame_image(frame, width, height)
-    _write_atomic(out, _encode_jpeg(image, POSTER_QUALITY))
+    write_atomic(out, _encode_jpeg(image, POSTER_QUALITY))
     log.debug("poster %s: %dx%d from %.3f s", out, width, height, t)
     return out
 
@@ -184,7 +174,7 @@ def make_thumbnail_strip(
     if width <= 0 or max_count <= 0 or columns <= 0:
         raise ValueError("width, max_count and columns must be positive")
     with _Video(video) as v:
-        duration = v.duration_s
+        duration = v.end_s
         interval = interval_s if interval_s and interval_s > 0 else default_interval(duration)
         if duration / interval > max_count:
             interval = duration / max_count
@@ -197,7 +187,9 @@ def make_thumbnail_strip(
         sprite = np.zeros((rows * tile_h, columns * tile_w, 3), np.uint8)
         last: np.ndarray | None = None
         for i in range(count):
-            frame = v.keyframe_at(v.start_s + i * interval)
+            # Before the first picture (a missing start) the tile stays black, in a hole it
+            # shows the last picture before it, as the player does.
+            frame = v.keyframe_at(i * interval) if i * interval >= v.start_s - 0.5 else None
             if frame is not None:
                 last = _frame_image(frame, tile_w, tile_h)
             if last is None:
@@ -206,7 +198,7 @@ def make_thumbnail_strip(
             sprite[r * tile_h : (r + 1) * tile_h, c * tile_w : (c + 1) * tile_w] = last
         if last is None:
             raise PreviewError(f"{video}: no decodable picture")
-    _write_atomic(out, _encode_jpeg(sprite, STRIP_QUALITY))
+    write_atomic(out, _encode_jpeg(sprite, STRIP_QUALITY))
     log.debug("strip %s: %d tiles of %dx%d every %.2f s", out, count, tile_w, tile_h, interval)
     return ThumbnailStrip(
         path=out,

@@ -34,6 +34,8 @@ from av.container import InputContainer, OutputContainer
 from av.packet import Packet
 from av.stream import Stream
 
+from .durable import fsync_path
+
 log = logging.getLogger(__name__)
 
 #: Holes in the content shorter than this are not reported as gaps (timestamp rounding, and
@@ -41,8 +43,9 @@ log = logging.getLogger(__name__)
 GAP_TOLERANCE_S = 0.1
 
 _TS_PACKET_SIZE = 188
-# Open segments without probing: the MPEG-TS program tables name the streams, and probing an
-# H.264 stream decodes ~7 frames (25 ms per 1080p file, more than copying the file).
+# Open segments without probing: the MPEG-TS program tables name the streams, while probing
+# an H.264 stream decodes ~7 frames (25 ms per 1080p file, more than copying it). The options
+# also reach the decoders the probe opens, where skip_frame=all stops the remaining decoding.
 _QUICK_OPEN = {"probesize": "32", "analyzeduration": "0", "fpsprobesize": "0", "skip_frame": "all"}
 # Room reserved for the MP4 index ('moov'): measured ~13 bytes per video and ~21 per AAC frame;
 # 40 covers 64-bit chunk offsets and composition offsets (B-frames) too. Unused room is a
@@ -514,14 +517,6 @@ def _holes(
     return gaps
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _moov_reservation(video: _Template, audio: _Template | None, span_s: float, n: int) -> int:
     """Bytes to reserve for the MP4 index: a generous upper bound from the declared time."""
     fps = float(video.frame_rate) if video.frame_rate else 60.0
@@ -676,10 +671,10 @@ def assemble_camera(
             log.warning("%s: MP4 writing failed (%s); retrying with +faststart", out_path, e)
             tmp.unlink(missing_ok=True)
             outcome = _write_mp4(tmp, todo, video, audio, None)
-        _fsync(tmp)
+        fsync_path(tmp)
         info = probe(tmp)
         os.replace(tmp, out_path)
-        _fsync(out_path.parent)
+        fsync_path(out_path.parent)
     except av.error.FFmpegError as e:
         raise RemuxError(f"writing {out_path} failed: {e}") from e
     finally:

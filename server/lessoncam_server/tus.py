@@ -19,7 +19,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -230,7 +230,7 @@ def principal_from_snapshot(data: Mapping[str, Any]) -> Principal | None:
     return None
 
 
-def _http_date(moment: Any) -> str:
+def _http_date(moment: datetime) -> str:
     return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
@@ -522,20 +522,27 @@ class TusEndpoint:
 
     async def _pump(self, request: web.Request, writer: UploadWriter, length: int) -> Outcome:
         chunks = request.content.iter_chunked(self.read_chunk_bytes)
+        loop = asyncio.get_running_loop()
+        last_data = loop.time()
         while True:
             try:
-                async with asyncio.timeout(self.stall_timeout_s):
-                    chunk = await anext(chunks)
-            except StopAsyncIteration:
-                return "complete"
+                # One timer per stall period rather than one per chunk: when it fires, the
+                # body is cut only if it has really been idle that long; else wait again.
+                async with asyncio.timeout_at(last_data + self.stall_timeout_s):
+                    async for chunk in chunks:
+                        last_data = loop.time()
+                        if writer.position + len(chunk) > length:
+                            return "too_long"
+                        await writer.write(chunk)
+                    return "complete"
             except TimeoutError:
-                return "stalled"
+                if loop.time() - last_data >= self.stall_timeout_s:
+                    return "stalled"
             except (OSError, HttpProcessingError) as exc:
+                if isinstance(exc, OSError) and writer.failed:
+                    raise  # the disk, not the connection
                 log.debug("upload body broke off: %r", exc)
                 return "disconnected"
-            if writer.position + len(chunk) > length:
-                return "too_long"
-            await writer.write(chunk)
 
     async def _finish(self, info: UploadInfo, principal: Principal) -> UploadInfo:
         """Run the completion hook on a received upload. Hold the upload's lock."""
@@ -578,8 +585,10 @@ class TusEndpoint:
                     info = self.store.get(stale.id)
                     if info is not None and info.state == "received":
                         await self._finish(info, principal)
-            except (_Fail, UploadLocked) as exc:
-                log.warning("upload %s: completion not done yet: %s", stale.id, exc)
+            except _Fail as fail:
+                log.warning("upload %s: completion answered %s: %s", stale.id, fail.status, fail)
+            except UploadLocked:
+                log.info("upload %s: busy; its completion is retried by the next sweep", stale.id)
 
     async def _sweep_forever(self) -> None:
         while True:

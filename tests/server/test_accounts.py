@@ -204,3 +204,17 @@ async def test_malformed_bodies_get_clear_4xx(sign_in: Callable[..., Awaitable[P
     assert form.status == 415
     missing = await person.request("POST", "/api/v1/session", json={"username": "anna"})
     assert missing.status == 400 and "password" in (await missing.json())["message"]
+
+
+async def test_security_headers_on_every_answer(
+    new_client: Callable[[], Awaitable[TestClient]],
+) -> None:
+    client = await new_client()
+    for path in ("/", "/api/v1/lessons", "/api/v1/nope", "/healthz"):
+        response = await client.get(path)
+        csp = response.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        if path.startswith("/api/"):
+            assert response.headers["Cache-Control"] == "no-store", path
+            assert response.content_type == "application/json", path

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import av
 import pytest
-
 from lessoncam_server import remux
 from lessoncam_server.remux import AssembledVideo, RemuxError, SegmentFile, assemble_camera, probe
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import hashlib
 import json
 import os
@@ -17,11 +18,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from lessoncam_server.principal import Unit, User
 from lessoncam_server.tus import (
     TUS_OPERATIONS,
     TusRejected,
     encode_metadata,
     parse_metadata,
+    principal_from_snapshot,
+    principal_snapshot,
 )
 from lessoncam_server.upload_store import UploadStore, is_valid_upload_id
 from yarl import URL
@@ -588,6 +592,26 @@ async def test_stalled_patch_is_cut_and_keeps_its_bytes(
     assert (await env.patch(path, 40, b"y" * 60))[0] == 204
 
 
+async def test_slow_but_steady_patch_is_not_cut(
+    tmp_path: Path, aiohttp_client: ClientFactory
+) -> None:
+    app, store, _ = make_app(tmp_path, stall_timeout_s=0.5)
+    env = Env(await aiohttp_client(app), store, RecordingHooks(), FakeClock())
+    path, _ = await env.create(70)
+    headers = tus_headers(Upload_Offset="0", Content_Length="70", **OCTET)
+    slow = await RawRequest.start(env.port, "PATCH", path, headers, b"s" * 10)
+    try:
+        # Longer than the stall timeout in total, but never idle that long.
+        for _ in range(6):
+            await asyncio.sleep(0.1)
+            await slow.send(b"s" * 10)
+        status, headers_ = await slow.response()
+    finally:
+        await slow.close()
+    assert status == 204
+    assert headers_["upload-offset"] == "70"
+
+
 async def test_stalled_patch_with_checksum_is_discarded(
     tmp_path: Path, aiohttp_client: ClientFactory
 ) -> None:
@@ -623,6 +647,22 @@ async def test_broken_off_patch_keeps_what_arrived(env: Env) -> None:
     assert data_file.read_bytes() == data[:kept]
     assert (await env.patch(path, kept, data[kept:]))[0] == 204
     assert env.hooks.completed[0][3] == hashlib.sha256(data).hexdigest()
+
+
+async def test_disk_full_is_507_and_discards(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, upload_id = await env.create(10)
+    assert (await env.patch(path, 0, b"abc"))[0] == 204
+
+    def full(*args: Any) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwritev", full)
+    status, _, text = await env.patch(path, 3, b"defg")
+    assert status == 507
+    assert "disk is full" in text
+    monkeypatch.undo()
+    assert env.store.data_path(upload_id).read_bytes() == b"abc"
+    assert (await env.patch(path, 3, b"defghij"))[0] == 204
 
 
 async def test_head_reports_a_settled_offset_while_a_patch_is_stuck(env: Env) -> None:
@@ -726,6 +766,17 @@ def test_ids_are_strict() -> None:
     assert is_valid_upload_id("Ab-_" * 5 + "zz")
     with pytest.raises(ValueError, match="malformed"):
         UploadStore(Path("/nonexistent")).data_path("../x")
+
+
+def test_principal_snapshot_round_trip() -> None:
+    user = User(id=3, username="t3", display_name="T", role="coach", csrf_token="secret")
+    snapshot = principal_snapshot(user)
+    assert "secret" not in json.dumps(snapshot)
+    assert principal_from_snapshot(snapshot) == replace(user, csrf_token="")
+    unit = Unit(id="a", name="A", teacher_id=7)
+    assert principal_from_snapshot(principal_snapshot(unit)) == unit
+    assert principal_from_snapshot({"kind": "robot"}) is None
+    assert principal_from_snapshot({"kind": "user", "id": "x", "role": "teacher"}) is None
 
 
 def test_operations_for_openapi() -> None:

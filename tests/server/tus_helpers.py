@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,10 +34,7 @@ async def fake_auth(
     """``Authorization: Bearer unit-a`` authenticates as unit a (see PRINCIPALS)."""
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer ") and auth[7:] in PRINCIPALS:
-        with warnings.catch_warnings():
-            # PRINCIPAL is a plain string key, which aiohttp 3.14 warns about once per process.
-            warnings.simplefilter("ignore", web.NotAppKeyWarning)
-            request[PRINCIPAL] = PRINCIPALS[auth[7:]]
+        request[PRINCIPAL] = PRINCIPALS[auth[7:]]
     return await handler(request)
 
 
@@ -223,7 +219,7 @@ class CuttingProxy:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._tasks.add(task)  # type: ignore[arg-type]
+        self._tasks.add(task)
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
         self._writers.update((writer, up_writer))
         try:
@@ -236,7 +232,7 @@ class CuttingProxy:
                 w.close()
                 with contextlib.suppress(ConnectionError):
                     await w.wait_closed()
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
 
     async def _pipe(
         self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, count: bool

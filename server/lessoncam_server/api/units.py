@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +21,7 @@ from ..api_support import (
     require_unit,
     require_user,
 )
+from ..durable import write_atomic
 from ..paths import UNIT_ID
 from ..services import services_of
 from ..timeutil import to_iso
@@ -136,10 +136,7 @@ async def heartbeat(request: web.Request) -> web.StreamResponse:
             raise ApiError(413, "too_large", "the snapshot is too large; send a smaller JPEG")
         if not jpeg.startswith(JPEG_MAGIC):
             raise bad_request("the snapshot is not a JPEG")
-        target = services.paths.snapshot(unit.id)
-        temp = target.with_suffix(".tmp")
-        temp.write_bytes(jpeg)
-        os.replace(temp, target)  # never rewrite a file that may be being served
+        write_atomic(services.paths.snapshot(unit.id), jpeg)
         services.db.table("units").update(unit.id, {"snapshot_at": to_iso(now)})
     return web.Response(status=204)
 

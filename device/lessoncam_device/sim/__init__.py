@@ -1,0 +1,1 @@
+"""Simulated classroom hardware: scene, teacher paths, camera, microphone and clocks."""
