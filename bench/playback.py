@@ -33,7 +33,7 @@ RESULTS = ROOT / "bench" / "results" / "playback.json"
 BIN = Path(sys.executable).parent
 RID = "01JDBENCH00000000000000000"
 MIB = 1024 * 1024
-PASSWORD = "benchmark password"
+PASSWORD = "benchmark password"  # noqa: S105 - a throw-away account on loopback
 
 
 def free_port() -> int:
@@ -66,26 +66,52 @@ def seed(data: Path, size: int) -> Path:
         "recording_id": RID,
         "started_at": now.isoformat(),
         "cameras": [
-            {"id": "main", "role": "main", "label": "",
-             "video": {"codec": "h264", "container": "mpegts", "width": 1920, "height": 1080,
-                       "fps": 30.0}}
+            {
+                "id": "main",
+                "role": "main",
+                "label": "",
+                "video": {
+                    "codec": "h264",
+                    "container": "mpegts",
+                    "width": 1920,
+                    "height": 1080,
+                    "fps": 30.0,
+                },
+            }
         ],
         "audio_camera": "main",
         "segment_seconds": 10.0,
         "software_version": "",
     }
-    db.table("recordings").insert({
-        "id": RID, "unit_id": None, "owner_id": user["id"], "started_at": to_iso(now),
-        "manifest": json.dumps(manifest), "state": "ready", "created_at": to_iso(now),
-        "media_version": 1, "duration_s": 3600.0,
-    })
+    db.table("recordings").insert(
+        {
+            "id": RID,
+            "unit_id": None,
+            "owner_id": user["id"],
+            "started_at": to_iso(now),
+            "manifest": json.dumps(manifest),
+            "state": "ready",
+            "created_at": to_iso(now),
+            "media_version": 1,
+            "duration_s": 3600.0,
+        }
+    )
     video = paths.video(RID, "main", 1)
     video.parent.mkdir(parents=True, exist_ok=True)
-    db.table("media").insert({
-        "recording_id": RID, "camera": "main", "file_name": video.name, "duration_s": 3600.0,
-        "width": 1920, "height": 1080, "has_audio": 1, "size": size, "gaps": "[]",
-        "thumbs": None,
-    })
+    db.table("media").insert(
+        {
+            "recording_id": RID,
+            "camera": "main",
+            "file_name": video.name,
+            "duration_s": 3600.0,
+            "width": 1920,
+            "height": 1080,
+            "has_audio": 1,
+            "size": size,
+            "gaps": "[]",
+            "thumbs": None,
+        }
+    )
     db.close()
     # Incompressible bytes: what matters here is moving them, not decoding them.
     with video.open("wb") as handle:
@@ -119,8 +145,16 @@ def login(base: str) -> str:
 
 def curl(url: str, first: int, last: int, cookie: str | None) -> tuple[float, float]:
     """(bytes per second, seconds to first byte) for one Range GET."""
-    args = ["curl", "-s", "-o", "/dev/null", "-H", f"Range: bytes={first}-{last}",
-            "-w", "%{http_code} %{speed_download} %{time_starttransfer} %{size_download}"]
+    args = [
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-H",
+        f"Range: bytes={first}-{last}",
+        "-w",
+        "%{http_code} %{speed_download} %{time_starttransfer} %{size_download}",
+    ]
     if cookie:
         args += ["-H", f"Cookie: {cookie}"]
     out = subprocess.run([*args, url], check=True, capture_output=True, text=True).stdout.split()
@@ -144,10 +178,20 @@ def main() -> int:
         video = seed(work / "data", args.file_mib * MIB)
         ours_port, nginx_port = free_port(), free_port()
         env = {**os.environ, "LESSONCAM_LOG_LEVEL": "warning"}
-        procs.append(subprocess.Popen(
-            [str(BIN / "lessoncam-server"), "serve", "--data-dir", str(work / "data"),
-             "--port", str(ours_port)], env=env, stdout=subprocess.DEVNULL,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(BIN / "lessoncam-server"),
+                    "serve",
+                    "--data-dir",
+                    str(work / "data"),
+                    "--port",
+                    str(ours_port),
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+        )
         # The same file (a hard link: same inode) in a folder nginx's worker user may read;
         # the data directory itself is private to the server (0700).
         www = work / "www"
@@ -175,7 +219,9 @@ def main() -> int:
         first = (args.file_mib * MIB - args.range_mib * MIB) // 2
         last = first + args.range_mib * MIB - 1
         small_first = args.file_mib * MIB // 2 + 12345
-        figures: dict[str, list[float]] = {k: [] for k in ("ours", "nginx", "ours_ttfb", "nginx_ttfb")}
+        figures: dict[str, list[float]] = {
+            k: [] for k in ("ours", "nginx", "ours_ttfb", "nginx_ttfb")
+        }
         for _ in range(args.runs):  # interleaved, so drift in the machine hits both alike
             figures["ours"].append(curl(ours_url, first, last, cookie)[0])
             figures["nginx"].append(curl(nginx_url, first, last, None)[0])

@@ -56,6 +56,15 @@ def test_stereo_channels_carry_the_same_beep_and_different_noise() -> None:
     assert np.abs(beep[:, 0] - beep[:, 1]).max() < 1000 < np.abs(beep[:, 0]).max()
 
 
+def test_without_flashes_the_start_must_be_given() -> None:
+    with pytest.raises(ValueError):
+        SimulatedMicrophone(MicrophoneConfig(), None)
+    mic = SimulatedMicrophone(MicrophoneConfig(start_pts_s=10.0), None, 100.0)
+    chunk = mic.chunk_at(2, 480)
+    assert chunk.wall_s == pytest.approx(110.0 + 0.02)
+    assert np.abs(chunk.samples).max() < 1000  # room noise only
+
+
 def test_samples_do_not_depend_on_chunk_size() -> None:
     mic = _microphone(_camera())
     a = np.concatenate([mic.chunk_at(i, 1000).samples for i in range(3)])

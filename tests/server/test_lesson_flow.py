@@ -246,3 +246,33 @@ def _encode(meta: dict[str, str]) -> str:
     import base64
 
     return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in meta.items())
+
+
+@pytest.mark.parametrize(
+    ("mutate", "words"),
+    [
+        (lambda m: m.pop("started_at"), "started_at"),
+        (lambda m: m.update(started_at="2026-11-25T08:30:00"), "timezone"),
+        (lambda m: m["cameras"][0].update(role="second"), "exactly one camera"),
+        (lambda m: m.update(audio_camera="ceiling"), "audio_camera"),
+        (lambda m: m["cameras"][0].update(id="../etc"), "cameras.0.id"),
+        (lambda m: m.update(cameras=[]), "cameras"),
+        (lambda m: m.update(extra_field=1), "extra_field"),
+    ],
+)
+async def test_malformed_manifests_get_400_naming_the_field(
+    unit: UnitClient, clock: FakeClock, mutate: Any, words: str
+) -> None:
+    body = manifest(RID, clock.now)
+    mutate(body)
+    response = await unit.request("PUT", f"/api/v1/recordings/{RID}", json=body)
+    answer = await response.json()
+    assert response.status == 400 and words in answer["message"], answer
+    assert (await unit.request("GET", f"/api/v1/recordings/{RID}")).status == 404
+
+
+async def test_a_recording_id_in_the_url_must_match(unit: UnitClient, clock: FakeClock) -> None:
+    response = await unit.request(
+        "PUT", "/api/v1/recordings/01JDOTHER0000000000000000", json=manifest(RID, clock.now)
+    )
+    assert response.status == 400

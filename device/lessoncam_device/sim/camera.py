@@ -115,6 +115,7 @@ class SimulatedCamera:
 
     @pan_deg.setter
     def pan_deg(self, value: float) -> None:
+        """Jump to an angle; the pan velocity (for blur) stays as last set by ``set_pan``."""
         self._pan = float(value)
 
     @property

@@ -21,6 +21,10 @@ class Clock(Protocol):
         """UTC wall time, seconds since the epoch."""
         ...
 
+    def now(self) -> datetime:
+        """UTC wall time as an aware datetime."""
+        ...
+
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of this clock's time."""
         ...

@@ -31,7 +31,7 @@ class MicrophoneConfig:
 
     sample_rate: int = 48_000
     channels: int = 1
-    start_pts_s: float | None = None  # camera time of sample 0; None: the flash schedule's start
+    start_pts_s: float | None = None  # camera time of sample 0; None: the camera's frame 0
     drift_ppm: float = 0.0  # the sample clock's error against the camera clock
     timestamp_offset_s: float = 0.0  # a fixed error in the reported timestamps
     beep_hz: float = 1000.0
@@ -69,7 +69,9 @@ class SimulatedMicrophone:
         self.wall_minus_mono_s = wall_minus_mono_s
         start = c.start_pts_s
         if start is None:
-            start = flashes.start_pts_s if flashes is not None else 0.0
+            if flashes is None:
+                raise ValueError("say when sample 0 is captured: start_pts_s or a flash schedule")
+            start = flashes.start_pts_s
         self.start_pts_s = start
         # Samples per second of camera time: the sample clock's true rate.
         self.true_rate = c.sample_rate * (1.0 + c.drift_ppm / 1e6)

@@ -285,15 +285,24 @@ def _shell_band(
     return np.asarray(out, np.float32)
 
 
+def _on_front(y: float, xs: tuple[float, float], zs: tuple[float, float]) -> list[Point3]:
+    """A rectangle in the plane at distance y (the front wall)."""
+    return [(xs[0], y, zs[0]), (xs[1], y, zs[0]), (xs[1], y, zs[1]), (xs[0], y, zs[1])]
+
+
+def _on_side(x: float, ys: tuple[float, float], zs: tuple[float, float]) -> list[Point3]:
+    """A rectangle in the plane at lateral offset x (a side wall)."""
+    return [(x, ys[0], zs[0]), (x, ys[1], zs[0]), (x, ys[1], zs[1]), (x, ys[0], zs[1])]
+
+
 def _paint_walls(p: _Painter, rng: random.Random) -> None:
     """Things on the walls: whiteboard, windows, door, notice board, clock."""
     room = p.cfg.room
     fw, hw = room.front_m - 0.01, room.half_width_m - 0.01
+    white, grey = (245, 245, 245), (150, 150, 150)
     # Whiteboard with a little writing on it.
-    p.poly(
-        [(-1.85, fw, 0.85), (1.85, fw, 0.85), (1.85, fw, 2.15), (-1.85, fw, 2.15)], (150, 150, 150)
-    )
-    p.poly([(-1.8, fw, 0.9), (1.8, fw, 0.9), (1.8, fw, 2.1), (-1.8, fw, 2.1)], (238, 240, 236))
+    p.poly(_on_front(fw, (-1.85, 1.85), (0.85, 2.15)), grey)
+    p.poly(_on_front(fw, (-1.8, 1.8), (0.9, 2.1)), (238, 240, 236))
     for line in range(6):
         z = 1.95 - line * 0.17
         x = -1.6 + rng.uniform(0, 0.3)
@@ -303,51 +312,31 @@ def _paint_walls(p: _Painter, rng: random.Random) -> None:
             word = rng.uniform(0.1, 0.35)
             p.line((x, fw, z), (x + word, fw, z + rng.uniform(-0.01, 0.01)), ink, 0.025)
             x += word + 0.08
-    # Notice board and a poster.
-    p.poly([(2.2, fw, 1.0), (3.4, fw, 1.0), (3.4, fw, 1.9), (2.2, fw, 1.9)], (90, 140, 190))
+    # Notice board with notes, a poster, a clock.
+    p.poly(_on_front(fw, (2.2, 3.4), (1.0, 1.9)), (90, 140, 190))
     for _ in range(7):
         x, z = rng.uniform(2.25, 3.15), rng.uniform(1.05, 1.65)
-        color = rng.choice(_SHIRTS)
-        p.poly([(x, fw, z), (x + 0.2, fw, z), (x + 0.2, fw, z + 0.22), (x, fw, z + 0.22)], color)
-    p.poly([(-3.1, fw, 1.3), (-2.4, fw, 1.3), (-2.4, fw, 2.1), (-3.1, fw, 2.1)], (60, 150, 220))
+        p.poly(_on_front(fw, (x, x + 0.2), (z, z + 0.22)), rng.choice(_SHIRTS))
+    p.poly(_on_front(fw, (-3.1, -2.4), (1.3, 2.1)), (60, 150, 220))
     p.disc((2.6, fw, 2.45), 0.18, (60, 60, 60))
-    p.disc((2.6, fw, 2.45), 0.16, (245, 245, 245))
+    p.disc((2.6, fw, 2.45), 0.16, white)
     p.line((2.6, fw, 2.45), (2.6, fw, 2.57), (20, 20, 20), 0.015)
     p.line((2.6, fw, 2.45), (2.68, fw, 2.42), (20, 20, 20), 0.015)
-    # Windows in the left wall: sky above, a tree line below, white frames.
+    # Windows in the left wall: sky, a green hillside, white frames.
     for y0, y1 in ((1.0, 2.6), (3.4, 5.0), (5.8, 7.4)):
-        p.poly([(-hw, y0, 0.9), (-hw, y1, 0.9), (-hw, y1, 2.5), (-hw, y0, 2.5)], (245, 245, 245))
-        p.poly(
-            [
-                (-hw, y0 + 0.06, 0.96),
-                (-hw, y1 - 0.06, 0.96),
-                (-hw, y1 - 0.06, 2.44),
-                (-hw, y0 + 0.06, 2.44),
-            ],
-            (235, 205, 160),
-        )
-        p.poly(
-            [
-                (-hw, y0 + 0.06, 0.96),
-                (-hw, y1 - 0.06, 0.96),
-                (-hw, y1 - 0.06, 1.35),
-                (-hw, y0 + 0.06, 1.55),
-            ],
-            (70, 120, 80),
-        )
-        mid = (y0 + y1) / 2
-        p.line((-hw, mid, 0.96), (-hw, mid, 2.44), (245, 245, 245), 0.05)
-        p.line((-hw, y0 + 0.06, 1.7), (-hw, y1 - 0.06, 1.7), (245, 245, 245), 0.05)
-    # Door in the right wall, and a cupboard at the back.
+        p.poly(_on_side(-hw, (y0, y1), (0.9, 2.5)), white)
+        a, b = y0 + 0.06, y1 - 0.06
+        p.poly(_on_side(-hw, (a, b), (0.96, 2.44)), (235, 205, 160))
+        p.poly([(-hw, a, 0.96), (-hw, b, 0.96), (-hw, b, 1.35), (-hw, a, 1.55)], (70, 120, 80))
+        p.line((-hw, (y0 + y1) / 2, 0.96), (-hw, (y0 + y1) / 2, 2.44), white, 0.05)
+        p.line((-hw, a, 1.7), (-hw, b, 1.7), white, 0.05)
+    # The door in the right wall, and two posters.
     d0, d1 = room.door_m
-    p.poly(
-        [(hw, d0 - 0.06, 0), (hw, d1 + 0.06, 0), (hw, d1 + 0.06, 2.16), (hw, d0 - 0.06, 2.16)],
-        (200, 200, 200),
-    )
-    p.poly([(hw, d0, 0), (hw, d1, 0), (hw, d1, 2.1), (hw, d0, 2.1)], (60, 100, 150))
+    p.poly(_on_side(hw, (d0 - 0.06, d1 + 0.06), (0.0, 2.16)), (200, 200, 200))
+    p.poly(_on_side(hw, (d0, d1), (0.0, 2.1)), (60, 100, 150))
     p.disc((hw - 0.02, d0 + 0.1, 1.0), 0.035, (170, 170, 170))
     for y, color in ((1.5, (90, 150, 220)), (2.6, (150, 120, 60))):
-        p.poly([(hw, y, 1.4), (hw, y + 0.7, 1.4), (hw, y + 0.7, 2.1), (hw, y, 2.1)], color)
+        p.poly(_on_side(hw, (y, y + 0.7), (1.4, 2.1)), color)
 
 
 def _paint_box(
@@ -405,11 +394,7 @@ def _paint_chair(p: _Painter, x: float, y: float) -> None:
     frame = (90, 90, 95)
     for lx in (x - 0.18, x + 0.18):
         p.line((lx, y, 0.0), (lx, y, 0.85), frame, 0.025)
-    p.poly(
-        [(x - 0.2, y, 0.6), (x + 0.2, y, 0.6), (x + 0.2, y, 0.85), (x - 0.2, y, 0.85)],
-        (150, 110, 70),
-        solid=True,
-    )
+    p.poly(_on_front(y, (x - 0.2, x + 0.2), (0.6, 0.85)), (150, 110, 70), solid=True)
 
 
 def build_panorama(config: SceneConfig) -> tuple[Image, Image]:
