@@ -44,7 +44,6 @@ sys.path.insert(0, str(ROOT))  # for tests.mediagen, the synthetic media generat
 
 from lessoncam_server.previews import make_poster, make_thumbnail_strip  # noqa: E402
 from lessoncam_server.remux import SegmentFile, assemble_camera  # noqa: E402
-
 from tests.mediagen import make_segments  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "assembly.json"

@@ -67,6 +67,7 @@ log = logging.getLogger("bench.ingest")
 def serve_ours(args: argparse.Namespace) -> None:
     """Serve our tus endpoint on a free loopback port; prints ``PORT <n>`` when ready."""
     from aiohttp import web
+
     from lessoncam_server.principal import PRINCIPAL, Unit
 
     unit = Unit(id="bench", name="bench", teacher_id=None)

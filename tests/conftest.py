@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+
 from lessoncam_server import accounts
 from lessoncam_server.app import init_app
 from lessoncam_server.config import ServerConfig, parse_config

@@ -1,4 +1,4 @@
-"""``lessoncam-device``: tools for the classroom unit (enrolment; the daemon arrives with it)."""
+"""``lessoncam-device``: the classroom unit's commands."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, enrolment
+from . import __version__, devices, enrolment
+from .config import ConfigError, load_config
 
 DEFAULT_STATE_DIR = Path("/var/lib/lessoncam-device")
 
@@ -21,6 +22,31 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         return 1
     path = enrolment.save(Path(args.state_dir), creds)
     print(f"enrolled as unit {creds.unit_id} with {creds.server_url}; token stored in {path}")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(Path(args.config) if args.config else None)
+    except ConfigError as exc:
+        print(f"configuration error in {exc.source}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    cams = ", ".join(
+        f"{name} ({cam.source} {cam.width}x{cam.height}@{cam.fps})"
+        for name, cam in config.cameras.items()
+    )
+    print(
+        f"config OK; cameras: {cams}; audio: {config.audio.source}; "
+        f"state in {config.unit.state_dir}"
+    )
+    return 0
+
+
+def cmd_devices(_args: argparse.Namespace) -> int:
+    for line in devices.report():
+        print(line)
     return 0
 
 
@@ -38,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument("--code", required=True, help="the single-use code, e.g. ABCD-EFGH-JKLM")
     enroll.add_argument("--ca-file", help="the school's private CA certificate (PEM), if any")
     enroll.set_defaults(func=cmd_enroll)
+    check = sub.add_parser("check-config", help="validate the configuration and exit")
+    check.add_argument("--config", help="TOML file (default /etc/lessoncam/device.toml if present)")
+    check.set_defaults(func=cmd_check_config)
+    found = sub.add_parser("devices", help="list the cameras, microphones and GPIO chips found")
+    found.set_defaults(func=cmd_devices)
     return parser
 
 

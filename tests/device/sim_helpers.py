@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from lessoncam_device.sim.scene import MarkerSpec, Scene
 from numpy.typing import NDArray
+
+from lessoncam_device.sim.scene import MarkerSpec, Scene
 
 MARKER = MarkerSpec()
 

@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 from aiohttp.test_utils import TestServer
+
 from lessoncam_device import cli, enrolment
 
 from ..server.helpers import Person

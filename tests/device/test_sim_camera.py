@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+
 from lessoncam_device.sim.camera import (
     CameraConfig,
     FlashSchedule,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from lessoncam_device.sim.camera import CameraConfig, SimulatedCamera
 from lessoncam_device.sim.clock import VirtualClock
 from lessoncam_device.sim.microphone import MicrophoneConfig, SimulatedMicrophone

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from lessoncam_device.sim.teacher_path import (
     MAX_WALK_SPEED_MPS,
     SCENARIOS,

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+
 from lessoncam_server.sessions import COOKIE_NAME, token_hash
 
 from .helpers import PASSWORD, FakeClock, Person

@@ -6,6 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
+
 from lessoncam_server import accounts, cli
 from lessoncam_server.db import open_database
 

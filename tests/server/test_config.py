@@ -6,8 +6,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from lessoncam_server.config import ConfigError, ServerConfig, load_config, parse_config
 from pydantic import BaseModel
+
+from lessoncam_server.config import ConfigError, ServerConfig, load_config, parse_config
 
 SAMPLE = Path(__file__).parents[2] / "server" / "lessoncam-server.sample.toml"
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import av
 import pytest
+
 from lessoncam_server.services import Services
 
 from ..mediagen import make_segments

@@ -6,6 +6,7 @@ import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient, TestServer
+
 from lessoncam_server.api_support import API_PREFIX
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+
 from lessoncam_server.services import Services
 
 from .helpers import FakeClock, Person, UnitClient

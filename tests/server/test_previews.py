@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from lessoncam_server.previews import (
     PreviewError,
     ThumbnailStrip,

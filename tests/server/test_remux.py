@@ -9,6 +9,7 @@ from pathlib import Path
 
 import av
 import pytest
+
 from lessoncam_server import remux
 from lessoncam_server.remux import AssembledVideo, RemuxError, SegmentFile, assemble_camera, probe
 

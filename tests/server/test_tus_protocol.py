@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from yarl import URL
+
 from lessoncam_server.principal import Unit, User
 from lessoncam_server.tus import (
     TUS_OPERATIONS,
@@ -28,7 +30,6 @@ from lessoncam_server.tus import (
     principal_snapshot,
 )
 from lessoncam_server.upload_store import UploadStore, is_valid_upload_id
-from yarl import URL
 
 from .tus_helpers import (
     COLLECTION,

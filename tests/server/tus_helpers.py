@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
 from lessoncam_server.principal import PRINCIPAL, Principal, Unit, User
 from lessoncam_server.tus import TusEndpoint, TusRejected, setup_tus
 from lessoncam_server.upload_store import UploadStore

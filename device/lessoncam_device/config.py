@@ -1,0 +1,181 @@
+"""Unit configuration: ``/etc/lessoncam/device.toml`` (or ``--config``), validated with messages
+that name the key and the fix. Every key has a default, so an empty file runs a simulated unit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_PATH = Path("/etc/lessoncam/device.toml")
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UnitConfig(_Section):
+    state_dir: Path = Field(
+        Path("/var/lib/lessoncam-device"), description="Token, upload queue and recordings."
+    )
+    hardware: Literal["auto", "pi", "simulated"] = Field(
+        "auto", description="auto = the Pi's camera and pins when present, else simulated."
+    )
+
+
+class CameraConfig(_Section):
+    source: Literal["picamera2", "v4l2", "simulated"] = "simulated"
+    device: str = Field("0", description="picamera2 camera number, or a /dev/video path.")
+    label: str = Field("", max_length=60)
+    width: int = Field(1920, ge=160, le=3840)
+    height: int = Field(1080, ge=120, le=2160)
+    fps: int = Field(30, ge=5, le=60)
+
+
+class AudioConfig(_Section):
+    source: Literal["alsa", "simulated", "none"] = "simulated"
+    device: str = Field("default", description="ALSA device, e.g. 'hw:1,0' (see `devices`).")
+    sample_rate: int = Field(48000, ge=8000, le=96000)
+    channels: int = Field(1, ge=1, le=2)
+    offset_ms: float = Field(0.0, ge=-1000, le=1000, description="Calibrated A/V offset.")
+
+
+class RecordingConfig(_Section):
+    segment_seconds: float = Field(10.0, ge=2, le=60)
+    max_minutes: int = Field(120, ge=1, le=600, description="A lesson stops by itself after this.")
+    storage_reserve_mib: int = Field(
+        1024, ge=64, description="Refuse to start, or stop cleanly, below this much free space."
+    )
+    keep: Literal["delete_after_upload", "keep_days", "keep_all"] = "delete_after_upload"
+    keep_days: int = Field(7, ge=1, le=365, description="With keep = 'keep_days'.")
+
+
+class ControlsConfig(_Section):
+    button_pin: int | None = Field(17, ge=0, le=27, description="BCM pin; None = no button.")
+    led_pin: int | None = Field(27, ge=0, le=27, description="BCM pin of the status LED.")
+    long_press_s: float = Field(2.0, ge=0.5, le=10, description="Hold this long to stop.")
+
+
+class UploadsConfig(_Section):
+    bandwidth_kib_s: int = Field(0, ge=0, description="Upload cap; 0 = no cap.")
+    windows: list[str] = Field(
+        default_factory=list,
+        description='Local times uploads may run, e.g. ["12:00-13:00", "15:30-07:30"]; '
+        "empty = always.",
+    )
+    heartbeat_s: int = Field(30, ge=5, le=3600)
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, value: list[str]) -> list[str]:
+        for window in value:
+            if not _WINDOW.fullmatch(window):
+                raise ValueError(f"{window!r} is not HH:MM-HH:MM")
+        return value
+
+
+class DeviceConfig(_Section):
+    """The whole unit configuration; see ``device/lessoncam-device.sample.toml``."""
+
+    unit: UnitConfig = UnitConfig()
+    cameras: dict[str, CameraConfig] = Field(
+        default_factory=lambda: {"main": CameraConfig()},
+        description="'main' follows the teacher; an optional second one films pupils.",
+    )
+    audio: AudioConfig = AudioConfig()
+    recording: RecordingConfig = RecordingConfig()
+    controls: ControlsConfig = ControlsConfig()
+    uploads: UploadsConfig = UploadsConfig()
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("cameras", mode="before")
+    @classmethod
+    def _main_camera_by_default(cls, value: Any) -> Any:
+        # A file that only adds [cameras.pupils] still has the default main camera.
+        if isinstance(value, dict) and "main" not in value:
+            return {"main": {}, **value}
+        return value
+
+    @model_validator(mode="after")
+    def _cameras(self) -> DeviceConfig:
+        if len(self.cameras) > 2:
+            raise ValueError("at most two cameras: [cameras.main] and one more")
+        for name in self.cameras:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", name):
+                raise ValueError(f"camera name {name!r}: use lowercase letters, digits, - or _")
+        return self
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; ``problems`` holds one readable line per mistake."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def _known(path: list[str]) -> list[str]:
+    """The keys allowed at ``path`` (for "did you mean" hints)."""
+    model: type[BaseModel] = DeviceConfig
+    parts = list(path)
+    while parts:
+        part = parts.pop(0)
+        if model is DeviceConfig and part == "cameras":
+            if not parts:
+                return []  # the keys here are camera names
+            parts.pop(0)
+            model = CameraConfig
+            continue
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return sorted(model.model_fields)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = [str(p) for p in error["loc"]]
+    if not loc:
+        return str(error["msg"]).removeprefix("Value error, ")
+    key = f"[{'.'.join(loc[:-1])}] {loc[-1]}" if len(loc) > 1 else loc[0]
+    if error["type"] == "extra_forbidden":
+        known = _known(loc[:-1])
+        hint = difflib.get_close_matches(loc[-1], known, n=1)
+        fix = f"did you mean '{hint[0]}'?" if hint else f"known keys here: {', '.join(known)}"
+        return f"{key}: unknown key; {fix}"
+    message = error["msg"].removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    return f"{key} = {error.get('input')!r}: {message}"
+
+
+def parse_config(data: Mapping[str, Any], source: str = "config") -> DeviceConfig:
+    try:
+        return DeviceConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+
+
+def load_config(path: Path | None) -> DeviceConfig:
+    """Read ``path`` (None: the default path if it exists, else all defaults)."""
+    if path is None:
+        if not DEFAULT_PATH.exists():
+            return DeviceConfig()
+        path = DEFAULT_PATH
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            str(path), ["file not found; pass --config with an existing file"]
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    return parse_config(data, str(path))
