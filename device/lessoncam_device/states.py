@@ -1,0 +1,111 @@
+"""The unit's state machine: what a button press or an event does in each state. Pure.
+
+A short press starts a lesson; only a long press stops it, so a pupil cannot end a lesson by
+tapping the button. The daemon feeds events in and carries out the returned actions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class State(StrEnum):
+    IDLE = "idle"
+    STARTING = "starting"
+    RECORDING = "recording"
+    FINISHING = "finishing"
+    ERROR = "error"
+
+
+class Event(StrEnum):
+    SHORT_PRESS = "short_press"
+    LONG_PRESS = "long_press"
+    STARTED = "started"  # the recorder runs
+    FINISHED = "finished"  # the recorder closed the recording
+    MAX_LENGTH = "max_length"  # the lesson reached recording.max_minutes
+    STORAGE_LOW = "storage_low"  # free space fell to the reserve
+    CAMERA_FAILED = "camera_failed"
+    STOP_REQUESTED = "stop_requested"  # service stop: finish cleanly
+
+
+class Action(StrEnum):
+    START_RECORDING = "start_recording"
+    STOP_RECORDING = "stop_recording"
+
+
+@dataclass(frozen=True)
+class Status:
+    """The state plus why the unit is in an error state (said in the log and the heartbeat)."""
+
+    state: State = State.IDLE
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the machine must know from outside to decide a start."""
+
+    storage_ok: bool = True
+    enrolled: bool = True
+
+
+ALL_FINE = Facts()
+
+
+def step(status: Status, event: Event, facts: Facts = ALL_FINE) -> tuple[Status, list[Action]]:
+    """The next status and the actions to carry out for ``event``."""
+    state = status.state
+    if state in (State.IDLE, State.ERROR) and event is Event.SHORT_PRESS:
+        if not facts.storage_ok:
+            return Status(State.ERROR, "not enough free storage to record; free space"), []
+        return Status(State.STARTING), [Action.START_RECORDING]
+    if state is State.STARTING:
+        if event is Event.STARTED:
+            return Status(State.RECORDING), []
+        if event is Event.CAMERA_FAILED:
+            return Status(State.ERROR, "the camera did not start; check its cable"), []
+        if event in (Event.LONG_PRESS, Event.STOP_REQUESTED):
+            return Status(State.FINISHING), [Action.STOP_RECORDING]
+    if state is State.RECORDING:
+        if event in (Event.LONG_PRESS, Event.MAX_LENGTH, Event.STOP_REQUESTED):
+            return Status(State.FINISHING), [Action.STOP_RECORDING]
+        if event is Event.STORAGE_LOW:
+            return Status(State.FINISHING, "storage full: the lesson was stopped"), [
+                Action.STOP_RECORDING
+            ]
+        if event is Event.CAMERA_FAILED:
+            return Status(State.FINISHING, "the camera failed: the lesson was stopped"), [
+                Action.STOP_RECORDING
+            ]
+    if state is State.FINISHING and event is Event.FINISHED:
+        if status.reason is not None:
+            return Status(State.ERROR, status.reason), []
+        return Status(State.IDLE), []
+    return status, []  # everything else (a short press while recording) changes nothing
+
+
+@dataclass(frozen=True)
+class Blink:
+    """An LED pattern: ``on_s`` lit, ``off_s`` dark, repeated; off_s = 0 means steady."""
+
+    on_s: float
+    off_s: float
+
+
+LED_OFF = Blink(0.0, 1.0)
+
+
+def led_pattern(status: Status, uploading: bool) -> Blink:
+    """The documented LED patterns (README, "The button and the light")."""
+    match status.state:
+        case State.RECORDING:
+            return Blink(1.0, 0.0)  # steady: recording
+        case State.STARTING | State.FINISHING:
+            return Blink(0.1, 0.1)  # fast flicker: wait
+        case State.ERROR:
+            return Blink(0.2, 0.8)  # short flash each second: needs attention
+        case _ if uploading:
+            return Blink(0.5, 0.5)  # slow blink: uploading
+        case _:
+            return Blink(0.05, 2.95)  # brief flash every 3 s: ready
