@@ -22,7 +22,7 @@ from .services import SERVICES, Services
 from .timeutil import Clock, utc_now
 from .tus import TUS_OPERATIONS, setup_tus
 from .upload_store import UploadStore
-from .web_security import auth_middleware, headers_middleware
+from .web_security import auth_middleware, forwarded_middleware, headers_middleware
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,12 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
     paths = DataPaths(config.storage.data_dir)
     paths.create()
     app = web.Application(
-        middlewares=[headers_middleware, api_support.error_middleware, auth_middleware],
+        middlewares=[
+            forwarded_middleware,
+            headers_middleware,
+            api_support.error_middleware,
+            auth_middleware,
+        ],
         client_max_size=config.http.max_request_kib * 1024,
     )
 

@@ -28,12 +28,18 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def is_https(request: web.Request) -> bool:
-    services = services_of(request)
-    if request.secure:
-        return True
-    if services.config.http.trust_forwarded_proto:
-        return request.headers.get("X-Forwarded-Proto", "").lower() == "https"
-    return False
+    return request.secure
+
+
+@web.middleware
+async def forwarded_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Behind the school's TLS proxy (when trusted): the request was HTTPS, so every URL we
+    make (tus Location headers) and every cookie we set says so too."""
+    if services_of(request).config.http.trust_forwarded_proto:
+        proto = request.headers.get("X-Forwarded-Proto", "").lower()
+        if proto in ("http", "https") and proto != request.scheme:
+            request = request.clone(scheme=proto)
+    return await handler(request)
 
 
 def cookie_secure(request: web.Request) -> bool:

@@ -219,3 +219,35 @@ async def test_security_headers_on_every_answer(
         if path.startswith("/api/"):
             assert response.headers["Cache-Control"] == "no-store", path
             assert response.content_type == "application/json", path
+
+
+async def test_behind_a_trusted_tls_proxy_cookies_are_secure(
+    aiohttp_server: Any, clock: FakeClock, tmp_path: Any
+) -> None:
+    from lessoncam_server import accounts as accounts_module
+    from lessoncam_server.app import init_app
+    from lessoncam_server.config import parse_config
+    from lessoncam_server.services import SERVICES
+
+    config = parse_config(
+        {"storage": {"data_dir": str(tmp_path / "d")}, "http": {"trust_forwarded_proto": True}}
+    )
+    server = await aiohttp_server(init_app(config, clock=clock))
+    services = server.app[SERVICES]
+    accounts_module.create_user(services.db, "anna", PASSWORD, "teacher", clock.now)
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        response = await client.post(
+            "/api/v1/session",
+            json={"username": "anna", "password": PASSWORD},
+            headers={
+                "X-Forwarded-Proto": "https",
+                "Origin": f"https://{server.host}:{server.port}",
+            },
+        )
+        assert response.status == 200
+        assert response.cookies[COOKIE_NAME]["secure"]
+        assert response.headers["Strict-Transport-Security"]
+    finally:
+        await client.close()
