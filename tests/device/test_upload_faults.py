@@ -25,8 +25,9 @@ from lessoncam_device.uploader import (
 from lessoncam_server.services import Services
 from lessoncam_server.tus import UPLOAD_STORE
 
+from ..faultproxy import Proxy
 from ..server.helpers import Person, UnitClient, upload_segment
-from .upload_helpers import Proxy, Rig, fake_lesson, make_plan, make_rig, sha256_file, wait_until
+from .upload_helpers import Rig, fake_lesson, make_plan, make_rig, sha256_file, wait_until
 
 RID = "01JD7Q3W9X4M2N8P5R6S7T8V9W"
 KEEP_ALL = UploadSettings(keep=KeepPolicy("keep_all"), chunk_bytes=32 * 1024)

@@ -16,8 +16,9 @@ from lessoncam_device.enrolment import Credentials
 from lessoncam_device.uploader import ServerClient, Unavailable
 from lessoncam_server.services import Services
 
+from ..faultproxy import Proxy
 from ..server.helpers import UnitClient
-from .upload_helpers import Proxy, fake_lesson, make_plan, make_rig, sha256_file
+from .upload_helpers import fake_lesson, make_plan, make_rig, sha256_file
 
 RID = "01JD7Q3W9X4M2N8P5R6S7T8V9W"
 

@@ -20,7 +20,8 @@ from tusclient.exceptions import TusCommunicationError
 from tusclient.storage.interface import Storage
 from tusclient.uploader.uploader import Uploader
 
-from .tus_helpers import COLLECTION, MIB, CuttingProxy, RecordingHooks, make_app
+from ..faultproxy import Proxy
+from .tus_helpers import COLLECTION, MIB, RecordingHooks, make_app
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 AUTH = {"Authorization": "Bearer unit-a"}
@@ -123,7 +124,7 @@ async def test_aiotus_upload_and_metadata(served: Served) -> None:
 async def test_tuspy_resumes_from_its_stored_url_after_a_cut(served: Served) -> None:
     data = payload(5 * MIB, seed=4)
     urls = MemoryUrlStorage()
-    async with CuttingProxy(served.server.port or 0, cut_after=2 * MIB + MIB // 2) as proxy:
+    async with Proxy(served.server.port or 0, cut_after=2 * MIB + MIB // 2) as proxy:
         client = TusClient(served.url(proxy.port), headers=AUTH)
 
         def first_attempt() -> None:
@@ -159,7 +160,7 @@ async def test_tuspy_resumes_from_its_stored_url_after_a_cut(served: Served) -> 
 
 async def test_tuspy_retries_through_a_cut(served: Served) -> None:
     data = payload(4 * MIB, seed=5)
-    async with CuttingProxy(served.server.port or 0, cut_after=MIB + MIB // 3) as proxy:
+    async with Proxy(served.server.port or 0, cut_after=MIB + MIB // 3) as proxy:
         client = TusClient(served.url(proxy.port), headers=AUTH)
         uploader: Uploader = client.uploader(
             file_stream=io.BytesIO(data),
@@ -175,7 +176,7 @@ async def test_tuspy_retries_through_a_cut(served: Served) -> None:
 
 async def test_aiotus_retries_through_a_cut(served: Served) -> None:
     data = payload(4 * MIB + 7, seed=6)
-    async with CuttingProxy(served.server.port or 0, cut_after=2 * MIB + 1000) as proxy:
+    async with Proxy(served.server.port or 0, cut_after=2 * MIB + 1000) as proxy:
         location = await aiotus.upload(
             served.url(proxy.port),
             io.BytesIO(data),
