@@ -92,3 +92,13 @@ async def admin(sign_in: Callable[..., Awaitable[Person]]) -> Person:
 @pytest.fixture
 async def unit(admin: Person, new_client: Callable[[], Awaitable[TestClient]]) -> UnitClient:
     return await enrol_unit(admin, await new_client(), "Group 5")
+
+
+@pytest.fixture
+async def anna(
+    sign_in: Callable[..., Awaitable[Person]], admin: Person, unit: UnitClient
+) -> Person:
+    """A signed-in teacher to whom the enrolled ``unit`` is assigned."""
+    person = await sign_in("anna")
+    await admin.json("PATCH", f"/api/v1/units/{unit.unit_id}", json={"teacher": "anna"})
+    return person

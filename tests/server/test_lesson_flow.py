@@ -19,15 +19,6 @@ from .lesson_fixtures import assembled, record, send_lesson
 RID = "01JD0000000000000000000001"
 
 
-@pytest.fixture
-async def anna(
-    sign_in: Callable[..., Awaitable[Person]], admin: Person, unit: UnitClient
-) -> Person:
-    person = await sign_in("anna")
-    await admin.json("PATCH", f"/api/v1/units/{unit.unit_id}", json={"teacher": "anna"})
-    return person
-
-
 async def test_a_two_camera_lesson_becomes_playable(
     anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
 ) -> None:

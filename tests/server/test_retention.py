@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,14 +16,12 @@ OLD, NEW = "01JD00000000000000000000AA", "01JD00000000000000000000BB"
 
 async def test_retention_sweep_deletes_only_expired_lessons(
     admin: Person,
+    anna: Person,
     unit: UnitClient,
-    sign_in: Callable[..., Awaitable[Person]],
     services: Services,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    anna = await sign_in("anna")
-    await admin.json("PATCH", f"/api/v1/units/{unit.unit_id}", json={"teacher": "anna"})
     segments = record(tmp_path, seconds=10)
     await send_lesson(unit, OLD, clock.now - timedelta(days=40), segments)
     await send_lesson(unit, NEW, clock.now - timedelta(days=5), segments)
@@ -52,14 +49,12 @@ async def test_retention_sweep_deletes_only_expired_lessons(
 
 async def test_owner_deletes_a_lesson_and_its_files(
     admin: Person,
+    anna: Person,
     unit: UnitClient,
-    sign_in: Callable[..., Awaitable[Person]],
     services: Services,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    anna = await sign_in("anna")
-    await admin.json("PATCH", f"/api/v1/units/{unit.unit_id}", json={"teacher": "anna"})
     await send_lesson(unit, NEW, clock.now, record(tmp_path, seconds=10))
     await assembled(services)
     folder = services.paths.recording_dir(NEW)
