@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from . import __version__, devices, enrolment
-from .config import ConfigError, load_config
+from .config import CameraConfig, ConfigError, DeviceConfig, load_config
+from .daemon import Daemon
+from .hardware import simulated_sources, sources_for
+from .sim.clock import RealClock
+from .states import Event, State
 
 DEFAULT_STATE_DIR = Path("/var/lib/lessoncam-device")
 
@@ -22,6 +28,88 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         return 1
     path = enrolment.save(Path(args.state_dir), creds)
     print(f"enrolled as unit {creds.unit_id} with {creds.server_url}; token stored in {path}")
+    return 0
+
+
+def _load(args: argparse.Namespace) -> DeviceConfig:
+    try:
+        config = load_config(Path(args.config) if args.config else None)
+    except ConfigError as exc:
+        print(f"configuration error in {exc.source}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if args.state_dir != str(DEFAULT_STATE_DIR):
+        config = config.model_copy(
+            update={"unit": config.unit.model_copy(update={"state_dir": Path(args.state_dir)})}
+        )
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return config
+
+
+async def _run_daemon(daemon: Daemon, script: Callable[[Daemon], Awaitable[None]] | None) -> None:
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, daemon.stop)
+    loop.add_signal_handler(signal.SIGINT, daemon.stop)
+    # A unit without a button (simulated, or on a bench): signals stand in for presses.
+    loop.add_signal_handler(signal.SIGUSR1, daemon.post, Event.SHORT_PRESS)
+    loop.add_signal_handler(signal.SIGUSR2, daemon.post, Event.LONG_PRESS)
+    runner = asyncio.create_task(daemon.run())
+    if script is not None:
+        await daemon.ready.wait()
+        await script(daemon)
+        daemon.stop()
+    await runner
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load(args)
+    creds = enrolment.load(config.unit.state_dir)
+    simulated = config.unit.hardware == "simulated" or (
+        config.unit.hardware == "auto" and not Path("/dev/gpiochip0").exists()
+    )
+    daemon = Daemon(config, RealClock(), sources_for, creds, use_pins=not simulated)
+    asyncio.run(_run_daemon(daemon, None))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Enrol (if needed), record one simulated lesson of --seconds, upload it, exit."""
+    config = _load(args)
+    if not args.config:
+        # Small pictures so a laptop records two cameras in real time.
+        small = CameraConfig(source="simulated", width=640, height=360, fps=15)
+        config = config.model_copy(
+            update={
+                "cameras": {"main": small, "pupils": small.model_copy(update={"label": "pupils"})}
+            }
+        )
+    state_dir = config.unit.state_dir
+    creds = enrolment.load(state_dir)
+    if creds is None:
+        if not (args.server and args.code):
+            print("not enrolled: give --server and --code", file=sys.stderr)
+            return 1
+        try:
+            creds = asyncio.run(enrolment.enrol(args.server, args.code))
+        except enrolment.EnrolmentFailed as exc:
+            print(f"enrolment failed: {exc}", file=sys.stderr)
+            return 1
+        enrolment.save(state_dir, creds)
+    daemon = Daemon(config, RealClock(), simulated_sources, creds, use_pins=False)
+
+    async def lesson(unit: Daemon) -> None:
+        print(f"simulated unit: recording a {args.seconds:g} s lesson", flush=True)
+        unit.post(Event.SHORT_PRESS)
+        await asyncio.sleep(args.seconds)
+        unit.post(Event.LONG_PRESS)
+        while unit.status.state is not State.IDLE or unit.queue_length() > 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.5)
+        print("simulated unit: lesson recorded and uploaded", flush=True)
+
+    asyncio.run(_run_daemon(daemon, lesson))
     return 0
 
 
@@ -69,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check_config)
     found = sub.add_parser("devices", help="list the cameras, microphones and GPIO chips found")
     found.set_defaults(func=cmd_devices)
+    run = sub.add_parser("run", help="run the unit (what the systemd service starts)")
+    run.add_argument("--config", help="TOML file (default /etc/lessoncam/device.toml if present)")
+    run.set_defaults(func=cmd_run)
+    sim = sub.add_parser("simulate", help="record and upload one lesson on simulated hardware")
+    sim.add_argument("--config", help="TOML file (default: the built-in simulated unit)")
+    sim.add_argument("--server", help="server URL, to enrol on first use")
+    sim.add_argument("--code", help="enrolment code, to enrol on first use")
+    sim.add_argument("--seconds", type=float, default=60.0, help="length of the lesson")
+    sim.set_defaults(func=cmd_simulate)
     return parser
 
 

@@ -186,8 +186,14 @@ def cmd_enrolment_code(args: argparse.Namespace) -> int:
         if admin is None or admin["role"] != "admin":
             raise SystemExit(f"no admin account named {args.admin!r}")
         lifetime = timedelta(minutes=config.security.enrolment_code_minutes)
+        teacher_id = None
+        if args.teacher:
+            teacher = accounts.find_user(db, args.teacher)
+            if teacher is None or teacher["disabled"] or teacher["role"] == "admin":
+                raise SystemExit(f"no active teacher or coach named {args.teacher!r}")
+            teacher_id = teacher["id"]
         code, expires = units.new_enrolment_code(
-            db, args.unit_name, admin["id"], utc_now(), lifetime
+            db, args.unit_name, admin["id"], utc_now(), lifetime, teacher_id
         )
         print(f"enrolment code for {args.unit_name!r}: {code} (valid until {to_iso(expires)})")
         return 0
@@ -237,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     code.add_argument("--unit-name", required=True)
     code.add_argument("--admin", default="admin", help="admin account the code is issued by")
+    code.add_argument("--teacher", help="username of the teacher the unit is for (optional)")
     code.set_defaults(func=cmd_enrolment_code)
     return parser
 

@@ -139,6 +139,12 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@migrations()
+def m002_enrolment_code_teacher(db: Database) -> None:
+    # A code may name the teacher the unit is for, so ICT enrols and assigns in one step.
+    db.execute("ALTER TABLE enrolment_codes ADD COLUMN teacher_id INTEGER REFERENCES users(id)")
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):

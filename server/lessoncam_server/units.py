@@ -27,7 +27,12 @@ def normalise_code(code: str) -> str:
 
 
 def new_enrolment_code(
-    db: Database, unit_name: str, created_by: int, now: datetime, lifetime: timedelta
+    db: Database,
+    unit_name: str,
+    created_by: int,
+    now: datetime,
+    lifetime: timedelta,
+    teacher_id: int | None = None,
 ) -> tuple[str, datetime]:
     """Create a single-use code; returns it (shown once, stored only hashed) and its expiry."""
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
@@ -39,6 +44,7 @@ def new_enrolment_code(
             "created_by": created_by,
             "created_at": to_iso(now),
             "expires_at": to_iso(expires),
+            "teacher_id": teacher_id,
         }
     )
     return "-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4)), expires
@@ -53,11 +59,13 @@ def enrol(db: Database, code: str, now: datetime) -> tuple[Unit, str]:
     key = _hash(normalise_code(code))
     with db.atomic():
         row = db.execute(
-            "SELECT unit_name, expires_at, used_at FROM enrolment_codes WHERE code_hash = ?", [key]
+            "SELECT unit_name, expires_at, used_at, teacher_id FROM enrolment_codes "
+            "WHERE code_hash = ?",
+            [key],
         ).fetchone()
         if row is None:
             raise EnrolmentRefused("unknown enrolment code; ask an administrator for a new one")
-        unit_name, expires_at, used_at = row
+        unit_name, expires_at, used_at, teacher_id = row
         if used_at is not None:
             raise EnrolmentRefused("this enrolment code was already used; ask for a new one")
         if from_iso(expires_at) <= now:
@@ -69,7 +77,7 @@ def enrol(db: Database, code: str, now: datetime) -> tuple[Unit, str]:
                 "id": unit_id,
                 "name": unit_name,
                 "token_hash": _hash(token),
-                "teacher_id": None,
+                "teacher_id": teacher_id,
                 "enrolled_at": to_iso(now),
             }
         )
@@ -77,7 +85,7 @@ def enrol(db: Database, code: str, now: datetime) -> tuple[Unit, str]:
             "UPDATE enrolment_codes SET used_at = ?, unit_id = ? WHERE code_hash = ?",
             [to_iso(now), unit_id, key],
         )
-    return Unit(id=unit_id, name=unit_name, teacher_id=None), token
+    return Unit(id=unit_id, name=unit_name, teacher_id=teacher_id), token
 
 
 def unit_for_token(db: Database, token: str) -> Unit | None:

@@ -18,8 +18,9 @@ from lessoncam_device.enrolment import Credentials
 from lessoncam_device.sim.clock import VirtualClock
 from lessoncam_device.uploader import Heartbeat, ServerClient, UploadQueue, cpu_temperature
 
+from ..faultproxy import Proxy
 from ..server.helpers import Person, UnitClient
-from .upload_helpers import Proxy, make_plan, wait_until
+from .upload_helpers import make_plan, wait_until
 
 RID = "01JD7Q3W9X4M2N8P5R6S7T8V9W"
 

@@ -122,3 +122,21 @@ async def test_admin_assigns_a_teacher_to_a_unit(
     assert nobody.status == 400
     self_admin = await admin.request("PATCH", path, json={"teacher": "ict-admin"})
     assert self_admin.status == 400  # lessons never go to an admin through a unit
+
+
+async def test_a_code_for_a_teacher_enrols_an_assigned_unit(
+    admin: Person, new_client: Callable[[], Awaitable[TestClient]], make_user: Callable[..., Any]
+) -> None:
+    make_user("anna")
+    code = await admin.json(
+        "POST", "/api/v1/enrolment-codes", 201, json={"unit_name": "G6", "teacher": "anna"}
+    )
+    unit = await new_client()
+    response = await unit.post("/api/v1/enrol", json={"code": code["code"]})
+    token = (await response.json())["token"]
+    me = await unit.get("/api/v1/unit", headers={"Authorization": f"Bearer {token}"})
+    assert (await me.json())["assigned"]
+    bad = await admin.request(
+        "POST", "/api/v1/enrolment-codes", json={"unit_name": "G7", "teacher": "ict-admin"}
+    )
+    assert bad.status == 400

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field
+from sqlite_utils import Database
 
 from .. import accounts, units
 from ..api_support import (
@@ -33,6 +34,7 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 
 class NewCode(BaseModel):
     unit_name: str = Field(min_length=1, max_length=60, description="e.g. 'Group 5'")
+    teacher: str | None = Field(None, max_length=64, description="Username the unit is for.")
 
 
 class Enrolment(BaseModel):
@@ -53,6 +55,14 @@ class Heartbeat(BaseModel):
     last_error: str | None = Field(None, max_length=500)
     tracking: str | None = Field(None, max_length=32)
     snapshot_jpeg_base64: str | None = Field(None, description="Small JPEG for aiming.")
+
+
+def _teacher_id(db: Database, username: str) -> int:
+    """The id of an active teacher or coach (lessons never go to an admin through a unit)."""
+    teacher = accounts.find_user(db, username)
+    if teacher is None or teacher["disabled"] or teacher["role"] == "admin":
+        raise bad_request(f"no active teacher or coach named {username!r}")
+    return int(teacher["id"])
 
 
 def _unit_row(request: web.Request) -> dict[str, Any]:
@@ -78,8 +88,9 @@ async def create_code(request: web.Request) -> web.StreamResponse:
     admin = require_user(request)
     body = await read_body(request, NewCode)
     lifetime = timedelta(minutes=services.config.security.enrolment_code_minutes)
+    teacher_id = _teacher_id(services.db, body.teacher) if body.teacher else None
     code, expires = units.new_enrolment_code(
-        services.db, body.unit_name, admin.id, services.now(), lifetime
+        services.db, body.unit_name, admin.id, services.now(), lifetime, teacher_id
     )
     services.audit(request, admin, "enrolment_code_create", detail={"unit_name": body.unit_name})
     return json_response({"code": code, "expires_at": to_iso(expires)}, status=201)
@@ -176,10 +187,7 @@ async def update_unit(request: web.Request) -> web.StreamResponse:
         if body.teacher == "":
             changes["teacher_id"] = None
         else:
-            teacher = accounts.find_user(services.db, body.teacher)
-            if teacher is None or teacher["disabled"] or teacher["role"] == "admin":
-                raise bad_request(f"no active teacher or coach named {body.teacher!r}")
-            changes["teacher_id"] = teacher["id"]
+            changes["teacher_id"] = _teacher_id(services.db, body.teacher)
     if changes:
         services.db.table("units").update(row["id"], changes)
     services.audit(

@@ -1,0 +1,327 @@
+"""The unit's daemon: button and LED, one lesson at a time, uploads and heartbeats meanwhile.
+
+Events (button presses, the recorder starting and finishing, storage and length limits) go
+through one queue into the pure state machine (``states.step``); the daemon carries out the
+actions it returns. Nothing recorded is deleted here: segments leave the unit only through the
+upload queue's keep policy, after the server confirmed them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from collections.abc import Callable
+
+from . import __version__
+from .config import DeviceConfig
+from .controls import Controls
+from .enrolment import Credentials
+from .hardware import HardwareUnavailable, Sources, camera_specs
+from .ids import new_ulid
+from .recorder import (
+    Recorder,
+    RecorderError,
+    RecorderOptions,
+    read_record,
+    recording_dir,
+    recover_recordings,
+)
+from .sd_notify import notify
+from .segments import RecordingPlan, SegmentInfo
+from .sim.clock import Clock
+from .states import Action, Event, Facts, State, Status, led_pattern, step
+from .uploader import Heartbeat, KeepPolicy, ServerClient, Uploader, UploadQueue, UploadSettings
+
+log = logging.getLogger(__name__)
+
+SourcesFactory = Callable[[DeviceConfig, RecordingPlan, Clock], Sources]
+MONITOR_EVERY_S = 1.0
+
+
+class Daemon:
+    """Runs the unit until ``stop()``; ``post()`` feeds it events from any thread."""
+
+    def __init__(
+        self,
+        config: DeviceConfig,
+        clock: Clock,
+        sources: SourcesFactory,
+        credentials: Credentials | None,
+        *,
+        recorder_options: RecorderOptions | None = None,
+        pin_factory: object = None,
+        use_pins: bool = True,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.sources = sources
+        self.credentials = credentials
+        self.recorder_options = recorder_options or RecorderOptions(mode="pull")
+        self.pin_factory = pin_factory
+        self.use_pins = use_pins
+        self.status = Status()
+        self.state_dir = config.unit.state_dir
+        self.queue: UploadQueue | None = None
+        self.recorder: Recorder | None = None
+        self.uploader: Uploader | None = None
+        self.last_error: str | None = None
+        self.finished_recordings: list[str] = []
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = asyncio.Event()
+        self._started_at = 0.0
+        self._controls: Controls | None = None
+        self.ready = asyncio.Event()
+
+    # --- the outside world's handles ------------------------------------------------------
+
+    def post(self, event: Event) -> None:
+        """Queue ``event``; safe from gpiozero's threads."""
+        if self._loop is None:
+            raise RuntimeError("the daemon is not running")
+        self._loop.call_soon_threadsafe(self._events.put_nowait, event)
+
+    def stop(self) -> None:
+        """Finish a lesson in progress cleanly, then end ``run``."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+
+    def queue_length(self) -> int:
+        """Segments and recordings not yet confirmed by the server."""
+        return self.queue.queue_length() if self.queue is not None else 0
+
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.state_dir).free
+
+    def storage_ok(self) -> bool:
+        return self.free_bytes() >= self.config.recording.storage_reserve_mib * 1024 * 1024
+
+    # --- the main loop --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.queue = UploadQueue.open(self.state_dir, now=self.clock.now)
+        background: list[asyncio.Task[None]] = []
+        client: ServerClient | None = None
+        try:
+            await self._recover()
+            if self.credentials is not None:
+                client = ServerClient(self.credentials)
+                self.uploader = Uploader(self.queue, client, self.clock, self._upload_settings())
+                heartbeat = Heartbeat(
+                    client,
+                    self.queue,
+                    self.clock,
+                    state=lambda: self.status.state.value,
+                    version=__version__,
+                    state_dir=self.state_dir,
+                    interval_s=self.config.uploads.heartbeat_s,
+                )
+                background += [
+                    asyncio.create_task(self.uploader.run(), name="uploader"),
+                    asyncio.create_task(heartbeat.run(), name="heartbeat"),
+                ]
+            else:
+                log.warning(
+                    "not enrolled: lessons are recorded and kept, uploads wait for "
+                    "`lessoncam-device enroll`"
+                )
+            self._open_controls()
+            background.append(asyncio.create_task(self._monitor(), name="monitor"))
+            notify("READY=1", "STATUS=ready")
+            self.ready.set()
+            await self._handle_events()
+        finally:
+            if self.recorder is not None and self.status.state in (State.RECORDING, State.STARTING):
+                await self._stop_recording()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            if client is not None:
+                await client.close()
+            if self._controls is not None:
+                self._controls.close()
+            self.queue.close()
+
+    async def _handle_events(self) -> None:
+        stopping = asyncio.create_task(self._stopping.wait())
+        try:
+            while True:
+                getter = asyncio.create_task(self._events.get())
+                done, _ = await asyncio.wait({getter, stopping}, return_when="FIRST_COMPLETED")
+                if getter not in done:
+                    getter.cancel()
+                    if self.status.state in (State.IDLE, State.ERROR):
+                        return
+                    await self._apply(Event.STOP_REQUESTED)
+                    continue
+                await self._apply(getter.result())
+                if self._stopping.is_set() and self.status.state in (State.IDLE, State.ERROR):
+                    return
+        finally:
+            stopping.cancel()
+
+    async def _apply(self, event: Event) -> None:
+        before = self.status
+        facts = Facts(storage_ok=self.storage_ok(), enrolled=self.credentials is not None)
+        self.status, actions = step(self.status, event, facts)
+        if self.status != before:
+            log.info(
+                "%s -> %s on %s%s",
+                before.state.value,
+                self.status.state.value,
+                event.value,
+                f" ({self.status.reason})" if self.status.reason else "",
+            )
+            if self.status.reason:
+                self.last_error = self.status.reason
+            notify(f"STATUS={self.status.state.value}")
+        for action in actions:
+            if action is Action.START_RECORDING:
+                await self._start_recording()
+            elif action is Action.STOP_RECORDING:
+                await self._stop_recording()
+        self._show()
+
+    # --- recording ------------------------------------------------------------------------
+
+    def _plan(self) -> RecordingPlan:
+        now = self.clock.now()
+        return RecordingPlan(
+            recording_id=new_ulid(now),
+            started_at_iso=now.isoformat(),
+            cameras=camera_specs(self.config),
+            audio_camera=None if self.config.audio.source == "none" else "main",
+            segment_seconds=self.config.recording.segment_seconds,
+            software_version=__version__,
+        )
+
+    async def _start_recording(self) -> None:
+        assert self.queue is not None
+        plan = self._plan()
+        try:
+            sources = self.sources(self.config, plan, self.clock)
+            recorder = Recorder(
+                plan,
+                self.state_dir,
+                sources.cameras,
+                sources.microphone,
+                self.clock,
+                self.recorder_options,
+                on_segment=self._segment_closed,
+            )
+            self.queue.add_recording(plan)
+            await recorder.start()
+        except (HardwareUnavailable, RecorderError, OSError) as exc:
+            log.error("cannot start recording: %s", exc)
+            self.last_error = str(exc)
+            self._events.put_nowait(Event.CAMERA_FAILED)
+            return
+        self.recorder = recorder
+        self._started_at = self.clock.monotonic()
+        self._events.put_nowait(Event.STARTED)
+
+    def _segment_closed(self, info: SegmentInfo) -> None:
+        assert self.queue is not None
+        self.queue.add_segment(info)
+        if self.uploader is not None:
+            self.uploader.notify()
+
+    async def _stop_recording(self) -> None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            self._events.put_nowait(Event.FINISHED)
+            return
+        assert self.queue is not None
+        counts = await recorder.stop()
+        interrupted = recorder.error is not None
+        self.queue.close_recording(recorder.plan.recording_id, counts, interrupted=interrupted)
+        self.finished_recordings.append(recorder.plan.recording_id)
+        if self.uploader is not None:
+            self.uploader.notify()
+        log.info("lesson %s recorded: %s segments", recorder.plan.recording_id, counts)
+        self._events.put_nowait(Event.FINISHED)
+
+    async def _recover(self) -> None:
+        """Close what a crash or power cut left open, and queue every byte of it."""
+        assert self.queue is not None
+        queue = self.queue
+        for rec in await asyncio.to_thread(recover_recordings, self.state_dir):
+            queue.add_recording(rec.plan)
+            for info in rec.segments:
+                queue.add_segment(info)
+            queue.close_recording(
+                rec.plan.recording_id,
+                rec.marker.segments,
+                missing=rec.marker.missing,
+                interrupted=True,
+            )
+            log.warning(
+                "recovered interrupted lesson %s: %s", rec.plan.recording_id, rec.marker.segments
+            )
+        # Closed on disk but not in the queue (a crash between the two): close it there too.
+        for recording_id in queue.open_recordings():
+            folder = recording_dir(self.state_dir, recording_id)
+            with contextlib.suppress(OSError, ValueError):
+                record = read_record(folder)
+                if record.closed is not None:
+                    queue.close_recording(
+                        recording_id,
+                        record.closed.segments,
+                        missing=record.closed.missing,
+                        interrupted=record.closed.interrupted,
+                    )
+
+    async def _monitor(self) -> None:
+        """Storage reserve, maximum length, LED and the systemd watchdog, once a second."""
+        frames_seen = -1
+        while True:
+            await self.clock.sleep(MONITOR_EVERY_S)
+            recorder = self.recorder
+            if recorder is not None and self.status.state is State.RECORDING:
+                if not self.storage_ok():
+                    self._events.put_nowait(Event.STORAGE_LOW)
+                elapsed = self.clock.monotonic() - self._started_at
+                if elapsed >= self.config.recording.max_minutes * 60:
+                    self._events.put_nowait(Event.MAX_LENGTH)
+                frames = sum(c.frames for c in recorder.stats().cameras.values())
+                if frames > frames_seen:  # the watchdog is fed only while frames advance
+                    notify("WATCHDOG=1")
+                frames_seen = frames
+            else:
+                frames_seen = -1
+                notify("WATCHDOG=1")
+            self._show()
+
+    # --- button and light -----------------------------------------------------------------
+
+    def _open_controls(self) -> None:
+        pins = self.config.controls
+        if not self.use_pins or (pins.button_pin is None and pins.led_pin is None):
+            return
+        try:
+            self._controls = Controls(
+                self.post,
+                button_pin=pins.button_pin,
+                led_pin=pins.led_pin,
+                long_press_s=pins.long_press_s,
+                pin_factory=self.pin_factory,
+            )
+        except Exception as exc:  # no GPIO here: the unit still records, say why
+            log.warning("button and LED unavailable (%s); the unit runs without them", exc)
+
+    def _show(self) -> None:
+        if self._controls is None or self.queue is None:
+            return
+        self._controls.show(led_pattern(self.status, uploading=self.queue.queue_length() > 0))
+
+    def _upload_settings(self) -> UploadSettings:
+        up, rec = self.config.uploads, self.config.recording
+        return UploadSettings(
+            bandwidth_bytes_per_s=up.bandwidth_kib_s * 1024,
+            windows=tuple(up.windows),
+            keep=KeepPolicy(mode=rec.keep, days=rec.keep_days),
+        )

@@ -1,0 +1,427 @@
+"""The recorder the daemon drives: start, segments as they close, stats, stop.
+
+One ``Recorder`` records one lesson: one continuous H.264 encoder per camera, AAC from the
+microphone on the plan's audio camera, all on one time base (t = 0 is the plan's
+``started_at``), cut into ~10 s MPEG-TS segments that are announced (``SegmentInfo``) as soon
+as they are closed and durable, so the uploader can send them while recording goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from ..segments import RecordingPlan, SegmentInfo
+from ..sim.clock import Clock
+from .audio_sync import AudioSyncSettings, AudioTimeline
+from .encoders import PTS_BASE_S, AudioSettings, EncoderBank, VideoSettings
+from .inputs import (
+    Feed,
+    PullCamera,
+    PullFeed,
+    PullMicrophone,
+    QueueFeed,
+    StopTime,
+    StreamCamera,
+    StreamMicrophone,
+    pump_camera,
+    pump_microphone,
+)
+from .pipeline import CameraPipeline
+from .recovery import salvage_leftovers
+from .segment_io import SegmentIO
+from .segmenter import Segmenter
+from .storage import (
+    ClosedMarker,
+    RecordingRecord,
+    Timeline,
+    camera_dir,
+    make_dirs,
+    recording_dir,
+    write_record,
+    write_timeline,
+)
+
+log = logging.getLogger(__name__)
+
+# A plan's started_at further than this from "now" is not trusted as t = 0.
+_T0_TOLERANCE_S = (60.0, 1.0)  # (in the past, in the future)
+
+
+def recording_t0(plan: RecordingPlan, clock: Clock) -> float:
+    """t = 0 on the monotonic clock: the plan's started_at, if that is about now."""
+    now = clock.monotonic()
+    started = datetime.fromisoformat(plan.started_at_iso).timestamp()
+    t0 = started - (clock.time() - now)
+    past, future = _T0_TOLERANCE_S
+    if not now - past <= t0 <= now + future:
+        log.warning("plan started_at is %.1f s from now: recording from now instead", t0 - now)
+        return now
+    return t0
+
+
+class RecorderError(Exception):
+    """The recorder cannot start, or a camera's recording failed (the message says which)."""
+
+
+@dataclass(frozen=True)
+class RecorderOptions:
+    """How to record; the defaults suit a unit, tests pick faster encoder settings."""
+
+    #: "stream": real time, from the sources' ``stream(...)`` iterators (a unit, the demo).
+    #: "pull": virtual time, ``frame_at``/``chunk_at`` as fast as possible up to the clock.
+    mode: Literal["stream", "pull"] = "stream"
+    segment_s: float | None = None  # None: the plan's segment_seconds
+    sync_s: float = 1.0  # fsync the open segment this often (recorded time)
+    x264_preset: str = "veryfast"
+    x264_tune: str | None = "zerolatency"
+    crf: float | None = 23.0
+    video_bitrate: int | None = None
+    keyframe_s: float = 1.0
+    encoder_threads: int = 0
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    audio_sync: AudioSyncSettings = field(default_factory=AudioSyncSettings)
+    samples_per_chunk: int = 1024  # microphone chunk size asked for
+    max_queued_frames: int = 60  # per camera, stream mode; more are dropped
+    stop_timeout_s: float = 10.0  # real seconds to wait for a source to end at stop
+
+
+@dataclass(frozen=True)
+class CameraStats:
+    """One camera's recording so far."""
+
+    camera: str
+    frames: int
+    dropped: int
+    seconds: float
+    segments: int  # closed
+    bytes: int
+    max_sync_gap_s: float  # longest recorded stretch without an fsync of the open file
+
+
+@dataclass(frozen=True)
+class AudioStats:
+    """The microphone's part of the recording so far."""
+
+    chunks: int
+    blocks: int  # AAC frames encoded
+    drift_ppm: float  # measured microphone clock error
+    first_sample_s: float | None
+
+
+@dataclass(frozen=True)
+class RecordingStats:
+    """What :meth:`Recorder.stats` reports (for the heartbeat and the logs)."""
+
+    cameras: dict[str, CameraStats]
+    audio: AudioStats | None
+    seconds: float  # of the main camera
+    errors: list[str] = field(default_factory=list)
+
+
+class Recorder:
+    """Records one lesson from ``cameras`` (in the plan's order) and ``microphone``.
+
+    ``on_segment`` (optional) is called on the event loop with every closed segment; or
+    iterate :meth:`segments`. Files go to ``<state_dir>/recordings/<recording_id>/``.
+    """
+
+    def __init__(
+        self,
+        plan: RecordingPlan,
+        state_dir: Path,
+        cameras: Sequence[object],
+        microphone: object | None,
+        clock: Clock,
+        options: RecorderOptions | None = None,
+        on_segment: Callable[[SegmentInfo], None] | None = None,
+    ) -> None:
+        if len(cameras) != len(plan.cameras):
+            raise RecorderError(f"the plan has {len(plan.cameras)} cameras, {len(cameras)} given")
+        self.plan = plan
+        self.state_dir = state_dir
+        self.cameras = list(cameras)
+        self.microphone = microphone
+        self.clock = clock
+        self.options = options or RecorderOptions()
+        self.on_segment = on_segment
+        self.dir = recording_dir(state_dir, plan.recording_id)
+        self.camera_ids = [str(c["id"]) for c in plan.cameras]
+        self._check_sources()
+        self._stop = StopTime()
+        self._queue: asyncio.Queue[SegmentInfo | None] = asyncio.Queue()
+        self._pipelines: list[CameraPipeline] = []
+        self._timeline: AudioTimeline | None = None
+        self._pumps: list[asyncio.Task[None]] = []
+        self._io: SegmentIO | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._counts: dict[str, int] | None = None
+        self.t0: float | None = None  # monotonic time of the recording's t = 0
+        self.error: BaseException | None = None
+
+    # --- the daemon's API ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Create the recording's files and start every camera's encoder thread."""
+        if self._loop is not None:
+            raise RecorderError("a Recorder records once")
+        self._loop = asyncio.get_running_loop()
+        wall_minus_mono = self.clock.time() - self.clock.monotonic()
+        self.t0 = t0 = recording_t0(self.plan, self.clock)
+        await asyncio.to_thread(self._create_files)
+        self._io = SegmentIO(self._emit_threadsafe, name=f"segment-io-{self.plan.recording_id}")
+        try:
+            for index, source in enumerate(self.cameras):
+                self._pipelines.append(self._pipeline(index, source, t0, wall_minus_mono))
+        except BaseException:
+            for p in self._pipelines:
+                p.bank.close()
+            for task in self._pumps:
+                task.cancel()
+            self._io.finish()
+            raise
+        for p in self._pipelines:
+            p.start()
+        log.info(
+            "recording %s started: %s cameras, t0 = %.3f (monotonic)",
+            self.plan.recording_id,
+            len(self._pipelines),
+            t0,
+        )
+
+    async def stop(self) -> dict[str, int]:
+        """Stop at the clock's now, close the last segments, mark the recording closed.
+
+        Returns the number of segments per camera. A camera that failed is logged, reported
+        in :attr:`error` and :meth:`stats`, and the recording is marked interrupted.
+        """
+        if self._counts is not None:
+            return dict(self._counts)
+        if self._loop is None or self._io is None:
+            raise RecorderError("not started")
+        self._stop.set(self.clock.monotonic())
+        if self._pumps:
+            _, late = await asyncio.wait(self._pumps, timeout=self.options.stop_timeout_s)
+            for task in late:
+                log.warning("a source did not end at stop; cancelling it")
+                task.cancel()
+            await asyncio.gather(*self._pumps, return_exceptions=True)
+        await asyncio.to_thread(self._finish_threads)
+        errors = [p.error for p in self._pipelines if p.error is not None]
+        errors += self._pump_errors() + self._io.errors
+        if errors:
+            self.error = errors[0]
+        salvaged = await asyncio.to_thread(self._salvage_failed)
+        counts = {p.camera: p.segmenter.next_sequence for p in self._pipelines}
+        for camera, count in salvaged.items():
+            counts[camera] = count
+        marker = ClosedMarker(
+            at_iso=self.clock.now().isoformat(),
+            interrupted=bool(errors),
+            segments=counts,
+        )
+        await asyncio.to_thread(write_record, self.dir, RecordingRecord(self.plan, marker))
+        self._counts = counts
+        self._loop.call_soon(self._queue.put_nowait, None)  # after every segment announced
+        await asyncio.sleep(0)
+        log.info("recording %s stopped: %s", self.plan.recording_id, counts)
+        return dict(counts)
+
+    async def segments(self) -> AsyncIterator[SegmentInfo]:
+        """Closed segments in the order they closed, until the recording has stopped."""
+        while (info := await self._queue.get()) is not None:
+            yield info
+
+    async def sync(self) -> None:
+        """Wait until everything captured by now is encoded and asked-for fsyncs are done."""
+        target = self.clock.monotonic()
+        settled = 0
+        while settled < 2:
+            busy = any(p.running and not p.feed.idle_since(target) for p in self._pipelines)
+            settled = 0 if busy else settled + 1
+            await asyncio.sleep(0.002)
+        if self._io is not None:
+            await asyncio.to_thread(self._io.drain)
+
+    def stats(self) -> RecordingStats:
+        """Frames, drops, seconds, segments and sync figures so far (any thread)."""
+        cams: dict[str, CameraStats] = {}
+        for p in self._pipelines:
+            c, s = p.counters, p.segmenter.counters
+            dropped = c.dropped + (p.feed.dropped if isinstance(p.feed, QueueFeed) else 0)
+            seconds = 0.0
+            if c.first_t is not None and c.last_t is not None:
+                seconds = c.last_t - c.first_t + p.frame_s
+            cams[p.camera] = CameraStats(
+                p.camera, c.frames, dropped, seconds, s.segments, s.bytes, s.max_sync_gap_s
+            )
+        audio = None
+        if self._timeline is not None:
+            main = next(p for p in self._pipelines if p.timeline is self._timeline)
+            audio = AudioStats(
+                main.counters.audio_chunks,
+                main.counters.audio_blocks,
+                self._timeline.ppm,
+                self._timeline.first_sample_s,
+            )
+        main_id = self._main_camera()
+        errors = [repr(p.error) for p in self._pipelines if p.error is not None]
+        errors += [repr(e) for e in self._pump_errors()]
+        errors += [repr(e) for e in self._io.errors] if self._io is not None else []
+        return RecordingStats(cams, audio, cams[main_id].seconds if main_id in cams else 0, errors)
+
+    # --- set-up ---------------------------------------------------------------------------
+
+    def _check_sources(self) -> None:
+        pull = self.options.mode == "pull"
+        for cam_id, source in zip(self.camera_ids, self.cameras, strict=True):
+            ok = isinstance(source, PullCamera if pull else StreamCamera)
+            if not ok:
+                need = "frame_at/pts_of" if pull else "stream(clock)"
+                raise RecorderError(f"camera {cam_id!r}: a source with {need} is needed")
+        mic = self.microphone
+        if mic is not None and not isinstance(mic, PullMicrophone if pull else StreamMicrophone):
+            need = "chunk_at/sample_pts" if pull else "stream(clock, n)"
+            raise RecorderError(f"microphone: a source with {need} is needed")
+
+    def _main_camera(self) -> str:
+        for c in self.plan.cameras:
+            if c.get("role") == "main":
+                return str(c["id"])
+        return self.camera_ids[0]
+
+    def _create_files(self) -> None:
+        make_dirs(self.dir)
+        write_record(self.dir, RecordingRecord(self.plan))
+        for c in self.plan.cameras:
+            cam_dir = camera_dir(self.dir, str(c["id"]))
+            make_dirs(cam_dir)
+            fps = float(c["video"]["fps"])
+            write_timeline(cam_dir, Timeline(-PTS_BASE_S, fps))
+
+    def _pipeline(
+        self, index: int, source: object, t0: float, wall_minus_mono: float
+    ) -> CameraPipeline:
+        o = self.options
+        spec = self.plan.cameras[index]
+        cam_id = self.camera_ids[index]
+        video = spec["video"]
+        fps = float(video["fps"])
+        with_audio = self.microphone is not None and self.plan.audio_camera == cam_id
+        bank = EncoderBank()
+        try:
+            venc = bank.video(
+                VideoSettings(
+                    width=int(video["width"]),
+                    height=int(video["height"]),
+                    fps=fps,
+                    preset=o.x264_preset,
+                    tune=o.x264_tune,
+                    crf=o.crf,
+                    bitrate=o.video_bitrate,
+                    keyframe_s=o.keyframe_s,
+                    threads=o.encoder_threads,
+                )
+            )
+            aenc = bank.audio(o.audio) if with_audio else None
+            bank.start()
+        except BaseException:
+            bank.close()
+            raise
+        assert self._io is not None
+        segmenter = Segmenter(
+            recording_id=self.plan.recording_id,
+            camera=cam_id,
+            cam_dir=camera_dir(self.dir, cam_id),
+            video_template=venc.stream,
+            audio_template=aenc.stream if aenc else None,
+            segment_s=o.segment_s or self.plan.segment_seconds,
+            fps=fps,
+            io=self._io,
+            sync_s=o.sync_s,
+        )
+        timeline = None
+        if aenc is not None:
+            timeline = AudioTimeline(
+                o.audio.sample_rate, o.audio.channels, o.audio_sync, aenc.frame_size
+            )
+            self._timeline = timeline
+        feed = self._feed(source, self.microphone if with_audio else None, t0)
+        return CameraPipeline(
+            cam_id,
+            feed,
+            bank,
+            venc,
+            segmenter,
+            t0,
+            fps,
+            audio=aenc,
+            timeline=timeline,
+            wall_minus_mono_s=wall_minus_mono,
+        )
+
+    def _feed(self, camera: object, microphone: object | None, t0: float) -> Feed:
+        o = self.options
+        if o.mode == "pull":
+            assert isinstance(camera, PullCamera)
+            assert microphone is None or isinstance(microphone, PullMicrophone)
+            return PullFeed(camera, microphone, self.clock, t0, self._stop, o.samples_per_chunk)
+        assert isinstance(camera, StreamCamera)
+        feed = QueueFeed(2 if microphone is not None else 1, o.max_queued_frames)
+        self._pumps.append(
+            asyncio.create_task(pump_camera(camera, self.clock, feed, t0, self._stop))
+        )
+        if microphone is not None:
+            assert isinstance(microphone, StreamMicrophone)
+            self._pumps.append(
+                asyncio.create_task(
+                    pump_microphone(microphone, self.clock, feed, self._stop, o.samples_per_chunk)
+                )
+            )
+        return feed
+
+    # --- threads -------------------------------------------------------------------------
+
+    def _pump_errors(self) -> list[BaseException]:
+        """Sources that failed (their stream raised) in stream mode."""
+        out: list[BaseException] = []
+        for task in self._pumps:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                error = task.exception()
+                assert error is not None
+                out.append(error)
+        return out
+
+    def _finish_threads(self) -> None:
+        for p in self._pipelines:
+            p.join()
+        assert self._io is not None
+        self._io.finish()
+
+    def _salvage_failed(self) -> dict[str, int]:
+        """A camera that failed left its open segment as ``.partial``: keep what it holds."""
+        out: dict[str, int] = {}
+        for p in self._pipelines:
+            if p.error is not None:
+                count = salvage_leftovers(
+                    self.dir, p.camera, self.plan.recording_id, self._emit_threadsafe
+                )
+                out[p.camera] = count
+        return out
+
+    def _emit_threadsafe(self, info: SegmentInfo) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._deliver, info)
+
+    def _deliver(self, info: SegmentInfo) -> None:
+        self._queue.put_nowait(info)
+        if self.on_segment is not None:
+            try:
+                self.on_segment(info)
+            except Exception:
+                log.exception("on_segment failed for %s/%s", info.camera, info.sequence)

@@ -1,0 +1,136 @@
+"""The unit daemon on simulated hardware and a virtual clock, uploading to a real server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+from gpiozero.pins.mock import MockFactory
+
+from lessoncam_device.config import DeviceConfig, parse_config
+from lessoncam_device.daemon import Daemon
+from lessoncam_device.enrolment import Credentials
+from lessoncam_device.hardware import simulated_sources
+from lessoncam_device.recorder import AudioSettings, RecorderOptions, read_record, recording_dir
+from lessoncam_device.sim.clock import VirtualClock
+from lessoncam_device.states import Event, State
+from lessoncam_server.services import Services
+
+from ..server.helpers import Person, UnitClient
+
+FAST = RecorderOptions(
+    mode="pull", x264_preset="ultrafast", encoder_threads=1, audio=AudioSettings(coder="fast")
+)
+
+
+def unit_config(state_dir: Path, **extra: Any) -> DeviceConfig:
+    small = {"width": 320, "height": 240, "fps": 15}
+    return parse_config(
+        {
+            "unit": {"state_dir": str(state_dir)},
+            "cameras": {"main": small, "pupils": small},
+            "recording": {"storage_reserve_mib": 64, **extra},
+            "controls": {"long_press_s": 0.5},
+            "uploads": {"heartbeat_s": 5},
+        }
+    )
+
+
+async def until(predicate: Callable[[], bool]) -> None:
+    async with asyncio.timeout(60):
+        while not predicate():  # noqa: ASYNC110 (state lives in the daemon and the server)
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def credentials(server: TestServer, unit: UnitClient) -> Credentials:
+    return Credentials(str(server.make_url("/")).rstrip("/"), unit.unit_id, unit.token)
+
+
+async def test_button_to_ready_lesson(
+    anna: Person, credentials: Credentials, services: Services, tmp_path: Path
+) -> None:
+    clock = VirtualClock()
+    pins = MockFactory()
+    daemon = Daemon(
+        unit_config(tmp_path / "unit"),
+        clock,
+        simulated_sources,
+        credentials,
+        recorder_options=FAST,
+        pin_factory=pins,
+    )
+    task = asyncio.create_task(daemon.run())
+    try:
+        await asyncio.wait_for(daemon.ready.wait(), 30)
+        button = pins.pin(17)
+        button.drive_low()  # a tap: starts the lesson
+        button.drive_high()
+        await until(lambda: daemon.status.state is State.RECORDING)
+        daemon.post(Event.SHORT_PRESS)  # a pupil's tap changes nothing
+        await clock.sleep(22)
+        assert daemon.status.state is State.RECORDING
+        daemon.post(Event.LONG_PRESS)
+        await until(lambda: daemon.status.state is State.IDLE)
+        (recording_id,) = daemon.finished_recordings
+        assert services.assembler is not None
+
+        async def lesson() -> dict[str, Any]:
+            return await anna.json("GET", f"/api/v1/lessons/{recording_id}")  # type: ignore[no-any-return]
+
+        async with asyncio.timeout(60):
+            while (found := await lesson())["state"] != "ready":  # noqa: ASYNC110 (server state)
+                await asyncio.sleep(0.05)
+        main, pupils = found["cameras"]
+        assert main["has_audio"] and not pupils["has_audio"]
+        assert found["duration_s"] >= 20 and main["gaps"] == []
+        units = services.db.execute("SELECT state, queue_length FROM units").fetchall()
+        assert units and units[0][0] in ("idle", "recording")
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, 30)
+        pins.reset()
+
+
+async def test_refuses_to_start_below_the_storage_reserve(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    config = unit_config(tmp_path / "unit", storage_reserve_mib=1024 * 1024 * 1024)
+    daemon = Daemon(config, clock, simulated_sources, None, recorder_options=FAST, use_pins=False)
+    task = asyncio.create_task(daemon.run())
+    try:
+        await asyncio.wait_for(daemon.ready.wait(), 30)
+        daemon.post(Event.SHORT_PRESS)
+        await until(lambda: daemon.status.state is State.ERROR)
+        assert "storage" in (daemon.status.reason or "")
+        assert daemon.recorder is None
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, 30)
+
+
+async def test_a_stop_request_finishes_the_lesson_cleanly(tmp_path: Path) -> None:
+    """systemd's SIGTERM mid-lesson: the recording is closed, not left for recovery."""
+    clock = VirtualClock()
+    daemon = Daemon(
+        unit_config(tmp_path / "unit"),
+        clock,
+        simulated_sources,
+        None,
+        recorder_options=FAST,
+        use_pins=False,
+    )
+    task = asyncio.create_task(daemon.run())
+    await asyncio.wait_for(daemon.ready.wait(), 30)
+    daemon.post(Event.SHORT_PRESS)
+    await until(lambda: daemon.status.state is State.RECORDING)
+    await clock.sleep(12)
+    daemon.stop()
+    await asyncio.wait_for(task, 60)
+    (recording_id,) = daemon.finished_recordings
+    record = read_record(recording_dir(tmp_path / "unit", recording_id))
+    assert record.closed is not None and not record.closed.interrupted
+    assert record.closed.segments["main"] >= 2
