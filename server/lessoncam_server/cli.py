@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -70,13 +71,20 @@ def bootstrap_admin(config: ServerConfig) -> Path | None:
         db.close()
 
 
-def _serve(config: ServerConfig, banner: str | None = None) -> int:
+def _serve(
+    config: ServerConfig,
+    banner: str | None = None,
+    companion: list[str] | None = None,
+) -> int:
+    """Run the server; ``companion`` is a command started once it listens (the demo's unit)."""
     from .app import init_app  # heavy imports (PyAV, OpenCV) only when serving
 
     created = bootstrap_admin(config)
     if created:
         log.warning("first run: created account 'admin'; its password is in %s", created)
     app = init_app(config)
+    if companion:
+        app.cleanup_ctx.append(_companion_ctx(companion))
     url = f"http://{config.http.host}:{config.http.port}/"
 
     def announce(_text: str) -> None:
@@ -92,6 +100,17 @@ def _serve(config: ServerConfig, banner: str | None = None) -> int:
         access_log=logging.getLogger("lessoncam_server.access"),
     )
     return 0
+
+
+def _companion_ctx(command: list[str]):  # type: ignore[no-untyped-def]
+    async def ctx(_app: web.Application) -> AsyncIterator[None]:
+        process = await asyncio.create_subprocess_exec(*command)
+        yield
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+
+    return ctx
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -118,8 +137,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         db.close()
     lines.append(f"  data directory: {config.storage.data_dir}")
+    companion = _demo_unit(config)
+    if companion:
+        lines.append("  a simulated classroom unit records a 45 s lesson for demo-teacher and")
+        lines.append("  uploads it; see GET /api/v1/lessons as demo-teacher")
     lines.append("")
-    return _serve(config, banner="\n".join(lines) + "\n")
+    return _serve(config, banner="\n".join(lines) + "\n", companion=companion)
+
+
+def _demo_unit(config: ServerConfig) -> list[str] | None:
+    """The command of a simulated unit for the demo, with a fresh enrolment code if needed."""
+    device = Path(sys.executable).parent / "lessoncam-device"
+    if not device.exists():
+        return None  # a server-only install has no unit to simulate
+    state = config.storage.data_dir.parent / (config.storage.data_dir.name + "-unit")
+    db = _database(config)
+    try:
+        admin = accounts.find_user(db, "demo-admin")
+        teacher = accounts.find_user(db, "demo-teacher")
+        assert admin is not None and teacher is not None
+        code, _ = units.new_enrolment_code(
+            db, "Demo unit", admin["id"], utc_now(), timedelta(minutes=15), teacher["id"]
+        )
+    finally:
+        db.close()
+    url = f"http://{config.http.host}:{config.http.port}"
+    return [
+        str(device),
+        "--state-dir",
+        str(state),
+        "simulate",
+        "--server",
+        url,
+        "--code",
+        code,
+        "--seconds",
+        "45",
+    ]
 
 
 def cmd_user(args: argparse.Namespace) -> int:
