@@ -31,14 +31,21 @@ def cmd_enroll(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(args: argparse.Namespace) -> DeviceConfig:
+def _read_config(args: argparse.Namespace) -> DeviceConfig | None:
+    """The config, or None after printing what is wrong with it."""
     try:
-        config = load_config(Path(args.config) if args.config else None)
+        return load_config(Path(args.config) if args.config else None)
     except ConfigError as exc:
         print(f"configuration error in {exc.source}:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
-        raise SystemExit(2) from None
+        return None
+
+
+def _load(args: argparse.Namespace) -> DeviceConfig:
+    config = _read_config(args)
+    if config is None:
+        raise SystemExit(2)
     if args.state_dir != str(DEFAULT_STATE_DIR):
         config = config.model_copy(
             update={"unit": config.unit.model_copy(update={"state_dir": Path(args.state_dir)})}
@@ -114,12 +121,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(Path(args.config) if args.config else None)
-    except ConfigError as exc:
-        print(f"configuration error in {exc.source}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
+    config = _read_config(args)
+    if config is None:
         return 2
     cams = ", ".join(
         f"{name} ({cam.source} {cam.width}x{cam.height}@{cam.fps})"
