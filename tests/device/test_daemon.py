@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,25 @@ async def until(predicate: Callable[[], bool]) -> None:
             await asyncio.sleep(0.01)
 
 
+async def ready_lesson(person: Person, recording_id: str) -> dict[str, Any]:
+    """The lesson as its owner sees it, once the server has assembled it."""
+    async with asyncio.timeout(60):
+        while True:
+            response = await person.request("GET", f"/api/v1/lessons/{recording_id}")
+            lesson: dict[str, Any] = await response.json()
+            if response.status == 200 and lesson["state"] == "ready":
+                return lesson
+            assert response.status in (200, 404), lesson  # 404 until the unit registered it
+            await asyncio.sleep(0.05)
+
+
+class HandClock(VirtualClock):
+    """Virtual time that moves only when the test says so (sleepers never make it jump)."""
+
+    def _schedule_jump(self, loop: asyncio.AbstractEventLoop) -> None:
+        pass
+
+
 @pytest.fixture
 def credentials(server: TestServer, unit: UnitClient) -> Credentials:
     return Credentials(str(server.make_url("/")).rstrip("/"), unit.unit_id, unit.token)
@@ -79,12 +99,7 @@ async def test_button_to_ready_lesson(
         (recording_id,) = daemon.finished_recordings
         assert services.assembler is not None
 
-        async def lesson() -> dict[str, Any]:
-            return await anna.json("GET", f"/api/v1/lessons/{recording_id}")  # type: ignore[no-any-return]
-
-        async with asyncio.timeout(60):
-            while (found := await lesson())["state"] != "ready":  # noqa: ASYNC110 (server state)
-                await asyncio.sleep(0.05)
+        found = await ready_lesson(anna, recording_id)
         main, pupils = found["cameras"]
         assert main["has_audio"] and not pupils["has_audio"]
         assert found["duration_s"] >= 20 and main["gaps"] == []
@@ -134,3 +149,49 @@ async def test_a_stop_request_finishes_the_lesson_cleanly(tmp_path: Path) -> Non
     record = read_record(recording_dir(tmp_path / "unit", recording_id))
     assert record.closed is not None and not record.closed.interrupted
     assert record.closed.segments["main"] >= 2
+
+
+async def test_a_power_cut_mid_lesson_loses_at_most_2_s(
+    anna: Person, credentials: Credentials, services: Services, tmp_path: Path
+) -> None:
+    """The disk as a power cut leaves it, then a fresh daemon: the lesson arrives, interrupted."""
+    clock = HandClock()
+    live = tmp_path / "live"
+    daemon = Daemon(
+        unit_config(live), clock, simulated_sources, None, recorder_options=FAST, use_pins=False
+    )
+    task = asyncio.create_task(daemon.run())
+    await asyncio.wait_for(daemon.ready.wait(), 30)
+    daemon.post(Event.SHORT_PRESS)
+    await until(lambda: daemon.status.state is State.RECORDING)
+    recorder = daemon.recorder
+    assert recorder is not None
+    recording_id = recorder.plan.recording_id
+    for _ in range(16):
+        clock.advance(1.0)
+        await asyncio.sleep(0.01)
+    await until(lambda: recorder.stats().cameras["main"].seconds >= 15.5)
+    recorded_s = recorder.stats().cameras["main"].seconds
+    disk = tmp_path / "disk"
+    shutil.copytree(live, disk)  # what the power cut leaves (fsync'd at least every second)
+    daemon.stop()
+    await asyncio.wait_for(task, 60)
+
+    restarted = Daemon(
+        unit_config(disk),
+        VirtualClock(),
+        simulated_sources,
+        credentials,
+        recorder_options=FAST,
+        use_pins=False,
+    )
+    task = asyncio.create_task(restarted.run())
+    try:
+        await asyncio.wait_for(restarted.ready.wait(), 60)
+        lesson = await ready_lesson(anna, recording_id)
+        assert lesson["interrupted"]
+        assert lesson["duration_s"] >= recorded_s - 2.0
+        assert restarted.queue_length() == 0
+    finally:
+        restarted.stop()
+        await asyncio.wait_for(task, 30)
