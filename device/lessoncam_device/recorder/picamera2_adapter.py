@@ -48,7 +48,7 @@ from .audio_sync import AudioSyncSettings, AudioTimeline
 from .encoders import AudioSettings
 from .recording import AudioStats, CameraStats, RecorderError, RecordingStats, recording_t0
 from .recovery import salvage_leftovers
-from .segment_io import PartialFile, SegmentIO
+from .segment_io import Announcements, PartialFile, SegmentIO
 from .storage import (
     ClosedMarker,
     RecordingRecord,
@@ -549,18 +549,21 @@ class Picamera2Recorder:
         self._sessions: list[_CameraSession] = []
         self._io: SegmentIO | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[SegmentInfo | None] = asyncio.Queue()
+        self._announce = Announcements(on_segment)
         self._counts: dict[str, int] | None = None
         self.error: BaseException | None = None
 
     async def start(self) -> None:
         """Create the files, configure and start every camera."""
         self._loop = asyncio.get_running_loop()
+        self._announce.bind(self._loop)
         t0 = recording_t0(self.plan, self.clock)
         wall_minus_mono = self.clock.time() - self.clock.monotonic()
         to_mono = self._stamp_to_monotonic or (lambda s: s - wall_minus_mono)
         await asyncio.to_thread(self._create_files)
-        self._io = SegmentIO(self._emit_threadsafe, name=f"segment-io-{self.plan.recording_id}")
+        self._io = SegmentIO(
+            self._announce.emit_threadsafe, name=f"segment-io-{self.plan.recording_id}"
+        )
         for spec, settings in zip(self.plan.cameras, self.settings, strict=True):
             cam = str(spec["id"])
             audio = self.with_audio and self.plan.audio_camera == cam
@@ -606,19 +609,23 @@ class Picamera2Recorder:
         errors += self._io.errors
         for camera in failed:  # its open segment is still .partial: keep what it holds
             counts[camera] = await asyncio.to_thread(
-                salvage_leftovers, self.dir, camera, self.plan.recording_id, self._emit_threadsafe
+                salvage_leftovers,
+                self.dir,
+                camera,
+                self.plan.recording_id,
+                self._announce.emit_threadsafe,
             )
         self.error = errors[0] if errors else None
         marker = ClosedMarker(self.clock.now().isoformat(), bool(errors), counts)
         await asyncio.to_thread(write_record, self.dir, RecordingRecord(self.plan, marker))
         self._counts = counts
-        self._loop.call_soon(self._queue.put_nowait, None)
+        self._announce.close()
         await asyncio.sleep(0)
         return dict(counts)
 
     async def segments(self) -> AsyncIterator[SegmentInfo]:
         """Closed segments in the order they closed, until the recording has stopped."""
-        while (info := await self._queue.get()) is not None:
+        async for info in self._announce.segments():
             yield info
 
     def stats(self) -> RecordingStats:
@@ -653,15 +660,3 @@ class Picamera2Recorder:
         write_record(self.dir, RecordingRecord(self.plan))
         for spec in self.plan.cameras:
             make_dirs(camera_dir(self.dir, str(spec["id"])))
-
-    def _emit_threadsafe(self, info: SegmentInfo) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._deliver, info)
-
-    def _deliver(self, info: SegmentInfo) -> None:
-        self._queue.put_nowait(info)
-        if self.on_segment is not None:
-            try:
-                self.on_segment(info)
-            except Exception:
-                log.exception("on_segment failed for %s/%s", info.camera, info.sequence)

@@ -34,7 +34,7 @@ from .inputs import (
 )
 from .pipeline import CameraPipeline
 from .recovery import salvage_leftovers
-from .segment_io import SegmentIO
+from .segment_io import Announcements, SegmentIO
 from .segmenter import Segmenter
 from .storage import (
     ClosedMarker,
@@ -154,7 +154,7 @@ class Recorder:
         self.camera_ids = [str(c["id"]) for c in plan.cameras]
         self._check_sources()
         self._stop = StopTime()
-        self._queue: asyncio.Queue[SegmentInfo | None] = asyncio.Queue()
+        self._announce = Announcements(on_segment)
         self._pipelines: list[CameraPipeline] = []
         self._timeline: AudioTimeline | None = None
         self._pumps: list[asyncio.Task[None]] = []
@@ -171,10 +171,13 @@ class Recorder:
         if self._loop is not None:
             raise RecorderError("a Recorder records once")
         self._loop = asyncio.get_running_loop()
+        self._announce.bind(self._loop)
         wall_minus_mono = self.clock.time() - self.clock.monotonic()
         self.t0 = t0 = recording_t0(self.plan, self.clock)
         await asyncio.to_thread(self._create_files)
-        self._io = SegmentIO(self._emit_threadsafe, name=f"segment-io-{self.plan.recording_id}")
+        self._io = SegmentIO(
+            self._announce.emit_threadsafe, name=f"segment-io-{self.plan.recording_id}"
+        )
         try:
             for index, source in enumerate(self.cameras):
                 self._pipelines.append(self._pipeline(index, source, t0, wall_minus_mono))
@@ -227,14 +230,14 @@ class Recorder:
         )
         await asyncio.to_thread(write_record, self.dir, RecordingRecord(self.plan, marker))
         self._counts = counts
-        self._loop.call_soon(self._queue.put_nowait, None)  # after every segment announced
+        self._announce.close()  # after every segment announced
         await asyncio.sleep(0)
         log.info("recording %s stopped: %s", self.plan.recording_id, counts)
         return dict(counts)
 
     async def segments(self) -> AsyncIterator[SegmentInfo]:
         """Closed segments in the order they closed, until the recording has stopped."""
-        while (info := await self._queue.get()) is not None:
+        async for info in self._announce.segments():
             yield info
 
     async def sync(self) -> None:
@@ -409,19 +412,7 @@ class Recorder:
         for p in self._pipelines:
             if p.error is not None:
                 count = salvage_leftovers(
-                    self.dir, p.camera, self.plan.recording_id, self._emit_threadsafe
+                    self.dir, p.camera, self.plan.recording_id, self._announce.emit_threadsafe
                 )
                 out[p.camera] = count
         return out
-
-    def _emit_threadsafe(self, info: SegmentInfo) -> None:
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._deliver, info)
-
-    def _deliver(self, info: SegmentInfo) -> None:
-        self._queue.put_nowait(info)
-        if self.on_segment is not None:
-            try:
-                self.on_segment(info)
-            except Exception:
-                log.exception("on_segment failed for %s/%s", info.camera, info.sequence)

@@ -8,11 +8,12 @@ camera's segments are announced in sequence order.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,3 +161,37 @@ class SegmentIO:
             size,
         )
         self._emit(info)
+
+
+class Announcements:
+    """Closed segments handed from worker threads to the event loop, in order: each goes to
+    ``on_segment`` (if any) and to the ``segments()`` iterator, which ends at ``close()``."""
+
+    def __init__(self, on_segment: Callable[[SegmentInfo], None] | None) -> None:
+        self.on_segment = on_segment
+        self._queue: asyncio.Queue[SegmentInfo | None] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def emit_threadsafe(self, info: SegmentInfo) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._deliver, info)
+
+    def _deliver(self, info: SegmentInfo) -> None:
+        self._queue.put_nowait(info)
+        if self.on_segment is not None:
+            try:
+                self.on_segment(info)
+            except Exception:
+                log.exception("on_segment failed for %s/%s", info.camera, info.sequence)
+
+    def close(self) -> None:
+        """End ``segments()`` after everything announced so far (call on the loop)."""
+        assert self._loop is not None
+        self._loop.call_soon(self._queue.put_nowait, None)
+
+    async def segments(self) -> AsyncIterator[SegmentInfo]:
+        while (info := await self._queue.get()) is not None:
+            yield info
