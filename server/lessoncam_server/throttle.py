@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from datetime import datetime, timedelta
 
+MAX_TRACKED_KEYS = 10_000
+
 
 class LoginThrottle:
     """Counts failed logins in a sliding window; refuses further tries once a limit is reached.
@@ -41,8 +43,17 @@ class LoginThrottle:
         return max(waits) if waits else None
 
     def failed(self, username: str, address: str, now: datetime) -> None:
+        if len(self._failures) > MAX_TRACKED_KEYS:
+            # Guessing many usernames must not grow memory without bound: forget stale keys.
+            for key in list(self._failures):
+                self._recent(key, now)
         self._failures[f"account:{username.casefold()}"].append(now)
         self._failures[f"address:{address}"].append(now)
+
+    @property
+    def tracked(self) -> int:
+        """How many accounts and addresses have failures on record (bounded by pruning)."""
+        return len(self._failures)
 
     def succeeded(self, username: str) -> None:
         self._failures.pop(f"account:{username.casefold()}", None)

@@ -67,3 +67,12 @@ def test_outstanding_segments() -> None:
     assert outstanding({"main": 3}, {}, {"main": {0, 2}}) == {"main": [1]}
     assert outstanding({"main": 3}, {"main": [1]}, {"main": {0, 2}}) == {}
     assert outstanding({"main": 2, "pupils": 1}, {}, {"main": {0, 1}}) == {"pupils": [0]}
+
+
+def test_throttle_forgets_stale_keys() -> None:
+    throttle = LoginThrottle(per_account=3, per_address=5, window=timedelta(minutes=1))
+    for i in range(6000):
+        throttle.failed(f"user{i}", f"10.0.{i // 250}.{i % 250}", NOW)
+    later = NOW + timedelta(minutes=2)
+    throttle.failed("last", "10.9.9.9", later)
+    assert throttle.tracked == 2
