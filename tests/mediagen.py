@@ -356,9 +356,14 @@ def beep_onsets(path: Path, *, threshold: float = 0.1) -> list[float]:
 
     Times come from each decoded frame's own timestamp, so holes in the timeline count.
     """
+    return onsets_in(audio_frames(path), threshold)
+
+
+def onsets_in(frames: list[tuple[float, int, np.ndarray]], threshold: float = 0.1) -> list[float]:
+    """Beep onsets in decoded audio frames (see ``audio_frames``), in time order."""
     onsets: list[float] = []
     last_loud = -1e9
-    for start, rate, samples in audio_frames(path):
+    for start, rate, samples in sorted(frames, key=lambda f: f[0]):
         loud = np.flatnonzero(np.abs(samples) > threshold)
         if not loud.size:
             continue

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
-import numpy as np
 
 from lessoncam_device.segments import RecordingPlan
 from lessoncam_device.sim.clock import VirtualClock
 
-from ..mediagen import audio_frames, flash_times
+from ..mediagen import audio_frames, flash_times, onsets_in
 
 RECORDING_ID = "01JD7Q3W9X4M2N8P5R6S7T8V9W"
 
@@ -70,18 +69,7 @@ def beeps_across(paths: list[Path], threshold: float = 0.1) -> list[float]:
     The audio of all files is taken together: a beep may start in one file and end in the
     next (audio goes into whichever file is open when its packet is made).
     """
-    frames = sorted((f for p in paths for f in audio_frames(p)), key=lambda f: f[0])
-    onsets: list[float] = []
-    last_loud = -1e9
-    for start, rate, samples in frames:
-        loud = np.flatnonzero(np.abs(samples) > threshold)
-        if not loud.size:
-            continue
-        first = start + int(loud[0]) / rate
-        if first - last_loud > 0.3:
-            onsets.append(first)
-        last_loud = start + int(loud[-1]) / rate
-    return onsets
+    return onsets_in([f for p in paths for f in audio_frames(p)], threshold)
 
 
 def av_offsets(paths: list[Path]) -> list[float]:

@@ -76,19 +76,22 @@ def copy_lesson(
             target = dest / recording_id / cam / f"{seq:05d}.ts"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, target)
-            out.setdefault(cam, []).append(
-                SegmentInfo(
-                    recording_id=recording_id,
-                    camera=cam,
-                    sequence=seq,
-                    start_s=seq * SEGMENT_S,
-                    duration_s=SEGMENT_S,
-                    path=target,
-                    sha256=sha256_file(target),
-                    size=target.stat().st_size,
-                )
-            )
+            out.setdefault(cam, []).append(_segment(recording_id, cam, seq, target))
     return out
+
+
+def _segment(recording_id: str, camera: str, sequence: int, path: Path) -> SegmentInfo:
+    """A file on disk described as the recorder would hand it over."""
+    return SegmentInfo(
+        recording_id=recording_id,
+        camera=camera,
+        sequence=sequence,
+        start_s=sequence * SEGMENT_S,
+        duration_s=SEGMENT_S,
+        path=path,
+        sha256=sha256_file(path),
+        size=path.stat().st_size,
+    )
 
 
 def fake_lesson(
@@ -102,18 +105,7 @@ def fake_lesson(
             target = dest / recording_id / cam / f"{seq:05d}.ts"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(rng.randbytes(size + seq))
-            out.setdefault(cam, []).append(
-                SegmentInfo(
-                    recording_id=recording_id,
-                    camera=cam,
-                    sequence=seq,
-                    start_s=seq * SEGMENT_S,
-                    duration_s=SEGMENT_S,
-                    path=target,
-                    sha256=sha256_file(target),
-                    size=target.stat().st_size,
-                )
-            )
+            out.setdefault(cam, []).append(_segment(recording_id, cam, seq, target))
     return out
 
 
