@@ -71,6 +71,18 @@ class UploadsConfig(_Section):
         "empty = always.",
     )
     heartbeat_s: int = Field(30, ge=5, le=3600)
+    snapshot: bool = Field(True, description="Send a small picture with each heartbeat.")
+    chunk_kib: int = Field(1024, ge=16, le=1024, description="Bytes per upload request.")
+    retry_base_s: float = Field(2.0, gt=0, le=600, description="First wait after a failure.")
+    retry_cap_s: float = Field(300.0, gt=0, le=86400, description="Longest wait between tries.")
+    connect_timeout_s: float = Field(15.0, gt=0, le=600)
+    request_timeout_s: float = Field(120.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _retry(self) -> UploadsConfig:
+        if self.retry_cap_s < self.retry_base_s:
+            raise ValueError("retry_cap_s must be at least retry_base_s")
+        return self
 
     @field_validator("windows")
     @classmethod

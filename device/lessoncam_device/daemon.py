@@ -18,9 +18,11 @@ from . import __version__
 from .config import DeviceConfig
 from .controls import Controls
 from .enrolment import Credentials
-from .hardware import HardwareUnavailable, Sources, camera_specs
+from .hardware import HardwareUnavailable, PiCameras, Sources, camera_specs
 from .ids import new_ulid
 from .recorder import (
+    AudioSyncSettings,
+    LessonRecorder,
     Recorder,
     RecorderError,
     RecorderOptions,
@@ -28,15 +30,25 @@ from .recorder import (
     recording_dir,
     recover_recordings,
 )
+from .recorder.inputs import PullCamera
 from .sd_notify import notify
 from .segments import RecordingPlan, SegmentInfo
 from .sim.clock import Clock
 from .states import Action, Event, Facts, State, Status, led_pattern, step
-from .uploader import Heartbeat, KeepPolicy, ServerClient, Uploader, UploadQueue, UploadSettings
+from .uploader import (
+    Backoff,
+    Heartbeat,
+    KeepPolicy,
+    ServerClient,
+    Uploader,
+    UploadQueue,
+    UploadSettings,
+)
+from .uploader.heartbeat import jpeg_snapshot
 
 log = logging.getLogger(__name__)
 
-SourcesFactory = Callable[[DeviceConfig, RecordingPlan, Clock], Sources]
+SourcesFactory = Callable[[DeviceConfig, RecordingPlan, Clock], Sources | PiCameras]
 MONITOR_EVERY_S = 1.0
 
 
@@ -58,15 +70,16 @@ class Daemon:
         self.clock = clock
         self.sources = sources
         self.credentials = credentials
-        self.recorder_options = recorder_options or RecorderOptions(mode="pull")
+        self.recorder_options = recorder_options  # None: chosen per lesson's sources
         self.pin_factory = pin_factory
         self.use_pins = use_pins
         self.status = Status()
         self.state_dir = config.unit.state_dir
         self.queue: UploadQueue | None = None
-        self.recorder: Recorder | None = None
+        self.recorder: LessonRecorder | None = None
         self.uploader: Uploader | None = None
         self.last_error: str | None = None
+        self._trouble: str | None = None  # what the current lesson's recorder reported
         self.finished_recordings: list[str] = []
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -109,7 +122,12 @@ class Daemon:
         try:
             await self._recover()
             if self.credentials is not None:
-                client = ServerClient(self.credentials)
+                up = self.config.uploads
+                client = ServerClient(
+                    self.credentials,
+                    request_timeout_s=up.request_timeout_s,
+                    connect_timeout_s=up.connect_timeout_s,
+                )
                 self.uploader = Uploader(self.queue, client, self.clock, self._upload_settings())
                 heartbeat = Heartbeat(
                     client,
@@ -119,6 +137,8 @@ class Daemon:
                     version=__version__,
                     state_dir=self.state_dir,
                     interval_s=self.config.uploads.heartbeat_s,
+                    problem=lambda: self.last_error,
+                    snapshot=self._snapshot if self.config.uploads.snapshot else None,
                 )
                 background += [
                     asyncio.create_task(self.uploader.run(), name="uploader"),
@@ -177,7 +197,9 @@ class Daemon:
                 f" ({self.status.reason})" if self.status.reason else "",
             )
             if self.status.reason:
-                self.last_error = self.status.reason
+                # The state's reason, with the recorder's own words when it has some.
+                detail = f": {self._trouble}" if self._trouble else ""
+                self.last_error = self.status.reason + detail
             notify(f"STATUS={self.status.state.value}")
         for action in actions:
             if action is Action.START_RECORDING:
@@ -201,18 +223,10 @@ class Daemon:
 
     async def _start_recording(self) -> None:
         assert self.queue is not None
+        self._trouble = None
         plan = self._plan()
         try:
-            sources = self.sources(self.config, plan, self.clock)
-            recorder = Recorder(
-                plan,
-                self.state_dir,
-                sources.cameras,
-                sources.microphone,
-                self.clock,
-                self.recorder_options,
-                on_segment=self._segment_closed,
-            )
+            recorder = self._recorder(plan)
             self.queue.add_recording(plan)
             await recorder.start()
         except (HardwareUnavailable, RecorderError, OSError) as exc:
@@ -223,6 +237,28 @@ class Daemon:
         self.recorder = recorder
         self._started_at = self.clock.monotonic()
         self._events.put_nowait(Event.STARTED)
+
+    def _recorder(self, plan: RecordingPlan) -> LessonRecorder:
+        sources = self.sources(self.config, plan, self.clock)
+        if isinstance(sources, PiCameras):
+            return sources.recorder(plan, self.state_dir, self.clock, self._segment_closed)
+        return Recorder(
+            plan,
+            self.state_dir,
+            sources.cameras,
+            sources.microphone,
+            self.clock,
+            self.recorder_options or self._options_for(sources),
+            on_segment=self._segment_closed,
+        )
+
+    def _options_for(self, sources: Sources) -> RecorderOptions:
+        # Simulated sources are pulled up to the clock's now; real ones stream in real time.
+        pull = all(isinstance(c, PullCamera) for c in sources.cameras)
+        return RecorderOptions(
+            mode="pull" if pull else "stream",
+            audio_sync=AudioSyncSettings(offset_s=self.config.audio.offset_ms / 1000.0),
+        )
 
     def _segment_closed(self, info: SegmentInfo) -> None:
         assert self.queue is not None
@@ -287,7 +323,14 @@ class Daemon:
                 elapsed = self.clock.monotonic() - self._started_at
                 if elapsed >= self.config.recording.max_minutes * 60:
                     self._events.put_nowait(Event.MAX_LENGTH)
-                frames = sum(c.frames for c in recorder.stats().cameras.values())
+                stats = recorder.stats()
+                if stats.errors and self._trouble != stats.errors[0]:
+                    # e.g. the microphone vanished: the lesson goes on, ICT should know.
+                    self.last_error = self._trouble = stats.errors[0]
+                    log.error("recording trouble: %s", self._trouble)
+                if stats.failed_cameras:  # keep what was recorded, say so on the LED
+                    self._events.put_nowait(Event.CAMERA_FAILED)
+                frames = sum(c.frames for c in stats.cameras.values())
                 if frames > frames_seen:  # the watchdog is fed only while frames advance
                     notify("WATCHDOG=1")
                 frames_seen = frames
@@ -295,6 +338,14 @@ class Daemon:
                 frames_seen = -1
                 notify("WATCHDOG=1")
             self._show()
+
+    async def _snapshot(self) -> bytes | None:
+        """A small JPEG of what the main camera sees, while it records (for aiming)."""
+        recorder = self.recorder
+        if recorder is None:
+            return None
+        image = await asyncio.to_thread(recorder.latest_frame)
+        return None if image is None else await asyncio.to_thread(jpeg_snapshot, image)
 
     # --- button and light -----------------------------------------------------------------
 
@@ -321,6 +372,8 @@ class Daemon:
     def _upload_settings(self) -> UploadSettings:
         up, rec = self.config.uploads, self.config.recording
         return UploadSettings(
+            chunk_bytes=up.chunk_kib * 1024,
+            backoff=Backoff(base_s=up.retry_base_s, cap_s=up.retry_cap_s),
             bandwidth_bytes_per_s=up.bandwidth_kib_s * 1024,
             windows=tuple(up.windows),
             keep=KeepPolicy(mode=rec.keep, days=rec.keep_days),

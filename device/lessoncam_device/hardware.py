@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .config import DeviceConfig
-from .segments import RecordingPlan
+from .real.alsa_microphone import AlsaMicrophone
+from .real.v4l2_camera import V4L2Camera
+from .recorder.audio_sync import AudioSyncSettings
+from .recorder.picamera2_adapter import Picamera2Recorder, Picamera2Settings
+from .segments import RecordingPlan, SegmentInfo
 from .sim.camera import CameraConfig as SimCameraConfig
 from .sim.camera import SimulatedCamera, pupil_camera
 from .sim.clock import Clock
@@ -87,14 +93,102 @@ def simulated_sources(
     return Sources(cameras, microphone)
 
 
-def sources_for(config: DeviceConfig, plan: RecordingPlan, clock: Clock) -> Sources:
-    """The sources the config asks for."""
-    wanted = {cam.source for cam in config.cameras.values()} | {config.audio.source}
-    if wanted <= {"simulated", "none"}:
+def real_sources(config: DeviceConfig, plan: RecordingPlan) -> Sources:
+    """USB webcams through V4L2 and an ALSA microphone (simulated ones where configured)."""
+    cameras: list[Any] = []
+    for spec in plan.cameras:
+        cam = config.cameras[spec["id"]]
+        if cam.source != "v4l2":
+            raise HardwareUnavailable(
+                f"[cameras.{spec['id']}] source = {cam.source!r} cannot be combined with a "
+                'v4l2 camera; use source = "v4l2" for both'
+            )
+        cameras.append(V4L2Camera(cam.device, cam.width, cam.height, float(cam.fps)))
+    microphone: Any | None = None
+    if config.audio.source == "alsa":
+        microphone = AlsaMicrophone(
+            config.audio.device, config.audio.sample_rate, config.audio.channels
+        )
+    elif config.audio.source == "simulated":
+        raise HardwareUnavailable(
+            '[audio] source = "simulated" needs simulated cameras; use "alsa" or "none"'
+        )
+    return Sources(cameras, microphone)
+
+
+@dataclass
+class PiCameras:
+    """Pi cameras: they record through picamera2's own encoder pipeline, audio included."""
+
+    settings: list[Picamera2Settings]
+    with_audio: bool
+    offset_ms: float
+    picamera2_factory: Callable[[int], Any] | None = None
+    audio_input: dict[str, Any] | None = None
+
+    def recorder(
+        self,
+        plan: RecordingPlan,
+        state_dir: Path,
+        clock: Clock,
+        on_segment: Callable[[SegmentInfo], None],
+    ) -> Picamera2Recorder:
+        return Picamera2Recorder(
+            plan,
+            state_dir,
+            self.settings,
+            clock,
+            with_audio=self.with_audio,
+            audio_sync=AudioSyncSettings(offset_s=self.offset_ms / 1000.0),
+            on_segment=on_segment,
+            picamera2_factory=self.picamera2_factory,
+            audio_input=self.audio_input,
+        )
+
+
+def pi_cameras(config: DeviceConfig, plan: RecordingPlan) -> PiCameras:
+    """The plan's cameras as picamera2 settings; every camera must be a Pi camera."""
+    settings = []
+    for spec in plan.cameras:
+        cam = config.cameras[spec["id"]]
+        if cam.source != "picamera2":
+            raise HardwareUnavailable(
+                f"[cameras.{spec['id']}] source = {cam.source!r} cannot be combined with a "
+                'Pi camera; use source = "picamera2" for both'
+            )
+        if not cam.device.isdigit():
+            raise HardwareUnavailable(
+                f"[cameras.{spec['id']}] device = {cam.device!r}: a Pi camera is chosen by "
+                'its number, "0" or "1" (see `lessoncam-device devices`)'
+            )
+        settings.append(
+            Picamera2Settings(
+                camera_num=int(cam.device),
+                size=(cam.width, cam.height),
+                fps=float(cam.fps),
+                audio_device=config.audio.device,
+                audio_options={
+                    "sample_rate": str(config.audio.sample_rate),
+                    "channels": str(config.audio.channels),
+                },
+            )
+        )
+    if config.audio.source == "simulated":
+        raise HardwareUnavailable(
+            '[audio] source = "simulated" needs simulated cameras; use "alsa" or "none"'
+        )
+    return PiCameras(settings, config.audio.source == "alsa", config.audio.offset_ms)
+
+
+def sources_for(config: DeviceConfig, plan: RecordingPlan, clock: Clock) -> Sources | PiCameras:
+    """What the config asks to record from: simulated, Pi cameras, or webcams and ALSA."""
+    kinds = {cam.source for cam in config.cameras.values()}
+    if kinds == {"simulated"}:
+        if config.audio.source == "alsa":
+            raise HardwareUnavailable(
+                '[audio] source = "alsa" needs real cameras; use "simulated" or "none"'
+            )
         return simulated_sources(config, plan, clock)
-    # picamera2 records through its own encoder pipeline (recorder.picamera2_adapter); the
-    # daemon does not drive it yet, so say so instead of recording nothing.
-    raise HardwareUnavailable(
-        f"sources {sorted(wanted - {'simulated', 'none'})} are not supported by this version's "
-        'daemon yet; set source = "simulated" to try the unit without a camera'
-    )
+    if "picamera2" in kinds:
+        return pi_cameras(config, plan)
+    return real_sources(config, plan)

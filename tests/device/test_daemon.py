@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from aiohttp.test_utils import TestServer
 from gpiozero.pins.mock import MockFactory
@@ -15,8 +16,14 @@ from gpiozero.pins.mock import MockFactory
 from lessoncam_device.config import DeviceConfig, parse_config
 from lessoncam_device.daemon import Daemon
 from lessoncam_device.enrolment import Credentials
-from lessoncam_device.hardware import simulated_sources
-from lessoncam_device.recorder import AudioSettings, RecorderOptions, read_record, recording_dir
+from lessoncam_device.hardware import simulated_sources, sources_for
+from lessoncam_device.recorder import (
+    AudioSettings,
+    Recorder,
+    RecorderOptions,
+    read_record,
+    recording_dir,
+)
 from lessoncam_device.sim.clock import VirtualClock
 from lessoncam_device.states import Event, State
 from lessoncam_server.services import Services
@@ -74,6 +81,8 @@ def credentials(server: TestServer, unit: UnitClient) -> Credentials:
 async def test_button_to_ready_lesson(
     anna: Person, credentials: Credentials, services: Services, tmp_path: Path
 ) -> None:
+    """Several minutes on the virtual clock, uploaded as they are recorded: each camera's
+    assembled video lasts as long as the lesson (within one frame) and the main one has sound."""
     clock = VirtualClock()
     pins = MockFactory()
     daemon = Daemon(
@@ -91,24 +100,48 @@ async def test_button_to_ready_lesson(
         button.drive_low()  # a tap: starts the lesson
         button.drive_high()
         await until(lambda: daemon.status.state is State.RECORDING)
+        recorder = daemon.recorder
+        assert isinstance(recorder, Recorder)
         daemon.post(Event.SHORT_PRESS)  # a pupil's tap changes nothing
-        await clock.sleep(22)
+        await clock.sleep(185)
         assert daemon.status.state is State.RECORDING
         daemon.post(Event.LONG_PRESS)
         await until(lambda: daemon.status.state is State.IDLE)
         (recording_id,) = daemon.finished_recordings
-        assert services.assembler is not None
+        assert recorder.t0 is not None and recorder.stop_at is not None
+        lesson_s = recorder.stop_at - recorder.t0
+        assert lesson_s > 180
 
         found = await ready_lesson(anna, recording_id)
         main, pupils = found["cameras"]
         assert main["has_audio"] and not pupils["has_audio"]
-        assert found["duration_s"] >= 20 and main["gaps"] == []
-        units = services.db.execute("SELECT state, queue_length FROM units").fetchall()
-        assert units and units[0][0] in ("idle", "recording")
+        for camera in (main, pupils):
+            assert abs(camera["duration_s"] - lesson_s) <= 1 / 15, (camera, lesson_s)
+            assert camera["gaps"] == []
+        tracks = await media_tracks(anna, main["video_url"], tmp_path / "main.mp4")
+        assert tracks["video"] == pytest.approx(lesson_s, abs=1 / 15)
+        assert tracks["audio"] == pytest.approx(lesson_s, abs=0.05)
+        assert "audio" not in await media_tracks(anna, pupils["video_url"], tmp_path / "p.mp4")
+        # Heartbeats carried the unit's state and a picture to aim the camera by.
+        state, snapshot_at = services.db.execute("SELECT state, snapshot_at FROM units").fetchone()
+        assert state in ("idle", "recording") and snapshot_at is not None
     finally:
         daemon.stop()
         await asyncio.wait_for(task, 30)
         pins.reset()
+
+
+async def media_tracks(person: Person, url: str, path: Path) -> dict[str, float]:
+    """Download ``url`` and give each track's duration in seconds, as PyAV reads the file."""
+    response = await person.request("GET", url)
+    assert response.status == 200
+    path.write_bytes(await response.read())
+    with av.open(str(path)) as container:
+        return {
+            s.type: float(s.duration * s.time_base)
+            for s in container.streams
+            if s.duration is not None and s.time_base is not None
+        }
 
 
 async def test_refuses_to_start_below_the_storage_reserve(tmp_path: Path) -> None:
@@ -122,6 +155,35 @@ async def test_refuses_to_start_below_the_storage_reserve(tmp_path: Path) -> Non
         await until(lambda: daemon.status.state is State.ERROR)
         assert "storage" in (daemon.status.reason or "")
         assert daemon.recorder is None
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, 30)
+
+
+async def test_a_missing_camera_stops_the_lesson_and_says_why(tmp_path: Path) -> None:
+    config = parse_config(
+        {
+            "unit": {"state_dir": str(tmp_path / "unit")},
+            "cameras": {"main": {"source": "v4l2", "device": "/dev/video97"}},
+            "audio": {"source": "none"},
+            "recording": {"storage_reserve_mib": 64},
+        }
+    )
+    daemon = Daemon(config, VirtualClock(), sources_for, None, use_pins=False)
+    task = asyncio.create_task(daemon.run())
+    try:
+        await asyncio.wait_for(daemon.ready.wait(), 30)
+        daemon.post(Event.SHORT_PRESS)
+        await until(lambda: daemon.status.state is State.ERROR)
+        assert "camera failed" in (daemon.status.reason or "")
+        assert "/dev/video97" in (daemon.last_error or "")
+        (recording_id,) = daemon.finished_recordings
+        record = read_record(recording_dir(tmp_path / "unit", recording_id))
+        assert record.closed is not None and record.closed.interrupted
+        # The daemon stays up: the next press tries again (and fails the same way).
+        daemon.post(Event.SHORT_PRESS)
+        await until(lambda: len(daemon.finished_recordings) == 2)
+        assert not task.done()
     finally:
         daemon.stop()
         await asyncio.wait_for(task, 30)

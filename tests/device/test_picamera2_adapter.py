@@ -23,6 +23,7 @@ from typing import Any
 from unittest import mock
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -119,6 +120,7 @@ class FakePicamera2:
         self.config: dict[str, Any] = {}
         self.encoder: Any = None
         self.calls: list[str] = []
+        self.delivered = 0
 
     def create_video_configuration(
         self, main: dict[str, Any], lores: dict[str, Any] | None = None, **kw: Any
@@ -153,8 +155,16 @@ class FakePicamera2:
 
     def deliver(self, index: int) -> None:
         """The camera thread: frame ``index`` of the simulated camera to the encoder."""
+        self.delivered = index
         pts, i420 = self.camera.i420_at(index)
         self.encoder.encode("main", FakeRequest(self, i420.reshape(-1), round(pts * 1e9)))
+
+    def capture_array(self, name: str = "main") -> np.ndarray:
+        """The latest picture of stream ``name`` as YUV420 planes (what picamera2 returns)."""
+        width, height = self.config[name]["size"]
+        _, bgr = self.camera.frame_at(self.delivered)
+        small = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
+        return np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2YUV_I420))
 
     def stop_encoder(self, encoder: Any) -> None:
         if self.before_stop is not None:
@@ -256,6 +266,8 @@ async def test_picamera2_pipeline_writes_split_segments_on_one_timeline(
             pcm.video_at(fakes[0].camera.pts_of(i))
 
     await asyncio.to_thread(run_cameras, round(8 * FPS))  # 8 s: segments of 3, 3 and 2 s
+    snapshot = recorder.latest_frame()  # from the main camera's lores stream, for aiming
+    assert snapshot is not None and snapshot.shape == (120, 160, 3)
     counts = await recorder.stop()
 
     assert counts == {"main": 3, "pupils": 3}

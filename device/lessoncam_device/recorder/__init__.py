@@ -13,6 +13,7 @@ from .encoders import AudioSettings
 from .recording import (
     AudioStats,
     CameraStats,
+    LessonRecorder,
     Recorder,
     RecorderError,
     RecorderOptions,
@@ -27,6 +28,7 @@ __all__ = [
     "AudioSyncSettings",
     "CameraStats",
     "ClosedMarker",
+    "LessonRecorder",
     "Recorder",
     "RecorderError",
     "RecorderOptions",

@@ -45,7 +45,7 @@ import numpy as np
 from ..segments import RecordingPlan, SegmentInfo
 from ..sim.clock import Clock
 from .audio_sync import AudioSyncSettings, AudioTimeline
-from .encoders import AudioSettings
+from .encoders import AudioSettings, as_bgr
 from .recording import AudioStats, CameraStats, RecorderError, RecordingStats, recording_t0
 from .recovery import salvage_leftovers
 from .segment_io import Announcements, PartialFile, SegmentIO
@@ -628,6 +628,18 @@ class Picamera2Recorder:
         async for info in self._announce.segments():
             yield info
 
+    def latest_frame(self) -> np.ndarray | None:
+        """A BGR picture from the main camera's lores stream (for the aiming snapshot)."""
+        main = self._main_camera()
+        for s in self._sessions:
+            if s.camera == main and s.picam2 is not None:
+                stream = "lores" if s.settings.lores_size else "main"
+                width, height = s.settings.lores_size or s.settings.size
+                i420 = np.asarray(s.picam2.capture_array(stream), dtype=np.uint8)
+                # picamera2 pads rows to a stride; keep the picture's own width.
+                return as_bgr(np.ascontiguousarray(i420[: height * 3 // 2, :width]))
+        return None
+
     def stats(self) -> RecordingStats:
         """Frames, drops, seconds, segments and sync figures so far (any thread)."""
         cams: dict[str, CameraStats] = {}
@@ -647,7 +659,8 @@ class Picamera2Recorder:
                 )
         main = cams.get(self._main_camera())
         errors = [repr(s.error) for s in self._sessions if s.error is not None]
-        return RecordingStats(cams, audio, main.seconds if main else 0.0, errors)
+        failed = [s.camera for s in self._sessions if s.error is not None]
+        return RecordingStats(cams, audio, main.seconds if main else 0.0, errors, failed)
 
     def _main_camera(self) -> str:
         for spec in self.plan.cameras:

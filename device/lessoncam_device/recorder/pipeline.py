@@ -58,6 +58,7 @@ class CameraPipeline:
         self.timeline = timeline
         self.wall_minus_mono_s = wall_minus_mono_s
         self.counters = PipelineCounters()
+        self.latest: FrameItem | None = None  # for the heartbeat's snapshot
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"recorder-{camera}", daemon=True)
 
@@ -105,6 +106,7 @@ class CameraPipeline:
         keyframe = self.segmenter.wants_keyframe(t)
         self.segmenter.add_video(self.video.encode(item.image, t, keyframe))
         c.frames += 1
+        self.latest = item
         if c.first_t is None:
             c.first_t = t
         c.last_t = t

@@ -14,12 +14,15 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ..segments import RecordingPlan, SegmentInfo
 from ..sim.clock import Clock
 from .audio_sync import AudioSyncSettings, AudioTimeline
-from .encoders import PTS_BASE_S, AudioSettings, EncoderBank, VideoSettings
+from .encoders import PTS_BASE_S, AudioSettings, EncoderBank, VideoSettings, as_bgr
 from .inputs import (
     Feed,
     PullCamera,
@@ -122,6 +125,22 @@ class RecordingStats:
     audio: AudioStats | None
     seconds: float  # of the main camera
     errors: list[str] = field(default_factory=list)
+    failed_cameras: list[str] = field(default_factory=list)  # no more pictures from these
+
+
+class LessonRecorder(Protocol):
+    """What the daemon needs of a recorder (``Recorder``, or ``Picamera2Recorder`` on a Pi)."""
+
+    plan: RecordingPlan
+    error: BaseException | None
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> dict[str, int]: ...
+
+    def stats(self) -> RecordingStats: ...
+
+    def latest_frame(self) -> NDArray[np.uint8] | None: ...
 
 
 class Recorder:
@@ -251,6 +270,19 @@ class Recorder:
         if self._io is not None:
             await asyncio.to_thread(self._io.drain)
 
+    @property
+    def stop_at(self) -> float | None:
+        """Monotonic time the recording stops (None until ``stop``)."""
+        return self._stop.at
+
+    def latest_frame(self) -> NDArray[np.uint8] | None:
+        """The main camera's latest recorded frame as BGR (for the aiming snapshot)."""
+        main = self._main_camera()
+        for p in self._pipelines:
+            if p.camera == main and p.latest is not None:
+                return as_bgr(p.latest.image)
+        return None
+
     def stats(self) -> RecordingStats:
         """Frames, drops, seconds, segments and sync figures so far (any thread)."""
         cams: dict[str, CameraStats] = {}
@@ -276,7 +308,17 @@ class Recorder:
         errors = [repr(p.error) for p in self._pipelines if p.error is not None]
         errors += [repr(e) for e in self._pump_errors()]
         errors += [repr(e) for e in self._io.errors] if self._io is not None else []
-        return RecordingStats(cams, audio, cams[main_id].seconds if main_id in cams else 0, errors)
+        failed = [p.camera for p in self._pipelines if p.error is not None]
+        failed += [
+            task.get_name().removeprefix("camera:")
+            for task in self._pumps
+            if task.get_name().startswith("camera:")
+            and task.done()
+            and not task.cancelled()
+            and task.exception() is not None
+        ]
+        seconds = cams[main_id].seconds if main_id in cams else 0
+        return RecordingStats(cams, audio, seconds, errors, sorted(set(failed)))
 
     # --- set-up ---------------------------------------------------------------------------
 
@@ -354,7 +396,7 @@ class Recorder:
                 o.audio.sample_rate, o.audio.channels, o.audio_sync, aenc.frame_size
             )
             self._timeline = timeline
-        feed = self._feed(source, self.microphone if with_audio else None, t0)
+        feed = self._feed(cam_id, source, self.microphone if with_audio else None, t0)
         return CameraPipeline(
             cam_id,
             feed,
@@ -368,7 +410,7 @@ class Recorder:
             wall_minus_mono_s=wall_minus_mono,
         )
 
-    def _feed(self, camera: object, microphone: object | None, t0: float) -> Feed:
+    def _feed(self, camera_id: str, camera: object, microphone: object | None, t0: float) -> Feed:
         o = self.options
         if o.mode == "pull":
             assert isinstance(camera, PullCamera)
@@ -377,13 +419,16 @@ class Recorder:
         assert isinstance(camera, StreamCamera)
         feed = QueueFeed(2 if microphone is not None else 1, o.max_queued_frames)
         self._pumps.append(
-            asyncio.create_task(pump_camera(camera, self.clock, feed, t0, self._stop))
+            asyncio.create_task(
+                pump_camera(camera, self.clock, feed, t0, self._stop), name=f"camera:{camera_id}"
+            )
         )
         if microphone is not None:
             assert isinstance(microphone, StreamMicrophone)
             self._pumps.append(
                 asyncio.create_task(
-                    pump_microphone(microphone, self.clock, feed, self._stop, o.samples_per_chunk)
+                    pump_microphone(microphone, self.clock, feed, self._stop, o.samples_per_chunk),
+                    name="microphone",
                 )
             )
         return feed

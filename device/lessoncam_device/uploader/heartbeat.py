@@ -15,6 +15,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
 from ..sim.clock import Clock
 from .client import ServerClient, UploadError
 
@@ -60,8 +64,9 @@ def _short(value: str | None, limit: int) -> str | None:
 class Heartbeat:
     """Posts ``/api/v1/unit/heartbeat`` every ``interval_s`` seconds of ``clock``.
 
-    ``state`` (e.g. "idle", "recording"), ``tracking`` (e.g. "locked", may be None) and
-    ``snapshot`` (JPEG bytes or None, may be async) are callables from the daemon.
+    ``state`` (e.g. "idle", "recording"), ``tracking`` (e.g. "locked", may be None),
+    ``problem`` (the unit's last error, may be None) and ``snapshot`` (JPEG bytes or None, may
+    be async) are callables from the daemon.
     """
 
     def __init__(
@@ -75,6 +80,7 @@ class Heartbeat:
         state_dir: Path,
         interval_s: float = 30.0,
         tracking: Callable[[], str | None] | None = None,
+        problem: Callable[[], str | None] | None = None,
         snapshot: Snapshot | None = None,
         snapshot_max_bytes: int = SNAPSHOT_MAX_BYTES,
         thermal_path: Path = THERMAL_ZONE,
@@ -89,6 +95,7 @@ class Heartbeat:
         self.state_dir = state_dir
         self.interval_s = interval_s
         self.tracking = tracking
+        self.problem = problem
         self.snapshot = snapshot
         self.snapshot_max_bytes = snapshot_max_bytes
         self.thermal_path = thermal_path
@@ -128,7 +135,9 @@ class Heartbeat:
         body["temperature_c"] = cpu_temperature(self.thermal_path)
         try:
             body["queue_length"] = self.queue.queue_length()
-            body["last_error"] = _short(self.queue.last_error(), _MAX_ERROR)
+            # The unit's own trouble (a camera, the microphone) first, else the uploads'.
+            problem = self.problem() if self.problem is not None else None
+            body["last_error"] = _short(problem or self.queue.last_error(), _MAX_ERROR)
         except Exception:
             log.exception("heartbeat: reading the upload queue failed")
             body["queue_length"] = None
@@ -165,3 +174,15 @@ class Heartbeat:
         while True:
             await self.beat()
             await self.clock.sleep(self.interval_s)
+
+
+def jpeg_snapshot(image: NDArray[np.uint8], max_width: int = 480, quality: int = 70) -> bytes:
+    """A small JPEG of a BGR picture, for aiming the camera from the fleet view."""
+    height, width = image.shape[:2]
+    if width > max_width:
+        size = (max_width, max(1, round(height * max_width / width)))
+        image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("the picture cannot be encoded as JPEG")
+    return bytes(data)

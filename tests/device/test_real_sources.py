@@ -1,0 +1,184 @@
+"""The real capture sources (webcam, ALSA microphone) and how the config picks sources.
+
+No webcam or sound card here: the webcam adapter reads a synthetic video file through the
+same ``cv2.VideoCapture`` interface, and the microphone adapter reads a synthetic beep through
+real ALSA (alsa-lib's ``file`` plugin feeding a capture PCM).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from lessoncam_device.config import parse_config
+from lessoncam_device.hardware import (
+    HardwareUnavailable,
+    PiCameras,
+    Sources,
+    camera_specs,
+    sources_for,
+)
+from lessoncam_device.real.alsa_microphone import AlsaMicrophone, MicrophoneLost
+from lessoncam_device.real.v4l2_camera import CameraLost, V4L2Camera
+from lessoncam_device.recorder.picamera2_adapter import Picamera2Recorder
+from lessoncam_device.segments import RecordingPlan
+from lessoncam_device.sim.clock import VirtualClock
+
+RATE = 48000
+
+
+def synthetic_video(path: Path, frames: int, size: tuple[int, int] = (320, 240)) -> Path:
+    """A short H.264 file whose frame ``i`` is a flat grey of level ``8 * i``."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=15)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        for i in range(frames):
+            image = np.full((size[1], size[0], 3), 8 * i, np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+async def test_webcam_frames_arrive_in_order_then_loss_is_reported(tmp_path: Path) -> None:
+    video = synthetic_video(tmp_path / "cam.mp4", 20)
+    camera = V4L2Camera(
+        "0", 320, 240, 15.0, opener=lambda _device: cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
+    )
+    clock = VirtualClock()
+    got: list[tuple[float, Any]] = []
+    with pytest.raises(CameraLost, match="after 20"):
+        async for pts, image in camera.stream(clock):
+            got.append((pts, image))
+    assert len(got) == 20
+    assert [img.shape for _, img in got] == [(240, 320, 3)] * 20
+    levels = [int(img.mean()) for _, img in got]
+    assert levels == sorted(levels) and levels[-1] > levels[0] + 100  # every frame, in order
+    assert all(b >= a for (a, _), (b, _) in itertools.pairwise(got))
+
+
+async def test_a_missing_webcam_says_which_device() -> None:
+    camera = V4L2Camera("/dev/video97", 640, 480, 30.0)
+    with pytest.raises(CameraLost, match="/dev/video97"):
+        async for _ in camera.stream(VirtualClock()):
+            pass
+
+
+@pytest.fixture
+def alsa_beep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
+    """An ALSA capture PCM ``lessoncam_test`` that plays back a synthetic beep."""
+    t = np.arange(RATE // 2) / RATE
+    pcm = (np.sin(2 * np.pi * 1000 * t) * 8000).astype("<i2")
+    pcm[: RATE // 10] = 0  # 100 ms of silence, then the beep
+    raw = tmp_path / "beep.raw"
+    pcm.tofile(raw)
+    conf = tmp_path / "alsa.conf"
+    conf.write_text(
+        "</usr/share/alsa/alsa.conf>\n"
+        "pcm.lessoncam_test {\n"
+        '  type file\n  slave.pcm "null"\n  file "/dev/null"\n'
+        f'  infile "{raw}"\n  format "raw"\n}}\n'
+    )
+    monkeypatch.setenv("ALSA_CONFIG_PATH", str(conf))
+    return pcm
+
+
+async def test_alsa_microphone_delivers_the_devices_samples_in_equal_chunks(
+    alsa_beep: np.ndarray,
+) -> None:
+    mic = AlsaMicrophone("lessoncam_test", RATE, 1)
+    chunks = []
+    stream = mic.stream(VirtualClock(), 1024)
+    async for chunk in stream:
+        chunks.append(chunk)
+        if len(chunks) == 16:
+            break
+    await stream.aclose()
+    assert all(c.samples.shape == (1024, 1) and c.samples.dtype == np.int16 for c in chunks)
+    heard = np.concatenate([c.samples[:, 0] for c in chunks])
+    assert np.array_equal(heard, alsa_beep[: len(heard)])  # bit for bit through ALSA
+    # Stamped by ALSA on the wall clock, in order (this test device is not paced, so the
+    # stamps are as far apart as the reads were, not one chunk's length).
+    stamps = [c.wall_s for c in chunks]
+    assert stamps == sorted(stamps) and abs(stamps[0] - time.time()) < 10
+
+
+async def test_a_missing_microphone_says_which_device(alsa_beep: np.ndarray) -> None:
+    mic = AlsaMicrophone("no_such_pcm", RATE, 1)
+    with pytest.raises(MicrophoneLost, match="no_such_pcm"):
+        async for _ in mic.stream(VirtualClock(), 1024):
+            pass
+
+
+def plan_for(config: Any) -> RecordingPlan:
+    return RecordingPlan(
+        recording_id="01JTESTTESTTESTTESTTESTTES",
+        started_at_iso="2026-11-25T09:00:00+00:00",
+        cameras=camera_specs(config),
+        audio_camera="main",
+        segment_seconds=10.0,
+        software_version="test",
+    )
+
+
+def test_webcams_and_alsa_are_streaming_sources() -> None:
+    config = parse_config(
+        {
+            "cameras": {
+                "main": {"source": "v4l2", "device": "/dev/video0"},
+                "pupils": {"source": "v4l2", "device": "2", "width": 640, "height": 480},
+            },
+            "audio": {"source": "alsa", "device": "hw:1,0"},
+        }
+    )
+    sources = sources_for(config, plan_for(config), VirtualClock())
+    assert isinstance(sources, Sources)
+    main, pupils = sources.cameras
+    assert isinstance(main, V4L2Camera) and main.device == "/dev/video0"
+    assert isinstance(pupils, V4L2Camera) and (pupils.width, pupils.height) == (640, 480)
+    assert isinstance(sources.microphone, AlsaMicrophone)
+    assert sources.microphone.device == "hw:1,0"
+
+
+def test_pi_cameras_record_through_picamera2(tmp_path: Path) -> None:
+    config = parse_config(
+        {
+            "cameras": {
+                "main": {"source": "picamera2", "device": "0"},
+                "pupils": {"source": "picamera2", "device": "1", "fps": 25},
+            },
+            "audio": {"source": "alsa", "device": "hw:2,0", "offset_ms": -40},
+        }
+    )
+    plan = plan_for(config)
+    pi = sources_for(config, plan, VirtualClock())
+    assert isinstance(pi, PiCameras)
+    assert [s.camera_num for s in pi.settings] == [0, 1]
+    assert pi.settings[1].fps == 25.0 and pi.settings[0].size == (1920, 1080)
+    assert pi.settings[0].audio_device == "hw:2,0" and pi.with_audio
+    recorder = pi.recorder(plan, tmp_path, VirtualClock(), lambda _info: None)
+    assert isinstance(recorder, Picamera2Recorder)
+    assert recorder.audio_sync.offset_s == pytest.approx(-0.040)
+
+
+@pytest.mark.parametrize(
+    ("cameras", "audio", "complaint"),
+    [
+        ({"main": {"source": "picamera2"}, "b": {"source": "v4l2"}}, "none", "cameras.b"),
+        ({"main": {"source": "picamera2", "device": "/dev/video0"}}, "none", "by its number"),
+        ({"main": {"source": "v4l2"}}, "simulated", "needs simulated cameras"),
+        ({"main": {"source": "simulated"}}, "alsa", "needs real cameras"),
+    ],
+)
+def test_impossible_combinations_are_refused_clearly(
+    cameras: dict[str, Any], audio: str, complaint: str
+) -> None:
+    config = parse_config({"cameras": cameras, "audio": {"source": audio}})
+    with pytest.raises(HardwareUnavailable, match=complaint):
+        sources_for(config, plan_for(config), VirtualClock())
