@@ -1,0 +1,134 @@
+"""``kill -9`` of the real daemon process mid-lesson, then a restart: the lesson is recovered,
+uploaded and assembled, and at most 2 s of what was recorded before the kill is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from aiohttp.test_utils import TestServer
+
+from lessoncam_device import enrolment
+from lessoncam_device.enrolment import Credentials
+
+from ..server.helpers import Person, UnitClient
+
+UNIT_TOML = """
+log_level = "info"
+[unit]
+hardware = "simulated"
+[cameras.main]
+width = 320
+height = 240
+fps = 15
+[cameras.pupils]
+width = 320
+height = 240
+fps = 15
+[recording]
+segment_seconds = 2.0
+storage_reserve_mib = 64
+[uploads]
+heartbeat_s = 5
+"""
+
+
+class UnitProcess:
+    """``lessoncam-device run`` in a child process, as systemd would start it."""
+
+    def __init__(self, state_dir: Path, config: Path, log: IO[bytes]) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lessoncam_device.cli",
+                "--state-dir",
+                str(state_dir),
+                "run",
+                "--config",
+                str(config),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+
+    def press(self, sig: signal.Signals) -> None:
+        self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        self.proc.kill()  # SIGKILL: no cleanup at all, as a power cut
+        self.proc.wait(10)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        return self.proc.wait(60)
+
+
+async def wait_for(predicate: Any) -> None:
+    async with asyncio.timeout(60):
+        while not predicate():  # noqa: ASYNC110 (the state is in another process)
+            await asyncio.sleep(0.1)
+
+
+def closed_segments(log: Path) -> int:
+    """Main-camera segments the unit has closed, by its log (uploaded ones are deleted)."""
+    return log.read_text().count("segment main/")
+
+
+async def test_kill_9_mid_lesson_loses_at_most_2_s(
+    server: TestServer, unit: UnitClient, anna: Person, tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "unit"
+    url = str(server.make_url("/")).rstrip("/")
+    enrolment.save(state_dir, Credentials(url, unit.unit_id, unit.token))
+    config = tmp_path / "device.toml"
+    config.write_text(UNIT_TOML)
+    log_path = tmp_path / "unit.log"
+    with log_path.open("ab") as log:
+        first = UnitProcess(state_dir, config, log)
+        try:
+            await asyncio.sleep(3)  # starting Python and the scene
+            first.press(signal.SIGUSR1)  # the button: start a lesson
+            await wait_for(lambda: closed_segments(log_path) >= 3)
+            await asyncio.sleep(1.3)  # somewhere inside the next segment
+            killed_at = time.time()
+            first.kill()
+        finally:
+            if first.proc.poll() is None:
+                first.kill()
+        assert first.proc.returncode == -signal.SIGKILL
+
+        second = UnitProcess(state_dir, config, log)
+        try:
+            lesson = await ready_lesson(anna)
+        finally:
+            assert second.stop() == 0, log_path.read_text()[-3000:]
+
+    assert lesson["interrupted"] is True
+    started = datetime.fromisoformat(lesson["started_at"]).timestamp()
+    recorded_before_kill = killed_at - started
+    lost = recorded_before_kill - lesson["duration_s"]
+    assert 0 <= lost <= 2.0, (recorded_before_kill, lesson["duration_s"])
+    for camera in lesson["cameras"]:
+        assert camera["duration_s"] >= recorded_before_kill - 2.0
+    assert "recovered interrupted lesson" in log_path.read_text()
+
+
+async def ready_lesson(person: Person) -> dict[str, Any]:
+    async with asyncio.timeout(90):
+        while True:
+            response = await person.request("GET", "/api/v1/lessons")
+            lessons = (await response.json())["lessons"]
+            if lessons and lessons[0]["state"] == "ready":
+                detail = await person.request("GET", f"/api/v1/lessons/{lessons[0]['id']}")
+                found: dict[str, Any] = await detail.json()
+                return found
+            await asyncio.sleep(0.2)
