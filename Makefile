@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_DATA ?= var/demo
 
-.PHONY: demo test lint typecheck format bench bench-ingest bench-playback bench-assembly clean
+.PHONY: demo test lint typecheck format bench bench-ingest bench-playback bench-assembly \
+	bench-avsync bench-stop-to-ready clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "lessoncam needs Python 3.11 or newer"'
@@ -33,7 +34,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: bench-ingest bench-playback bench-assembly
+bench: bench-ingest bench-playback bench-assembly bench-avsync bench-stop-to-ready
 
 bench-ingest: $(STAMP)
 	$(PY) bench/ingest.py
@@ -43,6 +44,12 @@ bench-playback: $(STAMP)
 
 bench-assembly: $(STAMP)
 	$(PY) bench/assembly.py
+
+bench-avsync: $(STAMP)
+	$(PY) bench/avsync.py
+
+bench-stop-to-ready: $(STAMP)
+	$(PY) bench/stop_to_ready.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,16 @@ from lessoncam_server.config import ServerConfig, parse_config
 from lessoncam_server.services import SERVICES, Services
 
 from .server.helpers import PASSWORD, FakeClock, Person, UnitClient, as_person, enrol_unit
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``hardware`` need a real unit: run them with LESSONCAM_HARDWARE=1."""
+    if os.environ.get("LESSONCAM_HARDWARE") == "1":
+        return
+    skip = pytest.mark.skip(reason="needs a Raspberry Pi unit: set LESSONCAM_HARDWARE=1 there")
+    for item in items:
+        if "hardware" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

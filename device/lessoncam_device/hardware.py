@@ -60,9 +60,15 @@ def _scene() -> Scene:
 
 
 def simulated_sources(
-    config: DeviceConfig, plan: RecordingPlan, clock: Clock, *, flash_every_s: float | None = 2.0
+    config: DeviceConfig,
+    plan: RecordingPlan,
+    clock: Clock,
+    *,
+    flash_every_s: float | None = 2.0,
+    drift_ppm: float = 0.0,
 ) -> Sources:
-    """The simulated classroom, starting now: a teacher walking a lesson-long path."""
+    """The simulated classroom, starting now: a teacher walking a lesson-long path, a flash
+    (and a beep) every ``flash_every_s``, a microphone clock ``drift_ppm`` fast or slow."""
     start = clock.monotonic()
     cameras: list[Any] = []
     for spec in plan.cameras:
@@ -86,6 +92,7 @@ def simulated_sources(
                 sample_rate=config.audio.sample_rate,
                 channels=config.audio.channels,
                 start_pts_s=start,
+                drift_ppm=drift_ppm,
             ),
             cameras[0].flashes,
             clock.time() - clock.monotonic(),

@@ -24,7 +24,7 @@ from lessoncam_device.recorder import (
     read_record,
     recording_dir,
 )
-from lessoncam_device.sim.clock import VirtualClock
+from lessoncam_device.sim.clock import SteppedClock, VirtualClock
 from lessoncam_device.states import Event, State
 from lessoncam_server.services import Services
 
@@ -48,10 +48,22 @@ def unit_config(state_dir: Path, **extra: Any) -> DeviceConfig:
     )
 
 
-async def until(predicate: Callable[[], bool]) -> None:
+async def until(predicate: Callable[[], bool], clock: SteppedClock | None = None) -> None:
+    """Wait (real time) for ``predicate``; with ``clock``, lesson time moves 0.1 s per look."""
     async with asyncio.timeout(60):
-        while not predicate():  # noqa: ASYNC110 (state lives in the daemon and the server)
+        while not predicate():
+            if clock is not None:
+                clock.advance(0.1)
             await asyncio.sleep(0.01)
+
+
+async def record_for(daemon: Daemon, clock: SteppedClock, seconds: float) -> None:
+    """Let ``seconds`` of lesson pass, the encoders keeping up (so nothing races ahead)."""
+    for _ in range(round(seconds / 0.5)):
+        clock.advance(0.5)
+        await asyncio.sleep(0)
+        if isinstance(daemon.recorder, Recorder):
+            await daemon.recorder.sync()
 
 
 async def ready_lesson(person: Person, recording_id: str) -> dict[str, Any]:
@@ -66,13 +78,6 @@ async def ready_lesson(person: Person, recording_id: str) -> dict[str, Any]:
             await asyncio.sleep(0.05)
 
 
-class HandClock(VirtualClock):
-    """Virtual time that moves only when the test says so (sleepers never make it jump)."""
-
-    def _schedule_jump(self, loop: asyncio.AbstractEventLoop) -> None:
-        pass
-
-
 @pytest.fixture
 def credentials(server: TestServer, unit: UnitClient) -> Credentials:
     return Credentials(str(server.make_url("/")).rstrip("/"), unit.unit_id, unit.token)
@@ -83,7 +88,7 @@ async def test_button_to_ready_lesson(
 ) -> None:
     """Several minutes on the virtual clock, uploaded as they are recorded: each camera's
     assembled video lasts as long as the lesson (within one frame) and the main one has sound."""
-    clock = VirtualClock()
+    clock = SteppedClock()
     pins = MockFactory()
     daemon = Daemon(
         unit_config(tmp_path / "unit"),
@@ -103,10 +108,10 @@ async def test_button_to_ready_lesson(
         recorder = daemon.recorder
         assert isinstance(recorder, Recorder)
         daemon.post(Event.SHORT_PRESS)  # a pupil's tap changes nothing
-        await clock.sleep(185)
+        await record_for(daemon, clock, 185)
         assert daemon.status.state is State.RECORDING
         daemon.post(Event.LONG_PRESS)
-        await until(lambda: daemon.status.state is State.IDLE)
+        await until(lambda: daemon.status.state is State.IDLE, clock)
         (recording_id,) = daemon.finished_recordings
         assert recorder.t0 is not None and recorder.stop_at is not None
         lesson_s = recorder.stop_at - recorder.t0
@@ -169,12 +174,13 @@ async def test_a_missing_camera_stops_the_lesson_and_says_why(tmp_path: Path) ->
             "recording": {"storage_reserve_mib": 64},
         }
     )
-    daemon = Daemon(config, VirtualClock(), sources_for, None, use_pins=False)
+    clock = SteppedClock()
+    daemon = Daemon(config, clock, sources_for, None, use_pins=False)
     task = asyncio.create_task(daemon.run())
     try:
         await asyncio.wait_for(daemon.ready.wait(), 30)
         daemon.post(Event.SHORT_PRESS)
-        await until(lambda: daemon.status.state is State.ERROR)
+        await until(lambda: daemon.status.state is State.ERROR, clock)
         assert "camera failed" in (daemon.status.reason or "")
         assert "/dev/video97" in (daemon.last_error or "")
         (recording_id,) = daemon.finished_recordings
@@ -182,7 +188,7 @@ async def test_a_missing_camera_stops_the_lesson_and_says_why(tmp_path: Path) ->
         assert record.closed is not None and record.closed.interrupted
         # The daemon stays up: the next press tries again (and fails the same way).
         daemon.post(Event.SHORT_PRESS)
-        await until(lambda: len(daemon.finished_recordings) == 2)
+        await until(lambda: len(daemon.finished_recordings) == 2, clock)
         assert not task.done()
     finally:
         daemon.stop()
@@ -191,7 +197,7 @@ async def test_a_missing_camera_stops_the_lesson_and_says_why(tmp_path: Path) ->
 
 async def test_a_stop_request_finishes_the_lesson_cleanly(tmp_path: Path) -> None:
     """systemd's SIGTERM mid-lesson: the recording is closed, not left for recovery."""
-    clock = VirtualClock()
+    clock = SteppedClock()
     daemon = Daemon(
         unit_config(tmp_path / "unit"),
         clock,
@@ -204,7 +210,7 @@ async def test_a_stop_request_finishes_the_lesson_cleanly(tmp_path: Path) -> Non
     await asyncio.wait_for(daemon.ready.wait(), 30)
     daemon.post(Event.SHORT_PRESS)
     await until(lambda: daemon.status.state is State.RECORDING)
-    await clock.sleep(12)
+    await record_for(daemon, clock, 12)
     daemon.stop()
     await asyncio.wait_for(task, 60)
     (recording_id,) = daemon.finished_recordings
@@ -217,7 +223,7 @@ async def test_a_power_cut_mid_lesson_loses_at_most_2_s(
     anna: Person, credentials: Credentials, services: Services, tmp_path: Path
 ) -> None:
     """The disk as a power cut leaves it, then a fresh daemon: the lesson arrives, interrupted."""
-    clock = HandClock()
+    clock = SteppedClock()
     live = tmp_path / "live"
     daemon = Daemon(
         unit_config(live), clock, simulated_sources, None, recorder_options=FAST, use_pins=False

@@ -116,3 +116,14 @@ class VirtualClock:
             _, _, fut = heapq.heappop(self._sleepers)
             if not fut.done():
                 fut.set_result(None)
+
+
+class SteppedClock(VirtualClock):
+    """Virtual time that moves only by :meth:`advance`: sleepers never make it jump.
+
+    For a driver that decides how fast the lesson goes (a test stepping through a power cut,
+    a benchmark letting uploads keep pace with recording).
+    """
+
+    def _schedule_jump(self, loop: asyncio.AbstractEventLoop) -> None:
+        pass
