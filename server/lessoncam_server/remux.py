@@ -18,6 +18,7 @@ space reserved at the front of the file instead of moving all the media data aft
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import statistics
@@ -660,8 +661,7 @@ def assemble_camera(
     expected_end = _expected_end(ordered, expected_count)
     reserve = _moov_reservation(video, audio, expected_end + 10.0, len(todo))
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = _temporary(out_path)
     try:
         try:
             outcome = _write_mp4(tmp, todo, video, audio, reserve)
@@ -671,6 +671,29 @@ def assemble_camera(
             log.warning("%s: MP4 writing failed (%s); retrying with +faststart", out_path, e)
             tmp.unlink(missing_ok=True)
             outcome = _write_mp4(tmp, todo, video, audio, None)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    unusable.update(outcome.unusable)
+    return _publish(tmp, out_path, video, outcome, unusable, expected_count, expected_end)
+
+
+def _temporary(out_path: Path) -> Path:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    return out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
+
+
+def _publish(
+    tmp: Path,
+    out_path: Path,
+    video: _Template,
+    outcome: _Outcome,
+    unusable: dict[int, str],
+    expected_count: int,
+    expected_end: float,
+) -> AssembledVideo:
+    """Make the finished MP4 at ``tmp`` durable and put it at ``out_path``; describe it."""
+    try:
         fsync_path(tmp)
         info = probe(tmp)
         os.replace(tmp, out_path)
@@ -679,8 +702,6 @@ def assemble_camera(
         raise RemuxError(f"writing {out_path} failed: {e}") from e
     finally:
         tmp.unlink(missing_ok=True)
-    unusable.update(outcome.unusable)
-
     gaps = _holes(outcome.covered, 0.0, expected_end)
     result = AssembledVideo(
         path=out_path,
@@ -702,3 +723,100 @@ def assemble_camera(
         gaps,
     )
     return result
+
+
+class LiveAssembly:
+    """One camera's MP4 written while its segments arrive, so little is left at the stop.
+
+    Segments must be added in sequence order (the caller holds back any that arrive early).
+    The index goes into room reserved at the front for ``max_hours`` of content, so the file
+    is faststart without a second pass. Anything unusual (a first segment without readable
+    video or without the sound it should have, a missing segment, a lesson longer than the
+    room) ends in :class:`RemuxError` from :meth:`finish`, and the caller falls back to
+    :func:`assemble_camera`. Not thread-safe: use it from one thread at a time.
+    """
+
+    def __init__(self, out_path: Path, *, with_audio: bool, max_hours: float = 1.5) -> None:
+        self.out_path = out_path
+        self.with_audio = with_audio
+        self.max_s = max_hours * 3600.0
+        self.next_sequence = 0
+        self.broken: str | None = None  # why it cannot finish, once it cannot
+        self._tmp = _temporary(out_path)
+        self._out: OutputContainer | None = None
+        self._writer: _Writer | None = None
+        self._template: _Template | None = None
+        self._segments: list[SegmentFile] = []
+        self._outcome = _Outcome([], {}, with_audio)
+        self._previous: int | None = None
+
+    def add(self, seg: SegmentFile) -> None:
+        """Append segment ``next_sequence`` (others are refused with ValueError)."""
+        if seg.sequence != self.next_sequence:
+            raise ValueError(f"segment {seg.sequence} given, {self.next_sequence} expected")
+        self.next_sequence += 1
+        self._segments.append(seg)
+        if self.broken is not None:
+            return
+        try:
+            self._add(seg)
+        except (av.error.FFmpegError, OSError, RemuxError) as e:
+            self._break(f"segment {seg.sequence}: {e}")
+
+    def _add(self, seg: SegmentFile) -> None:
+        if self._writer is None:
+            found = _template(seg)
+            if isinstance(found, str) or (self.with_audio and found.audio is None):
+                self._break(f"first segment cannot start the file ({found})")
+                return
+            self._template = found
+            audio = found if found.audio is not None else None
+            reserve = _moov_reservation(found, audio, self.max_s, int(self.max_s / 2))
+            self._out = av.open(
+                str(self._tmp), "w", format="mp4", options={"moov_size": str(reserve)}
+            )
+            self._writer = _open_tracks(self._out, found, audio)
+        span = self._writer.copy_segment(seg)
+        if isinstance(span, str):
+            log.warning("segment %s (%s) left out: %s", seg.sequence, seg.path, span)
+            self._outcome.unusable[seg.sequence] = span
+            self._writer.hole()
+            return
+        if span[1] > self.max_s:
+            self._break(f"longer than the {self.max_s:.0f} s reserved")
+            return
+        self._outcome.covered.append(span)
+
+    def finish(self, expected_count: int) -> AssembledVideo:
+        """Close the file and publish it at ``out_path``; RemuxError if it cannot be used."""
+        if self.next_sequence != expected_count:
+            self._break(f"{self.next_sequence} of {expected_count} segments added")
+        if self.broken is None and not self._outcome.covered:
+            self._break("no segment had usable video packets")
+        if self.broken is not None or self._out is None or self._template is None:
+            self.abandon()
+            raise RemuxError(f"live assembly of {self.out_path.name} unusable: {self.broken}")
+        try:
+            self._out.close()
+        except av.error.FFmpegError as e:  # most likely: the index did not fit
+            self.abandon()
+            raise RemuxError(f"live assembly of {self.out_path.name} failed: {e}") from e
+        self._out = None
+        end = _expected_end(self._segments, expected_count)
+        unusable = dict(self._outcome.unusable)
+        return _publish(
+            self._tmp, self.out_path, self._template, self._outcome, unusable, expected_count, end
+        )
+
+    def abandon(self) -> None:
+        """Drop the file (the recording was deleted, or the full assembly takes over)."""
+        if self._out is not None:
+            with contextlib.suppress(av.error.FFmpegError, OSError):
+                self._out.close()
+            self._out = None
+        self._tmp.unlink(missing_ok=True)
+
+    def _break(self, reason: str) -> None:
+        if self.broken is None:
+            log.info("live assembly of %s stops (%s)", self.out_path.name, reason)
+            self.broken = reason
