@@ -63,6 +63,12 @@ class RetentionConfig(_Section):
     sweep_minutes: int = Field(60, ge=1, le=24 * 60, description="How often expiry runs.")
 
 
+class UnitClaimsConfig(_Section):
+    hours: int = Field(
+        8, ge=1, le=24 * 7, description="A claim on a unit ends after this many hours."
+    )
+
+
 class GuideTag(_Section):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="Stored with the comment.")
     en: str = Field(min_length=1, max_length=60, description="English label.")
@@ -103,6 +109,7 @@ class ServerConfig(_Section):
     uploads: UploadsConfig = UploadsConfig()
     retention: RetentionConfig = RetentionConfig()
     viewing_guide: ViewingGuideConfig = ViewingGuideConfig()
+    unit_claims: UnitClaimsConfig = UnitClaimsConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
