@@ -189,6 +189,8 @@ class BrowserUploadHooks:
         if found.refusal is None:
             folder.mkdir(parents=True, exist_ok=True)
             os.replace(path, folder / ORIGINAL_NAME)
+        else:
+            path.unlink(missing_ok=True)  # nothing to make of it: do not keep a copy
         state = "failed" if found.refusal else "assembling"
         db.table("recordings").insert(
             {

@@ -156,3 +156,44 @@ async def test_claim_permission_matrix(
     assert not report, "\n".join(report)
     holders = services.db.execute("SELECT DISTINCT user_id FROM unit_claims").fetchall()
     assert len(holders) == 1  # nobody but Bert ever held the unit
+
+
+async def test_browser_upload_permission_matrix(
+    admin: Person,
+    unit: UnitClient,
+    sign_in: Callable[..., Awaitable[Person]],
+    new_client: Callable[[], Awaitable[TestClient]],
+) -> None:
+    """An upload from Anna's browser exists for Anna only."""
+    anna = await sign_in("anna")
+    tus = {"Tus-Resumable": "1.0.0"}
+    created = await anna.request(
+        "POST", "/api/v1/lesson-uploads/", headers={**tus, "Upload-Length": "100"}
+    )
+    assert created.status == 201
+    item = created.headers["Location"][created.headers["Location"].index("/api/v1/") :]
+    patch = {**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    requests = [
+        ("HEAD", tus, None),
+        ("PATCH", patch, b"x" * 10),
+        ("POST", {**patch, "X-HTTP-Method-Override": "PATCH"}, b"x" * 10),
+        ("DELETE", tus, None),
+    ]
+    callers: dict[str, Any] = {
+        "anonymous": await new_client(),
+        "unit": unit,
+        "other": await sign_in("other"),
+        "coach": await sign_in("coach", "coach"),
+        "admin": admin,
+    }
+    report = []
+    for name, caller in callers.items():
+        for method, headers, data in requests:
+            response = await caller.request(method, item, headers=headers, data=data)
+            want = 401 if name == "anonymous" else 404
+            if response.status != want:
+                report.append(f"{name} {method}: {response.status} != {want}")
+    assert not report, "\n".join(report)
+    head = await anna.request("HEAD", item, headers=tus)
+    assert head.status == 200 and head.headers["Upload-Offset"] == "0"
+    assert (await anna.request("DELETE", item, headers=tus)).status == 204
