@@ -167,6 +167,9 @@ class BrowserUploadHooks:
         existing = recordings.get(db, lesson_id)
         if existing is not None:
             return {"lesson_id": lesson_id, "state": existing["state"]}
+        folder = paths.recording_dir(lesson_id)
+        if not path.exists() and (folder / ORIGINAL_NAME).exists():
+            path = folder / ORIGINAL_NAME  # moved there before a crash: go on from there
         found = await asyncio.to_thread(inspect, path)
         now = services.now()
         manifest = Manifest(
@@ -185,7 +188,6 @@ class BrowserUploadHooks:
             audio_camera="main" if found.has_audio else None,
             software_version="browser upload",
         )
-        folder = paths.recording_dir(lesson_id)
         if found.refusal is None:
             folder.mkdir(parents=True, exist_ok=True)
             os.replace(path, folder / ORIGINAL_NAME)

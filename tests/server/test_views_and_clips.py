@@ -148,7 +148,10 @@ async def test_bad_clips_and_deleting_with_clips(
     assert services.db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 1
 
     clip = (await anna.json("POST", f"{L}/clips", 202, json={"start_s": 1, "end_s": 3}))["clip"]
+    tail = (await anna.json("POST", f"{L}/clips", 202, json={"start_s": 6.5, "end_s": 10}))["clip"]
     await assembled(services)
+    tail = await anna.json("GET", f"/api/v1/lessons/{tail['id']}")
+    assert tail["state"] == "ready" and abs(tail["duration_s"] - 4.0) < 0.1  # up to the end
     await anna.json("DELETE", f"{L}?with_clips=1", 204)
     assert services.db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
     assert not services.paths.recording_dir(clip["id"]).exists()
