@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
-from lessoncam_server.browser_upload import UPLOAD_PREFIX
+from lessoncam_server.browser_upload import UPLOAD_PREFIX, sniff
 from lessoncam_server.services import Services
 from lessoncam_server.sessions import COOKIE_NAME
 
@@ -225,3 +225,40 @@ async def test_the_size_limit_comes_from_the_config(anna: Person) -> None:
         headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(1024 * 1024 + 1)},
     )
     assert big.status == 413
+
+
+def test_sniffing_recognises_what_is_clearly_no_video(tmp_path: Path) -> None:
+    phone = make_phone_video(tmp_path / "a.mov", seconds=1).read_bytes()[:64]
+    assert sniff(phone) is None
+    assert sniff(b"\x1a\x45\xdf\xa3" + bytes(60)) is None  # Matroska/WebM: may be a video
+    assert sniff(b"RIFF\x00\x10\x00\x00AVI LIST") is None
+    assert sniff(b"\xff\xd8\xff\xe0\x00\x10JFIF") == "a JPEG photo"
+    assert sniff(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00") == "a HEIC photo"
+    assert sniff(b"RIFF\x00\x10\x00\x00WAVEfmt ") == "a WAV sound file"
+    assert sniff(b"PK\x03\x04\x14\x00") == "a ZIP archive or an Office document"
+
+
+async def test_a_photo_is_refused_after_its_first_chunk(anna: Person, services: Services) -> None:
+    photo = b"\xff\xd8\xff\xe1" + bytes(200_000)
+    created = await anna.request(
+        "POST",
+        f"{UPLOAD_PREFIX}/",
+        headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(len(photo))},
+    )
+    assert created.status == 201
+    item = created.headers["Location"][created.headers["Location"].index(UPLOAD_PREFIX) :]
+    first = await anna.request(
+        "PATCH",
+        item,
+        data=photo[:CHUNK],
+        headers={
+            "Tus-Resumable": "1.0.0",
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
+    assert first.status == 415
+    assert (await first.text()).startswith("not_a_video: this is a JPEG photo")
+    gone = await anna.request("HEAD", item, headers={"Tus-Resumable": "1.0.0"})
+    assert gone.status == 404  # deleted: the other 180 KB are never sent
+    assert services.db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
