@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from sqlite_utils import Database
 
 from . import lessons, recordings
 from .cutting import MediaRefused, cut, keyframe_span
-from .fragments import InvalidInput, check_span
+from .fragments import InvalidInput, check_span, gaps_within
 from .remux import AssembledVideo, RemuxError
 from .timeutil import from_iso, to_iso
 
@@ -139,10 +140,14 @@ async def cut_media(
             out = paths.video(clip["id"], camera, version)
             src = paths.video(source["id"], camera, src_version)
             try:
-                videos.append((camera, cut(src, out, span.start_s, span.end_s)))
+                video = cut(src, out, span.start_s, span.end_s)
             except RemuxError:
                 if camera == main:
                     raise
+                continue
+            # The lesson's holes (lost segments) inside the clip stay holes, on its timeline.
+            gaps = gaps_within(media[camera]["gaps"], span.start_s, span.end_s)
+            videos.append((camera, replace(video, gaps=gaps)))
         return videos, span.start_s, span.end_s
 
     videos, start, end = await asyncio.to_thread(work)

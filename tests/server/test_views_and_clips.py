@@ -13,7 +13,7 @@ from lessoncam_server.services import Services
 
 from ..mediagen import read_frame_index
 from .helpers import FakeClock, Person, UnitClient
-from .lesson_fixtures import assembled, ready_lesson
+from .lesson_fixtures import assembled, ready_lesson, record, send_lesson
 
 RID = "01JD0000000000000000000020"
 L = f"/api/v1/lessons/{RID}"
@@ -170,3 +170,28 @@ async def test_a_clip_expires_with_its_lesson(
     clock.advance(seconds=2)
     assert len(housekeeping.sweep(services)) == 1
     assert services.db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
+
+
+async def test_a_hole_in_the_lesson_stays_a_hole_in_its_clip(
+    anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
+) -> None:
+    segments = record(tmp_path, seconds=30)
+    await send_lesson(
+        unit, RID, clock.now, segments, skip=frozenset({("main", 1)}), declare_missing=True
+    )
+    await assembled(services)
+    lesson = await anna.json("GET", L)
+    assert lesson["cameras"][0]["gaps"] == [[10.0, 20.0]]
+    clip = (await anna.json("POST", f"{L}/clips", 202, json={"start_s": 5, "end_s": 25}))["clip"]
+    await assembled(services)
+    clip = await anna.json("GET", f"/api/v1/lessons/{clip['id']}")
+    assert clip["state"] == "ready" and abs(clip["duration_s"] - 20.0) < 0.1
+    assert clip["cameras"][0]["gaps"] == [[5.0, 15.0]]
+    data = await (await anna.request("GET", clip["cameras"][0]["video_url"])).read()
+    times = []
+    with av.open(io.BytesIO(data)) as c:
+        for frame in c.decode(video=0):
+            times.append((float(frame.time), read_frame_index(frame)))
+    assert times[0] == (0.0, 150)
+    after_hole = next(t for t in times if t[0] >= 15.0 - 1e-3)
+    assert after_hole == (15.0, 600)  # the content after the hole keeps its true time
