@@ -125,7 +125,8 @@ def register(
 
 def unit_recording(db: Database, unit: Unit, recording_id: str) -> dict[str, Any]:
     row = get(db, recording_id)
-    if row is None or row["unit_id"] != unit.id:
+    # A clip keeps its lesson's unit (for the library) but is no recording of the unit's.
+    if row is None or row["unit_id"] != unit.id or row.get("kind", "unit") != "unit":
         raise RecordingError(404, f"unknown recording {recording_id!r}; register it first (PUT)")
     return row
 

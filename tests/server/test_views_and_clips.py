@@ -115,6 +115,11 @@ async def test_a_clip_is_a_lesson_of_its_own_with_only_its_minutes(
     assert (await bert.request("GET", f"{C}/cameras/pupils/video")).status == 200
     for path in (L, f"{L}/cameras/main/video", f"{L}/comments"):
         assert (await bert.request("GET", path)).status == 404
+    # The unit that recorded the lesson has nothing to do with the clip.
+    assert (await unit.request("GET", f"/api/v1/recordings/{clip['id']}")).status == 404
+    complete = {"segments": {"main": 1}}
+    done = await unit.request("POST", f"/api/v1/recordings/{clip['id']}/complete", json=complete)
+    assert done.status == 404
     listed = (await anna.json("GET", f"{L}/clips"))["clips"]
     assert [c["id"] for c in listed] == [clip["id"]]
 
