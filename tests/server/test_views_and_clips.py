@@ -8,7 +8,7 @@ from pathlib import Path
 
 import av
 
-from lessoncam_server import housekeeping, lessons
+from lessoncam_server import clips, housekeeping, lessons
 from lessoncam_server.services import Services
 
 from ..mediagen import read_frame_index
@@ -200,3 +200,18 @@ async def test_a_hole_in_the_lesson_stays_a_hole_in_its_clip(
     assert times[0] == (0.0, 150)
     after_hole = next(t for t in times if t[0] >= 15.0 - 1e-3)
     assert after_hole == (15.0, 600)  # the content after the hole keeps its true time
+
+
+async def test_a_clip_cut_short_by_a_restart_is_cut_after_it(
+    anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
+) -> None:
+    await ready_lesson(unit, services, clock.now, tmp_path, RID, seconds=10)
+    source = services.db.execute("SELECT * FROM recordings WHERE id = ?", [RID])
+    row = dict(zip([c[0] for c in source.description], source.fetchone(), strict=True))
+    # Registered, then the server stopped before the assembler got to it.
+    clip = clips.create(services.db, row, 2.0, 6.0, "after restart", clock.now)
+    assert services.assembler is not None
+    services.assembler.resume()  # what the server does at start-up
+    await assembled(services)
+    summary = await anna.json("GET", f"/api/v1/lessons/{clip['id']}")
+    assert summary["state"] == "ready" and abs(summary["duration_s"] - 4.0) < 0.1
