@@ -53,7 +53,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UPLOAD_PREFIX = "/api/v1/lesson-uploads"
-TUS_OPERATIONS = tus_operations(UPLOAD_PREFIX)
+# Signed-in people only (the session cookie and the CSRF token), not units.
+TUS_OPERATIONS = [{**op, "security": [{"session": []}]} for op in tus_operations(UPLOAD_PREFIX)]
 #: What every current browser plays in an MP4.
 PLAYABLE_VIDEO = frozenset({"h264"})
 PLAYABLE_AUDIO = frozenset({"aac"})
