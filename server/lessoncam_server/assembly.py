@@ -20,7 +20,8 @@ from aiohttp import web
 
 from . import browser_upload, clips, recordings
 from .cutting import MediaRefused
-from .previews import make_poster, make_thumbnail_strip
+from .live_assembly import LiveAssemblies
+from .previews import ThumbnailStrip, make_poster, make_thumbnail_strip
 from .remux import AssembledVideo, RemuxError, SegmentFile, assemble_camera
 from .services import SERVICES, Services
 from .timeutil import to_iso
@@ -35,6 +36,14 @@ class Assembler:
         self._queued: set[str] = set()
         self.idle = asyncio.Event()
         self.idle.set()
+        self.live = LiveAssemblies(services)
+
+    def segment_stored(self, recording_id: str, camera: str) -> None:
+        """A unit's segment arrived: remux it into the camera's file now, not after the stop."""
+        try:
+            self.live.segment_stored(recording_id, camera)
+        except Exception:  # the full assembly at the end still works without it
+            log.exception("live assembly of %s/%s failed", recording_id, camera)
 
     def consider(self, recording_id: str) -> None:
         """Start assembling when every segment the unit announced has arrived."""
@@ -70,6 +79,7 @@ class Assembler:
                 if recordings.get(self.services.db, rid) is not None:
                     recordings.set_state(self.services.db, rid, "failed", exc.reason)
             except Exception as exc:
+                self.live.forget(rid)
                 log.exception("assembly of %s failed", rid)
                 if recordings.get(self.services.db, rid) is not None:
                     recordings.set_state(self.services.db, rid, "failed", f"assembly failed: {exc}")
@@ -123,7 +133,9 @@ class Assembler:
                 continue
             out = paths.video(recording_id, camera.id, version)
             try:
-                video = await asyncio.to_thread(assemble_camera, segments, expected, out)
+                video = await self.live.finish(recording_id, camera.id, expected, version)
+                if video is None:
+                    video = await asyncio.to_thread(assemble_camera, segments, expected, out)
             except RemuxError as exc:
                 if camera.role == "main":
                     raise
@@ -152,10 +164,20 @@ async def publish_media(
     """
     db, paths = services.db, services.paths
     media: list[dict[str, Any]] = []
-    for camera, video in videos:
-        strip = await asyncio.to_thread(
-            make_thumbnail_strip, video.path, paths.thumbnails(recording_id, camera, version)
-        )
+    # Every camera's strip and the poster at once: they only read, and the stop is waiting.
+    strips = await asyncio.gather(
+        *(
+            asyncio.to_thread(
+                make_thumbnail_strip, video.path, paths.thumbnails(recording_id, camera, version)
+            )
+            for camera, video in videos
+        ),
+        asyncio.to_thread(
+            make_poster, dict(videos)[main_camera].path, paths.poster(recording_id, version)
+        ),
+    )
+    for (camera, video), strip in zip(videos, strips, strict=False):
+        assert isinstance(strip, ThumbnailStrip)
         thumbs = asdict(strip)
         thumbs.pop("path")
         media.append(
@@ -173,7 +195,6 @@ async def publish_media(
             }
         )
     main_video = dict(videos)[main_camera]
-    await asyncio.to_thread(make_poster, main_video.path, paths.poster(recording_id, version))
     with db.atomic():
         if recordings.get(db, recording_id) is None:
             return False
@@ -219,4 +240,5 @@ async def assembler_ctx(app: web.Application) -> AsyncIterator[None]:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    await asyncio.to_thread(assembler.live.close)
     services.assembler = None

@@ -115,5 +115,6 @@ class SegmentIngest:
         )
         log.debug("segment %s/%s/%d stored", meta.recording, meta.camera, meta.sequence)
         if self.services.assembler is not None:
+            self.services.assembler.segment_stored(row["id"], meta.camera)
             self.services.assembler.consider(row["id"])
         return {**result, "sha256": meta.sha256, "status": "stored"}

@@ -10,6 +10,7 @@ from typing import Any
 import av
 import pytest
 
+from lessoncam_server.remux import SegmentFile, assemble_camera
 from lessoncam_server.services import Services
 
 from ..mediagen import make_segments
@@ -50,6 +51,42 @@ async def test_a_two_camera_lesson_becomes_playable(
 
     library = await anna.json("GET", "/api/v1/lessons")
     assert [entry["id"] for entry in library["lessons"]] == [RID]
+    # Both cameras were remuxed while their segments arrived: the stop left only the index.
+    assert services.assembler is not None and services.assembler.live.used == 2
+
+
+async def test_segments_arriving_out_of_order_are_assembled_as_they_come(
+    anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
+) -> None:
+    segs = record(tmp_path, seconds=40)["main"]
+    await unit.json("PUT", f"/api/v1/recordings/{RID}", 201, json=manifest(RID, clock.now))
+    for seg in (segs[1], segs[0], segs[3], segs[2]):  # a retry reorders them
+        await upload_segment(unit, RID, "main", seg.sequence, seg.path, seg.start_s, seg.duration_s)
+    await unit.json("POST", f"/api/v1/recordings/{RID}/complete", json={"segments": {"main": 4}})
+    await assembled(services)
+    assert services.assembler is not None and services.assembler.live.used == 1
+    lesson = await anna.json("GET", f"/api/v1/lessons/{RID}")
+    assert lesson["state"] == "ready" and lesson["cameras"][0]["gaps"] == []
+    live_file = tmp_path / "live.mp4"
+    live_file.write_bytes(
+        await (await anna.request("GET", lesson["cameras"][0]["video_url"])).read()
+    )
+    # The same packets, at the same times, as the full assembly of the same segments.
+    full = assemble_camera(
+        [SegmentFile(s.sequence, s.start_s, s.duration_s, s.path) for s in segs],
+        4,
+        tmp_path / "full.mp4",
+    )
+    assert packets(live_file) == packets(full.path)
+
+
+def packets(path: Path) -> list[tuple[str, int | None, int | None, int, bool]]:
+    with av.open(str(path)) as container:
+        return [
+            (p.stream.type, p.pts, p.dts, p.size, p.is_keyframe)
+            for p in container.demux()
+            if p.size
+        ]
 
 
 async def test_range_requests(
@@ -91,6 +128,7 @@ async def test_a_missing_segment_stays_a_gap(
     (gap,) = lesson["cameras"][0]["gaps"]
     assert gap[0] == pytest.approx(10.0, abs=0.05) and gap[1] == pytest.approx(20.0, abs=0.05)
     assert lesson["duration_s"] == pytest.approx(30.0, abs=0.05)
+    assert services.assembler is not None and services.assembler.live.fell_back == 1
 
 
 async def test_assembly_waits_for_the_last_segment(

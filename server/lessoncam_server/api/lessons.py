@@ -155,6 +155,8 @@ async def delete_lesson(request: web.Request) -> web.StreamResponse:
     if request.query.get("with_clips") == "1":
         doomed += [c["id"] for c in clips.of_lesson(services.db, row["id"])]
     for rid in doomed:
+        if services.assembler is not None:
+            services.assembler.live.forget(rid)
         lessons.delete(services.db, services.paths, rid)
         services.audit(request, user, "lesson_delete", object_kind="lesson", object_id=rid)
     return web.Response(status=204)
