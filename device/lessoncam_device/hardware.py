@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import DeviceConfig
+from .config import CameraConfig, DeviceConfig
 from .real.alsa_microphone import AlsaMicrophone
 from .real.v4l2_camera import V4L2Camera
 from .recorder.audio_sync import AudioSyncSettings
@@ -100,25 +100,36 @@ def simulated_sources(
     return Sources(cameras, microphone)
 
 
-def real_sources(config: DeviceConfig, plan: RecordingPlan) -> Sources:
-    """USB webcams through V4L2 and an ALSA microphone (simulated ones where configured)."""
-    cameras: list[Any] = []
+def _cameras_of(
+    config: DeviceConfig, plan: RecordingPlan, source: str
+) -> list[tuple[str, CameraConfig]]:
+    """The plan's cameras, all of which must be ``source`` cameras (with real sound)."""
+    found = []
     for spec in plan.cameras:
         cam = config.cameras[spec["id"]]
-        if cam.source != "v4l2":
+        if cam.source != source:
             raise HardwareUnavailable(
                 f"[cameras.{spec['id']}] source = {cam.source!r} cannot be combined with a "
-                'v4l2 camera; use source = "v4l2" for both'
+                f'{source} camera; use source = "{source}" for both'
             )
-        cameras.append(V4L2Camera(cam.device, cam.width, cam.height, float(cam.fps)))
+        found.append((str(spec["id"]), cam))
+    if config.audio.source == "simulated":
+        raise HardwareUnavailable(
+            '[audio] source = "simulated" needs simulated cameras; use "alsa" or "none"'
+        )
+    return found
+
+
+def real_sources(config: DeviceConfig, plan: RecordingPlan) -> Sources:
+    """USB webcams through V4L2 and an ALSA microphone (or none)."""
+    cameras: list[Any] = [
+        V4L2Camera(cam.device, cam.width, cam.height, float(cam.fps))
+        for _, cam in _cameras_of(config, plan, "v4l2")
+    ]
     microphone: Any | None = None
     if config.audio.source == "alsa":
         microphone = AlsaMicrophone(
             config.audio.device, config.audio.sample_rate, config.audio.channels
-        )
-    elif config.audio.source == "simulated":
-        raise HardwareUnavailable(
-            '[audio] source = "simulated" needs simulated cameras; use "alsa" or "none"'
         )
     return Sources(cameras, microphone)
 
@@ -156,16 +167,10 @@ class PiCameras:
 def pi_cameras(config: DeviceConfig, plan: RecordingPlan) -> PiCameras:
     """The plan's cameras as picamera2 settings; every camera must be a Pi camera."""
     settings = []
-    for spec in plan.cameras:
-        cam = config.cameras[spec["id"]]
-        if cam.source != "picamera2":
-            raise HardwareUnavailable(
-                f"[cameras.{spec['id']}] source = {cam.source!r} cannot be combined with a "
-                'Pi camera; use source = "picamera2" for both'
-            )
+    for name, cam in _cameras_of(config, plan, "picamera2"):
         if not cam.device.isdigit():
             raise HardwareUnavailable(
-                f"[cameras.{spec['id']}] device = {cam.device!r}: a Pi camera is chosen by "
+                f"[cameras.{name}] device = {cam.device!r}: a Pi camera is chosen by "
                 'its number, "0" or "1" (see `lessoncam-device devices`)'
             )
         settings.append(
@@ -179,10 +184,6 @@ def pi_cameras(config: DeviceConfig, plan: RecordingPlan) -> PiCameras:
                     "channels": str(config.audio.channels),
                 },
             )
-        )
-    if config.audio.source == "simulated":
-        raise HardwareUnavailable(
-            '[audio] source = "simulated" needs simulated cameras; use "alsa" or "none"'
         )
     return PiCameras(settings, config.audio.source == "alsa", config.audio.offset_ms)
 
