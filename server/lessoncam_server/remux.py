@@ -219,12 +219,22 @@ def _audio_of(stream: Stream) -> _Audio:
     return _Audio(ctx.name, int(ctx.sample_rate), int(ctx.channels))  # type: ignore[attr-defined]
 
 
+def _looks_like_mpegts(path: Path) -> bool:
+    """MPEG-TS sync bytes at the first three packet starts."""
+    with path.open("rb") as f:
+        head = f.read(3 * _TS_PACKET_SIZE)
+    return len(head) == 3 * _TS_PACKET_SIZE and head[0::_TS_PACKET_SIZE] == b"GGG"
+
+
 def _open(path: Path, *, quick: bool) -> InputContainer | str:
     """Open a segment; a string is the reason it cannot be opened."""
     try:
         if path.stat().st_size == 0:
             return "empty file"
-        return av.open(str(path), options=_QUICK_OPEN if quick else None)
+        # FFmpeg's format guess fails on a very short TS (one frame at the end of a lesson
+        # is taken for MP2 audio): name the format when the bytes say what it is.
+        fmt = "mpegts" if _looks_like_mpegts(path) else None
+        return av.open(str(path), format=fmt, options=_QUICK_OPEN if quick else None)
     except (av.error.FFmpegError, OSError) as e:
         return f"not readable ({e})"
 

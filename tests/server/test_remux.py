@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from lessoncam_server import remux
@@ -136,6 +137,33 @@ def test_missing_middle_segment_stays_a_gap(
     assert min(t for t in times if t > 10.0) == pytest.approx(15.0)
     assert_in_sync(video.path)
     assert [round(t) for t in flash_times(video.path)][10:12] == [15, 16]
+
+
+def one_frame_tail(path: Path) -> Path:
+    """What a unit writes when a lesson stops just after a boundary: an AAC packet, then a
+    single (white, so tiny) keyframe. FFmpeg's format guess takes it for MP2 audio."""
+    with av.open(str(path), "w", format="mpegts") as out:
+        video = out.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        audio = out.add_stream("aac", rate=48000)
+        sound = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), "fltp", "mono")
+        sound.sample_rate, sound.pts = 48000, 0
+        for packet in [*audio.encode(sound), *audio.encode(None)]:
+            out.mux(packet)
+        white = av.VideoFrame.from_ndarray(np.full((240, 320, 3), 255, np.uint8), "bgr24")
+        for packet in [*video.encode(white), *video.encode(None)]:
+            out.mux(packet)
+    return path
+
+
+def test_a_last_segment_of_one_frame_is_kept(
+    recorded: list[GeneratedSegment], tmp_path: Path
+) -> None:
+    tail = one_frame_tail(tmp_path / "tail.ts")
+    last = SegmentFile(COUNT, SECONDS, FRAME, tail)
+    video = assemble_camera([*files(recorded), last], COUNT + 1, tmp_path / "cam.mp4")
+    assert video.unusable_segments == [] and video.gaps == []
+    assert video.duration_s == pytest.approx(SECONDS + FRAME, abs=FRAME)
 
 
 def test_missing_first_and_last_segments(recorded: list[GeneratedSegment], tmp_path: Path) -> None:
