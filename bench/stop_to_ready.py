@@ -78,8 +78,9 @@ async def main(minutes: float, runs: int) -> dict[str, Any]:
         "peer_seconds_stop_to_ready": round(peer_median, 2),
         "peer_seconds_all": [round(x, 2) for x in peer],
         "ratio_peer_to_ours": round(peer_median / median, 1),
-        "note": "at 1080p the server's remux of both cameras dominates: see assembly.json "
-        "(seconds per content hour) for the part that scales with resolution",
+        "note": "the server remuxes segments as they arrive (live assembly); after the press "
+        "come the last segment, the MP4 index, thumbnails and poster. Thumbnails decode one "
+        "keyframe per tile, so they cost more at 1080p than at this resolution",
         "machine": f"{platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}",
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
