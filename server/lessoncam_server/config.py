@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_PREFIX = "LESSONCAM_"
 
@@ -60,6 +62,24 @@ class RetentionConfig(_Section):
     sweep_minutes: int = Field(60, ge=1, le=24 * 60, description="How often expiry runs.")
 
 
+class WebConfig(_Section):
+    default_language: Literal["nl", "en"] = Field(
+        "nl", description="Language of the web app until a person picks another."
+    )
+    timezone: str = Field(
+        "Europe/Amsterdam", description="Times in the web app are shown in this zone."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone; use a name such as 'Europe/Amsterdam'") from None
+        return value
+
+
 class ServerConfig(_Section):
     """The whole server configuration; see ``server/lessoncam-server.sample.toml``."""
 
@@ -68,6 +88,7 @@ class ServerConfig(_Section):
     security: SecurityConfig = SecurityConfig()
     uploads: UploadsConfig = UploadsConfig()
     retention: RetentionConfig = RetentionConfig()
+    web: WebConfig = WebConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
