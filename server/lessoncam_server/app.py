@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from . import api_support, openapi
-from .api import admin, lessons, recordings, session, shares, units, users
+from . import api_support, browser_upload, openapi
+from .api import admin, clips, comments, lessons, recordings, session, shares, units, users
 from .api_support import API_PREFIX, ApiRoutes, json_response
 from .assembly import assembler_ctx
 from .config import ServerConfig
@@ -35,6 +35,8 @@ API_GROUPS: list[ApiRoutes] = [
     lessons.routes,
     shares.routes,
     admin.routes,
+    comments.routes,
+    clips.routes,
 ]
 OPENAPI_DOC = web.AppKey("openapi", dict)
 
@@ -64,7 +66,7 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
 
     app.cleanup_ctx.append(database_ctx)
     operations = api_support.install(app, API_GROUPS)
-    app[OPENAPI_DOC] = openapi.build(operations, TUS_OPERATIONS)
+    app[OPENAPI_DOC] = openapi.build(operations, TUS_OPERATIONS + browser_upload.TUS_OPERATIONS)
     app.router.add_get(API_PREFIX + "/openapi.json", _openapi)
     app.router.add_get("/healthz", _health)
     store = UploadStore(
@@ -77,6 +79,7 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
         max_size=config.uploads.max_size_mib * 1024 * 1024,
         stall_timeout_s=config.uploads.stall_timeout_s,
     )
+    browser_upload.setup(app, paths, config, clock)
     setup_web(app, config)
     app.cleanup_ctx.append(assembler_ctx)
     app.cleanup_ctx.append(housekeeping_ctx)

@@ -18,9 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from . import recordings
+from . import browser_upload, clips, recordings
+from .cutting import MediaRefused
 from .previews import make_poster, make_thumbnail_strip
-from .remux import RemuxError, SegmentFile, assemble_camera
+from .remux import AssembledVideo, RemuxError, SegmentFile, assemble_camera
 from .services import SERVICES, Services
 from .timeutil import to_iso
 
@@ -64,6 +65,10 @@ class Assembler:
             rid = await self._queue.get()
             try:
                 await self.assemble(rid)
+            except MediaRefused as exc:
+                log.info("recording %s cannot be made: %s", rid, exc.reason)
+                if recordings.get(self.services.db, rid) is not None:
+                    recordings.set_state(self.services.db, rid, "failed", exc.reason)
             except Exception as exc:
                 log.exception("assembly of %s failed", rid)
                 if recordings.get(self.services.db, rid) is not None:
@@ -73,17 +78,36 @@ class Assembler:
                 if self._queue.empty():
                     self.idle.set()
 
+    def submit(self, recording_id: str) -> None:
+        """Queue a recording already in state 'assembling' (a clip, a browser upload)."""
+        self._enqueue(recording_id)
+
     async def assemble(self, recording_id: str) -> None:
-        db, paths = self.services.db, self.services.paths
+        db = self.services.db
         row = recordings.get(db, recording_id)
         if row is None:
             return
+        version = row["media_version"] + 1
+        kind = row.get("kind", "unit")
+        if kind == "clip":
+            videos, main = await clips.cut_media(self.services, row, version)
+        elif kind == "upload":
+            videos, main = await browser_upload.remux_media(self.services, row, version)
+        else:
+            videos, main = await self._assemble_segments(row, version)
+        await publish_media(self.services, recording_id, version, videos, main)
+
+    async def _assemble_segments(
+        self, row: dict[str, Any], version: int
+    ) -> tuple[list[tuple[str, AssembledVideo]], str]:
+        """Remux each camera's segments; returns the videos and the camera of the poster."""
+        recording_id = row["id"]
+        db, paths = self.services.db, self.services.paths
         manifest = recordings.manifest_of(row)
         plan = json.loads(row["expected_segments"])
         received = recordings.received_segments(db, recording_id)
-        version = row["media_version"] + 1
-        media: list[dict[str, Any]] = []
-        poster_source = None
+        videos: list[tuple[str, AssembledVideo]] = []
+        poster_camera = None
         for camera in manifest.cameras:
             expected = int(plan["segments"].get(camera.id, 0))
             segments = [
@@ -105,63 +129,83 @@ class Assembler:
                     raise
                 log.warning("camera %s of %s not assembled: %s", camera.id, recording_id, exc)
                 continue
-            strip = await asyncio.to_thread(
-                make_thumbnail_strip, video.path, paths.thumbnails(recording_id, camera.id, version)
-            )
-            thumbs = asdict(strip)
-            thumbs.pop("path")
-            media.append(
-                {
-                    "recording_id": recording_id,
-                    "camera": camera.id,
-                    "file_name": video.path.name,
-                    "duration_s": video.duration_s,
-                    "width": video.width,
-                    "height": video.height,
-                    "has_audio": int(video.has_audio),
-                    "size": video.size,
-                    "gaps": json.dumps(video.gaps),
-                    "thumbs": json.dumps(thumbs),
-                }
-            )
-            if camera.role == "main" or poster_source is None:
-                poster_source = video
-        if poster_source is None:
+            videos.append((camera.id, video))
+            if camera.role == "main" or poster_camera is None:
+                poster_camera = camera.id
+        if poster_camera is None:
             raise RemuxError("no camera produced any video")
-        await asyncio.to_thread(
-            make_poster, poster_source.path, paths.poster(recording_id, version)
-        )
-        main = next(m for m in media if m["file_name"] == poster_source.path.name)
-        with db.atomic():
-            if recordings.get(db, recording_id) is None:
-                return  # deleted while we worked; its folder is removed with it
-            db.execute("DELETE FROM media WHERE recording_id = ?", [recording_id])
-            db.table("media").insert_all(media)
-            db.table("recordings").update(
-                recording_id,
-                {
-                    "state": "ready",
-                    "state_reason": None,
-                    "media_version": version,
-                    "duration_s": main["duration_s"],
-                    "ready_at": to_iso(self.services.now()),
-                },
-            )
-        self._remove_stale_files(recording_id, version)
-        log.info("recording %s ready (version %d)", recording_id, version)
+        return videos, poster_camera
 
-    def _remove_stale_files(self, recording_id: str, version: int) -> None:
-        """Delete earlier versions and leftovers of interrupted runs; keep segments."""
-        paths = self.services.paths
-        keep = {paths.poster(recording_id, version).name}
-        for (camera,) in self.services.db.execute(
-            "SELECT camera FROM media WHERE recording_id = ?", [recording_id]
-        ).fetchall():
-            keep.add(paths.video(recording_id, camera, version).name)
-            keep.add(paths.thumbnails(recording_id, camera, version).name)
-        for path in paths.recording_dir(recording_id).iterdir():
-            if path.is_file() and path.name not in keep:
-                path.unlink(missing_ok=True)
+
+async def publish_media(
+    services: Services,
+    recording_id: str,
+    version: int,
+    videos: list[tuple[str, AssembledVideo]],
+    main_camera: str,
+) -> bool:
+    """Make seek thumbnails for every video and the poster from ``main_camera``'s, then make
+    them the recording's media (state 'ready') in one transaction and remove older files.
+
+    Shared by lessons from units, clips and browser uploads. Returns False when the
+    recording was deleted meanwhile (its folder goes with it).
+    """
+    db, paths = services.db, services.paths
+    media: list[dict[str, Any]] = []
+    for camera, video in videos:
+        strip = await asyncio.to_thread(
+            make_thumbnail_strip, video.path, paths.thumbnails(recording_id, camera, version)
+        )
+        thumbs = asdict(strip)
+        thumbs.pop("path")
+        media.append(
+            {
+                "recording_id": recording_id,
+                "camera": camera,
+                "file_name": video.path.name,
+                "duration_s": video.duration_s,
+                "width": video.width,
+                "height": video.height,
+                "has_audio": int(video.has_audio),
+                "size": video.size,
+                "gaps": json.dumps(video.gaps),
+                "thumbs": json.dumps(thumbs),
+            }
+        )
+    main_video = dict(videos)[main_camera]
+    await asyncio.to_thread(make_poster, main_video.path, paths.poster(recording_id, version))
+    with db.atomic():
+        if recordings.get(db, recording_id) is None:
+            return False
+        db.execute("DELETE FROM media WHERE recording_id = ?", [recording_id])
+        db.table("media").insert_all(media)
+        db.table("recordings").update(
+            recording_id,
+            {
+                "state": "ready",
+                "state_reason": None,
+                "media_version": version,
+                "duration_s": main_video.duration_s,
+                "ready_at": to_iso(services.now()),
+            },
+        )
+    _remove_stale_files(services, recording_id, version)
+    log.info("recording %s ready (version %d)", recording_id, version)
+    return True
+
+
+def _remove_stale_files(services: Services, recording_id: str, version: int) -> None:
+    """Delete earlier versions and leftovers of interrupted runs; keep segments."""
+    paths = services.paths
+    keep = {paths.poster(recording_id, version).name}
+    for (camera,) in services.db.execute(
+        "SELECT camera FROM media WHERE recording_id = ?", [recording_id]
+    ).fetchall():
+        keep.add(paths.video(recording_id, camera, version).name)
+        keep.add(paths.thumbnails(recording_id, camera, version).name)
+    for path in paths.recording_dir(recording_id).iterdir():
+        if path.is_file() and path.name not in keep:
+            path.unlink(missing_ok=True)
 
 
 async def assembler_ctx(app: web.Application) -> AsyncIterator[None]:

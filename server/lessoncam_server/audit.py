@@ -39,6 +39,14 @@ ACTIONS = (
     "share_revoke",
     "settings_update",
     "access_denied",
+    "comment_create",
+    "comment_update",
+    "comment_delete",
+    "comments_export",
+    "clip_create",
+    "unit_claim",
+    "unit_release",
+    "lesson_upload",
 )
 
 

@@ -11,10 +11,16 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "LESSONCAM_"
 
@@ -55,6 +61,9 @@ class UploadsConfig(_Section):
     )
     stall_timeout_s: int = Field(60, ge=5, le=3600, description="A PATCH idle this long is cut.")
     snapshot_max_kib: int = Field(512, ge=16, le=8192, description="Largest aiming snapshot.")
+    browser_max_size_mib: int = Field(
+        8192, ge=1, le=1024 * 1024, description="Largest video a teacher uploads in the browser."
+    )
 
 
 class RetentionConfig(_Section):
@@ -80,6 +89,37 @@ class WebConfig(_Section):
         return value
 
 
+class GuideTag(_Section):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="Stored with the comment.")
+    en: str = Field(min_length=1, max_length=60, description="English label.")
+    nl: str = Field(min_length=1, max_length=60, description="Dutch label.")
+
+
+DEFAULT_GUIDE_TAGS = (
+    GuideTag(key="instruction", en="Instruction", nl="Instructie"),
+    GuideTag(key="interaction", en="Interaction", nl="Interactie"),
+    GuideTag(key="pupil_engagement", en="Pupil engagement", nl="Betrokkenheid van leerlingen"),
+    GuideTag(key="classroom_management", en="Classroom management", nl="Klassenmanagement"),
+    GuideTag(key="learning_climate", en="Learning climate", nl="Pedagogisch klimaat"),
+    GuideTag(key="differentiation", en="Differentiation", nl="Differentiatie"),
+    GuideTag(key="feedback", en="Feedback", nl="Feedback"),
+)
+
+
+class ViewingGuideConfig(_Section):
+    """The school's viewing guide ("kijkkader"): the tags a comment may carry."""
+
+    tags: tuple[GuideTag, ...] = Field(DEFAULT_GUIDE_TAGS, max_length=50)
+    max_tags_per_comment: int = Field(5, ge=0, le=20)
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> ViewingGuideConfig:
+        keys = [t.key for t in self.tags]
+        if len(set(keys)) != len(keys):
+            raise ValueError("viewing guide tag keys must be unique")
+        return self
+
+
 class ServerConfig(_Section):
     """The whole server configuration; see ``server/lessoncam-server.sample.toml``."""
 
@@ -89,6 +129,7 @@ class ServerConfig(_Section):
     uploads: UploadsConfig = UploadsConfig()
     retention: RetentionConfig = RetentionConfig()
     web: WebConfig = WebConfig()
+    viewing_guide: ViewingGuideConfig = ViewingGuideConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 

@@ -145,6 +145,56 @@ def m002_enrolment_code_teacher(db: Database) -> None:
     db.execute("ALTER TABLE enrolment_codes ADD COLUMN teacher_id INTEGER REFERENCES users(id)")
 
 
+@migrations()
+def m003_comments(db: Database) -> None:
+    # A comment sits at a moment (end_s NULL) or over a fragment; replies point at their thread.
+    _run_script(
+        db,
+        """
+        CREATE TABLE comments (
+            id INTEGER PRIMARY KEY,
+            recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+            author_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            parent_id INTEGER REFERENCES comments(id) ON DELETE CASCADE,
+            start_s REAL NOT NULL,
+            end_s REAL,
+            body TEXT NOT NULL,
+            visibility TEXT NOT NULL CHECK (visibility IN ('shared', 'private')),
+            tags TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            edited_at TEXT
+        );
+        CREATE INDEX comments_recording ON comments(recording_id, start_s);
+        CREATE INDEX comments_parent ON comments(parent_id)
+        """,
+    )
+
+
+@migrations()
+def m004_views_and_clips(db: Database) -> None:
+    # Who opened a lesson (not its owner); clips and browser uploads are recordings too.
+    _run_script(
+        db,
+        """
+        CREATE TABLE lesson_views (
+            recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (recording_id, user_id)
+        );
+        ALTER TABLE recordings ADD COLUMN kind TEXT NOT NULL DEFAULT 'unit'
+            CHECK (kind IN ('unit', 'clip', 'upload'));
+        ALTER TABLE recordings ADD COLUMN source_id TEXT
+            REFERENCES recordings(id) ON DELETE SET NULL;
+        ALTER TABLE recordings ADD COLUMN source_start_s REAL;
+        ALTER TABLE recordings ADD COLUMN source_end_s REAL;
+        CREATE INDEX recordings_source ON recordings(source_id)
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import recordings, retention
+from . import clips, comments, recordings, retention
 from .paths import DataPaths
 from .permissions import Access, ShareFacts, lesson_access
 from .timeutil import from_iso, to_iso
@@ -103,6 +103,8 @@ def summary(db: Database, row: Mapping[str, Any], user_id: int, acc: Access) -> 
         "access": {"view": acc.view, "comment": acc.comment, "manage": acc.manage},
         "poster_url": f"{base}/poster.jpg" if media else None,
         "cameras": cameras,
+        "comment_count": comments.count_visible(db, row["id"], user_id),
+        **clips.summary_extra(row, user_id),
     }
 
 

@@ -62,3 +62,18 @@ async def assembled(services: Services) -> None:
     """Wait until the assembler has nothing left to do."""
     assert services.assembler is not None
     await asyncio.wait_for(services.assembler.idle.wait(), timeout=60)
+
+
+async def ready_lesson(
+    unit: UnitClient,
+    services: Services,
+    started_at: datetime,
+    tmp: Path,
+    recording_id: str,
+    *,
+    seconds: float = 20.0,
+    cameras: tuple[str, ...] = ("main",),
+) -> None:
+    """A lesson recorded by ``unit``, uploaded and assembled (state 'ready')."""
+    await send_lesson(unit, recording_id, started_at, record(tmp / recording_id, seconds, cameras))
+    await assembled(services)

@@ -17,29 +17,39 @@ from .lesson_fixtures import assembled, record, send_lesson
 RID = "01JD0000000000000000000002"
 L = f"/api/v1/lessons/{RID}"
 
-# (method, path, body) for every object endpoint of a lesson; DELETE of the lesson comes last.
-ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
-    ("GET", L, None),
-    ("GET", f"{L}/cameras/main/video", None),
-    ("GET", f"{L}/cameras/main/video?download=1", None),
-    ("GET", f"{L}/poster.jpg", None),
-    ("GET", f"{L}/cameras/main/thumbnails.jpg", None),
-    ("PATCH", L, {"title": "Rekenen"}),
-    ("GET", f"{L}/shares", None),
-    ("POST", f"{L}/shares", {"username": "bert", "role": "viewer"}),
-    ("DELETE", f"{L}/shares/1", None),
-    ("DELETE", L, None),
+C = f"{L}/comments/1"  # the owner's comment, made before the matrix runs
+
+# (method, path, body, (owner, commenter, viewer) statuses) for every object endpoint of a
+# lesson, in the order they are called; the lesson's DELETE comes last. Anybody else gets
+# 401 (anonymous, unit) or 404 (as if the lesson did not exist).
+ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = [
+    ("GET", L, None, (200, 200, 200)),
+    ("GET", f"{L}/cameras/main/video", None, (200, 200, 200)),
+    ("GET", f"{L}/cameras/main/video?download=1", None, (200, 403, 403)),
+    ("GET", f"{L}/poster.jpg", None, (200, 200, 200)),
+    ("GET", f"{L}/cameras/main/thumbnails.jpg", None, (200, 200, 200)),
+    ("PATCH", L, {"title": "Rekenen"}, (200, 403, 403)),
+    ("GET", f"{L}/shares", None, (200, 403, 403)),
+    ("POST", f"{L}/shares", {"username": "bert", "role": "viewer"}, (201, 403, 403)),
+    ("DELETE", f"{L}/shares/1", None, (204, 403, 403)),
+    ("GET", f"{L}/comments", None, (200, 200, 200)),
+    ("POST", f"{L}/comments", {"body": "hm", "start_s": 1}, (201, 201, 403)),
+    ("PATCH", C, {"body": "changed"}, (200, 403, 403)),
+    ("GET", f"{L}/comments.csv", None, (200, 200, 200)),
+    ("DELETE", C, None, (204, 403, 403)),
+    ("GET", f"{L}/views", None, (200, 403, 403)),
+    ("GET", f"{L}/clips", None, (200, 403, 403)),
+    ("POST", f"{L}/clips", {"start_s": 1, "end_s": 5}, (202, 403, 403)),
+    ("DELETE", L, None, (204, 403, 403)),
 ]
-VIEW_ONLY = {0, 1, 3, 4}
 
 
 def expected(relationship: str, index: int) -> int:
     if relationship in ("anonymous", "unit"):
         return 401
-    if relationship == "owner":
-        return 204 if ENDPOINTS[index][0] == "DELETE" else (201 if index == 7 else 200)
-    if relationship in ("viewer", "commenter"):
-        return 200 if index in VIEW_ONLY else 403
+    roles = ("owner", "commenter", "viewer")
+    if relationship in roles:
+        return ENDPOINTS[index][3][roles.index(relationship)]
     return 404  # expired or revoked share, other teacher, coach, admin: as if it did not exist
 
 
@@ -70,6 +80,7 @@ async def test_permission_matrix(
     await owner.json("POST", f"{L}/shares", 201, json={"username": "expired", "expires_at": soon})
     revoked = await owner.json("POST", f"{L}/shares", 201, json={"username": "revoked"})
     await owner.json("DELETE", f"{L}/shares/{revoked['share']['id']}", 204)
+    await owner.json("POST", f"{L}/comments", 201, json={"body": "mine", "start_s": 2})
     clock.advance(minutes=61)  # past the share's expiry, within the sessions' idle limit
     anonymous = await new_client()
 
@@ -83,13 +94,13 @@ async def test_permission_matrix(
     cells = 0
     report = []
     for relationship, caller in callers.items():
-        for index, (method, path, body) in enumerate(ENDPOINTS):
+        for index, (method, path, body, _statuses) in enumerate(ENDPOINTS):
             response = await caller.request(method, path, json=body)
             cells += 1
             want = expected(relationship, index)
             if response.status != want:
                 report.append(f"{relationship} {method} {path}: {response.status} != {want}")
-            if relationship != "owner" and 200 <= response.status < 300 and method != "GET":
+            if 200 <= response.status < 300 and not 200 <= want < 300:
                 report.append(f"UNAUTHORISED {relationship} {method} {path}")
     assert not report, "\n".join(report)
     assert cells == len(callers) * len(ENDPOINTS)

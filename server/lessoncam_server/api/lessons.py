@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from .. import lessons, recordings
+from .. import clips, lesson_views, lessons, recordings
 from ..api_support import ApiRoutes, forbidden, json_response, not_found, read_body, require_user
 from ..paths import CAMERA_ID, RECORDING_ID
 from ..permissions import Access
@@ -117,7 +117,7 @@ async def library(request: web.Request) -> web.StreamResponse:
 async def lesson_detail(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, acc = lesson_for(request)
-    services.audit(request, user, "lesson_view", object_kind="lesson", object_id=row["id"])
+    lesson_views.record_open(services, request, user, row)
     return json_response(lessons.summary(services.db, row, user.id, acc))
 
 
@@ -144,15 +144,19 @@ async def update_lesson(request: web.Request) -> web.StreamResponse:
 @routes.route(
     "DELETE",
     "/lessons/{lesson_id}",
-    summary="Delete my lesson and all its files",
+    summary="Delete my lesson and all its files (?with_clips=1: its clips too)",
     auth="user",
     responses={204: "Deleted", 403: "Not the owner", 404: "No such lesson"},
 )
 async def delete_lesson(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, _acc = lesson_for(request, "manage")
-    lessons.delete(services.db, services.paths, row["id"])
-    services.audit(request, user, "lesson_delete", object_kind="lesson", object_id=row["id"])
+    doomed = [row["id"]]
+    if request.query.get("with_clips") == "1":
+        doomed += [c["id"] for c in clips.of_lesson(services.db, row["id"])]
+    for rid in doomed:
+        lessons.delete(services.db, services.paths, rid)
+        services.audit(request, user, "lesson_delete", object_kind="lesson", object_id=rid)
     return web.Response(status=204)
 
 
