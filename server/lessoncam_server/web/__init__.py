@@ -16,13 +16,15 @@ from ..config import ServerConfig
 from . import (
     admin_pages,
     auth_pages,
+    comment_pages,
     formatting,
     library_pages,
     player_pages,
     sharing_pages,
+    upload_pages,
 )
 from .errors import web_error_middleware
-from .i18n import CATALOGUES, Catalogues, current_gettext, current_ngettext
+from .i18n import CATALOGUES, N_, Catalogues, current_gettext, current_ngettext
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -32,9 +34,23 @@ PAGE_ROUTES = [
     auth_pages.routes,
     library_pages.routes,
     player_pages.routes,
+    comment_pages.routes,
     sharing_pages.routes,
     admin_pages.routes,
+    upload_pages.routes,
 ]
+
+# Why a clip or a browser upload failed (the code before ':' in state_reason), for people.
+FAILURE_REASONS = {
+    "not_a_video": N_("The file is not a video."),
+    "video_codec_unsupported": N_(
+        "Browsers cannot play this kind of video (for example HEVC). Record in H.264 "
+        "('most compatible' on a phone) and upload again."
+    ),
+    "audio_codec_unsupported": N_("Browsers cannot play the sound of this video."),
+    "source_gone": N_("The lesson was deleted before the clip could be cut."),
+    "upload_gone": N_("The uploaded file is gone; upload it again."),
+}
 
 __all__ = ["setup_web", "web_error_middleware"]
 
@@ -54,6 +70,7 @@ def setup_web(app: web.Application, config: ServerConfig) -> None:
         gettext=current_gettext, ngettext=current_ngettext, newstyle=True
     )
     formatting.install(env)
+    env.globals["failure_reasons"] = FAILURE_REASONS
     app[CATALOGUES] = Catalogues(config.web.default_language)
     for routes in PAGE_ROUTES:
         app.router.add_routes(routes)

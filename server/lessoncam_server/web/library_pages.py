@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .. import lessons
+from .. import clips, lessons
 from ..services import services_of
 from .lesson_access import page_lesson
 from .library_query import LibraryFilter, library_page
@@ -75,13 +75,19 @@ async def edit(request: web.Request) -> web.StreamResponse:
 @routes.get("/lessons/{lesson_id}/delete")
 async def delete_page(request: web.Request) -> web.StreamResponse:
     _user, row, _acc = page_lesson(request, "manage")
-    return render(request, "lesson_delete.html", {"lesson": row})
+    context = {"lesson": row, "clips": clips.of_lesson(services_of(request).db, row["id"])}
+    return render(request, "lesson_delete.html", context)
 
 
 @routes.post("/lessons/{lesson_id}/delete")
 async def delete(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, _acc = page_lesson(request, "manage")
-    lessons.delete(services.db, services.paths, row["id"])
-    services.audit(request, user, "lesson_delete", object_kind="lesson", object_id=row["id"])
+    form = await form_of(request)
+    doomed = [row["id"]]
+    if form.get("with_clips") == "1":
+        doomed += [c["id"] for c in clips.of_lesson(services.db, row["id"])]
+    for rid in doomed:
+        lessons.delete(services.db, services.paths, rid)
+        services.audit(request, user, "lesson_delete", object_kind="lesson", object_id=rid)
     raise redirect("/library", "deleted")

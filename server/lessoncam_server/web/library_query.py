@@ -57,7 +57,7 @@ WITH visible AS (
       AND (s.expires_at IS NULL OR s.expires_at > :now)
 )
 SELECT r.id, r.title, r.description, r.started_at, r.duration_s, r.state, r.state_reason,
-       r.expected_segments, r.interrupted, r.owner_id, un.name AS unit,
+       r.expected_segments, r.interrupted, r.owner_id, r.kind, un.name AS unit,
        ow.display_name AS owner_name,
        CASE WHEN r.state = 'ready' THEN NULL
             ELSE (SELECT COUNT(*) FROM segments g WHERE g.recording_id = r.id) END AS received

@@ -1,4 +1,5 @@
-"""The owner's sharing page: share with named accounts, optional expiry, revoke; downloads."""
+"""The owner's sharing page: share with named accounts, optional expiry, revoke; who watched;
+the clips cut from the lesson; downloads."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .. import accounts
+from .. import accounts, clips, lesson_views
 from ..principal import User
 from ..services import services_of
 from ..timeutil import to_iso
@@ -67,6 +68,8 @@ def _page(
             if row["state"] == "ready"
             else [],
             "error": error,
+            "viewers": lesson_views.viewers(services_of(request).db, row["id"]),
+            "clips": clips.of_lesson(services_of(request).db, row["id"]),
         },
         status=status,
     )
