@@ -15,7 +15,7 @@ from .units import unit_for_token
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Signing in again while signed in must work without the old session's token (and rotates it);
 # a cross-site sign-in is still stopped by the Origin check and the JSON content type.
-CSRF_EXEMPT = frozenset({("POST", "/api/v1/session")})
+CSRF_EXEMPT = frozenset({("POST", "/api/v1/session"), ("POST", "/login")})
 CSRF_HEADER = "X-CSRF-Token"
 # HTML forms cannot send headers: the web app's forms carry the same token in this field.
 CSRF_FORM_FIELD = "csrf_token"

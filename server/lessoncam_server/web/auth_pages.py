@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from aiohttp import web
 
 from .. import accounts
@@ -61,11 +63,10 @@ async def login(request: web.Request) -> web.StreamResponse:
             actor_name=username,
             detail={"reason": "throttled"},
         )
-        seconds = int(wait) + 1
         message = t(
             request,
             "Too many failed sign-ins. Try again in %(minutes)s minutes.",
-            minutes=(seconds + 59) // 60,
+            minutes=max(1, math.ceil(wait / 60)),
         )
         return again(message, 429)
     row = accounts.authenticate(services.db, username, password)

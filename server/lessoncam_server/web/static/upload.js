@@ -51,7 +51,8 @@
     progressBox.hidden = false;
     upload = new window.tus.Upload(file, {
       endpoint: form.dataset.endpoint,
-      chunkSize: 8 * 1024 * 1024,
+      // Chunks below common proxy body limits, and a resumable unit of work on a weak network.
+      chunkSize: 4 * 1024 * 1024,
       retryDelays: [0, 1000, 3000, 5000, 10000],
       headers: { "X-CSRF-Token": csrf },
       metadata: { filename: file.name, filetype: file.type || "application/octet-stream", title: titleInput.value },
