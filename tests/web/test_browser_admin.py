@@ -1,4 +1,4 @@
-"""School ICT in Chromium: enrol a unit (code as text and QR), the fleet, accounts, the audit log."""
+"""School ICT in Chromium: enrol a unit (code as text and QR), the fleet, accounts, audit log."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ VERBATIM = re.compile(r"<(pre|code)\b.*?</\1>", re.S)
 
 def _literal_text(source: str) -> list[str]:
     """Text outside Jinja tags and HTML tags that contains letters."""
-    env = jinja2.Environment(extensions=["jinja2.ext.i18n"])
+    env = jinja2.Environment(extensions=["jinja2.ext.i18n"], autoescape=True)
     data = "".join(value for _, kind, value in env.lex(source) if kind == "data")
     found = [m for m in VISIBLE_ATTRIBUTES.findall(data) if re.search(r"[A-Za-z]", m)]
     text = TAG.sub(" ", VERBATIM.sub(" ", data))
@@ -48,7 +48,7 @@ def test_templates_have_no_untranslatable_text() -> None:
 def test_the_lint_catches_literal_text() -> None:
     assert _literal_text("<p>Hello {{ name }}</p>") == ["Hello"]
     assert _literal_text('<input placeholder="Search">') == ["Search"]
-    assert _literal_text("<p>{{ _('Hello') }} 0:42 –</p>") == []
+    assert _literal_text("<p>{{ _('Hello') }} 0:42 \u2013</p>") == []
 
 
 def _extracted() -> set[str]:
