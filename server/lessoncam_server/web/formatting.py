@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, get_month_names
 from babel.numbers import format_decimal
 from jinja2 import Environment
 
@@ -26,15 +27,23 @@ def _moment(value: str | datetime | None) -> datetime | None:
     return value if isinstance(value, datetime) else from_iso(value)
 
 
+@functools.cache
+def _month_abbreviations(language: str) -> dict[int, str]:
+    return dict(get_month_names("abbreviated", locale=language).items())
+
+
 def datetime_filter(value: str | datetime | None, form: str = "medium") -> str:
-    """A UTC moment as local date and time, e.g. '2 nov. 2026 09:30'."""
+    """A UTC moment as local date and time, e.g. '2 nov 2026 09:30' (babel's 'd MMM y HH:mm').
+
+    Built from cached month names rather than a babel pattern per call: a lesson page shows
+    a date on each of hundreds of comments."""
     moment = _moment(value)
     if moment is None:
         return NOTHING
-    pattern = "d MMM y HH:mm" if form == "medium" else "d MMM y HH:mm:ss"
-    return format_datetime(
-        moment, pattern, tzinfo=CURRENT_ZONE.get(UTC_ZONE), locale=current_catalogue().language
-    )
+    local = moment.astimezone(CURRENT_ZONE.get(UTC_ZONE))
+    month = _month_abbreviations(current_catalogue().language)[local.month]
+    clock = f"{local:%H:%M:%S}" if form == "long" else f"{local:%H:%M}"
+    return f"{local.day} {month} {local.year} {clock}"
 
 
 def date_filter(value: str | datetime | None) -> str:
