@@ -402,3 +402,59 @@ def top_level_boxes(path: Path) -> list[str]:
             boxes.append(kind)
             pos += size
     return boxes
+
+
+def make_phone_video(
+    path: Path,
+    *,
+    seconds: float = 4.0,
+    width: int = 480,
+    height: int = 270,
+    fps: int = 30,
+    codec: str = "libx264",
+    audio: bool = True,
+    sample_rate: int = 48000,
+) -> Path:
+    """One file as a phone's camera app writes it: MP4 or MOV (from the suffix), H.264 with
+    B-frames (or ``codec``, e.g. ``"libx265"``) and AAC audio, its index (moov) at the end.
+    Frames carry the same barcode and flashes as :func:`make_segments`."""
+    fmt = "mov" if path.suffix.lower() == ".mov" else "mp4"
+    total_frames = round(seconds * fps)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", format=fmt) as container:
+        options = {"preset": "veryfast"} if codec == "libx264" else {"preset": "ultrafast"}
+        if codec == "libx265":
+            options["x265-params"] = "log-level=error"
+        vstream = container.add_stream(codec, rate=fps, options=options)
+        vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
+        vstream.codec_context.gop_size = fps
+        vstream.codec_context.thread_count = 1
+        astream: Any = None
+        chunks: Iterator[tuple[int, np.ndarray]] = iter(())
+        if audio:
+            astream = container.add_stream("aac", rate=sample_rate)
+            astream.layout = "mono"
+            astream.bit_rate = 64000
+        painter = _FramePainter(width, height, fps)
+        if audio:
+            container.start_encoding()
+            chunks = _audio_chunks(sample_rate, fps, total_frames, astream.codec_context.frame_size)
+        pending = next(chunks, None)
+        audio_pts = 0
+        for i in range(total_frames):
+            frame = painter.frame(i)
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            container.mux(vstream.encode(frame))
+            while pending is not None and pending[0] <= i:
+                af = av.AudioFrame.from_ndarray(pending[1][None, :], format="fltp", layout="mono")
+                af.sample_rate = sample_rate
+                af.pts = audio_pts
+                af.time_base = Fraction(1, sample_rate)
+                audio_pts += pending[1].shape[0]
+                container.mux(astream.encode(af))
+                pending = next(chunks, None)
+        container.mux(vstream.encode(None))
+        if audio:
+            container.mux(astream.encode(None))
+    return path

@@ -10,7 +10,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from . import api_support, browser_upload, openapi
-from .api import admin, clips, comments, lessons, recordings, session, shares, units, users
+from .api import admin, claims, clips, comments, lessons, recordings, session, shares, units, users
 from .api_support import API_PREFIX, ApiRoutes, json_response
 from .assembly import assembler_ctx
 from .config import ServerConfig
@@ -37,6 +37,7 @@ API_GROUPS: list[ApiRoutes] = [
     admin.routes,
     comments.routes,
     clips.routes,
+    claims.routes,
 ]
 OPENAPI_DOC = web.AppKey("openapi", dict)
 

@@ -5,7 +5,9 @@ units' segment uploads but its own store, size limit and hooks. Only signed-in t
 coaches upload (with the session's CSRF token, like every change). When all bytes are in, the
 file is probed with PyAV:
 
-- not a video container at all (a photo, a PDF): the upload is refused (415, ``not_a_video``)
+- clearly no video from its first bytes (a photo, a PDF, a sound file): refused (415,
+  ``not_a_video``) as soon as the first chunk is stored, the upload deleted;
+- not a video container at all when probed: the upload is refused (415, ``not_a_video``)
   and nothing is kept;
 - a video whose codecs a browser cannot play (H.265/HEVC, say): a lesson in state ``failed``
   with ``state_reason`` ``"video_codec_unsupported: hevc"`` (or ``audio_codec_unsupported``),
@@ -51,7 +53,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UPLOAD_PREFIX = "/api/v1/lesson-uploads"
-TUS_OPERATIONS = tus_operations(UPLOAD_PREFIX)
+# Signed-in people only (the session cookie and the CSRF token), not units.
+TUS_OPERATIONS = [{**op, "security": [{"session": []}]} for op in tus_operations(UPLOAD_PREFIX)]
 #: What every current browser plays in an MP4.
 PLAYABLE_VIDEO = frozenset({"h264"})
 PLAYABLE_AUDIO = frozenset({"aac"})
@@ -59,6 +62,45 @@ PLAYABLE_AUDIO = frozenset({"aac"})
 _VIDEO_CONTAINERS = ("mov", "mp4", "matroska", "mpegts", "avi", "3gp")
 ORIGINAL_NAME = "original.upload"
 MAX_TITLE = 200
+
+
+# What teachers pick by mistake, recognised from the first bytes (offset, signature, name).
+_NOT_VIDEO_SIGNATURES = (
+    (0, b"\xff\xd8\xff", "a JPEG photo"),
+    (0, b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (0, b"GIF8", "a GIF image"),
+    (0, b"%PDF", "a PDF document"),
+    (0, b"PK\x03\x04", "a ZIP archive or an Office document"),
+    (0, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office document"),
+    (0, b"{\\rtf", "an RTF document"),
+    (0, b"ID3", "an MP3 sound file"),
+    (0, b"fLaC", "a FLAC sound file"),
+    (8, b"WAVE", "a WAV sound file"),
+    (8, b"WEBP", "a WebP image"),
+)
+# ISO BMFF brands of photos and sound files: same box structure as an MP4 video.
+_NOT_VIDEO_BRANDS = {
+    b"heic": "a HEIC photo",
+    b"heix": "a HEIC photo",
+    b"mif1": "a HEIF photo",
+    b"msf1": "a HEIF photo sequence",
+    b"avif": "an AVIF image",
+    b"M4A ": "an M4A sound file",
+    b"M4B ": "an audio book",
+}
+
+
+def sniff(head: bytes) -> str | None:
+    """What a file clearly is when it is clearly no video (``"a PDF document"``), from its
+    first bytes; None when it may be a video (the probe at the end decides). Pure."""
+    for offset, signature, name in _NOT_VIDEO_SIGNATURES:
+        if head[offset : offset + len(signature)] == signature:
+            if offset == 8 and head[:4] != b"RIFF":
+                continue
+            return name
+    if head[4:8] == b"ftyp":
+        return _NOT_VIDEO_BRANDS.get(head[8:12])
+    return None
 
 
 def lesson_id_for(upload_id: str) -> str:
@@ -156,6 +198,16 @@ class BrowserUploadHooks:
         if length == 0:
             raise TusRejected(400, "not_a_video: the file is empty")
 
+    async def on_first_bytes(
+        self, principal: Principal, metadata: dict[str, str], head: bytes
+    ) -> None:
+        """Refuse a photo, a document or a sound file after its first chunk, not its last."""
+        found = sniff(head)
+        if found is not None:
+            raise TusRejected(
+                415, f"not_a_video: this is {found}, not a video; choose a video file"
+            )
+
     async def on_complete(
         self, principal: Principal, upload_id: str, metadata: dict[str, str], path: Path
     ) -> dict[str, Any]:
@@ -167,6 +219,9 @@ class BrowserUploadHooks:
         existing = recordings.get(db, lesson_id)
         if existing is not None:
             return {"lesson_id": lesson_id, "state": existing["state"]}
+        folder = paths.recording_dir(lesson_id)
+        if not path.exists() and (folder / ORIGINAL_NAME).exists():
+            path = folder / ORIGINAL_NAME  # moved there before a crash: go on from there
         found = await asyncio.to_thread(inspect, path)
         now = services.now()
         manifest = Manifest(
@@ -185,10 +240,11 @@ class BrowserUploadHooks:
             audio_camera="main" if found.has_audio else None,
             software_version="browser upload",
         )
-        folder = paths.recording_dir(lesson_id)
         if found.refusal is None:
             folder.mkdir(parents=True, exist_ok=True)
             os.replace(path, folder / ORIGINAL_NAME)
+        else:
+            path.unlink(missing_ok=True)  # nothing to make of it: do not keep a copy
         state = "failed" if found.refusal else "assembling"
         db.table("recordings").insert(
             {

@@ -15,16 +15,18 @@ lesson DELETE takes ``?with_clips=1`` to delete them too); ``source_id`` then be
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
-from . import lessons, recordings
+from . import recordings
 from .cutting import MediaRefused, cut, keyframe_span
-from .fragments import InvalidInput, check_span
+from .fragments import InvalidInput, check_span, gaps_within
 from .remux import AssembledVideo, RemuxError
 from .timeutil import from_iso, to_iso
 
@@ -124,7 +126,13 @@ async def cut_media(
     source = recordings.get(db, clip["source_id"]) if clip["source_id"] else None
     if source is None or source["state"] != "ready":
         raise MediaRefused("source_gone", "the lesson this clip comes from was deleted")
-    media = lessons.media_of(db, source["id"])
+    # Each camera of the source with its holes (lessons.py imports this module, not back).
+    media = {
+        camera: json.loads(gaps)
+        for camera, gaps in db.execute(
+            "SELECT camera, gaps FROM media WHERE recording_id = ?", [source["id"]]
+        ).fetchall()
+    }
     manifest = recordings.manifest_of(source)
     main = next((c.id for c in manifest.cameras if c.role == "main" and c.id in media), None)
     if main is None:
@@ -139,10 +147,14 @@ async def cut_media(
             out = paths.video(clip["id"], camera, version)
             src = paths.video(source["id"], camera, src_version)
             try:
-                videos.append((camera, cut(src, out, span.start_s, span.end_s)))
+                video = cut(src, out, span.start_s, span.end_s)
             except RemuxError:
                 if camera == main:
                     raise
+                continue
+            # The lesson's holes (lost segments) inside the clip stay holes, on its timeline.
+            gaps = gaps_within(media[camera], span.start_s, span.end_s)
+            videos.append((camera, replace(video, gaps=gaps)))
         return videos, span.start_s, span.end_s
 
     videos, start, end = await asyncio.to_thread(work)

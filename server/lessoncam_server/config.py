@@ -89,6 +89,12 @@ class WebConfig(_Section):
         return value
 
 
+class UnitClaimsConfig(_Section):
+    hours: int = Field(
+        8, ge=1, le=24 * 7, description="A claim on a unit ends after this many hours."
+    )
+
+
 class GuideTag(_Section):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="Stored with the comment.")
     en: str = Field(min_length=1, max_length=60, description="English label.")
@@ -130,6 +136,7 @@ class ServerConfig(_Section):
     retention: RetentionConfig = RetentionConfig()
     web: WebConfig = WebConfig()
     viewing_guide: ViewingGuideConfig = ViewingGuideConfig()
+    unit_claims: UnitClaimsConfig = UnitClaimsConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 

@@ -22,7 +22,16 @@ from av.packet import Packet
 from av.stream import Stream
 
 from .durable import fsync_path
-from .remux import AssembledVideo, RemuxError, probe
+
+# The remuxer's integer retiming and index sizing, shared rather than copied.
+from .remux import (
+    _MOOV_BASE_BYTES,
+    _MOOV_BYTES_PER_SAMPLE,
+    AssembledVideo,
+    RemuxError,
+    _Rescale,
+    probe,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,27 +89,33 @@ def keyframe_span(src: Path, start_s: float, end_s: float) -> KeyframeSpan:
 
 
 class _Track:
-    def __init__(self, source: Stream, out: Stream) -> None:
+    """One output stream: integer retiming (per packet, so no Fractions) and increasing dts."""
+
+    def __init__(self, source: Stream, out: Stream, origin: Fraction) -> None:
         assert source.time_base is not None and out.time_base is not None
-        self.in_tb: Fraction = source.time_base
         self.out = out
         self.out_tb: Fraction = out.time_base
+        self.rescale = _Rescale(source.time_base, out.time_base, -origin)
         self.last_dts: int | None = None
 
-    def place(self, packet: Packet[Stream], origin: Fraction) -> None:
+    def place(self, packet: Packet[Stream]) -> None:
         pts_in = packet.pts if packet.pts is not None else packet.dts
         dts_in = packet.dts if packet.dts is not None else pts_in
         assert pts_in is not None and dts_in is not None
-        pts = round((pts_in * self.in_tb - origin) / self.out_tb)
-        dts = round((dts_in * self.in_tb - origin) / self.out_tb)
+        pts, dts = self.rescale(pts_in), self.rescale(dts_in)
         if self.last_dts is not None and dts <= self.last_dts:
             dts = self.last_dts + 1  # MP4 needs strictly increasing decoding times
         packet.stream = self.out
         packet.time_base = self.out_tb
         packet.pts, packet.dts = max(pts, dts), dts
         if packet.duration:
-            packet.duration = round(packet.duration * self.in_tb / self.out_tb)
+            packet.duration = self.rescale.span(packet.duration)
         self.last_dts = dts
+
+
+def _ticks(seconds: Fraction, time_base: Fraction) -> int:
+    """The first timestamp at or after ``seconds`` (less a millisecond) in ``time_base``."""
+    return math.ceil((seconds - _EPSILON) / time_base)
 
 
 def cut(src: Path, out_path: Path, origin_s: float, end_s: float = math.inf) -> AssembledVideo:
@@ -118,22 +133,13 @@ def cut(src: Path, out_path: Path, origin_s: float, end_s: float = math.inf) -> 
     tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
     try:
         try:
-            source = av.open(str(src))
-        except (av.error.FFmpegError, OSError) as e:
-            raise RemuxError(f"cannot open {src}: {e}") from e
-        with source:
-            if not source.streams.video:
-                raise RemuxError(f"{src} has no video")
-            vin = source.streams.video[0]
-            ain = source.streams.audio[0] if source.streams.audio else None
-            width, height = int(vin.codec_context.width), int(vin.codec_context.height)
-            with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
-                video = _Track(vin, out.add_stream_from_template(vin))
-                audio = _Track(ain, out.add_stream_from_template(ain)) if ain else None
-                out.start_encoding()
-                copied = _copy(source, vin, ain, video, audio, origin, end, out)
-            if not copied:
-                raise RemuxError(f"{src}: no video between {origin_s:.3f} and {end_s:.3f} s")
+            width, height, has_audio = _write(src, tmp, origin, end, reserve=True)
+        except av.error.FFmpegError as e:
+            # The index room reserved up front was too small (the muxer tells only at the
+            # end): write again and let the muxer move the data (+faststart), as remux does.
+            log.warning("%s: MP4 writing failed (%s); retrying with +faststart", out_path, e)
+            tmp.unlink(missing_ok=True)
+            width, height, has_audio = _write(src, tmp, origin, end, reserve=False)
         fsync_path(tmp)
         info = probe(tmp)
         os.replace(tmp, out_path)
@@ -147,10 +153,58 @@ def cut(src: Path, out_path: Path, origin_s: float, end_s: float = math.inf) -> 
         duration_s=info["duration_s"],
         width=width,
         height=height,
-        has_audio=audio is not None,
+        has_audio=has_audio,
         size=info["size"],
         gaps=[],
     )
+
+
+def _write(
+    src: Path, tmp: Path, origin: Fraction, end: Fraction | None, *, reserve: bool
+) -> tuple[int, int, bool]:
+    """Write the stretch into ``tmp``; returns the picture size and whether audio came along.
+
+    With ``reserve``, room for the MP4 index is kept at the front of the file (sized from the
+    stretch's length, as the remuxer does), which spares rewriting the whole file afterwards.
+    """
+    try:
+        source = av.open(str(src))
+    except (av.error.FFmpegError, OSError) as e:
+        raise RemuxError(f"cannot open {src}: {e}") from e
+    with source:
+        if not source.streams.video:
+            raise RemuxError(f"{src} has no video")
+        vin = source.streams.video[0]
+        ain = source.streams.audio[0] if source.streams.audio else None
+        options = {"movflags": "+faststart"}
+        if reserve:
+            options = {"moov_size": str(_index_room(source, vin, ain, origin, end))}
+        with av.open(str(tmp), "w", format="mp4", options=options) as out:
+            video = _Track(vin, out.add_stream_from_template(vin), origin)
+            audio = _Track(ain, out.add_stream_from_template(ain), origin) if ain else None
+            out.start_encoding()
+            copied = _copy(source, vin, ain, video, audio, origin, end, out)
+        if not copied:
+            raise RemuxError(f"{src}: no video in the stretch from {float(origin):.3f} s")
+        return int(vin.codec_context.width), int(vin.codec_context.height), ain is not None
+
+
+def _index_room(
+    source: av.container.InputContainer,
+    vin: Stream,
+    ain: Stream | None,
+    origin: Fraction,
+    end: Fraction | None,
+) -> int:
+    """A generous upper bound of the MP4 index's size for the stretch (see remux)."""
+    total = Fraction(source.duration or 0, av.time_base)
+    span = float((end if end is not None else total) - origin) + 10.0
+    fps = float(vin.average_rate or vin.guessed_rate or 60)
+    samples = span * fps * 1.25 + 16
+    if ain is not None:
+        rate = int(ain.codec_context.sample_rate or 48000)  # type: ignore[attr-defined]
+        samples += span * rate / 1024 * 1.1 + 16
+    return int(_MOOV_BASE_BYTES + _MOOV_BYTES_PER_SAMPLE * samples)
 
 
 def _copy(
@@ -164,43 +218,50 @@ def _copy(
     out: av.container.OutputContainer,
 ) -> int:
     """Mux the packets of the stretch; returns how many video packets were copied."""
-    assert vin.time_base is not None
+    vtb = vin.time_base
+    assert vtb is not None
+    atb = ain.time_base if ain is not None else None
     if origin > 0:
-        source.seek(max(int(origin / vin.time_base), 0), stream=vin, backward=True)
+        source.seek(max(int(origin / vtb), 0), stream=vin, backward=True)
+    # Bounds in each stream's own ticks, so the loop compares integers.
+    v_start = _ticks(origin, vtb)
+    v_end = _ticks(end, vtb) if end is not None else None
+    a_start = math.ceil(origin / atb) if atb is not None else 0  # never before the origin
+    a_end = _ticks(end, atb) if atb is not None and end is not None else None
     streams = [vin] if ain is None else [vin, ain]
     started = False  # video waits for its first keyframe in the stretch
     video_done = False
     copied = 0
-    video_end = end
     for packet in source.demux(streams):
-        if packet.size == 0 or (packet.pts is None and packet.dts is None):
+        if packet.size == 0:
             continue
         ts = packet.pts if packet.pts is not None else packet.dts
-        assert ts is not None and packet.stream.time_base is not None
-        t = ts * packet.stream.time_base
+        if ts is None:
+            continue
         if packet.stream_index == vin.index:
             if video_done:
                 if ain is None:
                     break
                 continue
             if not started:
-                if not (packet.is_keyframe and t >= origin - _EPSILON):
+                if not (packet.is_keyframe and ts >= v_start):
                     continue
                 started = True
-            elif packet.is_keyframe and end is not None and t >= end - _EPSILON:
+            elif packet.is_keyframe and v_end is not None and ts >= v_end:
                 video_done = True
-                video_end = t
+                if atb is not None:  # audio stops where the video stops
+                    a_end = _ticks(ts * vtb + _EPSILON, atb)
                 continue
-            video.place(packet, origin)
+            video.place(packet)
             out.mux_one(packet)
             copied += 1
         elif audio is not None:
-            if t < origin:
+            if ts < a_start:
                 continue
-            if video_end is not None and t >= video_end:
+            if a_end is not None and ts >= a_end:
                 if video_done:
                     break
                 continue
-            audio.place(packet, origin)
+            audio.place(packet)
             out.mux_one(packet)
     return copied

@@ -195,6 +195,27 @@ def m004_views_and_clips(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_unit_claims(db: Database) -> None:
+    # A teacher's claim on a unit: its lessons are hers while the claim holds. Kept after it
+    # ends, so who owned the unit at any moment can be told (and audited).
+    _run_script(
+        db,
+        """
+        CREATE TABLE unit_claims (
+            id INTEGER PRIMARY KEY,
+            unit_id TEXT NOT NULL REFERENCES units(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            claimed_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            ended_at TEXT,
+            ended_by INTEGER REFERENCES users(id) ON DELETE SET NULL
+        );
+        CREATE INDEX unit_claims_unit ON unit_claims(unit_id, claimed_at)
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):

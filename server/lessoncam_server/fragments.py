@@ -53,3 +53,16 @@ def format_time(seconds: float) -> str:
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def gaps_within(
+    gaps: list[tuple[float, float]] | list[list[float]], start_s: float, end_s: float
+) -> list[tuple[float, float]]:
+    """The parts of ``gaps`` (holes in a lesson's video) inside ``[start_s, end_s]``, on a
+    timeline that starts at ``start_s`` (a clip's). Pure."""
+    out = []
+    for a, b in gaps:
+        lo, hi = max(a, start_s), min(b, end_s)
+        if hi > lo:
+            out.append((round(lo - start_s, 3), round(hi - start_s, 3)))
+    return out

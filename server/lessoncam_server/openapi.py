@@ -81,7 +81,7 @@ def build(operations: list[Operation], extra: list[dict[str, Any]] | None = None
             "summary": item["summary"],
             "operationId": f"{item['method'].lower()}_uploads_{_slug(item['path'])}",
             "tags": ["uploads"],
-            "security": [{"unitToken": []}, {"session": []}],
+            "security": item.get("security", [{"unitToken": []}, {"session": []}]),
             "parameters": [
                 {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                 for p in _PARAM.findall(item["path"])

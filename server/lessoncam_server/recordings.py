@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from . import claims
 from .manifest import Completion, Manifest, SegmentMeta
 from .principal import Unit
 from .timeutil import to_iso
@@ -92,7 +93,8 @@ def progress(db: Database, row: Mapping[str, Any]) -> Progress:
 def register(
     db: Database, unit: Unit, manifest: Manifest, now: datetime
 ) -> tuple[dict[str, Any], bool]:
-    """Store a new recording (owned by the unit's teacher now); returns (row, created)."""
+    """Store a new recording (owned by the unit's teacher, or by the teacher who claimed the
+    unit when the recording started); returns (row, created)."""
     body = manifest.model_dump_json()
     with db.atomic():
         existing = get(db, manifest.recording_id)
@@ -106,7 +108,8 @@ def register(
             {
                 "id": manifest.recording_id,
                 "unit_id": unit.id,
-                "owner_id": unit.teacher_id,
+                # The unit's default teacher, or whoever claimed it when the lesson started.
+                "owner_id": claims.owner_for(db, unit.id, unit.teacher_id, manifest.started_at),
                 "title": "",
                 "description": "",
                 "started_at": to_iso(manifest.started_at),
@@ -122,7 +125,8 @@ def register(
 
 def unit_recording(db: Database, unit: Unit, recording_id: str) -> dict[str, Any]:
     row = get(db, recording_id)
-    if row is None or row["unit_id"] != unit.id:
+    # A clip keeps its lesson's unit (for the library) but is no recording of the unit's.
+    if row is None or row["unit_id"] != unit.id or row.get("kind", "unit") != "unit":
         raise RecordingError(404, f"unknown recording {recording_id!r}; register it first (PUT)")
     return row
 

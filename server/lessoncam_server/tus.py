@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -78,6 +78,23 @@ class TusHooks(Protocol):
         info. Raise TusRejected(status, msg) to refuse: the upload is then deleted and the PATCH
         answered with that status (e.g. 460 when the whole-file sha256 does not match).
         Must be idempotent: after a crash it is called again for the same upload."""
+
+
+@runtime_checkable
+class FirstBytesHook(Protocol):
+    """Optional for hooks: look at the first bytes of an upload as soon as they are stored,
+    to refuse a file that is clearly of the wrong kind before the rest is sent."""
+
+    async def on_first_bytes(
+        self, principal: Principal, metadata: dict[str, str], head: bytes
+    ) -> None:
+        """``head`` is up to ``FIRST_BYTES`` bytes from the start of the upload, called once
+        when the first chunk of a multi-chunk upload is stored. Raise TusRejected to refuse:
+        the upload is then deleted."""
+
+
+#: How many bytes ``FirstBytesHook.on_first_bytes`` sees.
+FIRST_BYTES = 64
 
 
 class DefaultTusHooks:
@@ -503,6 +520,8 @@ class TusEndpoint:
         finally:
             writer.close()
 
+        if offset == 0 and 0 < new_offset < info.length:
+            await self._check_first_bytes(info, principal)
         if new_offset == info.length:
             info = await self._finish(await self.store.mark_received(info), principal)
         if outcome == "stalled":
@@ -519,6 +538,23 @@ class TusEndpoint:
                 400, "the request body ended early", {"Upload-Offset": str(new_offset)}, close=True
             )
         return info, new_offset
+
+    async def _check_first_bytes(self, info: UploadInfo, principal: Principal) -> None:
+        """Let the hooks refuse an upload from its first bytes. Hold the upload's lock."""
+        if not isinstance(self.hooks, FirstBytesHook):
+            return
+
+        def read_head() -> bytes:
+            with self.store.data_path(info.id).open("rb") as handle:
+                return handle.read(FIRST_BYTES)
+
+        head = await asyncio.to_thread(read_head)
+        try:
+            await self.hooks.on_first_bytes(principal, dict(info.metadata), head)
+        except TusRejected as exc:
+            log.info("upload %s refused from its first bytes: %s", info.id, exc.message)
+            await self.store.delete(info.id)
+            raise _Fail(exc.status, exc.message) from None
 
     async def _pump(self, request: web.Request, writer: UploadWriter, length: int) -> Outcome:
         chunks = request.content.iter_chunked(self.read_chunk_bytes)

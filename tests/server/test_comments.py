@@ -12,7 +12,7 @@ import pytest
 
 from lessoncam_server.services import Services
 
-from .helpers import FakeClock, Person, UnitClient
+from .helpers import FakeClock, Person, UnitClient, manifest
 from .lesson_fixtures import ready_lesson
 
 RID = "01JD0000000000000000000010"
@@ -274,3 +274,15 @@ async def test_csv_export_is_safe_and_respects_private_notes(
     assert [r[6] for r in coach_rows[1:]] == ["'+secret", "Klassenmanagement, goed", rows[2][6]]
     bad = await anna.request("GET", f"{L}/comments.csv?lang=fr")
     assert bad.status == 400 and (await bad.json())["error"] == "invalid_query"
+
+
+async def test_a_lesson_still_uploading_takes_no_comments_or_clips(
+    anna: Person, unit: UnitClient, clock: FakeClock
+) -> None:
+    await unit.json("PUT", f"/api/v1/recordings/{OTHER}", 201, json=manifest(OTHER, clock.now))
+    path = f"/api/v1/lessons/{OTHER}"
+    answer = await anna.json("POST", f"{path}/comments", 409, json={"body": "x", "start_s": 1})
+    assert answer["error"] == "lesson_not_ready"
+    clip = await anna.json("POST", f"{path}/clips", 409, json={"start_s": 1, "end_s": 3})
+    assert clip["error"] == "lesson_not_ready"
+    assert (await anna.json("GET", f"{path}/comments"))["comments"] == []

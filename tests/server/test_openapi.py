@@ -31,3 +31,12 @@ async def test_document_lists_exactly_the_api_routes(
         for op in ops.values():
             assert op["summary"] and op["responses"]
             assert {p["name"] for p in op["parameters"] if p["in"] == "path"} == params
+
+
+async def test_browser_uploads_are_documented_for_signed_in_people(
+    new_client: Callable[[], Awaitable[TestClient]],
+) -> None:
+    client = await new_client()
+    doc = await (await client.get(f"{API_PREFIX}/openapi.json")).json()
+    assert doc["paths"][f"{API_PREFIX}/lesson-uploads/"]["post"]["security"] == [{"session": []}]
+    assert {"unitToken": []} in doc["paths"][f"{API_PREFIX}/uploads/"]["post"]["security"]

@@ -109,3 +109,91 @@ async def test_permission_matrix(
         "SELECT COUNT(*) FROM audit WHERE action = 'access_denied'"
     ).fetchone()[0]
     assert denied > 0
+
+
+async def test_claim_permission_matrix(
+    admin: Person,
+    unit: UnitClient,
+    sign_in: Callable[..., Awaitable[Person]],
+    new_client: Callable[[], Awaitable[TestClient]],
+    services: Services,
+) -> None:
+    """Bert holds the unit whose own teacher is Anna; who may do what with the claim."""
+    anna = await sign_in("anna")
+    await admin.json("PATCH", f"/api/v1/units/{unit.unit_id}", json={"teacher": "anna"})
+    bert = await sign_in("bert")
+    claim = {"unit_id": unit.unit_id}
+    end = f"/api/v1/unit-claims/{unit.unit_id}"
+    # (GET list, POST claim, DELETE claim) per caller, while Bert holds the unit.
+    table: dict[str, tuple[Any, tuple[int, int, int]]] = {
+        "anonymous": (await new_client(), (401, 401, 401)),
+        "unit": (unit, (401, 401, 401)),
+        "other": (await sign_in("other"), (200, 409, 403)),
+        "coach": (await sign_in("coach", "coach"), (200, 409, 403)),
+        "admin": (admin, (200, 403, 204)),
+        "default teacher": (anna, (200, 409, 204)),
+        "holder": (bert, (200, 200, 204)),
+    }
+    report = []
+    for name, (caller, (want_list, want_claim, want_end)) in table.items():
+        await bert.json("POST", "/api/v1/unit-claims", json=claim, expect=201)
+        for (method, path, body), want in zip(
+            (
+                ("GET", "/api/v1/unit-claims", None),
+                ("POST", "/api/v1/unit-claims", claim),
+                ("DELETE", end, None),
+            ),
+            (want_list, want_claim, want_end),
+            strict=True,
+        ):
+            response = await caller.request(method, path, json=body)
+            if response.status != want:
+                report.append(f"{name} {method} {path}: {response.status} != {want}")
+            if 200 <= response.status < 300 and not 200 <= want < 300:
+                report.append(f"UNAUTHORISED {name} {method} {path}")
+        if want_end != 204:
+            await bert.json("DELETE", end, 204)
+    assert not report, "\n".join(report)
+    holders = services.db.execute("SELECT DISTINCT user_id FROM unit_claims").fetchall()
+    assert len(holders) == 1  # nobody but Bert ever held the unit
+
+
+async def test_browser_upload_permission_matrix(
+    admin: Person,
+    unit: UnitClient,
+    sign_in: Callable[..., Awaitable[Person]],
+    new_client: Callable[[], Awaitable[TestClient]],
+) -> None:
+    """An upload from Anna's browser exists for Anna only."""
+    anna = await sign_in("anna")
+    tus = {"Tus-Resumable": "1.0.0"}
+    created = await anna.request(
+        "POST", "/api/v1/lesson-uploads/", headers={**tus, "Upload-Length": "100"}
+    )
+    assert created.status == 201
+    item = created.headers["Location"][created.headers["Location"].index("/api/v1/") :]
+    patch = {**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    requests = [
+        ("HEAD", tus, None),
+        ("PATCH", patch, b"x" * 10),
+        ("POST", {**patch, "X-HTTP-Method-Override": "PATCH"}, b"x" * 10),
+        ("DELETE", tus, None),
+    ]
+    callers: dict[str, Any] = {
+        "anonymous": await new_client(),
+        "unit": unit,
+        "other": await sign_in("other"),
+        "coach": await sign_in("coach", "coach"),
+        "admin": admin,
+    }
+    report = []
+    for name, caller in callers.items():
+        for method, headers, data in requests:
+            response = await caller.request(method, item, headers=headers, data=data)
+            want = 401 if name == "anonymous" else 404
+            if response.status != want:
+                report.append(f"{name} {method}: {response.status} != {want}")
+    assert not report, "\n".join(report)
+    head = await anna.request("HEAD", item, headers=tus)
+    assert head.status == 200 and head.headers["Upload-Offset"] == "0"
+    assert (await anna.request("DELETE", item, headers=tus)).status == 204

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import av
 
-from lessoncam_server import housekeeping, lessons
+from lessoncam_server import clips, housekeeping, lessons
 from lessoncam_server.services import Services
 
 from ..mediagen import read_frame_index
 from .helpers import FakeClock, Person, UnitClient
-from .lesson_fixtures import assembled, ready_lesson
+from .lesson_fixtures import assembled, ready_lesson, record, send_lesson
 
 RID = "01JD0000000000000000000020"
 L = f"/api/v1/lessons/{RID}"
@@ -115,6 +115,11 @@ async def test_a_clip_is_a_lesson_of_its_own_with_only_its_minutes(
     assert (await bert.request("GET", f"{C}/cameras/pupils/video")).status == 200
     for path in (L, f"{L}/cameras/main/video", f"{L}/comments"):
         assert (await bert.request("GET", path)).status == 404
+    # The unit that recorded the lesson has nothing to do with the clip.
+    assert (await unit.request("GET", f"/api/v1/recordings/{clip['id']}")).status == 404
+    complete = {"segments": {"main": 1}}
+    done = await unit.request("POST", f"/api/v1/recordings/{clip['id']}/complete", json=complete)
+    assert done.status == 404
     listed = (await anna.json("GET", f"{L}/clips"))["clips"]
     assert [c["id"] for c in listed] == [clip["id"]]
 
@@ -148,7 +153,10 @@ async def test_bad_clips_and_deleting_with_clips(
     assert services.db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 1
 
     clip = (await anna.json("POST", f"{L}/clips", 202, json={"start_s": 1, "end_s": 3}))["clip"]
+    tail = (await anna.json("POST", f"{L}/clips", 202, json={"start_s": 6.5, "end_s": 10}))["clip"]
     await assembled(services)
+    tail = await anna.json("GET", f"/api/v1/lessons/{tail['id']}")
+    assert tail["state"] == "ready" and abs(tail["duration_s"] - 4.0) < 0.1  # up to the end
     await anna.json("DELETE", f"{L}?with_clips=1", 204)
     assert services.db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
     assert not services.paths.recording_dir(clip["id"]).exists()
@@ -167,3 +175,43 @@ async def test_a_clip_expires_with_its_lesson(
     clock.advance(seconds=2)
     assert len(housekeeping.sweep(services)) == 1
     assert services.db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
+
+
+async def test_a_hole_in_the_lesson_stays_a_hole_in_its_clip(
+    anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
+) -> None:
+    segments = record(tmp_path, seconds=30)
+    await send_lesson(
+        unit, RID, clock.now, segments, skip=frozenset({("main", 1)}), declare_missing=True
+    )
+    await assembled(services)
+    lesson = await anna.json("GET", L)
+    assert lesson["cameras"][0]["gaps"] == [[10.0, 20.0]]
+    clip = (await anna.json("POST", f"{L}/clips", 202, json={"start_s": 5, "end_s": 25}))["clip"]
+    await assembled(services)
+    clip = await anna.json("GET", f"/api/v1/lessons/{clip['id']}")
+    assert clip["state"] == "ready" and abs(clip["duration_s"] - 20.0) < 0.1
+    assert clip["cameras"][0]["gaps"] == [[5.0, 15.0]]
+    data = await (await anna.request("GET", clip["cameras"][0]["video_url"])).read()
+    times = []
+    with av.open(io.BytesIO(data)) as c:
+        for frame in c.decode(video=0):
+            times.append((float(frame.time), read_frame_index(frame)))
+    assert times[0] == (0.0, 150)
+    after_hole = next(t for t in times if t[0] >= 15.0 - 1e-3)
+    assert after_hole == (15.0, 600)  # the content after the hole keeps its true time
+
+
+async def test_a_clip_cut_short_by_a_restart_is_cut_after_it(
+    anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
+) -> None:
+    await ready_lesson(unit, services, clock.now, tmp_path, RID, seconds=10)
+    source = services.db.execute("SELECT * FROM recordings WHERE id = ?", [RID])
+    row = dict(zip([c[0] for c in source.description], source.fetchone(), strict=True))
+    # Registered, then the server stopped before the assembler got to it.
+    clip = clips.create(services.db, row, 2.0, 6.0, "after restart", clock.now)
+    assert services.assembler is not None
+    services.assembler.resume()  # what the server does at start-up
+    await assembled(services)
+    summary = await anna.json("GET", f"/api/v1/lessons/{clip['id']}")
+    assert summary["state"] == "ready" and abs(summary["duration_s"] - 4.0) < 0.1

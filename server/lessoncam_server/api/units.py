@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlite_utils import Database
 
-from .. import accounts, units
+from .. import accounts, claims, units
 from ..api_support import (
     ApiError,
     ApiRoutes,
@@ -164,6 +164,8 @@ async def list_units(request: web.Request) -> web.StreamResponse:
     )
     columns = [c[0] for c in rows.description]
     fleet = [units.describe(dict(zip(columns, r, strict=True)), now) for r in rows.fetchall()]
+    for unit in fleet:
+        unit["claim"] = claims.describe(claims.active(services.db, unit["id"], now), None)
     return json_response({"units": fleet})
 
 

@@ -1,0 +1,158 @@
+"""Unit claims: a teacher uses a unit for her lessons for a while (rules in ``claims.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from .. import claims, units
+from ..api_support import (
+    ApiError,
+    ApiRoutes,
+    forbidden,
+    json_response,
+    not_found,
+    read_body,
+    require_user,
+)
+from ..fragments import InvalidInput
+from ..paths import UNIT_ID
+from ..services import services_of
+from .comments import refused
+
+routes = ApiRoutes("claims")
+
+
+class NewClaim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit_id: str = Field(max_length=64)
+    hours: int | None = Field(None, description="Fewer hours than the server's maximum.")
+
+
+def _active_unit(request: web.Request, unit_id: str) -> dict[str, Any]:
+    rows = (
+        list(
+            services_of(request)
+            .db.table("units")
+            .rows_where("id = ? AND revoked_at IS NULL", [unit_id], limit=1)
+        )
+        if UNIT_ID.fullmatch(unit_id)
+        else []
+    )
+    if not rows:
+        raise not_found("unit")
+    return rows[0]
+
+
+@routes.route(
+    "GET",
+    "/unit-claims",
+    summary="Every unit with its default teacher and who is using it now",
+    auth="user",
+)
+async def list_claims(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user = require_user(request)
+    now = services.now()
+    rows = services.db.execute(
+        """SELECT u.id, u.name, u.last_seen_at, u.revoked_at, t.username, t.display_name
+           FROM units u LEFT JOIN users t ON t.id = u.teacher_id
+           WHERE u.revoked_at IS NULL ORDER BY u.name"""
+    ).fetchall()
+    out = []
+    for unit_id, name, seen, revoked, username, display in rows:
+        out.append(
+            {
+                "unit_id": unit_id,
+                "name": name,
+                "online": units.describe({"last_seen_at": seen, "revoked_at": revoked}, now)[
+                    "online"
+                ],
+                "default_teacher": {"username": username, "display_name": display}
+                if username
+                else None,
+                "claim": claims.describe(claims.active(services.db, unit_id, now), user.id),
+            }
+        )
+    return json_response({"units": out, "max_hours": services.config.unit_claims.hours})
+
+
+@routes.route(
+    "POST",
+    "/unit-claims",
+    summary="Use a unit for my lessons (or extend my claim)",
+    auth="user",
+    body=NewClaim,
+    responses={
+        201: "Claimed",
+        200: "My claim extended",
+        403: "Administrators cannot claim units",
+        404: "No such unit",
+        409: "Another teacher is using the unit",
+        422: "Too many hours",
+    },
+)
+async def create_claim(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user = require_user(request)
+    body = await read_body(request, NewClaim)
+    unit = _active_unit(request, body.unit_id)
+    if user.role == "admin":
+        raise forbidden("administrator accounts do not own lessons; a teacher claims a unit")
+    limit = services.config.unit_claims.hours
+    hours = body.hours if body.hours is not None else limit
+    if not 1 <= hours <= limit:
+        raise ApiError(422, "claim_hours", f"a claim lasts from 1 to {limit} hours")
+    try:
+        claim, created = claims.claim(services.db, unit["id"], user.id, hours, services.now())
+    except InvalidInput as exc:
+        raise refused(exc) from None
+    services.audit(
+        request,
+        user,
+        "unit_claim",
+        object_kind="unit",
+        object_id=unit["id"],
+        detail={"until": claim["expires_at"], "extended": not created},
+    )
+    return json_response({"claim": claims.describe(claim, user.id)}, status=201 if created else 200)
+
+
+@routes.route(
+    "DELETE",
+    "/unit-claims/{unit_id}",
+    summary="End the claim on a unit (its holder, the unit's default teacher, or an admin)",
+    auth="user",
+    responses={204: "Ended", 403: "Not yours to end", 404: "No such unit or no claim"},
+)
+async def end_claim(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user = require_user(request)
+    unit = _active_unit(request, request.match_info["unit_id"])
+    now = services.now()
+    held = claims.active(services.db, unit["id"], now)
+    if held is None:
+        raise not_found("claim")
+    if user.id not in (held["user_id"], unit["teacher_id"]) and user.role != "admin":
+        services.audit(
+            request,
+            user,
+            "access_denied",
+            outcome="denied",
+            object_kind="unit",
+            object_id=unit["id"],
+            detail={"path": request.path},
+        )
+        raise forbidden("only the teacher using the unit, its own teacher or an admin may end it")
+    claims.release(services.db, held["id"], user.id, now)
+    services.audit(
+        request,
+        user,
+        "unit_release",
+        object_kind="unit",
+        object_id=unit["id"],
+        detail={"claimed_by": held["username"]},
+    )
+    return web.Response(status=204)
