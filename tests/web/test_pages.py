@@ -28,9 +28,13 @@ async def test_pages_render_in_both_languages(
             f"/lessons/{lesson_id}/delete",
             f"/lessons/{lesson_id}/sharing",
             "/account/password",
+            "/units",
+            "/upload",
+            f"/lessons/{lesson_id}/comments/print",
         ):
             html = await anna.get(path)
             assert f'<html lang="{language}">' in html, path
+            assert "Traceback" not in html
         for path in ("/admin/units", "/admin/users", "/admin/settings", "/admin/audit"):
             await boss.get(path)
     from lessoncam_server.web.i18n import CATALOGUES

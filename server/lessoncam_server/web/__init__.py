@@ -16,6 +16,7 @@ from ..config import ServerConfig
 from . import (
     admin_pages,
     auth_pages,
+    claim_pages,
     comment_pages,
     formatting,
     library_pages,
@@ -38,6 +39,7 @@ PAGE_ROUTES = [
     sharing_pages.routes,
     admin_pages.routes,
     upload_pages.routes,
+    claim_pages.routes,
 ]
 
 # Why a clip or a browser upload failed (the code before ':' in state_reason), for people.

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .. import accounts, lessons, retention, units
+from .. import accounts, claims, lessons, retention, units
 from ..audit import ACTIONS
 from ..passwords import MIN_LENGTH, WeakPassword
 from ..paths import UNIT_ID
@@ -171,7 +171,10 @@ def _fleet(request: web.Request) -> list[dict[str, Any]]:
     )
     columns = [c[0] for c in cursor.description]
     now = services.now()
-    return [units.describe(dict(zip(columns, r, strict=True)), now) for r in cursor.fetchall()]
+    fleet = [units.describe(dict(zip(columns, r, strict=True)), now) for r in cursor.fetchall()]
+    for unit in fleet:
+        unit["claim"] = claims.describe(claims.active(services.db, unit["id"], now), None)
+    return fleet
 
 
 def _units_page(

@@ -28,6 +28,8 @@ NOTICES = {
     "user_changed": N_("The account was changed."),
     "unit_changed": N_("The unit was changed."),
     "unit_revoked": N_("The unit was revoked. It can no longer upload."),
+    "claimed": N_("The unit is yours for now: lessons that start on it are yours."),
+    "released": N_("The claim has ended."),
 }
 
 
