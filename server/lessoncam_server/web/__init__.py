@@ -26,6 +26,7 @@ from . import (
 )
 from .errors import web_error_middleware
 from .i18n import CATALOGUES, N_, Catalogues, current_gettext, current_ngettext
+from .memo import RENDERED, RenderedPieces
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -74,6 +75,7 @@ def setup_web(app: web.Application, config: ServerConfig) -> None:
     formatting.install(env)
     env.globals["failure_reasons"] = FAILURE_REASONS
     app[CATALOGUES] = Catalogues(config.web.default_language)
+    app[RENDERED] = RenderedPieces()
     for routes in PAGE_ROUTES:
         app.router.add_routes(routes)
     # Our own code only (CSS, JS, vendored libraries); users' files never go through add_static.

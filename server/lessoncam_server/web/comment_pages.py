@@ -6,33 +6,44 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from markupsafe import Markup
 
 from .. import comments
 from ..permissions import Access
 from ..services import services_of
 from .lesson_access import page_lesson
+from .memo import rendered
 from .render import render, signed_in
 
 routes = web.RouteTableDef()
 
 
 def comment_context(request: web.Request, row: dict[str, Any], acc: Access) -> dict[str, Any]:
-    """What the comment list needs: the caller's visible threads and the viewing guide."""
+    """What the comment pages need: the reader's visible threads, the rendered list and the
+    viewing guide."""
     services = services_of(request)
     user_id = signed_in(request).id
     guide = services.config.viewing_guide
-    return {
-        "threads": comments.threads(services.db, row["id"], user_id, acc, guide),
+    threads = comments.threads(services.db, row["id"], user_id, acc, guide)
+    context: dict[str, Any] = {
+        "threads": threads,
         "guide": comments.viewing_guide(guide),
         "access": acc,
     }
+    # The list shows the threads (with each comment's rights for this reader) and the
+    # reader's rights on the lesson; nothing else.
+    made_of = [threads, acc.comment, acc.manage]
+    context["comment_list"] = rendered(request, "_comment_list.html", context, made_of)
+    return context
 
 
 @routes.get("/lessons/{lesson_id}/comments/list")
 async def comment_list(request: web.Request) -> web.StreamResponse:
     _user, row, acc = page_lesson(request)
-    context = {"lesson_id": row["id"], **comment_context(request, row, acc)}
-    return render(request, "_comment_list.html", context)
+    html = comment_context(request, row, acc)["comment_list"]
+    return web.Response(
+        text=str(html), content_type="text/html", headers={"Cache-Control": "no-store"}
+    )
 
 
 @routes.get("/lessons/{lesson_id}/comments/print")
@@ -40,3 +51,12 @@ async def printable(request: web.Request) -> web.StreamResponse:
     _user, row, acc = page_lesson(request)
     context = {"row": row, "lesson_id": row["id"], **comment_context(request, row, acc)}
     return render(request, "comments_print.html", context)
+
+
+def comment_panel(request: web.Request, row: dict[str, Any], acc: Access) -> Markup:
+    """The whole panel under the player (form, list, message texts), rendered once per
+    distinct content."""
+    context = comment_context(request, row, acc)
+    context["lesson"] = {"id": row["id"], "duration_s": row["duration_s"]}
+    made_of = [context["lesson"], context["comment_list"], context["guide"], acc.comment]
+    return rendered(request, "_comments.html", context, made_of)

@@ -42,7 +42,10 @@ def datetime_filter(value: str | datetime | None, form: str = "medium") -> str:
         return NOTHING
     local = moment.astimezone(CURRENT_ZONE.get(UTC_ZONE))
     month = _month_abbreviations(current_catalogue().language)[local.month]
-    clock = f"{local:%H:%M:%S}" if form == "long" else f"{local:%H:%M}"
+    # Not strftime: glibc's may re-read the system time zone on every call.
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    if form == "long":
+        clock += f":{local.second:02d}"
     return f"{local.day} {month} {local.year} {clock}"
 
 

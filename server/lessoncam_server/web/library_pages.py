@@ -11,6 +11,7 @@ from .. import clips, lessons
 from ..services import services_of
 from .lesson_access import page_lesson
 from .library_query import LibraryFilter, library_page
+from .memo import rendered
 from .render import form_of, redirect, render, signed_in
 
 routes = web.RouteTableDef()
@@ -44,10 +45,13 @@ async def library(request: web.Request) -> web.StreamResponse:
     zone = ZoneInfo(services.config.web.timezone)
     found = library_page(services.db, user.id, services.now(), wanted, zone)
     busy = any(lesson["state"] in ("receiving", "assembling") for lesson in found.lessons)
+    context = {"found": found, "wanted": wanted}
+    made_of = [found.lessons, found.total, found.page, found.pages, wanted]
+    lesson_list = rendered(request, "_library_list.html", context, made_of)
     return render(
         request,
         "library.html",
-        {"found": found, "wanted": wanted, "refresh": busy},
+        {**context, "refresh": busy, "lesson_list": lesson_list},
     )
 
 

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from .. import lesson_views, lessons
 from ..services import services_of
-from .comment_pages import comment_context
+from .comment_pages import comment_panel
 from .lesson_access import page_lesson
 from .render import render
 
@@ -24,6 +24,6 @@ async def lesson_page(request: web.Request) -> web.StreamResponse:
     main = next((c for c in playable if c["role"] == "main"), playable[0] if playable else None)
     second = next((c for c in playable if c is not main), None)
     context = {"lesson": lesson, "row": row, "main": main, "second": second}
-    if row["state"] == "ready":
-        context.update(comment_context(request, row, acc))
+    if row["state"] == "ready" and main is not None:
+        context["comment_panel"] = comment_panel(request, row, acc)
     return render(request, "lesson.html", context)

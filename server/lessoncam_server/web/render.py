@@ -90,10 +90,7 @@ def safe_next(target: str | None) -> str:
     return "/library"
 
 
-def render(
-    request: web.Request, template: str, context: dict[str, Any] | None = None, status: int = 200
-) -> web.Response:
-    """Render ``template`` in the reader's language, with the page frame's context."""
+def _frame(request: web.Request) -> dict[str, Any]:
     catalogue = catalogue_for(request)
     user = current_user(request)
     notice = NOTICES.get(request.query.get("notice", ""))
@@ -107,6 +104,27 @@ def render(
         "tz": services_of(request).config.web.timezone,
         "notice": notice,
     }
+    return frame
+
+
+def render_fragment(request: web.Request, template: str, context: dict[str, Any]) -> str:
+    """Render a piece of a page (no response) in the reader's language."""
+    frame = {**_frame(request), **context}
+    token = CURRENT.set(catalogue_for(request))
+    zone_token = CURRENT_ZONE.set(ZoneInfo(frame["tz"]))
+    try:
+        return aiohttp_jinja2.get_env(request.app).get_template(template).render(frame)
+    finally:
+        CURRENT_ZONE.reset(zone_token)
+        CURRENT.reset(token)
+
+
+def render(
+    request: web.Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> web.Response:
+    """Render ``template`` in the reader's language, with the page frame's context."""
+    catalogue = catalogue_for(request)
+    frame = _frame(request)
     frame.update(context or {})
     token = CURRENT.set(catalogue)
     zone_token = CURRENT_ZONE.set(ZoneInfo(frame["tz"]))
