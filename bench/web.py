@@ -228,7 +228,7 @@ async def measure(base: str, clients: int, rounds: int) -> dict[str, list[float]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=30, help="requests per client and kind")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lessoncam-bench-web-"))

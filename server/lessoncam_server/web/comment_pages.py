@@ -53,10 +53,30 @@ async def printable(request: web.Request) -> web.StreamResponse:
     return render(request, "comments_print.html", context)
 
 
+# Everything the comment panel shows of each comment this reader may see, serialized by
+# SQLite: a cheap, exact key for the rendered panel (any edit, reply, deletion, rename or
+# visibility change alters it), so an unchanged panel costs one query, not 200 comments.
+FINGERPRINT = """
+SELECT count(*), group_concat(
+    c.id || '|' || COALESCE(c.parent_id, '') || '|' || c.start_s || '|' || COALESCE(c.end_s, '')
+    || '|' || c.visibility || '|' || c.tags || '|' || COALESCE(c.author_id, '') || '|'
+    || COALESCE(u.display_name, '') || '|' || c.created_at || '|' || COALESCE(c.edited_at, '')
+    || '|' || c.body, char(30))
+FROM comments c LEFT JOIN users u ON u.id = c.author_id
+WHERE c.recording_id = :rid AND (c.visibility = 'shared' OR c.author_id = :user)
+"""
+
+
 def comment_panel(request: web.Request, row: dict[str, Any], acc: Access) -> Markup:
     """The whole panel under the player (form, list, message texts), rendered once per
     distinct content."""
-    context = comment_context(request, row, acc)
-    context["lesson"] = {"id": row["id"], "duration_s": row["duration_s"]}
-    made_of = [context["lesson"], context["comment_list"], context["guide"], acc.comment]
+    services = services_of(request)
+    user_id = signed_in(request).id
+    fingerprint = services.db.execute(FINGERPRINT, {"rid": row["id"], "user": user_id}).fetchone()
+    lesson = {"id": row["id"], "duration_s": row["duration_s"]}
+
+    def context() -> dict[str, Any]:
+        return {**comment_context(request, row, acc), "lesson": lesson}
+
+    made_of = [lesson, tuple(fingerprint), user_id, acc.comment, acc.manage]
     return rendered(request, "_comments.html", context, made_of)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -41,9 +42,15 @@ class RenderedPieces:
 RENDERED = web.AppKey("web_rendered_pieces", RenderedPieces)
 
 
-def rendered(request: web.Request, template: str, context: dict[str, Any], made_of: Any) -> Markup:
-    """``template`` rendered with ``context``; ``made_of`` must hold everything the output
-    depends on besides the language (which is added here)."""
+def rendered(
+    request: web.Request,
+    template: str,
+    context: dict[str, Any] | Callable[[], dict[str, Any]],
+    made_of: Any,
+) -> Markup:
+    """``template`` rendered with ``context`` (or what the callable returns, asked only when
+    the piece is not at hand); ``made_of`` must determine the output completely, apart from
+    the language (which is added here)."""
     language = catalogue_for(request).language
     # repr, not json: as exact for these plain dicts, lists and strings, and several times
     # faster on a few hundred comments.
@@ -51,6 +58,6 @@ def rendered(request: web.Request, template: str, context: dict[str, Any], made_
     cache = request.app[RENDERED]
     html = cache.get(key)
     if html is None:
-        html = render_fragment(request, template, context)
+        html = render_fragment(request, template, context() if callable(context) else context)
         cache.put(key, html)
     return Markup(html)  # noqa: S704 - our own template's escaped output
