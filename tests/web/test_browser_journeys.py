@@ -9,6 +9,9 @@ from typing import Any
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page
 
+from lessoncam_server.services import Services
+
+from ..server.lesson_fixtures import assembled
 from .browser import chromium, screenshot, sign_in, wait_until
 
 VIDEO_TIME = "document.getElementById('video-main').currentTime"
@@ -27,7 +30,10 @@ async def _open_lesson(page: Page, base: str, lesson_id: str) -> None:
 
 
 async def test_comment_at_042_share_reply_and_refusals(
-    lesson_id: str, server: TestServer, make_user: Callable[..., dict[str, Any]]
+    lesson_id: str,
+    server: TestServer,
+    services: Services,
+    make_user: Callable[..., dict[str, Any]],
 ) -> None:
     make_user("bert")
     make_user("carl")
@@ -35,6 +41,11 @@ async def test_comment_at_042_share_reply_and_refusals(
     async with chromium() as browser:
         anna = await _page_for(browser, base, "anna")
         await _open_lesson(anna, base, lesson_id)
+
+        # An empty comment is refused with a message in Dutch, and nothing is placed.
+        await anna.click("#comment-submit")
+        await anna.wait_for_selector("#comment-error:not([hidden])")
+        assert "Schrijf eerst iets" in await anna.inner_text("#comment-error")
 
         # Seek to 0:42, press C, write, place.
         await anna.evaluate("window.lessoncamPlayer.seek(42)")
@@ -57,6 +68,25 @@ async def test_comment_at_042_share_reply_and_refusals(
         await thread.locator(".time-link").click()
         await wait_until(anna, f"Math.abs({VIDEO_TIME} - 42) < 0.1")
         await screenshot(anna, "lesson-with-comment")
+
+        # A fragment from 0:10 to 0:20 becomes a clip of its own.
+        await anna.evaluate("window.lessoncamPlayer.seek(10)")
+        await wait_until(anna, f"Math.abs({VIDEO_TIME} - 10) < 0.05")
+        await anna.click("#comment-start-now")
+        await anna.evaluate("window.lessoncamPlayer.seek(20)")
+        await wait_until(anna, f"Math.abs({VIDEO_TIME} - 20) < 0.05")
+        await anna.click("#comment-end-now")
+        await anna.fill("#comment-body", "Group work starts")
+        await anna.click("#comment-submit")
+        fragment = anna.locator("article.thread", has_text="Group work starts")
+        assert await fragment.locator(".time-link").inner_text() == "0:10\u20130:20"
+        await fragment.locator("[data-action=clip]").click()
+        await anna.wait_for_selector("#comment-notice:not([hidden])")
+        await assembled(services)
+        clip = services.db.execute(
+            "SELECT state, source_start_s, source_end_s FROM recordings WHERE kind = 'clip'"
+        ).fetchone()
+        assert clip is not None and clip[0] == "ready" and clip[1] <= 10 and clip[2] >= 20
 
         # Share with bert as commenter.
         await anna.goto(f"{base}/lessons/{lesson_id}/sharing")

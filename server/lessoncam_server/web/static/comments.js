@@ -115,14 +115,17 @@
       }
     };
     var now = function () { return player() ? player().currentTime() : 0; };
+    // Once she chose a moment (a button, or C), "At" stops following the video.
+    var pinned = false;
 
-    document.getElementById("comment-start-now").addEventListener("click", function () { setStart(now()); });
-    document.getElementById("comment-end-now").addEventListener("click", function () { setEnd(now()); });
+    document.getElementById("comment-start-now").addEventListener("click", function () { pinned = true; setStart(now()); });
+    document.getElementById("comment-end-now").addEventListener("click", function () { pinned = true; setEnd(now()); });
     endClear.addEventListener("click", function () { setEnd(null); });
 
     // "c" in the player: a comment at this moment.
     document.addEventListener("lessoncam:comment-here", function (event) {
       if (player()) player().pause();
+      pinned = true;
       setStart(event.detail.time);
       setEnd(null);
       form.elements.body.focus();
@@ -131,7 +134,7 @@
     // Follow the video while the form is untouched, so "At" shows where one is watching.
     if (player()) {
       player().main.addEventListener("timeupdate", function () {
-        if (document.activeElement !== form.elements.body && !form.elements.body.value) {
+        if (!pinned && document.activeElement !== form.elements.body && !form.elements.body.value) {
           setStart(now());
         }
       });
@@ -154,6 +157,7 @@
         form.elements.body.value = "";
         form.querySelectorAll('input[name="tags"]').forEach(function (box) { box.checked = false; });
         setEnd(null);
+        pinned = false;
         showError("");
         return refresh();
       }).catch(function (error) {
