@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from ..server.helpers import PASSWORD
@@ -30,6 +31,10 @@ ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "web"
 
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"no browser at {CHROMIUM}: apt-get install chromium (or set LESSONCAM_CHROMIUM)"
+        )
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
