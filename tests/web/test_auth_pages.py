@@ -127,3 +127,25 @@ async def test_change_password(
     response = await other_device.client.get("/library", allow_redirects=False)
     assert response.status == 303  # the other device was signed out
     await reader_for(await new_client(), "anna", "a new long password")
+
+
+async def test_the_default_language_comes_from_the_config(
+    aiohttp_server: Any, clock: FakeClock, tmp_path: Any
+) -> None:
+    from lessoncam_server.app import init_app
+    from lessoncam_server.config import parse_config
+
+    config = parse_config(
+        {"storage": {"data_dir": str(tmp_path / "d")}, "web": {"default_language": "en"}}
+    )
+    server = await aiohttp_server(init_app(config, clock=clock))
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        html = await (await client.get("/login")).text()
+        assert '<html lang="en">' in html and "Sign in" in html
+        await client.post("/language", data={"language": "nl", "next": "/login"})
+        html = await (await client.get("/login")).text()
+        assert '<html lang="nl">' in html and "Aanmelden" in html
+    finally:
+        await client.close()
