@@ -64,3 +64,21 @@ async def test_teacher_plays_and_seeks_with_both_cameras_in_sync(
         )
         assert "thumbnails.jpg" in background
         await screenshot(page, "player")
+
+        # Picture in picture, cameras swapped, double speed: both videos follow.
+        await page.click("#layout")
+        await page.click("#swap")
+        classes = await page.get_attribute("#stage", "class") or ""
+        assert "layout-pip" in classes and "swapped" in classes
+        await page.select_option("#speed", "2")
+        await page.locator("body").click(position={"x": 5, "y": 5})
+        await page.keyboard.press("Space")  # play again from the keyboard
+        await wait_until(page, "!document.getElementById('video-main').paused")
+        await wait_until(page, "document.getElementById('video-second').playbackRate > 1.5")
+        await page.wait_for_timeout(800)
+        await page.keyboard.press("Space")
+        await wait_until(page, "document.getElementById('video-main').paused")
+        await page.wait_for_timeout(300)  # the follower is aligned while paused
+        main, second = await _times(page)
+        assert abs(main - second) <= SYNC_TOLERANCE_S, (main, second)
+        await screenshot(page, "player-pip")
