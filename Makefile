@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DATA ?= var/demo
 
 .PHONY: demo test lint typecheck format bench bench-ingest bench-playback bench-assembly \
-	bench-avsync bench-stop-to-ready clean
+	bench-avsync bench-stop-to-ready bench-web messages clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "lessoncam needs Python 3.11 or newer"'
@@ -34,7 +34,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: bench-ingest bench-playback bench-assembly bench-avsync bench-stop-to-ready
+bench: bench-ingest bench-playback bench-assembly bench-avsync bench-stop-to-ready bench-web
 
 bench-ingest: $(STAMP)
 	$(PY) bench/ingest.py
@@ -50,6 +50,17 @@ bench-avsync: $(STAMP)
 
 bench-stop-to-ready: $(STAMP)
 	$(PY) bench/stop_to_ready.py
+
+bench-web: $(STAMP)
+	$(PY) bench/web.py
+
+# Extract the web app's text and merge it into the Dutch catalogue (then translate; see docs/web.md).
+WEB := server/lessoncam_server/web
+messages: $(STAMP)
+	$(VENV)/bin/pybabel extract -F $(WEB)/babel.cfg -k t:2 -k N_ --no-location --sort-output \
+		--project lessoncam -o $(WEB)/locale/messages.pot $(WEB)
+	$(VENV)/bin/pybabel update -i $(WEB)/locale/messages.pot -d $(WEB)/locale -D messages \
+		--width 100 --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

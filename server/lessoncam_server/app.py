@@ -22,6 +22,7 @@ from .services import SERVICES, Services
 from .timeutil import Clock, utc_now
 from .tus import TUS_OPERATIONS, setup_tus
 from .upload_store import UploadStore
+from .web import setup_web, web_error_middleware
 from .web_security import auth_middleware, forwarded_middleware, headers_middleware
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
         middlewares=[
             forwarded_middleware,
             headers_middleware,
+            web_error_middleware,
             api_support.error_middleware,
             auth_middleware,
         ],
@@ -68,7 +70,6 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
     app[OPENAPI_DOC] = openapi.build(operations, TUS_OPERATIONS + browser_upload.TUS_OPERATIONS)
     app.router.add_get(API_PREFIX + "/openapi.json", _openapi)
     app.router.add_get("/healthz", _health)
-    app.router.add_get("/", _index)
     store = UploadStore(
         paths.uploads, clock=clock, expire_after=timedelta(hours=config.uploads.expire_hours)
     )
@@ -80,6 +81,7 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
         stall_timeout_s=config.uploads.stall_timeout_s,
     )
     browser_upload.setup(app, paths, config, clock)
+    setup_web(app, config)
     app.cleanup_ctx.append(assembler_ctx)
     app.cleanup_ctx.append(housekeeping_ctx)
     return app
@@ -87,19 +89,6 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
 
 async def _openapi(request: web.Request) -> web.StreamResponse:
     return json_response(request.app[OPENAPI_DOC])
-
-
-INDEX_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>lessoncam</title></head>
-<body><h1>lessoncam</h1>
-<p>The lessoncam server is running. The web app for teachers is not part of this version yet;
-units upload to it and the JSON API is described at
-<a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</p></body></html>
-"""
-
-
-async def _index(request: web.Request) -> web.StreamResponse:
-    return web.Response(text=INDEX_PAGE, content_type="text/html")
 
 
 async def _health(request: web.Request) -> web.StreamResponse:

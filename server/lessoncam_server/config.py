@@ -11,8 +11,16 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "LESSONCAM_"
 
@@ -63,6 +71,24 @@ class RetentionConfig(_Section):
     sweep_minutes: int = Field(60, ge=1, le=24 * 60, description="How often expiry runs.")
 
 
+class WebConfig(_Section):
+    default_language: Literal["nl", "en"] = Field(
+        "nl", description="Language of the web app until a person picks another."
+    )
+    timezone: str = Field(
+        "Europe/Amsterdam", description="Times in the web app are shown in this zone."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone; use a name such as 'Europe/Amsterdam'") from None
+        return value
+
+
 class UnitClaimsConfig(_Section):
     hours: int = Field(
         8, ge=1, le=24 * 7, description="A claim on a unit ends after this many hours."
@@ -108,6 +134,7 @@ class ServerConfig(_Section):
     security: SecurityConfig = SecurityConfig()
     uploads: UploadsConfig = UploadsConfig()
     retention: RetentionConfig = RetentionConfig()
+    web: WebConfig = WebConfig()
     viewing_guide: ViewingGuideConfig = ViewingGuideConfig()
     unit_claims: UnitClaimsConfig = UnitClaimsConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -15,8 +15,11 @@ from .units import unit_for_token
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Signing in again while signed in must work without the old session's token (and rotates it);
 # a cross-site sign-in is still stopped by the Origin check and the JSON content type.
-CSRF_EXEMPT = frozenset({("POST", "/api/v1/session")})
+CSRF_EXEMPT = frozenset({("POST", "/api/v1/session"), ("POST", "/login")})
 CSRF_HEADER = "X-CSRF-Token"
+# HTML forms cannot send headers: the web app's forms carry the same token in this field.
+CSRF_FORM_FIELD = "csrf_token"
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 # No inline script, no framing, nothing fetched from elsewhere (intranet; children on video).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -89,14 +92,17 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 request.method not in SAFE_METHODS
                 and (request.method, request.path) not in CSRF_EXEMPT
             ):
-                _check_csrf(request, user.csrf_token)
+                await _check_csrf(request, user.csrf_token)
     if request.method not in SAFE_METHODS:
         _check_origin(request)
     return await handler(request)
 
 
-def _check_csrf(request: web.Request, expected: str) -> None:
+async def _check_csrf(request: web.Request, expected: str) -> None:
     sent = request.headers.get(CSRF_HEADER, "")
+    if not sent and request.content_type == FORM_CONTENT_TYPE:
+        field = (await request.post()).get(CSRF_FORM_FIELD)  # cached for the handler
+        sent = field if isinstance(field, str) else ""
     if not sent or not same_secret(sent, expected):
         raise ApiError(
             403, "csrf", f"missing or wrong {CSRF_HEADER} header; reload the page and try again"

@@ -1,0 +1,390 @@
+"""For administrators: accounts, units with their enrolment codes and health, retention, audit.
+
+Admins see no lesson here: the pages show units and people, never recordings.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from .. import accounts, claims, lessons, retention, units
+from ..audit import ACTIONS
+from ..passwords import MIN_LENGTH, WeakPassword
+from ..paths import UNIT_ID
+from ..services import services_of
+from ..timeutil import to_iso
+from .i18n import N_, t
+from .qr import qr_svg
+from .render import PageError, form_of, redirect, render, signed_in_admin
+
+routes = web.RouteTableDef()
+
+AUDIT_PAGE = 100
+NO_SUCH_PAGE = N_("This page does not exist. Check the address, or go back to your lessons.")
+
+
+@routes.get("/admin")
+async def admin_home(request: web.Request) -> web.StreamResponse:
+    signed_in_admin(request)
+    raise web.HTTPSeeOther("/admin/units")
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+
+def _users_page(
+    request: web.Request,
+    error: str | None = None,
+    shown_password: tuple[str, str] | None = None,
+    status: int = 200,
+) -> web.Response:
+    db = services_of(request).db
+    return render(
+        request,
+        "admin/users.html",
+        {
+            "users": accounts.list_users(db),
+            "error": error,
+            "shown_password": shown_password,
+            "min_length": MIN_LENGTH,
+        },
+        status=status,
+    )
+
+
+@routes.get("/admin/users")
+async def users_page(request: web.Request) -> web.StreamResponse:
+    signed_in_admin(request)
+    return _users_page(request)
+
+
+@routes.post("/admin/users")
+async def create_user(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    admin = signed_in_admin(request)
+    form = await form_of(request)
+    username = form.get("username", "").strip()
+    role = form.get("role", "teacher")
+    password = form.get("password", "") or accounts.generate_password()
+    if role not in accounts.ROLES:
+        return _users_page(request, t(request, "Choose a role."), status=400)
+    if accounts.USERNAME.fullmatch(username) is None:
+        message = t(
+            request,
+            "A username has 2 to 64 characters: letters, digits and . _ @ -, "
+            "starting with a letter or digit.",
+        )
+        return _users_page(request, message, status=400)
+    if accounts.find_user(services.db, username) is not None:
+        message = t(request, "The username %(name)s is taken.", name=username)
+        return _users_page(request, message, status=400)
+    try:
+        user = accounts.create_user(
+            services.db,
+            username,
+            password,
+            role,
+            services.now(),
+            form.get("display_name", "").strip()[:120] or None,
+        )
+    except WeakPassword:
+        message = t(request, "A password needs at least %(count)s characters.", count=MIN_LENGTH)
+        return _users_page(request, message, status=400)
+    services.audit(
+        request,
+        admin,
+        "user_create",
+        object_kind="user",
+        object_id=user["id"],
+        detail={"role": role},
+    )
+    shown = None if form.get("password") else (username, password)
+    return _users_page(request, shown_password=shown)
+
+
+def _user_id(request: web.Request) -> int:
+    raw = request.match_info["user_id"]
+    services = services_of(request)
+    if not raw.isdigit() or len(raw) > 12 or accounts.get_user(services.db, int(raw)) is None:
+        raise PageError(404, NO_SUCH_PAGE)
+    return int(raw)
+
+
+@routes.post("/admin/users/{user_id}/disabled")
+async def set_disabled(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    admin = signed_in_admin(request)
+    user_id = _user_id(request)
+    form = await form_of(request)
+    disabled = form.get("disabled") == "1"
+    if user_id == admin.id and disabled:
+        return _users_page(request, t(request, "You cannot disable your own account."), status=400)
+    services.db.table("users").update(user_id, {"disabled": int(disabled)})
+    if disabled:
+        services.sessions.revoke_all(user_id)
+    services.audit(
+        request,
+        admin,
+        "user_update",
+        object_kind="user",
+        object_id=user_id,
+        detail={"disabled": disabled},
+    )
+    raise redirect("/admin/users", "user_changed")
+
+
+@routes.post("/admin/users/{user_id}/password-reset")
+async def reset_password(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    admin = signed_in_admin(request)
+    user_id = _user_id(request)
+    password = accounts.generate_password()
+    accounts.set_password(services.db, user_id, password, services.now())
+    services.sessions.revoke_all(user_id)
+    services.audit(request, admin, "password_reset", object_kind="user", object_id=user_id)
+    row = accounts.get_user(services.db, user_id) or {}
+    return _users_page(request, shown_password=(str(row.get("username")), password))
+
+
+# --- units and the fleet ----------------------------------------------------------------------
+
+
+def _teachers(request: web.Request) -> list[dict[str, Any]]:
+    rows = services_of(request).db.execute(
+        "SELECT username, display_name FROM users WHERE disabled = 0 AND role != 'admin' "
+        "ORDER BY display_name"
+    )
+    return [{"username": u, "display_name": d} for u, d in rows.fetchall()]
+
+
+def _fleet(request: web.Request) -> list[dict[str, Any]]:
+    services = services_of(request)
+    cursor = services.db.execute(
+        """SELECT u.*, t.username AS teacher, t.display_name AS teacher_name FROM units u
+           LEFT JOIN users t ON t.id = u.teacher_id ORDER BY u.revoked_at IS NOT NULL, u.name"""
+    )
+    columns = [c[0] for c in cursor.description]
+    now = services.now()
+    fleet = [units.describe(dict(zip(columns, r, strict=True)), now) for r in cursor.fetchall()]
+    for unit in fleet:
+        unit["claim"] = claims.describe(claims.active(services.db, unit["id"], now), None)
+    return fleet
+
+
+def _units_page(
+    request: web.Request,
+    error: str | None = None,
+    new_code: dict[str, Any] | None = None,
+    status: int = 200,
+) -> web.Response:
+    return render(
+        request,
+        "admin/units.html",
+        {
+            "units": _fleet(request),
+            "teachers": _teachers(request),
+            "error": error,
+            "new_code": new_code,
+            "server_url": f"{request.scheme}://{request.host}",
+        },
+        status=status,
+    )
+
+
+@routes.get("/admin/units")
+async def units_page(request: web.Request) -> web.StreamResponse:
+    signed_in_admin(request)
+    return _units_page(request)
+
+
+def _teacher_id(request: web.Request, username: str) -> int | None:
+    teacher = accounts.find_user(services_of(request).db, username)
+    if teacher is None or teacher["disabled"] or teacher["role"] == "admin":
+        return None
+    return int(teacher["id"])
+
+
+@routes.post("/admin/units/codes")
+async def create_code(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    admin = signed_in_admin(request)
+    form = await form_of(request)
+    name = form.get("unit_name", "").strip()
+    if not name or len(name) > 60:
+        message = t(request, "Give the unit a name of 1 to 60 characters, such as Group 5.")
+        return _units_page(request, message, status=400)
+    teacher_id = None
+    if form.get("teacher"):
+        teacher_id = _teacher_id(request, form["teacher"])
+        if teacher_id is None:
+            return _units_page(request, t(request, "Choose a teacher from the list."), status=400)
+    lifetime = timedelta(minutes=services.config.security.enrolment_code_minutes)
+    code, expires = units.new_enrolment_code(
+        services.db, name, admin.id, services.now(), lifetime, teacher_id
+    )
+    services.audit(request, admin, "enrolment_code_create", detail={"unit_name": name})
+    new_code = {
+        "code": code,
+        "unit_name": name,
+        "expires_at": expires,
+        "qr": qr_svg(code, t(request, "Enrolment code")),
+    }
+    return _units_page(request, new_code=new_code)
+
+
+def _unit_id(request: web.Request) -> str:
+    unit_id = request.match_info["unit_id"]
+    found = (
+        UNIT_ID.fullmatch(unit_id)
+        and services_of(request)
+        .db.execute("SELECT 1 FROM units WHERE id = ?", [unit_id])
+        .fetchone()
+    )
+    if not found:
+        raise PageError(404, NO_SUCH_PAGE)
+    return unit_id
+
+
+@routes.post("/admin/units/{unit_id}")
+async def update_unit(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    admin = signed_in_admin(request)
+    unit_id = _unit_id(request)
+    form = await form_of(request)
+    name = form.get("name", "").strip()
+    if not name or len(name) > 60:
+        message = t(request, "Give the unit a name of 1 to 60 characters, such as Group 5.")
+        return _units_page(request, message, status=400)
+    teacher_id = None
+    if form.get("teacher"):
+        teacher_id = _teacher_id(request, form["teacher"])
+        if teacher_id is None:
+            return _units_page(request, t(request, "Choose a teacher from the list."), status=400)
+    services.db.table("units").update(unit_id, {"name": name, "teacher_id": teacher_id})
+    services.audit(
+        request,
+        admin,
+        "unit_update",
+        object_kind="unit",
+        object_id=unit_id,
+        detail={"name": name, "teacher": form.get("teacher", "")},
+    )
+    raise redirect("/admin/units", "unit_changed")
+
+
+@routes.post("/admin/units/{unit_id}/revoke")
+async def revoke_unit(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    admin = signed_in_admin(request)
+    unit_id = _unit_id(request)
+    units.revoke(services.db, unit_id, services.now())
+    services.audit(request, admin, "unit_revoke", object_kind="unit", object_id=unit_id)
+    raise redirect("/admin/units", "unit_revoked")
+
+
+# --- retention --------------------------------------------------------------------------------
+
+
+def _settings_page(
+    request: web.Request, error: str | None = None, status: int = 200
+) -> web.Response:
+    services = services_of(request)
+    days = lessons.retention_days(services.db, services.config.retention.days)
+    context = {"days": days, "error": error, "min": retention.MIN_DAYS, "max": retention.MAX_DAYS}
+    return render(request, "admin/settings.html", context, status=status)
+
+
+@routes.get("/admin/settings")
+async def settings_page(request: web.Request) -> web.StreamResponse:
+    signed_in_admin(request)
+    return _settings_page(request)
+
+
+@routes.post("/admin/settings")
+async def save_settings(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    admin = signed_in_admin(request)
+    form = await form_of(request)
+    raw = form.get("retention_days", "").strip()
+    if not raw.isdigit() or not retention.MIN_DAYS <= int(raw) <= retention.MAX_DAYS:
+        message = t(
+            request,
+            "Enter a whole number of days from %(min)s to %(max)s.",
+            min=retention.MIN_DAYS,
+            max=retention.MAX_DAYS,
+        )
+        return _settings_page(request, message, status=400)
+    services.db.table("settings").upsert(
+        {"key": retention.SETTING_KEY, "value": str(int(raw))}, pk="key"
+    )
+    services.audit(request, admin, "settings_update", detail={"retention_days": int(raw)})
+    raise redirect("/admin/settings", "saved")
+
+
+# --- audit log --------------------------------------------------------------------------------
+
+
+def _day_start(text: str, zone: ZoneInfo, plus_days: int = 0) -> str | None:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return to_iso(datetime.combine(day + timedelta(days=plus_days), time.min, tzinfo=zone))
+
+
+@routes.get("/admin/audit")
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    signed_in_admin(request)
+    query = request.query
+    zone = ZoneInfo(services.config.web.timezone)
+    where: list[str] = []
+    args: list[Any] = []
+    if query.get("action") in ACTIONS:
+        where.append("action = ?")
+        args.append(query["action"])
+    if query.get("outcome") in ("ok", "denied", "failed"):
+        where.append("outcome = ?")
+        args.append(query["outcome"])
+    if query.get("actor", "").strip():
+        where.append("actor_name = ?")
+        args.append(query["actor"].strip()[:64])
+    if query.get("object", "").strip():
+        where.append("object_id = ?")
+        args.append(query["object"].strip()[:64])
+    since = _day_start(query.get("from", ""), zone)
+    until = _day_start(query.get("to", ""), zone, plus_days=1)
+    if since:
+        where.append("at >= ?")
+        args.append(since)
+    if until:
+        where.append("at < ?")
+        args.append(until)
+    before = query.get("before", "")
+    if before.isdigit() and len(before) < 13:
+        where.append("id < ?")
+        args.append(int(before))
+    entries = []
+    for row in services.db.table("audit").rows_where(
+        " AND ".join(where) or None, args, order_by="id DESC", limit=AUDIT_PAGE + 1
+    ):
+        row["detail"] = json.loads(row["detail"]) if row["detail"] else None
+        entries.append(row)
+    more = len(entries) > AUDIT_PAGE
+    entries = entries[:AUDIT_PAGE]
+    older = None
+    if more:
+        params = {k: v for k, v in query.items() if k != "before"}
+        params["before"] = str(entries[-1]["id"])
+        older = "?" + urlencode(params)
+    return render(
+        request,
+        "admin/audit.html",
+        {"entries": entries, "actions": ACTIONS, "query": query, "older": older},
+    )

@@ -1,0 +1,161 @@
+"""The owner's sharing page: share with named accounts, optional expiry, revoke; who watched;
+the clips cut from the lesson; downloads."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from .. import accounts, clips, lesson_views
+from ..principal import User
+from ..services import services_of
+from ..timeutil import to_iso
+from .i18n import t
+from .lesson_access import page_lesson
+from .render import form_of, redirect, render
+
+routes = web.RouteTableDef()
+
+
+def _shares(request: web.Request, recording_id: str) -> list[dict[str, Any]]:
+    services = services_of(request)
+    now = to_iso(services.now())
+    cursor = services.db.execute(
+        """SELECT s.id, u.username, u.display_name, s.role, s.created_at, s.expires_at,
+                  s.revoked_at FROM shares s JOIN users u ON u.id = s.user_id
+           WHERE s.recording_id = ? ORDER BY s.revoked_at IS NOT NULL, s.created_at""",
+        [recording_id],
+    )
+    columns = [c[0] for c in cursor.description]
+    out = []
+    for values in cursor.fetchall():
+        share = dict(zip(columns, values, strict=True))
+        share["active"] = share["revoked_at"] is None and (
+            share["expires_at"] is None or share["expires_at"] > now
+        )
+        out.append(share)
+    return out
+
+
+def _people(request: web.Request, user: User) -> list[dict[str, str]]:
+    rows = services_of(request).db.execute(
+        "SELECT username, display_name FROM users WHERE disabled = 0 AND id != ? "
+        "ORDER BY display_name",
+        [user.id],
+    )
+    return [{"username": u, "display_name": d} for u, d in rows.fetchall()]
+
+
+def _page(
+    request: web.Request, user: User, row: dict[str, Any], error: str | None, status: int = 200
+) -> web.Response:
+    return render(
+        request,
+        "sharing.html",
+        {
+            "lesson": row,
+            "shares": _shares(request, row["id"]),
+            "people": _people(request, user),
+            "cameras": [
+                m["camera"]
+                for m in services_of(request)
+                .db.table("media")
+                .rows_where("recording_id = ?", [row["id"]], order_by="camera")
+            ]
+            if row["state"] == "ready"
+            else [],
+            "error": error,
+            "viewers": lesson_views.viewers(services_of(request).db, row["id"]),
+            "clips": clips.of_lesson(services_of(request).db, row["id"]),
+        },
+        status=status,
+    )
+
+
+@routes.get("/lessons/{lesson_id}/sharing")
+async def sharing_page(request: web.Request) -> web.StreamResponse:
+    user, row, _acc = page_lesson(request, "manage")
+    return _page(request, user, row, None)
+
+
+def _expiry(text: str, zone: ZoneInfo) -> datetime:
+    """The end of the chosen day, local time: a share 'until 3 March' works all of 3 March."""
+    day = date.fromisoformat(text)
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+
+
+@routes.post("/lessons/{lesson_id}/sharing")
+async def share(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user, row, _acc = page_lesson(request, "manage")
+    form = await form_of(request)
+    username = form.get("username", "").strip()[:64]
+    role = form.get("role", "viewer")
+    now = services.now()
+    target = accounts.find_user(services.db, username) if username else None
+    if target is None or target["disabled"]:
+        return _page(request, user, row, t(request, "Choose an account to share with."), 400)
+    if target["id"] == user.id:
+        return _page(request, user, row, t(request, "This is your own lesson already."), 400)
+    if role not in ("viewer", "commenter"):
+        role = "viewer"
+    expires: datetime | None = None
+    if form.get("expires"):
+        try:
+            expires = _expiry(form["expires"], ZoneInfo(services.config.web.timezone))
+        except ValueError:
+            return _page(request, user, row, t(request, "The end date is not a valid date."), 400)
+        if expires <= now:
+            return _page(request, user, row, t(request, "The end date lies in the past."), 400)
+    values = {
+        "role": role,
+        "expires_at": to_iso(expires) if expires else None,
+        "created_by": user.id,
+        "created_at": to_iso(now),
+    }
+    with services.db.atomic():
+        existing = services.db.execute(
+            "SELECT id FROM shares WHERE recording_id = ? AND user_id = ? AND revoked_at IS NULL",
+            [row["id"], target["id"]],
+        ).fetchone()
+        if existing:
+            services.db.table("shares").update(existing[0], values)
+        else:
+            services.db.table("shares").insert(
+                {"recording_id": row["id"], "user_id": target["id"], **values}
+            )
+    services.audit(
+        request,
+        user,
+        "share_create",
+        object_kind="lesson",
+        object_id=row["id"],
+        detail={"with": target["username"], "role": role, "expires_at": values["expires_at"]},
+    )
+    raise redirect(f"/lessons/{row['id']}/sharing", "shared")
+
+
+@routes.post("/lessons/{lesson_id}/sharing/{share_id}/revoke")
+async def revoke(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user, row, _acc = page_lesson(request, "manage")
+    raw = request.match_info["share_id"]
+    if raw.isdigit() and len(raw) < 13:
+        cursor = services.db.execute(
+            "UPDATE shares SET revoked_at = ? WHERE id = ? AND recording_id = ? "
+            "AND revoked_at IS NULL",
+            [to_iso(services.now()), int(raw), row["id"]],
+        )
+        if cursor.rowcount == 1:
+            services.audit(
+                request,
+                user,
+                "share_revoke",
+                object_kind="lesson",
+                object_id=row["id"],
+                detail={"share": int(raw)},
+            )
+    raise redirect(f"/lessons/{row['id']}/sharing", "revoked")
