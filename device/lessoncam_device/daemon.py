@@ -32,6 +32,7 @@ from .sd_notify import notify
 from .segments import RecordingPlan, SegmentInfo
 from .sim.clock import Clock
 from .states import Action, Event, Facts, State, Status, led_pattern, step
+from .tracking.service import TrackingService
 from .uploader import Heartbeat, KeepPolicy, ServerClient, Uploader, UploadQueue, UploadSettings
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._started_at = 0.0
         self._controls: Controls | None = None
+        self.tracking = TrackingService(config, clock)
         self.ready = asyncio.Event()
 
     # --- the outside world's handles ------------------------------------------------------
@@ -119,6 +121,7 @@ class Daemon:
                     version=__version__,
                     state_dir=self.state_dir,
                     interval_s=self.config.uploads.heartbeat_s,
+                    tracking=self.tracking.state,
                 )
                 background += [
                     asyncio.create_task(self.uploader.run(), name="uploader"),
@@ -130,6 +133,7 @@ class Daemon:
                     "`lessoncam-device enroll`"
                 )
             self._open_controls()
+            self.tracking.open()
             background.append(asyncio.create_task(self._monitor(), name="monitor"))
             notify("READY=1", "STATUS=ready")
             self.ready.set()
@@ -144,6 +148,8 @@ class Daemon:
                 await client.close()
             if self._controls is not None:
                 self._controls.close()
+            await self.tracking.stop()
+            self.tracking.close()
             self.queue.close()
 
     async def _handle_events(self) -> None:
@@ -222,6 +228,8 @@ class Daemon:
             return
         self.recorder = recorder
         self._started_at = self.clock.monotonic()
+        if sources.cameras:
+            await self.tracking.start(sources.cameras[0])  # the main camera follows her
         self._events.put_nowait(Event.STARTED)
 
     def _segment_closed(self, info: SegmentInfo) -> None:
@@ -236,6 +244,7 @@ class Daemon:
             self._events.put_nowait(Event.FINISHED)
             return
         assert self.queue is not None
+        await self.tracking.stop()
         counts = await recorder.stop()
         interrupted = recorder.error is not None
         self.queue.close_recording(recorder.plan.recording_id, counts, interrupted=interrupted)
