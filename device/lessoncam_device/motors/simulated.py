@@ -99,11 +99,13 @@ class SimulatedPanMotor(PanMotor):
         s = self.settings
         lo, hi = s.end_stops_deg
         while self._t < now - 1e-12:
-            h = min(_SUBSTEP_S, now - self._t)
-            self._t += h
-            while self._times and self._times[0] <= self._t:
+            while self._times and self._times[0] <= self._t + 1e-12:
                 self._target = self._targets.pop(0)
                 self._times.pop(0)
+            h = min(_SUBSTEP_S, now - self._t)
+            if self._times:  # end the substep where the next command takes effect
+                h = max(1e-6, min(h, self._times[0] - self._t))
+            self._t += h
             change = (self._target - self.angle_deg) * -math.expm1(-h / s.time_constant_s)
             change = min(max(change, -s.slew_dps * h), s.slew_dps * h)
             new = min(max(self.angle_deg + change, lo), hi)
