@@ -49,7 +49,7 @@ def _pdf_objects(pdf: bytes) -> dict[int, bytes]:
 
 
 def test_pdf_pages_draw_the_marker_cells_at_size() -> None:
-    spec = SheetSpec(ids=(7, 8), side_mm=200.0)
+    spec = SheetSpec(ids=(7, 8), side_mm=120.0)
     objects = _pdf_objects(pdf_sheet(spec))
     assert b"/Count 2" in objects[2]
     for page, marker_id in ((3, 7), (5, 8)):
@@ -61,14 +61,15 @@ def test_pdf_pages_draw_the_marker_cells_at_size() -> None:
         black = int((marker_cells("DICT_4X4_50", marker_id) < 128).sum())
         assert len(rects) == black  # plus the cut line, drawn with "re S"
         cell_pt = float(rects[0][2]) - 0.05
-        assert cell_pt * 6 == pytest.approx(200.0 / 25.4 * 72, abs=0.01)  # 6 cells = 200 mm
+        assert cell_pt * 6 == pytest.approx(120.0 / 25.4 * 72, abs=0.01)  # 6 cells = 120 mm
         assert f"id {marker_id}" in content
 
 
-def test_big_marker_gets_a_bigger_page() -> None:
-    objects = _pdf_objects(pdf_sheet(SheetSpec(side_mm=300.0)))
+@pytest.mark.parametrize(("side_mm", "width_pt"), [(200.0, 841.89), (400.0, 1596.85)])
+def test_big_marker_gets_a_bigger_page(side_mm: float, width_pt: float) -> None:
+    objects = _pdf_objects(pdf_sheet(SheetSpec(side_mm=side_mm)))
     box = re.search(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", objects[3])
-    assert box is not None and float(box.group(1)) > 595.3
+    assert box is not None and float(box.group(1)) == pytest.approx(width_pt, abs=0.5)
 
 
 def test_png_prints_at_size_and_is_detected(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ MIN_MARKER_PX = 24.0
 MM_PER_INCH = 25.4
 PT_PER_MM = 72.0 / MM_PER_INCH
 A4_MM = (210.0, 297.0)
+A3_MM = (297.0, 420.0)
 _MARGIN_MM = 15.0
 
 
@@ -147,10 +148,13 @@ class SheetSpec:
 
 
 def page_mm(spec: SheetSpec) -> tuple[float, float]:
-    """A4 portrait when the marker fits, else a page just big enough."""
+    """A4 portrait when the marker fits, else A3, else a page just big enough."""
     card = spec.side_mm + 2 * spec.quiet_zone_mm
     need_w, need_h = card + 2 * _MARGIN_MM, card + 2 * _MARGIN_MM + 15.0
-    return max(A4_MM[0], need_w), max(A4_MM[1], need_h)
+    for page in (A4_MM, A3_MM):
+        if need_w <= page[0] and need_h <= page[1]:
+            return page
+    return need_w, need_h
 
 
 def _pdf_text(text: str) -> str:
