@@ -112,6 +112,9 @@ class TrackingConfig(_Section):
 
     @model_validator(mode="after")
     def _limits(self) -> TrackingConfig:
+        from .tracking.marker import check_ids  # OpenCV: only when a config is checked
+
+        check_ids(self.dictionary, self.marker_ids)
         if not self.min_deg < self.max_deg:
             raise ValueError(f"min_deg ({self.min_deg}) must be below max_deg ({self.max_deg})")
         if not self.min_deg <= self.home_deg <= self.max_deg:

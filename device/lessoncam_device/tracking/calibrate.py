@@ -52,7 +52,7 @@ class CalibrationReport:
 
         def side(name: str, deg: float, stalled: bool) -> str:
             why = "the mechanics stop it there" if stalled else "the [motor] limit; it turned on"
-            return f"{name} limit: {deg:.1f} deg ({why})"
+            return f"{name} limit: {deg:.0f} deg ({why})"
 
         out = [side("left", self.left_deg, self.left_stalled)]
         out.append(side("right", self.right_deg, self.right_stalled))
@@ -136,15 +136,17 @@ class Calibrator:
             _, frame = self._go(angle)
             current = _small(frame)
             (dx, _), _ = cv2.phaseCorrelate(previous, current)
-            if abs(dx) < _STALL_FRACTION * self.step_deg * self._px_per_deg:
+            moved = abs(dx) / self._px_per_deg  # degrees the picture really turned
+            if moved < _STALL_FRACTION * self.step_deg:
                 still += 1
                 if still >= 2:
-                    self.motor.move_to(moving_at)  # back off the end stop
+                    self.motor.move_to(moving_at - direction * self.step_deg)  # off the stop
                     self.wait(self.settle_s)
                     return moving_at, True
             else:
                 still = 0
-                moving_at = angle
+                # A partial step: the end stop lies between the two commands.
+                moving_at = angle if moved > 0.9 * self.step_deg else moving_at + direction * moved
             previous = current
         return moving_at, False
 

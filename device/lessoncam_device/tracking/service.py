@@ -110,13 +110,22 @@ class TrackingService:
         if not self.tracking.enabled or (self._opened and self.motor is None and not self.problem):
             return "off"
         if self.problem is not None:
-            return "no-motor" if self.problem.startswith("motor") else "no-frames"
+            return {"motor": "no-motor", "frames": "no-frames"}.get(
+                self.problem.split(":", 1)[0], "error"
+            )
         if self.tracker is None:
             return "idle"
         return self.tracker.state.value
 
     async def start(self, camera: Any) -> None:
-        """Follow the marker in ``camera``'s frames until ``stop``."""
+        """Follow the marker in ``camera``'s frames until ``stop``; never raises."""
+        try:
+            await self._start(camera)
+        except Exception as exc:
+            self.problem = f"tracking: {exc}"
+            log.exception("tracking off for this lesson; the recording goes on")
+
+    async def _start(self, camera: Any) -> None:
         if not self.tracking.enabled or self.motor is None or self.tracker is not None:
             return
         frames = frames_for(camera, self.clock, self.tracking.stream, self.tracking.lores_width)
