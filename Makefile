@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_DATA ?= var/demo
 
-.PHONY: demo test lint typecheck format bench bench-ingest bench-playback bench-assembly clean
+.PHONY: demo test lint typecheck format bench bench-ingest bench-playback bench-assembly bench-tracking clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "lessoncam needs Python 3.11 or newer"'
@@ -33,7 +33,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: bench-ingest bench-playback bench-assembly
+bench: bench-ingest bench-playback bench-assembly bench-tracking
 
 bench-ingest: $(STAMP)
 	$(PY) bench/ingest.py
@@ -43,6 +43,9 @@ bench-playback: $(STAMP)
 
 bench-assembly: $(STAMP)
 	$(PY) bench/assembly.py
+
+bench-tracking: $(STAMP)
+	$(PY) bench/tracking.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

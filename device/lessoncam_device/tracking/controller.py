@@ -41,14 +41,14 @@ class ControllerSettings:
     dead_band_deg: float = 2.0
     settle_deg: float = 0.2
     # At rest, also start when she walks off (faster than this and leaving the band soon).
-    walk_trigger_dps: float = 5.0
-    trigger_lead_s: float = 0.4
+    walk_trigger_dps: float = 2.5
+    trigger_lead_s: float = 1.0
     max_speed_dps: float = 45.0
     max_accel_dps2: float = 60.0
     lookahead_s: float = 0.06  # motor latency: predict this far past "now"
-    track_gain: float = 3.0  # 1/s: how fast a position error is closed (besides feed-forward)
-    alpha: float = 0.7  # filter gain for the bearing
-    beta: float = 0.3  # filter gain for the rate
+    track_gain: float = 4.0  # 1/s: how fast a position error is closed (besides feed-forward)
+    alpha: float = 0.8  # filter gain for the bearing
+    beta: float = 0.4  # filter gain for the rate
     lock_timeout_s: float = 0.5  # unseen this long: SEARCHING
     coast_s: float = 0.8  # keep following the predicted motion this long when unseen
     return_home_s: float = 15.0  # unseen this long: LOST, turn back home
@@ -116,7 +116,8 @@ class PanController:
         self._t = now
         self._estimate: _Estimate | None = None
         self._last_seen: float | None = None
-        self.state = TrackState.LOST
+        self._since = now  # not seen yet: hold where it was put, search, then home
+        self.state = TrackState.SEARCHING
 
     # -- inputs --
 
@@ -172,16 +173,18 @@ class PanController:
         """(goal angle or None to stop, feed-forward rate, speed cap) for the current state."""
         s = self.settings
         e = self._estimate
-        age = math.inf if self._last_seen is None else self._t - self._last_seen
-        if age <= s.lock_timeout_s:
+        age = self._t - (self._since if self._last_seen is None else self._last_seen)
+        if self._last_seen is not None and age <= s.lock_timeout_s:
             self.state = TrackState.LOCKED
         elif age <= s.return_home_s:
             self.state = TrackState.SEARCHING
         else:
             self.state = TrackState.LOST
-        if self.state is TrackState.LOST or e is None:
+        if self.state is TrackState.LOST:
             self.moving = True
             return s.home_deg, 0.0, s.home_speed_dps
+        if e is None:
+            return None, 0.0, s.max_speed_dps  # never seen: hold
         if self._t - e.t > s.coast_s:
             return None, 0.0, s.max_speed_dps  # hold where we are
         goal = e.bearing + e.rate * (self._t - e.t + s.lookahead_s)
