@@ -19,6 +19,8 @@ from lessoncam_device.sim.camera import CameraConfig, SimulatedCamera
 from lessoncam_device.sim.clock import VirtualClock
 from lessoncam_device.sim.teacher_path import scenario
 from lessoncam_device.states import Event, State
+from lessoncam_device.tracking.detector import DetectorSettings, MarkerDetector
+from lessoncam_device.tracking.frames import SimulatedFrames
 from lessoncam_device.tracking.service import TrackingService
 
 from .sim_helpers import shared_scene
@@ -67,6 +69,22 @@ async def test_follows_the_teacher_on_the_simulated_camera() -> None:
         service.close()
     assert "locked" in seen
     assert service.state() == "idle"
+
+
+def test_lores_frames_are_smaller_and_still_show_her_near() -> None:
+    clock = VirtualClock(monotonic_s=0.0)
+    camera = SimulatedCamera(
+        shared_scene(),
+        scenario("walk_near"),  # 3 m away: ~49 px on a 960 px picture
+        CameraConfig(width=1920, height=1080, start_pts_s=0.0, pan_deg=-45.0),
+    )
+    frames = SimulatedFrames(camera, clock, stream="lores", lores_width=960)
+    assert (frames.geometry.width, frames.geometry.height) == (960, 540)
+    frame = frames.latest()
+    assert frame is not None and frame[1].shape == (540, 960)
+    found = MarkerDetector(DetectorSettings()).detect(frame[1], frame[0]).detection
+    assert found is not None and 40 < found.side_px < 60
+    assert abs(frames.geometry.offset_deg(found.centre[0])) < 1.0
 
 
 def test_soft_limits_beyond_the_motor_are_narrowed_and_said(

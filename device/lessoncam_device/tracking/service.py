@@ -164,7 +164,7 @@ class TrackingService:
         ]
 
     async def stop(self) -> None:
-        """Stop following; the camera turns back home for the next lesson."""
+        """Stop following; the camera stays where it is (the next lesson starts from there)."""
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
