@@ -28,12 +28,20 @@ from .test_daemon import FAST, HandClock, until
 
 
 async def run_for(
-    clock: HandClock, seconds: float, each: Callable[[], object] | None = None
+    clock: HandClock,
+    seconds: float,
+    each: Callable[[], object] | None = None,
+    service: TrackingService | None = None,
 ) -> None:
-    """Virtual time in 20 ms steps, with a moment of real time for the worker threads."""
+    """Virtual time in 20 ms steps; after each, the frame search it started is waited for
+    (however long the machine takes), so the loop sees what a unit would."""
     for _ in range(round(seconds / 0.02)):
         clock.advance(0.02)
-        await asyncio.sleep(0.002)
+        for _ in range(3):
+            await asyncio.sleep(0)  # woken loops run up to their next wait
+        async with asyncio.timeout(30):
+            while service is not None and service.busy:  # noqa: ASYNC110
+                await asyncio.sleep(0.001)
         if each is not None:
             each()
 
@@ -60,7 +68,7 @@ async def test_follows_the_teacher_on_the_simulated_camera() -> None:
     await service.start(camera)
     seen: set[str | None] = set()
     try:
-        await run_for(clock, path.duration_s, lambda: seen.add(service.state()))
+        await run_for(clock, path.duration_s, lambda: seen.add(service.state()), service)
         assert service.state() == "locked"
         end = path.waypoints()[-1].bearing_deg
         assert abs(camera.pan_deg - end) < 3.0  # the simulated motor turned the camera to her
@@ -75,7 +83,7 @@ def test_lores_frames_are_smaller_and_still_show_her_near() -> None:
     clock = VirtualClock(monotonic_s=0.0)
     camera = SimulatedCamera(
         shared_scene(),
-        scenario("walk_near"),  # 3 m away: ~49 px on a 960 px picture
+        scenario("walk_near"),  # 4.2 m away: ~35 px on a 960 px picture
         CameraConfig(width=1920, height=1080, start_pts_s=0.0, pan_deg=-45.0),
     )
     frames = SimulatedFrames(camera, clock, stream="lores", lores_width=960)
@@ -83,7 +91,7 @@ def test_lores_frames_are_smaller_and_still_show_her_near() -> None:
     frame = frames.latest()
     assert frame is not None and frame[1].shape == (540, 960)
     found = MarkerDetector(DetectorSettings()).detect(frame[1], frame[0]).detection
-    assert found is not None and 40 < found.side_px < 60
+    assert found is not None and 30 < found.side_px < 40
     assert abs(frames.geometry.offset_deg(found.centre[0])) < 1.0
 
 
@@ -174,7 +182,7 @@ async def test_the_daemon_tracks_while_it_records(tmp_path: Path) -> None:
         daemon.post(Event.SHORT_PRESS)
         await until(lambda: daemon.status.state is State.RECORDING)
         states: set[str | None] = set()
-        await run_for(clock, 3.0, lambda: states.add(daemon.tracking.state()))
+        await run_for(clock, 3.0, lambda: states.add(daemon.tracking.state()), daemon.tracking)
         assert "locked" in states  # she is at the front, in view: found and followed
         daemon.post(Event.LONG_PRESS)
         await run_for(clock, 2.0)

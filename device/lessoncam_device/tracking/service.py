@@ -83,6 +83,7 @@ class TrackingService:
         self.tracker: Tracker | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._opened = motor is not None
+        self.busy = False  # a frame is being searched in the worker thread right now
 
     def open(self) -> None:
         """Open the configured motor; on failure say why and carry on without it."""
@@ -201,11 +202,14 @@ class TrackingService:
 
         while True:
             await self.clock.sleep(period)
+            self.busy = True
             try:
                 last_pts = await asyncio.to_thread(look)
             except Exception:
                 # One bad frame must not end tracking, and never the recording.
                 log.exception("tracking: searching a frame failed")
+            finally:
+                self.busy = False
 
     async def _move(self, tracker: Tracker) -> None:
         period = 1.0 / MOTION_HZ
