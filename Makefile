@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DATA ?= var/demo
 
 .PHONY: demo test lint typecheck format bench bench-ingest bench-playback bench-assembly \
-	bench-avsync bench-stop-to-ready bench-web messages clean
+	bench-avsync bench-stop-to-ready bench-web bench-tracking messages clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "lessoncam needs Python 3.11 or newer"'
@@ -34,7 +34,8 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: bench-ingest bench-playback bench-assembly bench-avsync bench-stop-to-ready bench-web
+bench: bench-ingest bench-playback bench-assembly bench-avsync bench-stop-to-ready bench-web \
+	bench-tracking
 
 bench-ingest: $(STAMP)
 	$(PY) bench/ingest.py
@@ -61,6 +62,9 @@ messages: $(STAMP)
 		--project lessoncam -o $(WEB)/locale/messages.pot $(WEB)
 	$(VENV)/bin/pybabel update -i $(WEB)/locale/messages.pot -d $(WEB)/locale -D messages \
 		--width 100 --ignore-obsolete
+
+bench-tracking: $(STAMP)
+	$(PY) bench/tracking.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

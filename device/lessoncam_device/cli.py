@@ -16,6 +16,7 @@ from .daemon import Daemon
 from .hardware import simulated_sources, sources_for
 from .sim.clock import RealClock
 from .states import Event, State
+from .tracking import commands as tracking_commands
 
 DEFAULT_STATE_DIR = Path("/var/lib/lessoncam-device")
 
@@ -141,6 +142,16 @@ def cmd_devices(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_marker(args: argparse.Namespace) -> int:
+    config = _read_config(args)
+    return 2 if config is None else tracking_commands.cmd_marker(args, config)
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    config = _read_config(args)
+    return 2 if config is None else tracking_commands.cmd_calibrate(args, config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lessoncam-device", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -169,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--code", help="enrolment code, to enrol on first use")
     sim.add_argument("--seconds", type=float, default=60.0, help="length of the lesson")
     sim.set_defaults(func=cmd_simulate)
+    tracking_commands.add_commands(sub)
+    sub.choices["marker"].set_defaults(func=cmd_marker)
+    sub.choices["calibrate"].set_defaults(func=cmd_calibrate)
     return parser
 
 

@@ -93,6 +93,68 @@ class UploadsConfig(_Section):
         return value
 
 
+class TrackingConfig(_Section):
+    """Pan-follow: the teacher's marker, how often to look, how the camera may move."""
+
+    enabled: bool = Field(True, description="Follow the marker while a lesson records.")
+    dictionary: str = Field("DICT_4X4_50", description="ArUco dictionary of the marker.")
+    marker_ids: list[int] = Field(
+        default_factory=lambda: [7], min_length=1, description="The teacher's marker id(s)."
+    )
+    marker_size_m: float = Field(0.20, gt=0.01, le=1.0, description="Printed black square.")
+    rate_hz: float = Field(15.0, ge=1, le=60, description="Frames searched per second.")
+    stream: Literal["main", "lores"] = Field(
+        "main", description="Search a crop of the main stream, or the low-resolution stream."
+    )
+    lores_width: int = Field(960, ge=160, le=1920)
+    hfov_deg: float = Field(66.0, gt=10, lt=180, description="The lens's horizontal field.")
+    roi_px: int = Field(320, ge=64, le=1080)
+    reacquire_hz: float = Field(5.0, gt=0, le=30)
+    min_deg: float = Field(-60.0, ge=-180, le=180, description="Soft pan limit, left.")
+    max_deg: float = Field(60.0, ge=-180, le=180, description="Soft pan limit, right.")
+    home_deg: float = Field(0.0, ge=-180, le=180)
+    dead_band_deg: float = Field(2.0, ge=0.5, le=20)
+    max_speed_dps: float = Field(45.0, gt=0, le=300)
+    max_accel_dps2: float = Field(60.0, gt=0, le=1000)
+    latency_s: float = Field(0.06, ge=0, le=1, description="Predict this far ahead.")
+    motor_lag_s: float = Field(0.06, ge=0, le=1)
+    lost_after_s: float = Field(0.5, gt=0, le=10)
+    return_home_s: float = Field(15.0, ge=0, le=3600)
+    home_speed_dps: float = Field(12.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _limits(self) -> TrackingConfig:
+        from .tracking.marker import check_ids  # OpenCV: only when a config is checked
+
+        check_ids(self.dictionary, self.marker_ids)
+        if not self.min_deg < self.max_deg:
+            raise ValueError(f"min_deg ({self.min_deg}) must be below max_deg ({self.max_deg})")
+        if not self.min_deg <= self.home_deg <= self.max_deg:
+            raise ValueError(f"home_deg ({self.home_deg}) must lie between min_deg and max_deg")
+        return self
+
+
+class MotorConfig(_Section):
+    """The pan motor; see docs/tracking.md for wiring."""
+
+    kind: Literal["simulated", "gpio_servo", "hardware_pwm", "pca9685", "pantilt_hat", "none"] = (
+        "simulated"
+    )
+    pin: int = Field(18, ge=0, le=27, description="gpio_servo: BCM pin of the signal wire.")
+    pin_factory: Literal["pigpio", "default"] = "pigpio"
+    pwm_chip: int = Field(2, ge=0, le=9, description="hardware_pwm: /sys/class/pwm/pwmchipN.")
+    pwm_channel: int = Field(2, ge=0, le=3)
+    pca9685_channel: int = Field(0, ge=0, le=15)
+    i2c_address: int = Field(0x40, ge=0x03, le=0x77)
+    min_pulse_us: float = Field(500.0, ge=300, le=3000)
+    max_pulse_us: float = Field(2500.0, ge=300, le=3000)
+    travel_deg: float = Field(180.0, ge=10, le=360)
+    trim_deg: float = Field(0.0, ge=-45, le=45)
+    invert: bool = False
+    min_deg: float = Field(-80.0, ge=-180, lt=0, description="Never driven further left.")
+    max_deg: float = Field(80.0, gt=0, le=180, description="Never driven further right.")
+
+
 class DeviceConfig(_Section):
     """The whole unit configuration; see ``device/lessoncam-device.sample.toml``."""
 
@@ -105,6 +167,8 @@ class DeviceConfig(_Section):
     recording: RecordingConfig = RecordingConfig()
     controls: ControlsConfig = ControlsConfig()
     uploads: UploadsConfig = UploadsConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    motor: MotorConfig = MotorConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("cameras", mode="before")

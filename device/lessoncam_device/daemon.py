@@ -13,6 +13,7 @@ import contextlib
 import logging
 import shutil
 from collections.abc import Callable
+from typing import Any
 
 from . import __version__
 from .config import DeviceConfig
@@ -33,8 +34,11 @@ from .recorder import (
 from .recorder.inputs import PullCamera
 from .sd_notify import notify
 from .segments import RecordingPlan, SegmentInfo
+from .sim.camera import SimulatedCamera
 from .sim.clock import Clock
 from .states import Action, Event, Facts, State, Status, led_pattern, step
+from .tracking.frames import RecorderFrames
+from .tracking.service import TrackingService
 from .uploader import (
     Backoff,
     Heartbeat,
@@ -86,6 +90,7 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._started_at = 0.0
         self._controls: Controls | None = None
+        self.tracking = TrackingService(config, clock)
         self.ready = asyncio.Event()
 
     # --- the outside world's handles ------------------------------------------------------
@@ -139,6 +144,7 @@ class Daemon:
                     interval_s=self.config.uploads.heartbeat_s,
                     problem=lambda: self.last_error,
                     snapshot=self._snapshot if self.config.uploads.snapshot else None,
+                    tracking=self.tracking.state,
                 )
                 background += [
                     asyncio.create_task(self.uploader.run(), name="uploader"),
@@ -150,6 +156,7 @@ class Daemon:
                     "`lessoncam-device enroll`"
                 )
             self._open_controls()
+            self.tracking.open()
             background.append(asyncio.create_task(self._monitor(), name="monitor"))
             notify("READY=1", "STATUS=ready")
             self.ready.set()
@@ -164,6 +171,8 @@ class Daemon:
                 await client.close()
             if self._controls is not None:
                 self._controls.close()
+            await self.tracking.stop()
+            self.tracking.close()
             self.queue.close()
 
     async def _handle_events(self) -> None:
@@ -226,7 +235,7 @@ class Daemon:
         self._trouble = None
         plan = self._plan()
         try:
-            recorder = self._recorder(plan)
+            recorder, follow = self._recorder(plan)
             self.queue.add_recording(plan)
             await recorder.start()
         except (HardwareUnavailable, RecorderError, OSError) as exc:
@@ -236,13 +245,17 @@ class Daemon:
             return
         self.recorder = recorder
         self._started_at = self.clock.monotonic()
+        await self.tracking.start(follow)  # the main camera follows her
         self._events.put_nowait(Event.STARTED)
 
-    def _recorder(self, plan: RecordingPlan) -> LessonRecorder:
+    def _recorder(self, plan: RecordingPlan) -> tuple[LessonRecorder, Any]:
+        """The lesson's recorder, and what the tracker watches (the main camera's frames)."""
         sources = self.sources(self.config, plan, self.clock)
         if isinstance(sources, PiCameras):
-            return sources.recorder(plan, self.state_dir, self.clock, self._segment_closed)
-        return Recorder(
+            pi = sources.recorder(plan, self.state_dir, self.clock, self._segment_closed)
+            width, height = sources.settings[0].lores_size or sources.settings[0].size
+            return pi, RecorderFrames(pi, self.clock, width, height, self.config.tracking.hfov_deg)
+        recorder = Recorder(
             plan,
             self.state_dir,
             sources.cameras,
@@ -250,6 +263,13 @@ class Daemon:
             self.clock,
             self.recorder_options or self._options_for(sources),
             on_segment=self._segment_closed,
+        )
+        main = sources.cameras[0]
+        if isinstance(main, SimulatedCamera):
+            return recorder, main
+        cam = self.config.cameras["main"]
+        return recorder, RecorderFrames(
+            recorder, self.clock, cam.width, cam.height, self.config.tracking.hfov_deg
         )
 
     def _options_for(self, sources: Sources) -> RecorderOptions:
@@ -272,6 +292,7 @@ class Daemon:
             self._events.put_nowait(Event.FINISHED)
             return
         assert self.queue is not None
+        await self.tracking.stop()
         counts = await recorder.stop()
         interrupted = recorder.error is not None
         self.queue.close_recording(recorder.plan.recording_id, counts, interrupted=interrupted)

@@ -30,6 +30,7 @@ from lessoncam_device.real.v4l2_camera import CameraLost, V4L2Camera
 from lessoncam_device.recorder.picamera2_adapter import Picamera2Recorder
 from lessoncam_device.segments import RecordingPlan
 from lessoncam_device.sim.clock import VirtualClock
+from lessoncam_device.tracking.frames import RecorderFrames
 
 RATE = 48000
 
@@ -182,3 +183,21 @@ def test_impossible_combinations_are_refused_clearly(
     config = parse_config({"cameras": cameras, "audio": {"source": audio}})
     with pytest.raises(HardwareUnavailable, match=complaint):
         sources_for(config, plan_for(config), VirtualClock())
+
+
+def test_the_tracker_sees_the_recorders_newest_frame_as_luma() -> None:
+    class Recording:
+        def __init__(self) -> None:
+            self.frame: np.ndarray | None = None
+
+        def latest_frame(self) -> np.ndarray | None:
+            return self.frame
+
+    recording, clock = Recording(), VirtualClock()
+    frames = RecorderFrames(recording, clock, 320, 180, 66.0)
+    assert frames.latest() is None  # nothing recorded yet
+    recording.frame = np.zeros((360, 640, 3), np.uint8)
+    recording.frame[:, 320:] = 255  # right half white
+    taken, gray = frames.latest() or (0.0, np.zeros(0))
+    assert taken == clock.monotonic() and gray.shape == (180, 320) and gray.dtype == np.uint8
+    assert gray[:, :150].max() == 0 and gray[:, 170:].min() == 255
