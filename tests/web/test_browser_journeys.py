@@ -112,6 +112,19 @@ async def test_comment_at_042_share_reply_and_refusals(
         await anna.goto(f"{base}/lessons/{lesson_id}/sharing")
         await anna.wait_for_selector("#viewers >> text=bert")
 
+        # Anna revokes the share while bert has the lesson open: his next comment is refused
+        # with a clear message (his text stays in the box), and a reload says not available.
+        await anna.locator("#shares tr", has_text="bert").locator("button[type=submit]").click()
+        await anna.wait_for_selector("#shares >> text=ingetrokken")
+        await bert.fill("#comment-body", "One more thought")
+        await bert.click("#comment-submit")
+        await bert.wait_for_selector("#comment-error:not([hidden])")
+        assert "niet meer beschikbaar" in await bert.inner_text("#comment-error")
+        assert await bert.input_value("#comment-body") == "One more thought"
+        response = await bert.reload()
+        assert response is not None and response.status == 404
+        assert "niet beschikbaar" in await bert.inner_text("#error-message")
+
         # A third teacher and an administrator are told it is not available.
         for username, role in (("carl", "teacher"), ("ict-admin", "admin")):
             page = await _page_for(browser, base, username)
