@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import uuid
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -21,8 +19,6 @@ import av.error
 from av.packet import Packet
 from av.stream import Stream
 
-from .durable import fsync_path
-
 # The remuxer's integer retiming and index sizing, shared rather than copied.
 from .remux import (
     _MOOV_BASE_BYTES,
@@ -30,7 +26,8 @@ from .remux import (
     AssembledVideo,
     RemuxError,
     _Rescale,
-    probe,
+    install,
+    temporary_beside,
 )
 
 log = logging.getLogger(__name__)
@@ -129,8 +126,7 @@ def cut(src: Path, out_path: Path, origin_s: float, end_s: float = math.inf) -> 
     """
     origin = Fraction(origin_s)
     end = Fraction(end_s) if math.isfinite(end_s) else None
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = temporary_beside(out_path)
     try:
         try:
             width, height, has_audio = _write(src, tmp, origin, end, reserve=True)
@@ -140,10 +136,7 @@ def cut(src: Path, out_path: Path, origin_s: float, end_s: float = math.inf) -> 
             log.warning("%s: MP4 writing failed (%s); retrying with +faststart", out_path, e)
             tmp.unlink(missing_ok=True)
             width, height, has_audio = _write(src, tmp, origin, end, reserve=False)
-        fsync_path(tmp)
-        info = probe(tmp)
-        os.replace(tmp, out_path)
-        fsync_path(out_path.parent)
+        info = install(tmp, out_path)
     except av.error.FFmpegError as e:
         raise RemuxError(f"cutting {src} failed: {e}") from e
     finally:

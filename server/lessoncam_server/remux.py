@@ -671,7 +671,7 @@ def assemble_camera(
     expected_end = _expected_end(ordered, expected_count)
     reserve = _moov_reservation(video, audio, expected_end + 10.0, len(todo))
 
-    tmp = _temporary(out_path)
+    tmp = temporary_beside(out_path)
     try:
         try:
             outcome = _write_mp4(tmp, todo, video, audio, reserve)
@@ -688,9 +688,23 @@ def assemble_camera(
     return _publish(tmp, out_path, video, outcome, unusable, expected_count, expected_end)
 
 
-def _temporary(out_path: Path) -> Path:
+def temporary_beside(out_path: Path) -> Path:
+    """A fresh hidden name beside ``out_path`` to write a new file under."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     return out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
+
+
+def install(tmp: Path, out_path: Path) -> ProbeResult:
+    """Make the finished file at ``tmp`` durable and move it over ``out_path`` (a file being
+    served is replaced, never rewritten); what it holds. ``tmp`` is gone afterwards."""
+    try:
+        fsync_path(tmp)
+        info = probe(tmp)
+        os.replace(tmp, out_path)
+        fsync_path(out_path.parent)
+        return info
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _publish(
@@ -704,14 +718,9 @@ def _publish(
 ) -> AssembledVideo:
     """Make the finished MP4 at ``tmp`` durable and put it at ``out_path``; describe it."""
     try:
-        fsync_path(tmp)
-        info = probe(tmp)
-        os.replace(tmp, out_path)
-        fsync_path(out_path.parent)
+        info = install(tmp, out_path)
     except av.error.FFmpegError as e:
         raise RemuxError(f"writing {out_path} failed: {e}") from e
-    finally:
-        tmp.unlink(missing_ok=True)
     gaps = _holes(outcome.covered, 0.0, expected_end)
     result = AssembledVideo(
         path=out_path,
@@ -752,7 +761,7 @@ class LiveAssembly:
         self.max_s = max_hours * 3600.0
         self.next_sequence = 0
         self.broken: str | None = None  # why it cannot finish, once it cannot
-        self._tmp = _temporary(out_path)
+        self._tmp = temporary_beside(out_path)
         self._out: OutputContainer | None = None
         self._writer: _Writer | None = None
         self._template: _Template | None = None
