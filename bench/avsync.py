@@ -21,14 +21,12 @@ import argparse
 import asyncio
 import functools
 import json
-import platform
 import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from unit_harness import ROOT, loopback_server, record_lesson, unit_config
+from unit_harness import ROOT, loopback_server, record_lesson, run_facts, unit_config
 
 from lessoncam_device.hardware import simulated_sources
 from lessoncam_device.recorder import AudioSettings, AudioSyncSettings, RecorderOptions
@@ -104,9 +102,7 @@ async def main(minutes: float) -> dict[str, Any]:
         "peer_max_abs_offset_ms": peer_max,
         "ratio_peer_to_ours": round(peer_max / ours_max, 1) if ours_max else None,
         "lessons": lessons,
-        "machine": f"{platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}",
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **run_facts(),
     }
 
 

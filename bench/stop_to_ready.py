@@ -20,14 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import platform
 import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from unit_harness import ROOT, LessonRun, loopback_server, record_lesson, unit_config
+from unit_harness import ROOT, LessonRun, loopback_server, record_lesson, run_facts, unit_config
 
 from lessoncam_device.hardware import simulated_sources
 from lessoncam_device.recorder import AudioSettings, RecorderOptions
@@ -81,9 +79,7 @@ async def main(minutes: float, runs: int) -> dict[str, Any]:
         "note": "the server remuxes segments as they arrive (live assembly); after the press "
         "come the last segment, the MP4 index, thumbnails and poster. Thumbnails decode one "
         "keyframe per tile, so they cost more at 1080p than at this resolution",
-        "machine": f"{platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}",
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **run_facts(),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import platform
 import secrets
 import sys
 import time
@@ -36,6 +37,15 @@ from lessoncam_server.app import init_app  # noqa: E402
 from lessoncam_server.config import parse_config as parse_server_config  # noqa: E402
 from lessoncam_server.services import SERVICES, Services  # noqa: E402
 from lessoncam_server.timeutil import utc_now  # noqa: E402
+
+
+def run_facts() -> dict[str, str]:
+    """Where and when a benchmark ran, for its JSON file."""
+    return {
+        "machine": f"{platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}",
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 @dataclass
