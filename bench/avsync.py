@@ -37,13 +37,25 @@ TARGET_MAX_ABS_OFFSET_MS = 40.0
 WIDTH, HEIGHT, FPS = 160, 120, 10  # any resolution: sync does not depend on it
 
 
-def offsets_ms(mp4: Path) -> list[float]:
-    """Beep minus flash (ms) for every flash, pairing each flash with its nearest beep."""
+def offsets_ms(mp4: Path) -> tuple[list[float], int]:
+    """Beep minus flash (ms) for every flash with a beep within a second, and the number of
+    flashes without one. A flash in the last half second is left out: the stop may have
+    cut its beep."""
     flashes = flash_times(mp4)
     beeps = beep_onsets(mp4)
     if not flashes or not beeps:
         raise RuntimeError(f"{mp4}: {len(flashes)} flashes and {len(beeps)} beeps found")
-    return [1000.0 * (min(beeps, key=lambda b: abs(b - f)) - f) for f in flashes]
+    end = max(flashes[-1], beeps[-1])
+    offsets, unmatched = [], 0
+    for flash in flashes:
+        if flash > end - 0.5:
+            continue
+        nearest = min(beeps, key=lambda b: abs(b - flash))
+        if abs(nearest - flash) > 1.0:
+            unmatched += 1
+        else:
+            offsets.append(1000.0 * (nearest - flash))
+    return offsets, unmatched
 
 
 async def one_lesson(work: Path, minutes: float, drift_ppm: float, correct: bool) -> dict[str, Any]:
@@ -60,10 +72,11 @@ async def one_lesson(work: Path, minutes: float, drift_ppm: float, correct: bool
         sources = functools.partial(simulated_sources, flash_every_s=2.0, drift_ppm=drift_ppm)
         run = await record_lesson(server, work / name / "unit", config, minutes, sources, options)
         mp4 = server.video(run.recording_id, "main")
-        offsets = await asyncio.to_thread(offsets_ms, mp4)
+        offsets, unmatched = await asyncio.to_thread(offsets_ms, mp4)
     worst = max(offsets, key=abs)
     print(
-        f"  {name}: {len(offsets)} flashes, max |offset| {abs(worst):.1f} ms, "
+        f"  {name}: {len(offsets)} flashes ({unmatched} without a beep), "
+        f"max |offset| {abs(worst):.1f} ms, "
         f"first {offsets[0]:+.1f} ms, last {offsets[-1]:+.1f} ms "
         f"({run.record_wall_s:.0f} s to drive)",
         flush=True,
@@ -72,6 +85,7 @@ async def one_lesson(work: Path, minutes: float, drift_ppm: float, correct: bool
         "drift_ppm": drift_ppm,
         "drift_correction": correct,
         "flashes": len(offsets),
+        "flashes_without_beep": unmatched,
         "max_abs_offset_ms": round(abs(worst), 2),
         "median_abs_offset_ms": round(statistics.median(abs(o) for o in offsets), 2),
         "first_offset_ms": round(offsets[0], 2),
