@@ -528,13 +528,19 @@ def _holes(
     return gaps
 
 
-def _moov_reservation(video: _Template, audio: _Template | None, span_s: float, n: int) -> int:
+def _moov_reservation(
+    video: _Template,
+    audio: _Template | None,
+    span_s: float,
+    n: int,
+    bytes_per_sample: int = _MOOV_BYTES_PER_SAMPLE,
+) -> int:
     """Bytes to reserve for the MP4 index: a generous upper bound from the declared time."""
     fps = float(video.frame_rate) if video.frame_rate else 60.0
     samples = (span_s * fps * 1.25) + 16 * n
     if audio is not None and audio.audio is not None:
         samples += span_s * audio.audio.sample_rate / 1024 * 1.1 + 16 * n
-    return int(_MOOV_BASE_BYTES + _MOOV_BYTES_PER_SAMPLE * samples)
+    return int(_MOOV_BASE_BYTES + bytes_per_sample * samples)
 
 
 @dataclass
@@ -790,7 +796,12 @@ class LiveAssembly:
                 return
             self._template = found
             audio = found if found.audio is not None else None
-            reserve = _moov_reservation(found, audio, self.max_s, int(self.max_s / 2))
+            # Room for the longest lesson it takes, so tighter per sample than a full assembly
+            # (which knows the length): measured 6-8 bytes, 20 leaves room for B-frames and
+            # 64-bit offsets. Too little shows at finish(), and the full assembly takes over.
+            reserve = _moov_reservation(
+                found, audio, self.max_s, int(self.max_s / 2), bytes_per_sample=20
+            )
             self._out = av.open(
                 str(self._tmp), "w", format="mp4", options={"moov_size": str(reserve)}
             )

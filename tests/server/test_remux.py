@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from lessoncam_server import remux
-from lessoncam_server.remux import AssembledVideo, RemuxError, SegmentFile, assemble_camera, probe
+from lessoncam_server.remux import (
+    AssembledVideo,
+    LiveAssembly,
+    RemuxError,
+    SegmentFile,
+    assemble_camera,
+    probe,
+)
 
 from ..mediagen import (
     GeneratedSegment,
@@ -323,3 +330,22 @@ def test_duplicate_and_unexpected_sequences(
     listed = files(recorded[:2])
     video = assemble_camera([*listed, listed[1]], 2, tmp_path / "cam.mp4")
     assert video.gaps == [] and abs(video.duration_s - 10.0) <= FRAME
+
+
+def test_a_live_assembly_that_cannot_finish_says_so(
+    recorded: list[GeneratedSegment], tmp_path: Path
+) -> None:
+    # Longer than its reserved index room: the caller falls back to the full assembly.
+    live = LiveAssembly(tmp_path / "long.mp4", with_audio=True, max_hours=10 / 3600)
+    for seg in files(recorded):
+        live.add(seg)
+    with pytest.raises(RemuxError, match="reserved"):
+        live.finish(COUNT)
+    # A segment that never came: the same.
+    live = LiveAssembly(tmp_path / "gap.mp4", with_audio=True)
+    for seg in files(recorded)[:-1]:
+        live.add(seg)
+    with pytest.raises(RemuxError, match=f"{COUNT - 1} of {COUNT}"):
+        live.finish(COUNT)
+    # Neither leaves a file behind.
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
