@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -306,3 +307,19 @@ async def test_a_recording_id_in_the_url_must_match(unit: UnitClient, clock: Fak
         "PUT", "/api/v1/recordings/01JDOTHER0000000000000000", json=manifest(RID, clock.now)
     )
     assert response.status == 400
+
+
+async def test_the_library_comes_a_page_at_a_time_newest_first(
+    anna: Person, unit: UnitClient, clock: FakeClock
+) -> None:
+    ids = [f"01JD000000000000000000000{n}" for n in (4, 5, 6)]
+    for hours, rid in enumerate(ids):
+        started = clock.now - timedelta(hours=3 - hours)  # the last one is the newest
+        await unit.json("PUT", f"/api/v1/recordings/{rid}", 201, json=manifest(rid, started))
+    first = await anna.json("GET", "/api/v1/lessons?limit=2")
+    assert [x["id"] for x in first["lessons"]] == [ids[2], ids[1]]
+    assert first["total"] == 3 and first["next_offset"] == 2
+    rest = await anna.json("GET", "/api/v1/lessons?limit=2&offset=2")
+    assert [x["id"] for x in rest["lessons"]] == [ids[0]] and rest["next_offset"] is None
+    refused = await anna.request("GET", "/api/v1/lessons?limit=0")
+    assert refused.status == 400

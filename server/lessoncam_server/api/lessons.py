@@ -14,7 +14,15 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from .. import clips, lesson_views, lessons, recordings
-from ..api_support import ApiRoutes, forbidden, json_response, not_found, read_body, require_user
+from ..api_support import (
+    ApiRoutes,
+    forbidden,
+    json_response,
+    not_found,
+    parse_query,
+    read_body,
+    require_user,
+)
 from ..paths import CAMERA_ID, RECORDING_ID
 from ..permissions import Access
 from ..principal import User
@@ -89,22 +97,39 @@ def _file(path: Path, content_type: str, **headers: str) -> web.FileResponse:
     return response
 
 
-@routes.route("GET", "/lessons", summary="My lessons and the lessons shared with me", auth="user")
+class LibraryQuery(BaseModel):
+    limit: int = Field(100, ge=1, le=500, description="Lessons per page, newest first.")
+    offset: int = Field(0, ge=0, description="Lessons to skip (a page's next_offset).")
+
+
+@routes.route(
+    "GET",
+    "/lessons",
+    summary="My lessons and the lessons shared with me, newest first, a page at a time",
+    auth="user",
+    query=LibraryQuery,
+)
 async def library(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user = require_user(request)
+    q = parse_query(request, LibraryQuery)
     now: datetime = services.now()
-    out = []
-    for rid in lessons.visible_ids(services.db, user.id, now):
-        row = recordings.get(services.db, rid)
-        if row is not None:
-            out.append(
-                lessons.summary(
-                    services.db, row, user.id, lessons.access(services.db, user.id, row, now)
-                )
-            )
-    out.sort(key=lambda lesson: lesson["started_at"], reverse=True)
-    return json_response({"lessons": out})
+    rows = [
+        row
+        for rid in lessons.visible_ids(services.db, user.id, now)
+        if (row := recordings.get(services.db, rid)) is not None
+    ]
+    rows.sort(key=lambda row: row["started_at"], reverse=True)
+    page = rows[q.offset : q.offset + q.limit]
+    # Summaries (several queries each) only for the page asked for.
+    out = [
+        lessons.summary(services.db, row, user.id, lessons.access(services.db, user.id, row, now))
+        for row in page
+    ]
+    more = q.offset + len(page) < len(rows)
+    return json_response(
+        {"lessons": out, "total": len(rows), "next_offset": q.offset + len(page) if more else None}
+    )
 
 
 @routes.route(
