@@ -23,7 +23,8 @@ from ..api_support import (
     read_body,
     require_user,
 )
-from ..paths import CAMERA_ID, RECORDING_ID
+from ..lesson_guard import LessonDenied, checked_lesson
+from ..paths import CAMERA_ID
 from ..permissions import Access
 from ..principal import User
 from ..services import services_of
@@ -38,33 +39,13 @@ class LessonChange(BaseModel):
 
 def lesson_for(request: web.Request, need: str = "view") -> tuple[User, dict[str, Any], Access]:
     """The lesson named in the URL if the caller may ``need`` (view/comment/manage) it."""
-    services = services_of(request)
     user = require_user(request)
-    rid = request.match_info["lesson_id"]
-    row = recordings.get(services.db, rid) if RECORDING_ID.fullmatch(rid) else None
-    acc = lessons.access(services.db, user.id, row, services.now()) if row else None
-    if row is None or acc is None or not acc.view:
-        services.audit(
-            request,
-            user,
-            "access_denied",
-            outcome="denied",
-            object_kind="lesson",
-            object_id=rid[:64],
-            detail={"path": request.path},
-        )
-        raise not_found("lesson")
-    if not getattr(acc, need):
-        services.audit(
-            request,
-            user,
-            "access_denied",
-            outcome="denied",
-            object_kind="lesson",
-            object_id=rid,
-            detail={"need": need},
-        )
-        raise forbidden(f"you may view this lesson but not {need} it")
+    try:
+        row, acc = checked_lesson(request, user, need)
+    except LessonDenied as denied:
+        if denied.why == "missing":
+            raise not_found("lesson") from None
+        raise forbidden(f"you may view this lesson but not {need} it") from None
     return user, row, acc
 
 
