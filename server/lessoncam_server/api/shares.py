@@ -7,7 +7,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field
 
-from .. import accounts
+from .. import accounts, sharing
 from ..api_support import ApiRoutes, bad_request, json_response, not_found, read_body
 from ..services import services_of
 from ..timeutil import to_iso
@@ -71,36 +71,23 @@ async def create_share(request: web.Request) -> web.StreamResponse:
         raise bad_request("this is your own lesson already")
     if body.expires_at is not None and body.expires_at <= now:
         raise bad_request("expires_at lies in the past")
-    values = {
-        "role": body.role,
-        "expires_at": to_iso(body.expires_at) if body.expires_at else None,
-        "created_by": user.id,
-        "created_at": to_iso(now),
-    }
-    with services.db.atomic():
-        existing = services.db.execute(
-            "SELECT id FROM shares WHERE recording_id = ? AND user_id = ? AND revoked_at IS NULL",
-            [row["id"], target["id"]],
-        ).fetchone()
-        if existing:
-            share_id = existing[0]
-            services.db.table("shares").update(share_id, values)
-        else:
-            share_id = (
-                services.db.table("shares")
-                .insert({"recording_id": row["id"], "user_id": target["id"], **values})
-                .last_pk
-            )
+    share_id, created = sharing.grant(
+        services.db, row["id"], target["id"], body.role, body.expires_at, user.id, now
+    )
     services.audit(
         request,
         user,
         "share_create",
         object_kind="lesson",
         object_id=row["id"],
-        detail={"with": target["username"], "role": body.role, "expires_at": values["expires_at"]},
+        detail={
+            "with": target["username"],
+            "role": body.role,
+            "expires_at": to_iso(body.expires_at) if body.expires_at else None,
+        },
     )
     share = next(s for s in _shares(request, row["id"]) if s["id"] == share_id)
-    return json_response({"share": share}, status=200 if existing else 201)
+    return json_response({"share": share}, status=201 if created else 200)
 
 
 @routes.route(
@@ -113,14 +100,8 @@ async def create_share(request: web.Request) -> web.StreamResponse:
 async def revoke_share(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, _acc = lesson_for(request, "manage")
-    raw = request.match_info["share_id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise not_found("share")
-    cursor = services.db.execute(
-        "UPDATE shares SET revoked_at = ? WHERE id = ? AND recording_id = ? AND revoked_at IS NULL",
-        [to_iso(services.now()), int(raw), row["id"]],
-    )
-    if cursor.rowcount != 1:
+    revoked = sharing.revoke(services.db, row["id"], request.match_info["share_id"], services.now())
+    if revoked is None:
         raise not_found("share")
     services.audit(
         request,
@@ -128,6 +109,6 @@ async def revoke_share(request: web.Request) -> web.StreamResponse:
         "share_revoke",
         object_kind="lesson",
         object_id=row["id"],
-        detail={"share": int(raw)},
+        detail={"share": revoked},
     )
     return web.Response(status=204)

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .. import accounts, clips, lesson_views
+from .. import accounts, clips, lesson_views, sharing
+from ..permissions import ShareRole
 from ..principal import User
 from ..services import services_of
 from ..timeutil import to_iso
@@ -93,15 +94,13 @@ async def share(request: web.Request) -> web.StreamResponse:
     user, row, _acc = page_lesson(request, "manage")
     form = await form_of(request)
     username = form.get("username", "").strip()[:64]
-    role = form.get("role", "viewer")
+    role: ShareRole = "commenter" if form.get("role") == "commenter" else "viewer"
     now = services.now()
     target = accounts.find_user(services.db, username) if username else None
     if target is None or target["disabled"]:
         return _page(request, user, row, t(request, "Choose an account to share with."), 400)
     if target["id"] == user.id:
         return _page(request, user, row, t(request, "This is your own lesson already."), 400)
-    if role not in ("viewer", "commenter"):
-        role = "viewer"
     expires: datetime | None = None
     if form.get("expires"):
         try:
@@ -110,30 +109,18 @@ async def share(request: web.Request) -> web.StreamResponse:
             return _page(request, user, row, t(request, "The end date is not a valid date."), 400)
         if expires <= now:
             return _page(request, user, row, t(request, "The end date lies in the past."), 400)
-    values = {
-        "role": role,
-        "expires_at": to_iso(expires) if expires else None,
-        "created_by": user.id,
-        "created_at": to_iso(now),
-    }
-    with services.db.atomic():
-        existing = services.db.execute(
-            "SELECT id FROM shares WHERE recording_id = ? AND user_id = ? AND revoked_at IS NULL",
-            [row["id"], target["id"]],
-        ).fetchone()
-        if existing:
-            services.db.table("shares").update(existing[0], values)
-        else:
-            services.db.table("shares").insert(
-                {"recording_id": row["id"], "user_id": target["id"], **values}
-            )
+    sharing.grant(services.db, row["id"], target["id"], role, expires, user.id, now)
     services.audit(
         request,
         user,
         "share_create",
         object_kind="lesson",
         object_id=row["id"],
-        detail={"with": target["username"], "role": role, "expires_at": values["expires_at"]},
+        detail={
+            "with": target["username"],
+            "role": role,
+            "expires_at": to_iso(expires) if expires else None,
+        },
     )
     raise redirect(f"/lessons/{row['id']}/sharing", "shared")
 
@@ -142,20 +129,14 @@ async def share(request: web.Request) -> web.StreamResponse:
 async def revoke(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, _acc = page_lesson(request, "manage")
-    raw = request.match_info["share_id"]
-    if raw.isdigit() and len(raw) < 13:
-        cursor = services.db.execute(
-            "UPDATE shares SET revoked_at = ? WHERE id = ? AND recording_id = ? "
-            "AND revoked_at IS NULL",
-            [to_iso(services.now()), int(raw), row["id"]],
+    revoked = sharing.revoke(services.db, row["id"], request.match_info["share_id"], services.now())
+    if revoked is not None:
+        services.audit(
+            request,
+            user,
+            "share_revoke",
+            object_kind="lesson",
+            object_id=row["id"],
+            detail={"share": revoked},
         )
-        if cursor.rowcount == 1:
-            services.audit(
-                request,
-                user,
-                "share_revoke",
-                object_kind="lesson",
-                object_id=row["id"],
-                detail={"share": int(raw)},
-            )
     raise redirect(f"/lessons/{row['id']}/sharing", "revoked")
