@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from .paths import UNIT_ID
 from .principal import Unit
 from .timeutil import from_iso, to_iso
 
@@ -136,3 +137,11 @@ def describe(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     out["online"] = online
     out["has_snapshot"] = row.get("snapshot_at") is not None
     return out
+
+
+def active_unit(db: Database, unit_id: str) -> dict[str, Any] | None:
+    """The enrolled, not revoked unit ``unit_id`` (as given in a URL or a form), or None."""
+    if not UNIT_ID.fullmatch(unit_id):
+        return None
+    rows = list(db.table("units").rows_where("id = ? AND revoked_at IS NULL", [unit_id], limit=1))
+    return rows[0] if rows else None

@@ -18,7 +18,6 @@ from ..api_support import (
     require_user,
 )
 from ..fragments import InvalidInput
-from ..paths import UNIT_ID
 from ..services import services_of
 from .comments import refused
 
@@ -32,18 +31,10 @@ class NewClaim(BaseModel):
 
 
 def _active_unit(request: web.Request, unit_id: str) -> dict[str, Any]:
-    rows = (
-        list(
-            services_of(request)
-            .db.table("units")
-            .rows_where("id = ? AND revoked_at IS NULL", [unit_id], limit=1)
-        )
-        if UNIT_ID.fullmatch(unit_id)
-        else []
-    )
-    if not rows:
+    unit = units.active_unit(services_of(request).db, unit_id)
+    if unit is None:
         raise not_found("unit")
-    return rows[0]
+    return unit
 
 
 @routes.route(

@@ -12,7 +12,6 @@ from aiohttp import web
 
 from .. import claims, units
 from ..fragments import InvalidInput
-from ..paths import UNIT_ID
 from ..services import services_of
 from .i18n import N_, t
 from .render import PageError, form_of, redirect, render, signed_in
@@ -56,19 +55,10 @@ def _page(request: web.Request, error: str | None = None, status: int = 200) -> 
 
 
 def _unit(request: web.Request) -> dict[str, Any]:
-    unit_id = request.match_info["unit_id"]
-    rows = (
-        list(
-            services_of(request)
-            .db.table("units")
-            .rows_where("id = ? AND revoked_at IS NULL", [unit_id], limit=1)
-        )
-        if UNIT_ID.fullmatch(unit_id)
-        else []
-    )
-    if not rows:
+    unit = units.active_unit(services_of(request).db, request.match_info["unit_id"])
+    if unit is None:
         raise PageError(404, NO_SUCH_UNIT)
-    return rows[0]
+    return unit
 
 
 @routes.get("/units")
