@@ -50,3 +50,16 @@ def reader(
         return await reader_for(await new_client(), username)
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """aiohttp's FileResponse opens a file in a worker thread; a handler cancelled just then
+    (the test server shutting down while Chromium still fetches a poster) leaves that file to
+    the garbage collector, which warns. Not ours to fix: tolerated in the browser tests only,
+    and only for an unclosed file."""
+    tolerate = pytest.mark.filterwarnings(
+        "ignore:Exception ignored in. <_io.FileIO:pytest.PytestUnraisableExceptionWarning"
+    )
+    for item in items:
+        if item.path.name.startswith("test_browser_"):
+            item.add_marker(tolerate)
