@@ -81,7 +81,7 @@ def test_no_motion_inside_the_dead_band(centre: float, side: float, noise: list[
     st.floats(-40.0, 40.0),
     st.floats(-BAND, BAND),
     st.lists(
-        st.tuples(st.floats(0.3, 0.45), st.booleans(), st.integers(6, BEFORE_RECENTRING)),
+        st.tuples(st.floats(0.3, 0.45), st.booleans(), st.integers(3, BEFORE_RECENTRING)),
         min_size=1,
         max_size=40,
     ),

@@ -45,9 +45,10 @@ class ControllerSettings:
     home_deg: float = 0.0
     dead_band_deg: float = 2.0
     settle_deg: float = 0.2
-    # At rest, also start when she walks off (faster than this and leaving the band soon).
-    walk_trigger_dps: float = 2.5
-    trigger_lead_s: float = 1.0
+    # At rest, also start when she walks off (faster than this and leaving the band soon):
+    # waiting until she has left the band means chasing her (~1.5 deg behind) at every start.
+    walk_trigger_dps: float = 1.5
+    trigger_lead_s: float = 1.5
     max_speed_dps: float = 45.0
     max_accel_dps2: float = 60.0
     lookahead_s: float = 0.06  # motor latency: predict this far past "now"
@@ -98,6 +99,9 @@ _RESET_AFTER_S = 1.0
 _OUTLIER_DEG = 20.0
 _MAX_RATE_DPS = 60.0
 _SETTLED_RATE_DPS = 1.5
+# The rate gain while the sightings say she is slower than predicted (down to zero at most).
+# The estimated speed is never above what the plain filter says: the calm side.
+_STOP_BETA = 0.9
 # Lazy re-centring. Sightings within this of their running mean count as "standing still":
 # several times the detector's jitter at 8 m, well under a step or a lean.
 _STEADY_DEG = 0.25
@@ -151,6 +155,7 @@ class PanController:
         self._last_seen: float | None = None
         self._since = now  # not seen yet: hold where it was put, search, then home
         self._steady: _Steady | None = None
+        self._walk_seen = 0  # sightings in a row that say she walks off
         self.recentring = False  # gliding to her (lazy re-centring)
         self._gliding = False  # the motion under way is a glide or its gentle stop
         self.state = TrackState.SEARCHING
@@ -175,6 +180,11 @@ class PanController:
                 self._estimate = _Estimate(t_capture, bearing_deg, 0.0)
             else:
                 rate = e.rate + s.beta * residual / dt
+                if residual * e.rate < 0 and rate * e.rate > 0:
+                    # She slows down (stops): believe it quickly, so the camera does not run on
+                    # past her and swing back. Never past zero: a reversal (or the detector's
+                    # jitter) is believed at the normal pace.
+                    rate = max(0.0, 1.0 + _STOP_BETA * residual / (dt * e.rate)) * e.rate
                 rate = min(max(rate, -_MAX_RATE_DPS), _MAX_RATE_DPS)
                 self._estimate = _Estimate(t_capture, predicted + s.alpha * residual, rate)
         self._last_seen = t_capture
@@ -193,7 +203,10 @@ class PanController:
             rate = self._estimate.rate
             ahead = bearing_deg + rate * s.trigger_lead_s - self.position_deg
             walking = abs(rate) > s.walk_trigger_dps and abs(ahead) > s.dead_band_deg
-            if walking or abs(bearing_deg - self.position_deg) > s.dead_band_deg:
+            # Two sightings in a row: a lean or a quick step inside the band is one jump that
+            # the next sighting contradicts; walking off goes on.
+            self._walk_seen = self._walk_seen + 1 if walking else 0
+            if self._walk_seen >= 2 or abs(bearing_deg - self.position_deg) > s.dead_band_deg:
                 self.moving = True
                 self.recentring = self._gliding = False
 
