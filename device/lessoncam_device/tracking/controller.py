@@ -103,7 +103,7 @@ _SETTLED_RATE_DPS = 1.5
 # The estimated speed is never above what the plain filter says: the calm side.
 _STOP_BETA = 0.9
 # Lazy re-centring. Sightings within this of their running mean count as "standing still":
-# several times the detector's jitter at 8 m, well under a step or a lean.
+# far above the detector's jitter (a pixel is 0.034 deg at 1920 px, 66 deg), under a step.
 _STEADY_DEG = 0.25
 # A glide reaches its speed in this time (and stops in as long): no visible jerk.
 _GLIDE_RAMP_S = 0.5
@@ -209,6 +209,7 @@ class PanController:
             if self._walk_seen >= 2 or abs(bearing_deg - self.position_deg) > s.dead_band_deg:
                 self.moving = True
                 self.recentring = self._gliding = False
+                self._walk_seen = 0
 
     # -- output --
 
@@ -292,7 +293,9 @@ class PanController:
                     s.track_gain * abs(error), braking_speed(abs(error), s.max_accel_dps2, dt)
                 )
                 wanted = rate + math.copysign(closing, error)
-        if not self.moving:
+        if self.moving:
+            self.recentring = self._gliding = False  # tracking (or homing) takes over
+        else:
             wanted = self._recentre(dt)
         wanted = min(max(wanted, -cap), cap)
         if self._gliding and not self.recentring and self.velocity_dps == 0.0:
