@@ -114,6 +114,12 @@ class TrackingConfig(_Section):
     max_deg: float = Field(60.0, ge=-180, le=180, description="Soft pan limit, right.")
     home_deg: float = Field(0.0, ge=-180, le=180)
     dead_band_deg: float = Field(2.0, ge=0.5, le=20)
+    recentre_after_s: float = Field(
+        0.8, ge=0, le=60, description="Steady this long inside the dead band: glide to her."
+    )
+    recentre_speed_dps: float = Field(
+        3.0, ge=0, le=30, description="Speed of that glide; 0 turns lazy re-centring off."
+    )
     max_speed_dps: float = Field(45.0, gt=0, le=300)
     max_accel_dps2: float = Field(60.0, gt=0, le=1000)
     latency_s: float = Field(0.06, ge=0, le=1, description="Predict this far ahead.")

@@ -112,6 +112,17 @@ def test_soft_limits_beyond_the_motor_are_narrowed_and_said(
     assert "reach beyond the motor's limits" in caplog.text
 
 
+def test_lazy_recentring_settings_reach_the_controller() -> None:
+    from lessoncam_device.tracking.service import controller_settings
+
+    cfg = parse_config({"tracking": {"recentre_after_s": 2.5, "recentre_speed_dps": 0}})
+    service = TrackingService(cfg, VirtualClock())
+    service.open()
+    assert service.motor is not None
+    settings = controller_settings(cfg.tracking, service.motor)
+    assert (settings.recentre_after_s, settings.recentre_speed_dps) == (2.5, 0.0)
+
+
 def test_tracking_off_and_unknown_camera() -> None:
     off = TrackingService(parse_config({"tracking": {"enabled": False}}), VirtualClock())
     off.open()

@@ -10,6 +10,11 @@ Smoothness rules, each a property the tests check:
 
 - dead band: at rest, the camera starts to move only when a measurement lies more than
   ``dead_band_deg`` from where it points; once moving it settles on her and stops;
+- lazy re-centring: when she has stood still (her bearing steady) for ``recentre_after_s``
+  off-centre but inside the dead band, the camera glides to her at no more than
+  ``recentre_speed_dps``, accelerating gently, then rests. Without it she could sit up to a
+  dead band off-centre for minutes; with it the dead band only filters fidgeting and small
+  steps (any change of her bearing restarts the wait, and stops a glide gently);
 - speed and acceleration never exceed ``max_speed_dps`` and ``max_accel_dps2``;
 - the pan never leaves [``min_deg``, ``max_deg``]: it brakes in time for a limit;
 - the marker lost: keep following the predicted motion briefly, hold, and after
@@ -40,9 +45,10 @@ class ControllerSettings:
     home_deg: float = 0.0
     dead_band_deg: float = 2.0
     settle_deg: float = 0.2
-    # At rest, also start when she walks off (faster than this and leaving the band soon).
-    walk_trigger_dps: float = 2.5
-    trigger_lead_s: float = 1.0
+    # At rest, also start when she walks off (faster than this and leaving the band soon):
+    # waiting until she has left the band means chasing her (~1.5 deg behind) at every start.
+    walk_trigger_dps: float = 1.5
+    trigger_lead_s: float = 1.5
     max_speed_dps: float = 45.0
     max_accel_dps2: float = 60.0
     lookahead_s: float = 0.06  # motor latency: predict this far past "now"
@@ -53,6 +59,10 @@ class ControllerSettings:
     coast_s: float = 0.8  # keep following the predicted motion this long when unseen
     return_home_s: float = 15.0  # unseen this long: LOST, turn back home
     home_speed_dps: float = 12.0
+    # Lazy re-centring: steady this long inside the dead band, glide to her at this speed
+    # (0: never; she may then stay up to ``dead_band_deg`` off-centre).
+    recentre_after_s: float = 0.8
+    recentre_speed_dps: float = 3.0
     max_step_s: float = 0.02  # integration step; longer updates are split
 
     def __post_init__(self) -> None:
@@ -68,6 +78,8 @@ class ControllerSettings:
         for name in ("max_speed_dps", "max_accel_dps2", "home_speed_dps", "max_step_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
+        if self.recentre_after_s < 0 or self.recentre_speed_dps < 0:
+            raise ValueError("recentre_after_s and recentre_speed_dps must be >= 0")
         if not 0 <= self.settle_deg < self.dead_band_deg:
             raise ValueError("settle_deg must be >= 0 and below dead_band_deg")
         if not (0 < self.alpha <= 1 and 0 <= self.beta <= 1):
@@ -87,6 +99,31 @@ _RESET_AFTER_S = 1.0
 _OUTLIER_DEG = 20.0
 _MAX_RATE_DPS = 60.0
 _SETTLED_RATE_DPS = 1.5
+# The rate gain while the sightings say she is slower than predicted (down to zero at most).
+# The estimated speed is never above what the plain filter says: the calm side.
+_STOP_BETA = 0.9
+# Lazy re-centring. Sightings within this of their running mean count as "standing still":
+# far above the detector's jitter (a pixel is 0.034 deg at 1920 px, 66 deg), under a step.
+_STEADY_DEG = 0.25
+# A glide reaches its speed in this time (and stops in as long): no visible jerk.
+_GLIDE_RAMP_S = 0.5
+# Closer than this a glide is not worth it; it ends this close (about the servo's step).
+_GLIDE_MIN_DEG = 0.15
+_GLIDE_DONE_DEG = 0.05
+
+
+@dataclass
+class _Steady:
+    """Sightings since her bearing last changed: when the run began, their mean."""
+
+    since: float
+    last: float
+    total: float
+    count: int
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count
 
 
 def braking_speed(distance: float, accel: float, dt: float) -> float:
@@ -117,6 +154,10 @@ class PanController:
         self._estimate: _Estimate | None = None
         self._last_seen: float | None = None
         self._since = now  # not seen yet: hold where it was put, search, then home
+        self._steady: _Steady | None = None
+        self._walk_seen = 0  # sightings in a row that say she walks off
+        self.recentring = False  # gliding to her (lazy re-centring)
+        self._gliding = False  # the motion under way is a glide or its gentle stop
         self.state = TrackState.SEARCHING
 
     # -- inputs --
@@ -139,15 +180,36 @@ class PanController:
                 self._estimate = _Estimate(t_capture, bearing_deg, 0.0)
             else:
                 rate = e.rate + s.beta * residual / dt
+                if residual * e.rate < 0 and rate * e.rate > 0:
+                    # She slows down (stops): believe it quickly, so the camera does not run on
+                    # past her and swing back. Never past zero: a reversal (or the detector's
+                    # jitter) is believed at the normal pace.
+                    rate = max(0.0, 1.0 + _STOP_BETA * residual / (dt * e.rate)) * e.rate
                 rate = min(max(rate, -_MAX_RATE_DPS), _MAX_RATE_DPS)
                 self._estimate = _Estimate(t_capture, predicted + s.alpha * residual, rate)
         self._last_seen = t_capture
+        st = self._steady
+        if (
+            st is None
+            or t_capture - st.last > s.lock_timeout_s
+            or abs(bearing_deg - st.mean) > _STEADY_DEG
+        ):
+            # She moved (or was unseen): the wait for standing still starts again.
+            self._steady = _Steady(t_capture, t_capture, bearing_deg, 1)
+            self.recentring = False
+        else:
+            st.last, st.total, st.count = t_capture, st.total + bearing_deg, st.count + 1
         if not self.moving:
             rate = self._estimate.rate
             ahead = bearing_deg + rate * s.trigger_lead_s - self.position_deg
             walking = abs(rate) > s.walk_trigger_dps and abs(ahead) > s.dead_band_deg
-            if walking or abs(bearing_deg - self.position_deg) > s.dead_band_deg:
+            # Two sightings in a row: a lean or a quick step inside the band is one jump that
+            # the next sighting contradicts; walking off goes on.
+            self._walk_seen = self._walk_seen + 1 if walking else 0
+            if self._walk_seen >= 2 or abs(bearing_deg - self.position_deg) > s.dead_band_deg:
                 self.moving = True
+                self.recentring = self._gliding = False
+                self._walk_seen = 0
 
     # -- output --
 
@@ -190,6 +252,32 @@ class PanController:
         goal = e.bearing + e.rate * (self._t - e.t + s.lookahead_s)
         return goal, e.rate, s.max_speed_dps
 
+    def _glide_accel(self) -> float:
+        s = self.settings
+        return min(s.max_accel_dps2, s.recentre_speed_dps / _GLIDE_RAMP_S)
+
+    def _recentre(self, dt: float) -> float:
+        """Lazy re-centring at rest: the velocity wanted now (0: rest, or stop gently)."""
+        s = self.settings
+        st = self._steady
+        if self.state is not TrackState.LOCKED or st is None or s.recentre_speed_dps <= 0:
+            self.recentring = False
+            return 0.0
+        centre = min(max(st.mean, s.min_deg), s.max_deg)
+        error = centre - self.position_deg
+        if not self.recentring:
+            steady = st.last - st.since >= s.recentre_after_s
+            # Only from rest: a glide never takes over a motion it could not stop gently.
+            at_rest = self.velocity_dps == 0.0
+            if not (steady and at_rest and _GLIDE_MIN_DEG < abs(error) <= s.dead_band_deg):
+                return 0.0
+            self.recentring = self._gliding = True
+        if abs(error) <= _GLIDE_DONE_DEG:
+            self.recentring = False
+            return 0.0
+        speed = min(s.recentre_speed_dps, braking_speed(abs(error), self._glide_accel(), dt))
+        return math.copysign(speed, error)
+
     def _step(self, dt: float) -> None:
         s = self.settings
         goal, rate, cap = self._goal()
@@ -205,9 +293,16 @@ class PanController:
                     s.track_gain * abs(error), braking_speed(abs(error), s.max_accel_dps2, dt)
                 )
                 wanted = rate + math.copysign(closing, error)
+        if self.moving:
+            self.recentring = self._gliding = False  # tracking (or homing) takes over
+        else:
+            wanted = self._recentre(dt)
         wanted = min(max(wanted, -cap), cap)
+        if self._gliding and not self.recentring and self.velocity_dps == 0.0:
+            self._gliding = False  # the glide is over (or was stopped) and the camera rests
+        # A glide, and its stop when she moves again inside the band, are gentle.
+        a = self._glide_accel() if self._gliding else s.max_accel_dps2
         # Brake in time for the soft limits.
-        a = s.max_accel_dps2
         wanted = min(wanted, braking_speed(s.max_deg - self.position_deg, a, dt))
         wanted = max(wanted, -braking_speed(self.position_deg - s.min_deg, a, dt))
         step = min(max(wanted - self.velocity_dps, -a * dt), a * dt)

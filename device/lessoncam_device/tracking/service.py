@@ -57,6 +57,8 @@ def controller_settings(config: TrackingConfig, motor: PanMotor | None) -> Contr
         lock_timeout_s=config.lost_after_s,
         return_home_s=config.return_home_s,
         home_speed_dps=config.home_speed_dps,
+        recentre_after_s=config.recentre_after_s,
+        recentre_speed_dps=config.recentre_speed_dps,
     )
 
 
