@@ -152,12 +152,18 @@ class ConfigError(ValueError):
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     """``LESSONCAM_HTTP__PORT=9000`` becomes ``{"http": {"port": 9000}}``."""
     tree: dict[str, Any] = {}
-    for name, raw in environ.items():
+    names: dict[tuple[str, ...], str] = {}  # each key set so far -> the variable that set it
+    for name, raw in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX):
             continue
         if "__" not in name and name != "LESSONCAM_LOG_LEVEL":
             continue
         path = name[len(ENV_PREFIX) :].lower().split("__")
+        # A value and a key inside that value (HTTP__PORT and HTTP__PORT__X) cannot both hold.
+        clash = next((other for key, other in names.items() if _nested(key, tuple(path))), None)
+        if clash is not None:
+            raise ConfigError("environment", [f"{name} and {clash} set the same key; keep one"])
+        names[tuple(path)] = name
         try:
             value: Any = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
@@ -167,6 +173,12 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[path[-1]] = value
     return tree
+
+
+def _nested(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """True when one key path lies inside (or is) the other."""
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter]
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
