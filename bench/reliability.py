@@ -179,6 +179,7 @@ def build_report(
             for p in parts.values()
             if p["status"] not in ("skipped", "not_built")
         ),
+        "other_figures": {k: v for k, v in sorted(figures.items()) if k not in FIGURES},
         "not_measured": [key for key in FIGURES if values[key] is None],
         "parts_not_built": [name for name, p in parts.items() if p["status"] == "not_built"],
         "parts": parts,

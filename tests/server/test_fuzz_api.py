@@ -8,15 +8,8 @@ many under ``make reliability``.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import requests
@@ -24,23 +17,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lessoncam_server import accounts
-from lessoncam_server.db import open_database
-from lessoncam_server.paths import DataPaths
-
 from .. import reliability
+from .live import PASSWORD, LiveServer, live_server
 
-PASSWORD = "fuzzing password"
 TEACHER = "fuzz-teacher"
 PER_OPERATION = reliability.sized(2, 50)
 TIMEOUT_S = 15.0  # an answer slower than this counts as a hang
-
-
-@dataclass
-class LiveServer:
-    base: str
-    log: Path
-    process: subprocess.Popen[bytes]
 
 
 @dataclass
@@ -49,42 +31,10 @@ class Tally:
     failures: list[str] = field(default_factory=list)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    work = tmp_path_factory.mktemp("fuzz")
-    paths = DataPaths(work / "data")
-    paths.create()
-    db = open_database(paths.database)
-    accounts.create_user(db, TEACHER, PASSWORD, "teacher", datetime.now(UTC))
-    db.close()
-    port = _free_port()
-    log = work / "server.log"
-    server = str(Path(sys.executable).parent / "lessoncam-server")
-    command = [server, "serve", "--data-dir", str(paths.root), "--port", str(port)]
-    env = {**os.environ, "LESSONCAM_LOG_LEVEL": "warning"}
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=1).raise_for_status()
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"server did not start:\n{log.read_text()}") from None
-                time.sleep(0.1)
-        yield LiveServer(base, log, process)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_server(tmp_path_factory.mktemp("fuzz"), {TEACHER: "teacher"}) as running:
+        yield running
 
 
 def _signed_in(base: str) -> requests.Session:
@@ -151,11 +101,11 @@ def _fuzz(live: LiveServer, who: str) -> Tally:
 
 
 @pytest.mark.parametrize("who", ["teacher", "anonymous"])
-def test_no_generated_request_gets_a_5xx_or_hangs(live_server: LiveServer, who: str) -> None:
-    tally = _fuzz(live_server, who)
+def test_no_generated_request_gets_a_5xx_or_hangs(live: LiveServer, who: str) -> None:
+    tally = _fuzz(live, who)
     reliability.add("fuzz_cases", tally.cases)
     reliability.add("fuzz_5xx", len(tally.failures))
-    assert live_server.process.poll() is None, "the server died:\n" + live_server.log.read_text()
+    assert live.process.poll() is None, "the server died:\n" + live.log_tail()
     assert tally.cases >= PER_OPERATION
     assert not tally.failures, (
         "\n".join(tally.failures[:20]) + "\n\nserver log:\n" + (live_server.log.read_text()[-5000:])
