@@ -47,7 +47,7 @@ PARTS = (
     Part(
         "upload_faults",
         "Uploads through a fault-injecting proxy",
-        ("tests/device/test_upload_faults.py",),
+        ("tests/device/test_upload_soak.py", "tests/device/test_upload_faults.py"),
         ("upload_faults_injected", "upload_bytes_mismatched"),
         900,
     ),
