@@ -10,7 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -205,10 +205,15 @@ def _describe(error: Mapping[str, Any], model: type[BaseModel]) -> str:
 def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
     current: type[BaseModel] = model
     for part in path:
+        if part.isdigit():
+            continue  # an index into a list of tables: the table's keys follow
         field = current.model_fields.get(part)
-        if field is None or not isinstance(field.annotation, type):
+        # A table, or a list of tables ([[viewing_guide.tags]]): the model of its keys.
+        candidates = (field.annotation, *get_args(field.annotation)) if field else ()
+        found = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not found:
             return []
-        current = field.annotation
+        current = found[0]
     return sorted(current.model_fields)
 
 
