@@ -8,6 +8,7 @@ many under ``make reliability``.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -110,3 +111,79 @@ def test_no_generated_request_gets_a_5xx_or_hangs(live: LiveServer, who: str) ->
     assert not tally.failures, (
         "\n".join(tally.failures[:20]) + "\n\nserver log:\n" + (live_server.log.read_text()[-5000:])
     )
+
+
+# The tus headers are not parameters in the OpenAPI document (tus defines them), so they get
+# their own generator: any value for each, valid ones often enough to reach the deeper checks.
+LATIN1 = st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f")
+TUS_PATH = "/api/v1/lesson-uploads/"
+
+
+def _header(valid: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    # HTTP header values cannot start with white space (requests refuses to send them).
+    return (valid | st.text(LATIN1, max_size=40)).map(str.lstrip)
+
+
+def _metadata(pairs: dict[str, str]) -> str:
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in pairs.items())
+
+
+tus_headers = st.fixed_dictionaries(
+    {"Tus-Resumable": _header(st.just("1.0.0"))},
+    optional={
+        "Upload-Length": _header(st.integers(-5, 2**70).map(str)),
+        "Upload-Offset": _header(st.integers(-5, 2**70).map(str)),
+        "Upload-Metadata": _header(
+            st.dictionaries(st.text(LATIN1, min_size=1, max_size=8), st.text(max_size=20)).map(
+                _metadata
+            )
+        ),
+        "Upload-Checksum": _header(
+            st.tuples(
+                st.sampled_from(["sha1", "sha256", "md5", "crc"]), st.binary(max_size=40)
+            ).map(lambda t: f"{t[0]} {base64.b64encode(t[1]).decode()}")
+        ),
+        "Content-Type": _header(st.just("application/offset+octet-stream")),
+        "X-HTTP-Method-Override": _header(st.sampled_from(["PATCH", "DELETE", "HEAD"])),
+        "Upload-Defer-Length": _header(st.just("1")),
+    },
+)
+
+
+def test_tus_headers_of_any_value_get_no_5xx(live: LiveServer) -> None:
+    session = _signed_in(live.base)
+    tally = Tally()
+
+    @settings(
+        max_examples=reliability.sized(40, 1500),
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(
+        method=st.sampled_from(["POST", "create", "HEAD", "PATCH", "DELETE"]),
+        headers=tus_headers,
+        body=st.binary(max_size=64),
+    )
+    def send(method: str, headers: dict[str, str], body: bytes) -> None:
+        url = f"{live.base}{TUS_PATH}"
+        if method != "create":
+            # An upload of 100 bytes to aim at (its headers are the fuzzed ones).
+            made = session.post(url, headers={"Tus-Resumable": "1.0.0", "Upload-Length": "100"})
+            assert made.status_code == 201, made.text
+            url = made.headers["Location"]
+        verb = "POST" if method == "create" else method
+        try:
+            answer = session.request(verb, url, headers=headers, data=body, timeout=TIMEOUT_S)
+        except requests.Timeout:
+            tally.cases += 1
+            tally.failures.append(f"{verb} {headers}: no answer in {TIMEOUT_S} s (hang)")
+            return
+        tally.cases += 1
+        if answer.status_code >= 500:
+            tally.failures.append(f"{verb} {headers} {body!r}: HTTP {answer.status_code}")
+
+    send()
+    reliability.add("fuzz_cases", tally.cases)
+    reliability.add("fuzz_5xx", len(tally.failures))
+    assert not tally.failures, "\n".join(tally.failures[:20]) + "\n\nlog:\n" + live.log_tail()
