@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DATA ?= var/demo
 
 .PHONY: demo test lint typecheck format bench bench-ingest bench-playback bench-assembly \
-	bench-avsync bench-stop-to-ready bench-web bench-tracking messages clean
+	bench-avsync bench-stop-to-ready bench-web bench-tracking reliability messages clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "lessoncam needs Python 3.11 or newer"'
@@ -65,6 +65,10 @@ messages: $(STAMP)
 
 bench-tracking: $(STAMP)
 	$(PY) bench/tracking.py
+
+# The reliability and security suite, long form (issue 6); see bench/reliability.py.
+reliability: $(STAMP)
+	$(PY) bench/reliability.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

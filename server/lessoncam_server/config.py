@@ -10,7 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -152,12 +152,18 @@ class ConfigError(ValueError):
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     """``LESSONCAM_HTTP__PORT=9000`` becomes ``{"http": {"port": 9000}}``."""
     tree: dict[str, Any] = {}
-    for name, raw in environ.items():
+    names: dict[tuple[str, ...], str] = {}  # each key set so far -> the variable that set it
+    for name, raw in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX):
             continue
         if "__" not in name and name != "LESSONCAM_LOG_LEVEL":
             continue
         path = name[len(ENV_PREFIX) :].lower().split("__")
+        # A value and a key inside that value (HTTP__PORT and HTTP__PORT__X) cannot both hold.
+        clash = next((other for key, other in names.items() if _nested(key, tuple(path))), None)
+        if clash is not None:
+            raise ConfigError("environment", [f"{name} and {clash} set the same key; keep one"])
+        names[tuple(path)] = name
         try:
             value: Any = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
@@ -167,6 +173,12 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[path[-1]] = value
     return tree
+
+
+def _nested(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """True when one key path lies inside (or is) the other."""
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter]
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -193,10 +205,15 @@ def _describe(error: Mapping[str, Any], model: type[BaseModel]) -> str:
 def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
     current: type[BaseModel] = model
     for part in path:
+        if part.isdigit():
+            continue  # an index into a list of tables: the table's keys follow
         field = current.model_fields.get(part)
-        if field is None or not isinstance(field.annotation, type):
+        # A table, or a list of tables ([[viewing_guide.tags]]): the model of its keys.
+        candidates = (field.annotation, *get_args(field.annotation)) if field else ()
+        found = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not found:
             return []
-        current = field.annotation
+        current = found[0]
     return sorted(current.model_fields)
 
 

@@ -66,3 +66,24 @@ def test_errors_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "nope.toml", environ={})
+
+
+def test_nested_and_flat_environment_overrides_of_one_key_are_a_config_error() -> None:
+    """Found by the fuzzer (tests/test_fuzz_parsers.py): ``LESSONCAM_HTTP__PORT`` and
+    ``LESSONCAM_HTTP__PORT__X`` together crashed with a TypeError, naming neither."""
+    environ = {"LESSONCAM_HTTP__PORT": "9000", "LESSONCAM_HTTP__PORT__X": "1"}
+    with pytest.raises(ConfigError, match="LESSONCAM_HTTP__PORT"):
+        parse_config({}, environ)
+    environ = {"LESSONCAM_HTTP__PORT__X": "1", "LESSONCAM_HTTP__PORT": "9000"}
+    with pytest.raises(ConfigError, match="LESSONCAM_HTTP__PORT"):
+        parse_config({}, environ)
+
+
+def test_an_unknown_key_in_a_guide_tag_lists_the_keys_a_tag_has() -> None:
+    """Found by the fuzzer: inside a list of tables the hint listed no keys at all."""
+    tag = {"key": "a", "nl": "A", "en": "A", "colour": "red"}
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"viewing_guide": {"tags": [tag]}})
+    (problem,) = caught.value.problems
+    assert "tags.0.colour: unknown key" in problem
+    assert "known keys here: " in problem and "en, key, nl" in problem

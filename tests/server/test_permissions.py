@@ -1,4 +1,6 @@
-"""Object-level permissions: every lesson endpoint x every relationship x method."""
+"""Object-level permissions: every lesson endpoint x every relationship x method.
+
+Each matrix adds its cells and any unauthorised 2xx to the reliability suite's figures."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from aiohttp.test_utils import TestClient
 
 from lessoncam_server.services import Services
 
-from .helpers import FakeClock, Person, UnitClient
+from .. import reliability
+from .helpers import FakeClock, Person, UnitClient, enrol_unit
 from .lesson_fixtures import assembled, record, send_lesson
 
 RID = "01JD0000000000000000000002"
@@ -45,7 +48,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = 
 
 
 def expected(relationship: str, index: int) -> int:
-    if relationship in ("anonymous", "unit"):
+    if relationship in ("anonymous", "unit", "revoked unit"):
         return 401
     roles = ("owner", "commenter", "viewer")
     if relationship in roles:
@@ -83,15 +86,20 @@ async def test_permission_matrix(
     await owner.json("POST", f"{L}/comments", 201, json={"body": "mine", "start_s": 2})
     clock.advance(minutes=61)  # past the share's expiry, within the sessions' idle limit
     anonymous = await new_client()
+    revoked_unit = await enrol_unit(admin, await new_client(), "Group 6")
+    await admin.json("PATCH", f"/api/v1/units/{revoked_unit.unit_id}", json={"teacher": "anna"})
+    await admin.json("POST", f"/api/v1/units/{revoked_unit.unit_id}/revoke", 204)
 
     callers: dict[str, Any] = {
         **{k: v for k, v in people.items() if k != "bert"},
         "admin": admin,
         "unit": unit,
+        "revoked unit": revoked_unit,
         "anonymous": anonymous,
         "owner": owner,  # last: its DELETE removes the lesson
     }
     cells = 0
+    unauthorised = 0
     report = []
     for relationship, caller in callers.items():
         for index, (method, path, body, _statuses) in enumerate(ENDPOINTS):
@@ -101,7 +109,10 @@ async def test_permission_matrix(
             if response.status != want:
                 report.append(f"{relationship} {method} {path}: {response.status} != {want}")
             if 200 <= response.status < 300 and not 200 <= want < 300:
+                unauthorised += 1
                 report.append(f"UNAUTHORISED {relationship} {method} {path}")
+    reliability.add("matrix_cells", cells)
+    reliability.add("unauthorised_2xx", unauthorised)
     assert not report, "\n".join(report)
     assert cells == len(callers) * len(ENDPOINTS)
     assert not services.paths.recording_dir(RID).exists()  # the owner's DELETE removed the files
@@ -135,6 +146,7 @@ async def test_claim_permission_matrix(
         "holder": (bert, (200, 200, 204)),
     }
     report = []
+    cells = unauthorised = 0
     for name, (caller, (want_list, want_claim, want_end)) in table.items():
         await bert.json("POST", "/api/v1/unit-claims", json=claim, expect=201)
         for (method, path, body), want in zip(
@@ -147,12 +159,16 @@ async def test_claim_permission_matrix(
             strict=True,
         ):
             response = await caller.request(method, path, json=body)
+            cells += 1
             if response.status != want:
                 report.append(f"{name} {method} {path}: {response.status} != {want}")
             if 200 <= response.status < 300 and not 200 <= want < 300:
+                unauthorised += 1
                 report.append(f"UNAUTHORISED {name} {method} {path}")
         if want_end != 204:
             await bert.json("DELETE", end, 204)
+    reliability.add("matrix_cells", cells)
+    reliability.add("unauthorised_2xx", unauthorised)
     assert not report, "\n".join(report)
     holders = services.db.execute("SELECT DISTINCT user_id FROM unit_claims").fetchall()
     assert len(holders) == 1  # nobody but Bert ever held the unit
@@ -187,12 +203,17 @@ async def test_browser_upload_permission_matrix(
         "admin": admin,
     }
     report = []
+    cells = unauthorised = 0
     for name, caller in callers.items():
         for method, headers, data in requests:
             response = await caller.request(method, item, headers=headers, data=data)
+            cells += 1
+            unauthorised += 200 <= response.status < 300
             want = 401 if name == "anonymous" else 404
             if response.status != want:
                 report.append(f"{name} {method}: {response.status} != {want}")
+    reliability.add("matrix_cells", cells)
+    reliability.add("unauthorised_2xx", unauthorised)
     assert not report, "\n".join(report)
     head = await anna.request("HEAD", item, headers=tus)
     assert head.status == 200 and head.headers["Upload-Offset"] == "0"
