@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from . import units
 from .fragments import InvalidInput
 from .timeutil import from_iso, to_iso
 
@@ -141,3 +142,25 @@ def release(db: Database, claim_id: int, by_user_id: int, now: datetime) -> None
         "UPDATE unit_claims SET ended_at = ?, ended_by = ? WHERE id = ? AND ended_at IS NULL",
         [to_iso(now), by_user_id, claim_id],
     )
+
+
+def claimable_units(db: Database, user_id: int, now: datetime) -> list[dict[str, Any]]:
+    """Every enrolled unit by name: online or not, its default teacher, and its claim as
+    ``user_id`` sees it (for the claims API and the units page)."""
+    rows = db.execute(
+        """SELECT u.id, u.name, u.last_seen_at, u.revoked_at,
+                  u.teacher_id, t.username, t.display_name
+           FROM units u LEFT JOIN users t ON t.id = u.teacher_id
+           WHERE u.revoked_at IS NULL ORDER BY u.name"""
+    ).fetchall()
+    return [
+        {
+            "id": unit_id,
+            "name": name,
+            "online": units.describe({"last_seen_at": seen, "revoked_at": revoked}, now)["online"],
+            "teacher_id": teacher_id,
+            "teacher": {"username": username, "display_name": display} if username else None,
+            "claim": describe(active(db, unit_id, now), user_id),
+        }
+        for unit_id, name, seen, revoked, teacher_id, username, display in rows
+    ]

@@ -47,26 +47,16 @@ async def list_claims(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user = require_user(request)
     now = services.now()
-    rows = services.db.execute(
-        """SELECT u.id, u.name, u.last_seen_at, u.revoked_at, t.username, t.display_name
-           FROM units u LEFT JOIN users t ON t.id = u.teacher_id
-           WHERE u.revoked_at IS NULL ORDER BY u.name"""
-    ).fetchall()
-    out = []
-    for unit_id, name, seen, revoked, username, display in rows:
-        out.append(
-            {
-                "unit_id": unit_id,
-                "name": name,
-                "online": units.describe({"last_seen_at": seen, "revoked_at": revoked}, now)[
-                    "online"
-                ],
-                "default_teacher": {"username": username, "display_name": display}
-                if username
-                else None,
-                "claim": claims.describe(claims.active(services.db, unit_id, now), user.id),
-            }
-        )
+    out = [
+        {
+            "unit_id": unit["id"],
+            "name": unit["name"],
+            "online": unit["online"],
+            "default_teacher": unit["teacher"],
+            "claim": unit["claim"],
+        }
+        for unit in claims.claimable_units(services.db, user.id, now)
+    ]
     return json_response({"units": out, "max_hours": services.config.unit_claims.hours})
 
 

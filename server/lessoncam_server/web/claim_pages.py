@@ -23,28 +23,17 @@ NO_SUCH_UNIT = N_("This unit does not exist or was revoked.")
 
 def _units(request: web.Request, user_id: int) -> list[dict[str, Any]]:
     services = services_of(request)
-    now = services.now()
-    rows = services.db.execute(
-        """SELECT u.id, u.name, u.last_seen_at, u.revoked_at, u.teacher_id, t.display_name
-           FROM units u LEFT JOIN users t ON t.id = u.teacher_id
-           WHERE u.revoked_at IS NULL ORDER BY u.name"""
-    ).fetchall()
-    out = []
-    for unit_id, name, seen, revoked, teacher_id, teacher_name in rows:
-        held = claims.active(services.db, unit_id, now)
-        out.append(
-            {
-                "id": unit_id,
-                "name": name,
-                "online": units.describe({"last_seen_at": seen, "revoked_at": revoked}, now)[
-                    "online"
-                ],
-                "default_teacher": teacher_name,
-                "is_default_teacher": teacher_id == user_id,
-                "claim": claims.describe(held, user_id),
-            }
-        )
-    return out
+    return [
+        {
+            "id": unit["id"],
+            "name": unit["name"],
+            "online": unit["online"],
+            "default_teacher": unit["teacher"]["display_name"] if unit["teacher"] else None,
+            "is_default_teacher": unit["teacher_id"] == user_id,
+            "claim": unit["claim"],
+        }
+        for unit in claims.claimable_units(services.db, user_id, services.now())
+    ]
 
 
 def _page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
