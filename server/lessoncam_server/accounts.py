@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from .db import query_row, query_rows
 from .passwords import hash_password, needs_rehash, verify_password
 from .principal import Role
 from .timeutil import to_iso
@@ -58,13 +59,11 @@ def create_user(
 
 
 def find_user(db: Database, username: str) -> dict[str, Any] | None:
-    rows = list(db.table("users").rows_where("username = ?", [username], limit=1))
-    return rows[0] if rows else None
+    return query_row(db, "SELECT * FROM users WHERE username = ?", [username])
 
 
 def get_user(db: Database, user_id: int) -> dict[str, Any] | None:
-    rows = list(db.table("users").rows_where("id = ?", [user_id], limit=1))
-    return rows[0] if rows else None
+    return query_row(db, "SELECT * FROM users WHERE id = ?", [user_id])
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +74,7 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_users(db: Database) -> list[dict[str, Any]]:
-    return [public(r) for r in db.table("users").rows_where(order_by="username")]
+    return [public(r) for r in query_rows(db, "SELECT * FROM users ORDER BY username")]
 
 
 def authenticate(db: Database, username: str, password: str) -> dict[str, Any] | None:

@@ -49,8 +49,8 @@ class Assembler:
         """Start assembling when every segment the unit announced has arrived."""
         db = self.services.db
         row = recordings.get(db, recording_id)
-        if row is None or row["state"] != "receiving":
-            return
+        if row is None or row["state"] != "receiving" or row["expected_segments"] is None:
+            return  # still recording: the unit has not said how many segments to expect
         if recordings.progress(db, row).complete:
             recordings.set_state(db, recording_id, "assembling")
             self._enqueue(recording_id)

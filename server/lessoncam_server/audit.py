@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlite_utils import Database
 
+from .db import query_rows
 from .principal import Principal
 from .timeutil import to_iso
 
@@ -95,3 +97,41 @@ def record(
         object_kind,
         object_id,
     )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which entries to list; every field that is set must match (times are ISO, UTC)."""
+
+    action: str | None = None
+    actor_name: str | None = None
+    object_id: str | None = None
+    outcome: str | None = None
+    since: str | None = None  # at or after
+    until: str | None = None  # before
+    before_id: int | None = None  # older than this entry (the next page)
+
+
+def entries(db: Database, wanted: AuditFilter, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` entries matching ``wanted``, newest first, ``detail`` decoded."""
+    where: list[str] = []
+    args: list[str | int] = []
+    for condition, value in (
+        ("action = ?", wanted.action),
+        ("actor_name = ?", wanted.actor_name),
+        ("object_id = ?", wanted.object_id),
+        ("outcome = ?", wanted.outcome),
+        ("at >= ?", wanted.since),
+        ("at < ?", wanted.until),
+        ("id < ?", wanted.before_id),
+    ):
+        if value is not None:
+            where.append(condition)
+            args.append(value)
+    sql = "SELECT * FROM audit"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    found = query_rows(db, sql + " ORDER BY id DESC LIMIT ?", [*args, limit])
+    for row in found:
+        row["detail"] = json.loads(row["detail"]) if row["detail"] else None
+    return found

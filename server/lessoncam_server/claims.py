@@ -25,6 +25,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from . import units
+from .db import query_row, query_rows
 from .fragments import InvalidInput
 from .timeutil import from_iso, to_iso
 
@@ -70,16 +71,19 @@ def owner_for(
     db: Database, unit_id: str, default_teacher_id: int | None, started_at: datetime
 ) -> int | None:
     """The owner of a new lesson from ``unit_id`` that started at ``started_at``."""
-    rows = db.table("unit_claims").rows_where(
-        "unit_id = ? AND claimed_at <= ?", [unit_id, to_iso(started_at)]
+    claims = query_rows(
+        db,
+        "SELECT * FROM unit_claims WHERE unit_id = ? AND claimed_at <= ?",
+        [unit_id, to_iso(started_at)],
     )
-    return owner_at(default_teacher_id, [_facts(r) for r in rows], started_at)
+    return owner_at(default_teacher_id, [_facts(r) for r in claims], started_at)
 
 
 def active(db: Database, unit_id: str, now: datetime) -> dict[str, Any] | None:
     """The claim holding ``unit_id`` now, with the claimer's ``username`` and
     ``display_name``; None when the unit is not claimed."""
-    cursor = db.execute(
+    return query_row(
+        db,
         """SELECT c.*, u.username, u.display_name FROM unit_claims c
            JOIN users u ON u.id = c.user_id
            WHERE c.unit_id = :unit AND c.ended_at IS NULL AND c.claimed_at <= :now
@@ -87,8 +91,6 @@ def active(db: Database, unit_id: str, now: datetime) -> dict[str, Any] | None:
            ORDER BY c.claimed_at DESC LIMIT 1""",
         {"unit": unit_id, "now": to_iso(now)},
     )
-    row = cursor.fetchone()
-    return dict(zip([c[0] for c in cursor.description], row, strict=True)) if row else None
 
 
 def describe(claim: dict[str, Any] | None, user_id: int | None) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from sqlite_utils import Database
 
 from .config import ViewingGuideConfig
+from .db import query_row, query_rows
 from .fragments import InvalidInput, check_span, format_time
 from .permissions import Access
 from .timeutil import to_iso
@@ -95,15 +96,12 @@ def _duration(lesson: Mapping[str, Any]) -> float:
 
 
 def _row(db: Database, recording_id: str, comment_id: int, user_id: int) -> dict[str, Any] | None:
-    cursor = db.execute(
+    return query_row(
+        db,
         "SELECT c.* FROM comments c WHERE c.id = :id AND c.recording_id = :rid"
         " AND (c.visibility = 'shared' OR c.author_id = :user)",
         {"id": comment_id, "rid": recording_id, "user": user_id},
     )
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    return dict(zip([c[0] for c in cursor.description], row, strict=True))
 
 
 def _not_found() -> InvalidInput:
@@ -317,14 +315,13 @@ def threads(
 ) -> list[dict[str, Any]]:
     """The comments ``user_id`` can see, as threads in timeline order, each with ``replies``
     (oldest first). A reply whose thread the caller cannot see is not shown."""
-    cursor = db.execute(
+    rows = query_rows(
+        db,
         """SELECT c.* FROM comments c WHERE c.recording_id = :rid
             AND (c.visibility = 'shared' OR c.author_id = :user)
             ORDER BY c.start_s, c.created_at, c.id""",
         {"rid": recording_id, "user": user_id},
     )
-    columns = [c[0] for c in cursor.description]
-    rows = [dict(zip(columns, r, strict=True)) for r in cursor.fetchall()]
     author_ids = {r["author_id"] for r in rows if r["author_id"] is not None}
     authors: dict[int, tuple[str, str]] = {}
     if author_ids:

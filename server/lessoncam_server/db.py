@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -221,6 +223,29 @@ def _run_script(db: Database, script: str) -> None:
     for statement in script.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+def query_rows(db: Database, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+    """The rows of ``sql`` as dicts (column name -> value).
+
+    Plain SQL on the request path: sqlite_utils' ``table().rows_where()`` first asks the schema
+    whether the name is a view and whether the table exists, tripling the cost of a lookup.
+    """
+    cursor = db.execute(sql, params)
+    columns = [c[0] for c in cursor.description]
+    return [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
+
+
+def query_row(db: Database, sql: str, params: Params = ()) -> dict[str, Any] | None:
+    """The first row of ``sql`` as a dict, or None."""
+    cursor = db.execute(sql, params)
+    values = cursor.fetchone()
+    if values is None:
+        return None
+    return dict(zip([c[0] for c in cursor.description], values, strict=True))
 
 
 def open_database(path: Path | str) -> Database:

@@ -81,8 +81,7 @@ class SegmentIngest:
             raise TusRejected(exc.status, exc.message) from None
         result = {"recording": meta.recording, "camera": meta.camera, "sequence": meta.sequence}
         dest = paths.segment(meta.recording, meta.camera, meta.sequence)
-        existing = recordings.received_segments(db, meta.recording).get(meta.camera, {})
-        held = existing.get(meta.sequence)
+        held = recordings.held_segment(db, meta.recording, meta.camera, meta.sequence)
         if held is not None:
             # A repeat of a segment we hold (the unit missed our answer): confirm, keep ours.
             if held["sha256"] != meta.sha256:

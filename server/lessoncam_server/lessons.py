@@ -12,6 +12,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from . import clips, comments, recordings, retention
+from .db import query_rows
 from .paths import DataPaths
 from .permissions import Access, ShareFacts, lesson_access
 from .timeutil import from_iso, to_iso
@@ -27,7 +28,7 @@ def share_facts(db: Database, recording_id: str) -> list[ShareFacts]:
             expires_at=from_iso(row["expires_at"]) if row["expires_at"] else None,
             revoked_at=from_iso(row["revoked_at"]) if row["revoked_at"] else None,
         )
-        for row in db.table("shares").rows_where("recording_id = ?", [recording_id])
+        for row in query_rows(db, "SELECT * FROM shares WHERE recording_id = ?", [recording_id])
     ]
 
 
@@ -50,7 +51,7 @@ def visible_ids(db: Database, user_id: int, now: datetime) -> list[str]:
 
 def media_of(db: Database, recording_id: str) -> dict[str, dict[str, Any]]:
     out = {}
-    for row in db.table("media").rows_where("recording_id = ?", [recording_id]):
+    for row in query_rows(db, "SELECT * FROM media WHERE recording_id = ?", [recording_id]):
         row["gaps"] = json.loads(row["gaps"])
         row["thumbs"] = json.loads(row["thumbs"]) if row["thumbs"] else None
         out[row["camera"]] = row

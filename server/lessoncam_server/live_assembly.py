@@ -49,8 +49,8 @@ class LiveAssemblies:
             self._live[key] = (live, version)
             self._submitted[key] = 0
         live, _ = self._live[key]
-        received = recordings.received_segments(db, recording_id).get(camera, {})
         nxt = self._submitted[key]
+        received = recordings.camera_segments(db, recording_id, camera, nxt)
         while nxt in received:
             seg = received[nxt]
             segment = SegmentFile(

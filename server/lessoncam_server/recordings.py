@@ -14,6 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from . import claims
+from .db import query_row, query_rows
 from .manifest import Completion, Manifest, SegmentMeta
 from .principal import Unit
 from .timeutil import to_iso
@@ -60,8 +61,7 @@ class Progress:
 
 
 def get(db: Database, recording_id: str) -> dict[str, Any] | None:
-    rows = list(db.table("recordings").rows_where("id = ?", [recording_id], limit=1))
-    return rows[0] if rows else None
+    return query_row(db, "SELECT * FROM recordings WHERE id = ?", [recording_id])
 
 
 def manifest_of(row: Mapping[str, Any]) -> Manifest:
@@ -70,16 +70,45 @@ def manifest_of(row: Mapping[str, Any]) -> Manifest:
 
 def received_segments(db: Database, recording_id: str) -> dict[str, dict[int, dict[str, Any]]]:
     out: dict[str, dict[int, dict[str, Any]]] = {}
-    for seg in db.table("segments").rows_where(
-        "recording_id = ?", [recording_id], order_by="camera, sequence"
+    for seg in query_rows(
+        db,
+        "SELECT * FROM segments WHERE recording_id = ? ORDER BY camera, sequence",
+        [recording_id],
     ):
         out.setdefault(seg["camera"], {})[seg["sequence"]] = seg
     return out
 
 
+def camera_segments(
+    db: Database, recording_id: str, camera: str, first: int = 0
+) -> dict[int, dict[str, Any]]:
+    """The segments of one camera held from sequence ``first`` on (a long lesson's segments
+    arrive one by one: each arrival looks only at what is new)."""
+    found = query_rows(
+        db,
+        "SELECT * FROM segments WHERE recording_id = ? AND camera = ? AND sequence >= ?"
+        " ORDER BY sequence",
+        [recording_id, camera, first],
+    )
+    return {seg["sequence"]: seg for seg in found}
+
+
+def held_segment(
+    db: Database, recording_id: str, camera: str, sequence: int
+) -> dict[str, Any] | None:
+    return query_row(
+        db,
+        "SELECT * FROM segments WHERE recording_id = ? AND camera = ? AND sequence = ?",
+        [recording_id, camera, sequence],
+    )
+
+
 def progress(db: Database, row: Mapping[str, Any]) -> Progress:
-    received = received_segments(db, row["id"])
-    counts = {cam: set(segs) for cam, segs in received.items()}
+    counts: dict[str, set[int]] = {}
+    for camera, sequence in db.execute(
+        "SELECT camera, sequence FROM segments WHERE recording_id = ?", [row["id"]]
+    ).fetchall():
+        counts.setdefault(camera, set()).add(sequence)
     plan = json.loads(row["expected_segments"]) if row["expected_segments"] else None
     expected = plan["segments"] if plan else None
     waiting = outstanding(expected, plan["missing"] if plan else {}, counts)

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from .db import query_row
 from .paths import UNIT_ID
 from .principal import Unit
 from .timeutil import from_iso, to_iso
@@ -143,5 +144,4 @@ def active_unit(db: Database, unit_id: str) -> dict[str, Any] | None:
     """The enrolled, not revoked unit ``unit_id`` (as given in a URL or a form), or None."""
     if not UNIT_ID.fullmatch(unit_id):
         return None
-    rows = list(db.table("units").rows_where("id = ? AND revoked_at IS NULL", [unit_id], limit=1))
-    return rows[0] if rows else None
+    return query_row(db, "SELECT * FROM units WHERE id = ? AND revoked_at IS NULL", [unit_id])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from .. import lessons, retention
+from .. import audit, lessons, retention
 from ..api_support import ApiRoutes, json_response, parse_query, read_body, require_user
 from ..services import services_of
 from ..timeutil import to_iso
@@ -40,35 +38,16 @@ class Settings(BaseModel):
 )
 async def audit_log(request: web.Request) -> web.StreamResponse:
     q = parse_query(request, AuditQuery)
-    where: list[str] = []
-    args: list[str | int] = []
-    for column, value in (
-        ("action", q.action),
-        ("actor_name", q.actor),
-        ("object_id", q.object_id),
-        ("outcome", q.outcome),
-    ):
-        if value is not None:
-            where.append(f"{column} = ?")
-            args.append(value)
-    if q.since:
-        where.append("at >= ?")
-        args.append(to_iso(q.since))
-    if q.until:
-        where.append("at < ?")
-        args.append(to_iso(q.until))
-    if q.before_id:
-        where.append("id < ?")
-        args.append(q.before_id)
-    entries = []
-    for row in (
-        services_of(request)
-        .db.table("audit")
-        .rows_where(" AND ".join(where) or None, args, order_by="id DESC", limit=q.limit)
-    ):
-        row["detail"] = json.loads(row["detail"]) if row["detail"] else None
-        entries.append(row)
-    return json_response({"entries": entries})
+    wanted = audit.AuditFilter(
+        action=q.action,
+        actor_name=q.actor,
+        object_id=q.object_id,
+        outcome=q.outcome,
+        since=to_iso(q.since) if q.since else None,
+        until=to_iso(q.until) if q.until else None,
+        before_id=q.before_id or None,
+    )
+    return json_response({"entries": audit.entries(services_of(request).db, wanted, q.limit)})
 
 
 @routes.route("GET", "/settings", summary="Server-wide settings", auth="admin")

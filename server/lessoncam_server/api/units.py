@@ -22,6 +22,7 @@ from ..api_support import (
     require_unit,
     require_user,
 )
+from ..db import query_row, query_rows
 from ..durable import write_atomic
 from ..paths import UNIT_ID
 from ..services import services_of
@@ -69,10 +70,10 @@ def _unit_row(request: web.Request) -> dict[str, Any]:
     unit_id = request.match_info["unit_id"]
     if not UNIT_ID.fullmatch(unit_id):
         raise not_found("unit")
-    rows = list(services_of(request).db.table("units").rows_where("id = ?", [unit_id], limit=1))
-    if not rows:
+    unit = query_row(services_of(request).db, "SELECT * FROM units WHERE id = ?", [unit_id])
+    if unit is None:
         raise not_found("unit")
-    return rows[0]
+    return unit
 
 
 @routes.route(
@@ -158,12 +159,12 @@ async def heartbeat(request: web.Request) -> web.StreamResponse:
 async def list_units(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     now = services.now()
-    rows = services.db.execute(
+    rows = query_rows(
+        services.db,
         """SELECT u.*, t.username AS teacher FROM units u
-           LEFT JOIN users t ON t.id = u.teacher_id ORDER BY u.name"""
+           LEFT JOIN users t ON t.id = u.teacher_id ORDER BY u.name""",
     )
-    columns = [c[0] for c in rows.description]
-    fleet = [units.describe(dict(zip(columns, r, strict=True)), now) for r in rows.fetchall()]
+    fleet = [units.describe(r, now) for r in rows]
     for unit in fleet:
         unit["claim"] = claims.describe(claims.active(services.db, unit["id"], now), None)
     return json_response({"units": fleet})

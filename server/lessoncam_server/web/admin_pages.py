@@ -5,7 +5,6 @@ Admins see no lesson here: the pages show units and people, never recordings.
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -13,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .. import accounts, claims, lessons, retention, units
+from .. import accounts, audit, claims, lessons, retention, units
 from ..audit import ACTIONS
+from ..db import query_rows
 from ..passwords import MIN_LENGTH, WeakPassword
 from ..paths import UNIT_ID
 from ..services import services_of
@@ -165,13 +165,13 @@ def _teachers(request: web.Request) -> list[dict[str, Any]]:
 
 def _fleet(request: web.Request) -> list[dict[str, Any]]:
     services = services_of(request)
-    cursor = services.db.execute(
+    rows = query_rows(
+        services.db,
         """SELECT u.*, t.username AS teacher, t.display_name AS teacher_name FROM units u
-           LEFT JOIN users t ON t.id = u.teacher_id ORDER BY u.revoked_at IS NOT NULL, u.name"""
+           LEFT JOIN users t ON t.id = u.teacher_id ORDER BY u.revoked_at IS NOT NULL, u.name""",
     )
-    columns = [c[0] for c in cursor.description]
     now = services.now()
-    fleet = [units.describe(dict(zip(columns, r, strict=True)), now) for r in cursor.fetchall()]
+    fleet = [units.describe(r, now) for r in rows]
     for unit in fleet:
         unit["claim"] = claims.describe(claims.active(services.db, unit["id"], now), None)
     return fleet
@@ -344,38 +344,17 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     signed_in_admin(request)
     query = request.query
     zone = ZoneInfo(services.config.web.timezone)
-    where: list[str] = []
-    args: list[Any] = []
-    if query.get("action") in ACTIONS:
-        where.append("action = ?")
-        args.append(query["action"])
-    if query.get("outcome") in ("ok", "denied", "failed"):
-        where.append("outcome = ?")
-        args.append(query["outcome"])
-    if query.get("actor", "").strip():
-        where.append("actor_name = ?")
-        args.append(query["actor"].strip()[:64])
-    if query.get("object", "").strip():
-        where.append("object_id = ?")
-        args.append(query["object"].strip()[:64])
-    since = _day_start(query.get("from", ""), zone)
-    until = _day_start(query.get("to", ""), zone, plus_days=1)
-    if since:
-        where.append("at >= ?")
-        args.append(since)
-    if until:
-        where.append("at < ?")
-        args.append(until)
     before = query.get("before", "")
-    if before.isdigit() and len(before) < 13:
-        where.append("id < ?")
-        args.append(int(before))
-    entries = []
-    for row in services.db.table("audit").rows_where(
-        " AND ".join(where) or None, args, order_by="id DESC", limit=AUDIT_PAGE + 1
-    ):
-        row["detail"] = json.loads(row["detail"]) if row["detail"] else None
-        entries.append(row)
+    wanted = audit.AuditFilter(
+        action=query["action"] if query.get("action") in ACTIONS else None,
+        outcome=query["outcome"] if query.get("outcome") in ("ok", "denied", "failed") else None,
+        actor_name=query.get("actor", "").strip()[:64] or None,
+        object_id=query.get("object", "").strip()[:64] or None,
+        since=_day_start(query.get("from", ""), zone),
+        until=_day_start(query.get("to", ""), zone, plus_days=1),
+        before_id=int(before) if before.isdigit() and len(before) < 13 else None,
+    )
+    entries = audit.entries(services.db, wanted, AUDIT_PAGE + 1)
     more = len(entries) > AUDIT_PAGE
     entries = entries[:AUDIT_PAGE]
     older = None

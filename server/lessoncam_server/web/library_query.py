@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from ..db import query_rows
 from ..timeutil import to_iso
 
 PAGE_SIZE = 50
@@ -86,11 +87,10 @@ def library_page(
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, wanted.page), pages)
     params.update(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    cursor = db.execute(
-        QUERY + " ORDER BY r.started_at DESC, r.id LIMIT :limit OFFSET :offset", params
+    rows = query_rows(
+        db, QUERY + " ORDER BY r.started_at DESC, r.id LIMIT :limit OFFSET :offset", params
     )
-    columns = [c[0] for c in cursor.description]
-    lessons = [_shape(dict(zip(columns, row, strict=True)), user_id) for row in cursor.fetchall()]
+    lessons = [_shape(row, user_id) for row in rows]
     return LibraryPage(lessons=lessons, total=total, page=page, pages=pages)
 
 

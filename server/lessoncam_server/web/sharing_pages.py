@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from .. import accounts, clips, lesson_views, sharing
+from ..db import query_rows
 from ..permissions import ShareRole
 from ..principal import User
 from ..services import services_of
@@ -24,16 +25,15 @@ routes = web.RouteTableDef()
 def _shares(request: web.Request, recording_id: str) -> list[dict[str, Any]]:
     services = services_of(request)
     now = to_iso(services.now())
-    cursor = services.db.execute(
+    shares = query_rows(
+        services.db,
         """SELECT s.id, u.username, u.display_name, s.role, s.created_at, s.expires_at,
                   s.revoked_at FROM shares s JOIN users u ON u.id = s.user_id
            WHERE s.recording_id = ? ORDER BY s.revoked_at IS NOT NULL, s.created_at""",
         [recording_id],
     )
-    columns = [c[0] for c in cursor.description]
     out = []
-    for values in cursor.fetchall():
-        share = dict(zip(columns, values, strict=True))
+    for share in shares:
         share["active"] = share["revoked_at"] is None and (
             share["expires_at"] is None or share["expires_at"] > now
         )
@@ -62,9 +62,11 @@ def _page(
             "people": _people(request, user),
             "cameras": [
                 m["camera"]
-                for m in services_of(request)
-                .db.table("media")
-                .rows_where("recording_id = ?", [row["id"]], order_by="camera")
+                for m in query_rows(
+                    services_of(request).db,
+                    "SELECT camera FROM media WHERE recording_id = ? ORDER BY camera",
+                    [row["id"]],
+                )
             ]
             if row["state"] == "ready"
             else [],
