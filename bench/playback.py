@@ -13,15 +13,15 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
+
+from loopback import free_port, wait_for
 
 from lessoncam_server import accounts
 from lessoncam_server.db import open_database
@@ -34,12 +34,6 @@ BIN = Path(sys.executable).parent
 RID = "01JDBENCH00000000000000000"
 MIB = 1024 * 1024
 PASSWORD = "benchmark password"  # noqa: S105 - a throw-away account on loopback
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def ensure_tools() -> None:
@@ -118,17 +112,6 @@ def seed(data: Path, size: int) -> Path:
         for _ in range(size // (16 * MIB)):
             handle.write(os.urandom(16 * MIB))
     return video
-
-
-def wait_for(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def login(base: str) -> str:

@@ -21,16 +21,15 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+from loopback import free_port, wait_for
 
 from lessoncam_server import accounts, comments
 from lessoncam_server.config import ViewingGuideConfig
@@ -46,23 +45,6 @@ BIG = "01JDWEBBENCH00000000000000"
 LESSONS = 1000
 COMMENTS = 200
 TARGETS = {"lesson_page_p95_ms": 50, "library_page_p95_ms": 100}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def _manifest(rid: str, started: datetime) -> str:
