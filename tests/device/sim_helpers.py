@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lessoncam_device.sim.scene import MarkerSpec, Scene
+from lessoncam_device.tracking import detector
 
 MARKER = MarkerSpec()
 
@@ -27,19 +28,8 @@ def _detector(dictionary: str) -> cv2.aruco.ArucoDetector:
 
 
 @dataclass(frozen=True)
-class Detection:
-    corners: NDArray[np.float32]  # (4, 2), ArUco order: top-left, clockwise
-
-    @property
-    def centre(self) -> tuple[float, float]:
-        x, y = self.corners.mean(axis=0)
-        return float(x), float(y)
-
-    @property
-    def side_px(self) -> float:
-        """Mean length of the four sides."""
-        edges = self.corners - np.roll(self.corners, -1, axis=0)
-        return float(np.hypot(edges[:, 0], edges[:, 1]).mean())
+class Detection(detector.Detection):
+    """The tracker's detection, plus the marker's width and height for the scene's tests."""
 
     @property
     def width_px(self) -> float:
@@ -59,7 +49,7 @@ def detect(image: NDArray[np.uint8], spec: MarkerSpec = MARKER) -> Detection | N
         return None
     for c, marker_id in zip(corners, ids.ravel(), strict=True):
         if marker_id == spec.marker_id:
-            return Detection(np.asarray(c, np.float32).reshape(4, 2))
+            return Detection(int(marker_id), np.asarray(c, np.float32).reshape(4, 2))
     return None
 
 
