@@ -33,13 +33,14 @@ from typing import Any
 import cv2
 import numpy as np
 
+from lessoncam_device.sim.geometry import MarkerSpec, Optics
 from lessoncam_device.sim.pan_follow import (
     ClosedLoopSettings,
     RunResult,
     run_closed_loop,
     score,
 )
-from lessoncam_device.sim.scene import MarkerSpec, Optics, Scene
+from lessoncam_device.sim.scene import Scene
 from lessoncam_device.sim.teacher_path import SCENARIOS, TeacherPath, TeacherPose, position_at
 from lessoncam_device.tracking.baseline import ProportionalController
 from lessoncam_device.tracking.controller import ControllerSettings, PanController

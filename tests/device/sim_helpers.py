@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from lessoncam_device.sim.scene import MarkerSpec, Scene
+from lessoncam_device.sim.geometry import MarkerSpec
+from lessoncam_device.sim.scene import Scene
 from lessoncam_device.tracking import detector
 
 MARKER = MarkerSpec()

@@ -8,15 +8,15 @@ import cv2
 import numpy as np
 import pytest
 
-from lessoncam_device.sim.scene import (
+from lessoncam_device.sim.figures import marker_card
+from lessoncam_device.sim.geometry import (
     MarkerSpec,
     Optics,
     SceneConfig,
     apparent_size_px,
-    build_panorama,
     focal_length_px,
-    marker_card,
 )
+from lessoncam_device.sim.panorama import build_panorama
 from lessoncam_device.sim.teacher_path import (
     SCENARIOS,
     SITTING_DROP_M,

@@ -9,7 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from lessoncam_device.sim.scene import MarkerSpec, Optics, Scene, marker_card
+from lessoncam_device.sim.figures import marker_card
+from lessoncam_device.sim.geometry import MarkerSpec, Optics
+from lessoncam_device.sim.scene import Scene
 from lessoncam_device.sim.teacher_path import TeacherPose
 from lessoncam_device.tracking.detector import DetectorSettings, Hint, MarkerDetector
 

@@ -16,7 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .clock import Clock
-from .scene import Image, Optics, Scene
+from .geometry import Image, Optics
+from .scene import Scene
 from .teacher_path import TeacherPath, TeacherPose, position_at
 
 

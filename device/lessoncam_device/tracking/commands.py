@@ -14,7 +14,8 @@ from ..motors.simulated import SimulatedMotorSettings, SimulatedPanMotor
 from ..sim.camera import CameraConfig as SimCameraConfig
 from ..sim.camera import SimulatedCamera
 from ..sim.clock import VirtualClock
-from ..sim.scene import MarkerSpec, Scene
+from ..sim.geometry import MarkerSpec
+from ..sim.scene import Scene
 from ..sim.teacher_path import TeacherPath
 from .calibrate import Calibrator
 from .detector import DetectorSettings, MarkerDetector
