@@ -20,15 +20,9 @@ from av.packet import Packet
 from av.stream import Stream
 
 # The remuxer's integer retiming and index sizing, shared rather than copied.
-from .remux import (
-    _MOOV_BASE_BYTES,
-    _MOOV_BYTES_PER_SAMPLE,
-    AssembledVideo,
-    RemuxError,
-    _Rescale,
-    install,
-    temporary_beside,
-)
+from .remux import AssembledVideo, RemuxError, install, temporary_beside
+from .remux.assemble import MOOV_BASE_BYTES, MOOV_BYTES_PER_SAMPLE
+from .remux.packets import Rescale
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +86,7 @@ class _Track:
         assert source.time_base is not None and out.time_base is not None
         self.out = out
         self.out_tb: Fraction = out.time_base
-        self.rescale = _Rescale(source.time_base, out.time_base, -origin)
+        self.rescale = Rescale(source.time_base, out.time_base, -origin)
         self.last_dts: int | None = None
 
     def place(self, packet: Packet[Stream]) -> None:
@@ -197,7 +191,7 @@ def _index_room(
     if ain is not None:
         rate = int(ain.codec_context.sample_rate or 48000)  # type: ignore[attr-defined]
         samples += span * rate / 1024 * 1.1 + 16
-    return int(_MOOV_BASE_BYTES + _MOOV_BYTES_PER_SAMPLE * samples)
+    return int(MOOV_BASE_BYTES + MOOV_BYTES_PER_SAMPLE * samples)
 
 
 def _copy(

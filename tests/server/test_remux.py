@@ -304,8 +304,8 @@ def test_b_frames_and_fragmented_mp4_input(tmp_path: Path) -> None:
 def test_too_small_index_reservation_falls_back_to_faststart(
     recorded: list[GeneratedSegment], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(remux, "_MOOV_BASE_BYTES", 512)
-    monkeypatch.setattr(remux, "_MOOV_BYTES_PER_SAMPLE", 0)
+    monkeypatch.setattr(remux.assemble, "MOOV_BASE_BYTES", 512)
+    monkeypatch.setattr(remux.assemble, "MOOV_BYTES_PER_SAMPLE", 0)
     video = assemble_camera(files(recorded[:2]), 2, tmp_path / "cam.mp4")
     boxes = top_level_boxes(video.path)
     assert boxes.index("moov") < boxes.index("mdat")

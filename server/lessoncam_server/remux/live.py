@@ -1,0 +1,120 @@
+"""Assembling one camera's MP4 while its segments arrive, so little is left at the stop."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+import av
+import av.error
+from av.container import OutputContainer
+
+from .assemble import Outcome, expected_end_s, moov_reservation, open_tracks, publish
+from .files import AssembledVideo, RemuxError, SegmentFile, temporary_beside
+from .inputs import Template, template_of
+from .packets import Writer
+
+log = logging.getLogger(__name__)
+
+
+class LiveAssembly:
+    """One camera's MP4 written while its segments arrive, so little is left at the stop.
+
+    Segments must be added in sequence order (the caller holds back any that arrive early).
+    The index goes into room reserved at the front for ``max_hours`` of content, so the file
+    is faststart without a second pass. Anything unusual (a first segment without readable
+    video or without the sound it should have, a missing segment, a lesson longer than the
+    room) ends in :class:`RemuxError` from :meth:`finish`, and the caller falls back to
+    :func:`assemble_camera`. Not thread-safe: use it from one thread at a time.
+    """
+
+    def __init__(self, out_path: Path, *, with_audio: bool, max_hours: float = 1.5) -> None:
+        self.out_path = out_path
+        self.with_audio = with_audio
+        self.max_s = max_hours * 3600.0
+        self.next_sequence = 0
+        self.broken: str | None = None  # why it cannot finish, once it cannot
+        self._tmp = temporary_beside(out_path)
+        self._out: OutputContainer | None = None
+        self._writer: Writer | None = None
+        self._template: Template | None = None
+        self._segments: list[SegmentFile] = []
+        self._outcome = Outcome([], {}, with_audio)
+        self._previous: int | None = None
+
+    def add(self, seg: SegmentFile) -> None:
+        """Append segment ``next_sequence`` (others are refused with ValueError)."""
+        if seg.sequence != self.next_sequence:
+            raise ValueError(f"segment {seg.sequence} given, {self.next_sequence} expected")
+        self.next_sequence += 1
+        self._segments.append(seg)
+        if self.broken is not None:
+            return
+        try:
+            self._add(seg)
+        except (av.error.FFmpegError, OSError, RemuxError) as e:
+            self._break(f"segment {seg.sequence}: {e}")
+
+    def _add(self, seg: SegmentFile) -> None:
+        if self._writer is None:
+            found = template_of(seg)
+            if isinstance(found, str) or (self.with_audio and found.audio is None):
+                self._break(f"first segment cannot start the file ({found})")
+                return
+            self._template = found
+            audio = found if found.audio is not None else None
+            # Room for the longest lesson it takes, so tighter per sample than a full assembly
+            # (which knows the length): measured 6-8 bytes, 20 leaves room for B-frames and
+            # 64-bit offsets. Too little shows at finish(), and the full assembly takes over.
+            reserve = moov_reservation(
+                found, audio, self.max_s, int(self.max_s / 2), bytes_per_sample=20
+            )
+            self._out = av.open(
+                str(self._tmp), "w", format="mp4", options={"moov_size": str(reserve)}
+            )
+            self._writer = open_tracks(self._out, found, audio)
+        span = self._writer.copy_segment(seg)
+        if isinstance(span, str):
+            log.warning("segment %s (%s) left out: %s", seg.sequence, seg.path, span)
+            self._outcome.unusable[seg.sequence] = span
+            self._writer.hole()
+            return
+        if span[1] > self.max_s:
+            self._break(f"longer than the {self.max_s:.0f} s reserved")
+            return
+        self._outcome.covered.append(span)
+
+    def finish(self, expected_count: int) -> AssembledVideo:
+        """Close the file and publish it at ``out_path``; RemuxError if it cannot be used."""
+        if self.next_sequence != expected_count:
+            self._break(f"{self.next_sequence} of {expected_count} segments added")
+        if self.broken is None and not self._outcome.covered:
+            self._break("no segment had usable video packets")
+        if self.broken is not None or self._out is None or self._template is None:
+            self.abandon()
+            raise RemuxError(f"live assembly of {self.out_path.name} unusable: {self.broken}")
+        try:
+            self._out.close()
+        except av.error.FFmpegError as e:  # most likely: the index did not fit
+            self.abandon()
+            raise RemuxError(f"live assembly of {self.out_path.name} failed: {e}") from e
+        self._out = None
+        end = expected_end_s(self._segments, expected_count)
+        unusable = dict(self._outcome.unusable)
+        return publish(
+            self._tmp, self.out_path, self._template, self._outcome, unusable, expected_count, end
+        )
+
+    def abandon(self) -> None:
+        """Drop the file (the recording was deleted, or the full assembly takes over)."""
+        if self._out is not None:
+            with contextlib.suppress(av.error.FFmpegError, OSError):
+                self._out.close()
+            self._out = None
+        self._tmp.unlink(missing_ok=True)
+
+    def _break(self, reason: str) -> None:
+        if self.broken is None:
+            log.info("live assembly of %s stops (%s)", self.out_path.name, reason)
+            self.broken = reason
