@@ -86,7 +86,8 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 def snapshot(services: Services) -> dict[str, Any]:
     """Everything a request could change: every table's rows (the audit log and a session's
-    last-seen time aside: reading them is not a state change) and the data files."""
+    last-seen time aside: reading them is not a state change) and the data files (the
+    database's own files aside: their sizes move with the audit log)."""
     tables = [
         r[0]
         for r in services.db.execute(
@@ -104,7 +105,7 @@ def snapshot(services: Services) -> dict[str, Any]:
     state["files"] = sorted(
         (str(p.relative_to(root)), p.stat().st_size)
         for p in root.rglob("*")
-        if p.is_file() and not p.name.startswith("lessoncam.sqlite")
+        if p.is_file() and not p.name.startswith(services.paths.database.name)
     )
     return state
 
