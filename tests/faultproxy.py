@@ -158,7 +158,10 @@ class Proxy:
         self, link: _Link, src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, count: bool
     ) -> None:
         try:
-            while data := await src.read(_READ_BYTES):
+            # On a slow link read no more than it carries: a bottleneck does not buffer ahead.
+            while data := await src.read(
+                min(_READ_BYTES, max(1, (self.rate or _READ_BYTES) // 50))
+            ):
                 await link.flowing.wait()
                 if count and self._cut(data):
                     keep = self.cut_after - self.forwarded  # type: ignore[operator]

@@ -386,3 +386,20 @@ async def test_a_slow_link_finishes_without_false_timeouts(
     assert proxy.throttled >= info.size and proxy.forwarded < info.size + 20 * 2048
     assert rig.queue.last_error() is None
     assert sha256_file(services.paths.segment(RID, "main", 0)) == info.sha256
+
+
+async def test_a_link_too_slow_for_a_whole_chunk_gets_smaller_chunks(
+    rigs: RigFactory, proxy: Proxy, tmp_path: Path, services: Services
+) -> None:
+    # 128 KiB chunks need 2 s at 64 kB/s, more than the 1.5 s a request may take: without
+    # smaller chunks every PATCH times out and is sent again.
+    settings = replace(KEEP_ALL, chunk_bytes=128 * 1024)
+    rig = await rigs(proxy.url(), settings=settings, request_timeout_s=QUICK_TIMEOUT_S)
+    info = queue_one(rig, tmp_path, size=300_000)
+    assert (await rig.uploader.step()).outcome == "done"  # registered
+    proxy.rate = 64_000
+    steps = await rig.drain()
+    timeouts = [s for s in steps if "did not answer in time" in s.detail]
+    assert len(timeouts) == 1 and rig.uploader.chunk_bytes == 64 * 1024
+    assert steps[-1].outcome == "idle" and rig.queue.last_error() is None
+    assert sha256_file(services.paths.segment(RID, "main", 0)) == info.sha256
