@@ -47,3 +47,14 @@ def test_a_figure_over_its_target_is_not_met_and_a_failed_part_shows() -> None:
     assert report["met"] == {"load_errors": False, "load_api_p99_ms": False}
     assert report["all_passed"] is False
     assert report["size"] == "long"
+
+
+def test_the_web_security_part_reports_its_figures_with_zero_targets() -> None:
+    runner = _runner()
+    part = next(p for p in runner.PARTS if p.name == "web_security")
+    assert "tests/server/test_web_security.py" in part.tests
+    assert set(part.keys) <= set(runner.FIGURES)
+    for key in ("csrf_unprotected", "header_failures", "secrets_leaked"):
+        assert key in part.keys and runner.TARGETS[key] == 0
+    upload = next(p for p in runner.PARTS if p.name == "upload_faults")
+    assert "tests/device/test_upload_faults.py" in upload.tests

@@ -129,6 +129,17 @@ class _Fail(Exception):
 
 
 Outcome = Literal["complete", "stalled", "disconnected", "too_long"]
+
+
+class _Receiver:
+    """A PATCH body being received: when bytes last came, and whether a request waits."""
+
+    def __init__(self, now: float) -> None:
+        self.last_data = now
+        self.waited = False
+        self.scope: asyncio.Timeout | None = None
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -267,6 +278,7 @@ class TusEndpoint:
         prefix: str = DEFAULT_PREFIX,
         sweep_interval_s: float = 300.0,
         read_chunk_bytes: int = 1024 * 1024,
+        takeover_idle_s: float = 1.0,
     ) -> None:
         self.store = store
         self.hooks = hooks
@@ -275,6 +287,11 @@ class TusEndpoint:
         self.prefix = prefix.rstrip("/")
         self.sweep_interval_s = sweep_interval_s
         self.read_chunk_bytes = read_chunk_bytes
+        # A body idle this long while another request for its upload waits is cut at once:
+        # its client gave up (a dead connection), so holding the lock until the stall timeout
+        # only keeps the client's resume waiting (423) for a minute.
+        self.takeover_idle_s = min(takeover_idle_s, stall_timeout_s)
+        self._receivers: dict[str, _Receiver] = {}
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
         """Register the collection and per-upload routes under ``prefix``."""
@@ -329,6 +346,17 @@ class TusEndpoint:
         if self.store.is_expired(info):
             raise _Fail(410, "this upload expired; start a new one")
         return info
+
+    def _locked(self, upload_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """The upload's lock, asking an idle PATCH that holds it to let go."""
+        receiver = self._receivers.get(upload_id)
+        if receiver is not None:
+            receiver.waited = True
+            if receiver.scope is not None:
+                when = receiver.last_data + self.takeover_idle_s
+                current = receiver.scope.when()
+                receiver.scope.reschedule(when if current is None else min(current, when))
+        return self.store.locked(upload_id)
 
     def _location(self, request: web.Request, upload_id: str) -> str:
         # Absolute: aiotus cannot resolve a path-only Location.
@@ -408,7 +436,7 @@ class TusEndpoint:
         info = self._lookup(request, principal)
         try:
             # Waiting for a running PATCH makes the offset settled, not half-written.
-            async with self.store.locked(info.id):
+            async with self._locked(info.id):
                 info = self._lookup(request, principal)
                 if info.state == "received":
                     # Bytes all arrived but the hook never confirmed them (crash): finish now.
@@ -436,7 +464,7 @@ class TusEndpoint:
         if body_length is not None and offset + body_length > info.length:
             raise _Fail(413, f"this body would write past Upload-Length {info.length}")
 
-        async with self.store.locked(info.id):
+        async with self._locked(info.id):
             info = self._lookup(request, principal)  # it may have changed while we waited
             if info.state == "received":
                 info = await self._finish(info, principal)
@@ -455,7 +483,7 @@ class TusEndpoint:
         """DELETE: terminate the upload and remove its bytes."""
         principal = self._authorise(request)
         info = self._lookup(request, principal)
-        async with self.store.locked(info.id):
+        async with self._locked(info.id):
             await self.store.delete(info.id)
         return _reply(204)
 
@@ -491,7 +519,7 @@ class TusEndpoint:
                 {"Upload-Offset": str(exc.actual)},
             ) from None
         try:
-            outcome = await self._pump(request, writer, info.length)
+            outcome = await self._pump(request, writer, info)
             if outcome == "too_long":
                 await writer.discard()
                 raise _Fail(413, f"the body writes past Upload-Length {info.length}", close=True)
@@ -528,7 +556,7 @@ class TusEndpoint:
             log.info("upload %s: body stalled, cut at offset %s", info.id, new_offset)
             raise _Fail(
                 408,
-                f"no body bytes for {self.stall_timeout_s:g} s; kept up to offset {new_offset}",
+                f"the body stalled; kept up to offset {new_offset}",
                 {"Upload-Offset": str(new_offset)},
                 close=True,
             )
@@ -556,29 +584,46 @@ class TusEndpoint:
             await self.store.delete(info.id)
             raise _Fail(exc.status, exc.message) from None
 
-    async def _pump(self, request: web.Request, writer: UploadWriter, length: int) -> Outcome:
+    async def _pump(self, request: web.Request, writer: UploadWriter, info: UploadInfo) -> Outcome:
         chunks = request.content.iter_chunked(self.read_chunk_bytes)
         loop = asyncio.get_running_loop()
-        last_data = loop.time()
-        while True:
-            try:
-                # One timer per stall period rather than one per chunk: when it fires, the
-                # body is cut only if it has really been idle that long; else wait again.
-                async with asyncio.timeout_at(last_data + self.stall_timeout_s):
-                    async for chunk in chunks:
-                        last_data = loop.time()
-                        if writer.position + len(chunk) > length:
-                            return "too_long"
-                        await writer.write(chunk)
-                    return "complete"
-            except TimeoutError:
-                if loop.time() - last_data >= self.stall_timeout_s:
-                    return "stalled"
-            except (OSError, HttpProcessingError) as exc:
-                if isinstance(exc, OSError) and writer.failed:
-                    raise  # the disk, not the connection
-                log.debug("upload body broke off: %r", exc)
-                return "disconnected"
+        receiver = _Receiver(loop.time())
+        self._receivers[info.id] = receiver
+        try:
+            while True:
+                try:
+                    # One timer per stall period rather than one per chunk: when it fires, the
+                    # body is cut only if it has really been idle that long; else wait again.
+                    deadline = receiver.last_data + self.stall_timeout_s
+                    if receiver.waited:
+                        deadline = receiver.last_data + self.takeover_idle_s
+                    async with asyncio.timeout_at(deadline) as receiver.scope:
+                        async for chunk in chunks:
+                            receiver.last_data = loop.time()
+                            if writer.position + len(chunk) > info.length:
+                                return "too_long"
+                            await writer.write(chunk)
+                        return "complete"
+                except TimeoutError:
+                    idle = loop.time() - receiver.last_data
+                    if idle >= self.stall_timeout_s:
+                        return "stalled"
+                    if receiver.waited and idle >= self.takeover_idle_s:
+                        log.info(
+                            "upload %s: body idle %.1f s while another request waits; cut",
+                            info.id,
+                            idle,
+                        )
+                        return "stalled"
+                except (OSError, HttpProcessingError) as exc:
+                    if isinstance(exc, OSError) and writer.failed:
+                        raise  # the disk, not the connection
+                    log.debug("upload body broke off: %r", exc)
+                    return "disconnected"
+                finally:
+                    receiver.scope = None
+        finally:
+            del self._receivers[info.id]
 
     async def _finish(self, info: UploadInfo, principal: Principal) -> UploadInfo:
         """Run the completion hook on a received upload. Hold the upload's lock."""
@@ -675,10 +720,12 @@ def setup_tus(
     stall_timeout_s: float,
     prefix: str = DEFAULT_PREFIX,
     sweep_interval_s: float = 300.0,
+    takeover_idle_s: float = 1.0,
 ) -> TusEndpoint:
     """Add the tus routes to ``app``, recover the store at start-up and sweep it periodically.
 
-    ``max_size`` is Tus-Max-Size in bytes; a PATCH body idle for ``stall_timeout_s`` is cut.
+    ``max_size`` is Tus-Max-Size in bytes; a PATCH body idle for ``stall_timeout_s`` is cut, or
+    idle for ``takeover_idle_s`` once another request for the same upload waits for it.
     """
     endpoint = TusEndpoint(
         store,
@@ -687,6 +734,7 @@ def setup_tus(
         stall_timeout_s=stall_timeout_s,
         prefix=prefix,
         sweep_interval_s=sweep_interval_s,
+        takeover_idle_s=takeover_idle_s,
     )
     endpoint.add_routes(app.router)
     app[TUS_ENDPOINT] = endpoint

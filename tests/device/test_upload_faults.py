@@ -326,3 +326,80 @@ async def test_a_server_that_does_not_answer_times_out_and_is_retried(
     finally:
         release.set()
         await rig.close()
+
+
+# --- stalls and slow links ------------------------------------------------------------------
+
+# Short enough to keep the tests quick; the server's takeover (1 s idle) is shorter still.
+QUICK_TIMEOUT_S = 1.5
+
+
+async def test_a_stall_mid_body_times_out_and_resumes_from_the_servers_offset(
+    rigs: RigFactory, proxy: Proxy, tmp_path: Path, services: Services, server: TestServer
+) -> None:
+    rig = await rigs(proxy.url(), settings=KEEP_ALL, request_timeout_s=QUICK_TIMEOUT_S)
+    info = queue_one(rig, tmp_path)
+    assert (await rig.uploader.step()).outcome == "done"  # registered
+    proxy.stall_at = proxy.forwarded + 100_000  # in the middle of a chunk's body
+    stalled = await rig.uploader.step()
+    # The connection stays open and silent (until the end of the test): only a timeout helps.
+    assert stalled.outcome == "retry" and proxy.stalls == 1 and proxy.frozen >= 1
+    assert "did not answer in time" in (rig.queue.last_error() or "")
+    seg = rig.queue.segment((RID, "main", 0))
+    assert seg is not None and seg.status == "uploading" and seg.upload_url
+    store = server.app[UPLOAD_STORE]
+    stored = store.get(upload_id(seg.upload_url))
+    assert stored is not None and 0 < store.offset(stored) < info.size
+
+    sent_before = proxy.forwarded
+    steps = await rig.drain()
+    assert [s.outcome for s in steps] == ["done", "idle"]  # the server let go of the upload
+    # Resumed at the server's offset: at most the stalled chunk again, plus request headers.
+    resent = proxy.forwarded - sent_before - (info.size - 100_000)
+    assert resent <= KEEP_ALL.chunk_bytes + 10 * 2048, resent
+    assert sha256_file(services.paths.segment(RID, "main", 0)) == info.sha256
+    assert rig.queue.last_error() is None
+
+
+async def test_a_stall_shorter_than_the_timeout_costs_nothing(
+    rigs: RigFactory, proxy: Proxy, tmp_path: Path, services: Services
+) -> None:
+    rig = await rigs(proxy.url(), settings=KEEP_ALL, request_timeout_s=QUICK_TIMEOUT_S)
+    info = queue_one(rig, tmp_path)
+    proxy.stall_at, proxy.stall_s = 100_000, 0.3
+    steps = await rig.drain()
+    assert proxy.stalls == 1 and proxy.frozen == 0
+    assert {s.outcome for s in steps} == {"done", "idle"}  # no timeout, nothing sent again
+    assert proxy.forwarded < info.size + 20 * 2048
+    assert sha256_file(services.paths.segment(RID, "main", 0)) == info.sha256
+
+
+async def test_a_slow_link_finishes_without_false_timeouts(
+    rigs: RigFactory, proxy: Proxy, tmp_path: Path, services: Services
+) -> None:
+    rig = await rigs(proxy.url(), settings=KEEP_ALL, request_timeout_s=QUICK_TIMEOUT_S)
+    info = queue_one(rig, tmp_path)
+    # 32 KiB chunks take ~0.1 s each; the whole segment takes longer than one request timeout.
+    proxy.rate, proxy.latency_s = 320_000, 0.01
+    steps = await rig.drain()
+    assert {s.outcome for s in steps} == {"done", "idle"}, steps
+    assert proxy.throttled >= info.size and proxy.forwarded < info.size + 20 * 2048
+    assert rig.queue.last_error() is None
+    assert sha256_file(services.paths.segment(RID, "main", 0)) == info.sha256
+
+
+async def test_a_link_too_slow_for_a_whole_chunk_gets_smaller_chunks(
+    rigs: RigFactory, proxy: Proxy, tmp_path: Path, services: Services
+) -> None:
+    # 128 KiB chunks need 2 s at 64 kB/s, more than the 1.5 s a request may take: without
+    # smaller chunks every PATCH times out and is sent again.
+    settings = replace(KEEP_ALL, chunk_bytes=128 * 1024)
+    rig = await rigs(proxy.url(), settings=settings, request_timeout_s=QUICK_TIMEOUT_S)
+    info = queue_one(rig, tmp_path, size=300_000)
+    assert (await rig.uploader.step()).outcome == "done"  # registered
+    proxy.rate = 64_000
+    steps = await rig.drain()
+    timeouts = [s for s in steps if "did not answer in time" in s.detail]
+    assert len(timeouts) == 1 and rig.uploader.chunk_bytes == 64 * 1024
+    assert steps[-1].outcome == "idle" and rig.queue.last_error() is None
+    assert sha256_file(services.paths.segment(RID, "main", 0)) == info.sha256

@@ -145,12 +145,13 @@ async def make_rig(
     rand: Callable[[], float] = lambda: 0.5,
     ca_file: str | None = None,
     tz: tzinfo | None = UTC,
+    request_timeout_s: float = 20,
 ) -> Rig:
     clock = clock or VirtualClock()
     queue = UploadQueue.open(state_dir, now=clock.now)
     client = ServerClient(
         Credentials(server_url=server_url, unit_id=unit_id, token=token, ca_file=ca_file),
-        request_timeout_s=20,
+        request_timeout_s=request_timeout_s,
         connect_timeout_s=5,
     )
     uploader = Uploader(queue, client, clock, settings or UploadSettings(), tz=tz, rand=rand)

@@ -22,6 +22,7 @@ from yarl import URL
 
 from lessoncam_server.principal import Unit, User
 from lessoncam_server.tus import (
+    TUS_ENDPOINT,
     TUS_OPERATIONS,
     TusRejected,
     encode_metadata,
@@ -535,6 +536,7 @@ async def test_expired_upload_is_410_and_swept(
 async def test_second_patch_gets_423_while_the_first_writes(env: Env) -> None:
     path, upload_id = await env.create(10)
     env.store.lock_wait_s = 0.2
+    env.client.app[TUS_ENDPOINT].takeover_idle_s = 30  # the first writer is alive
     headers = tus_headers(Upload_Offset="0", Content_Length="10", **OCTET)
     first = await RawRequest.start(env.port, "PATCH", path, headers, b"01234")
     try:
@@ -556,6 +558,7 @@ async def test_second_patch_gets_423_while_the_first_writes(env: Env) -> None:
 async def test_second_patch_waits_for_the_first(env: Env) -> None:
     path, upload_id = await env.create(15)
     env.store.lock_wait_s = 30
+    env.client.app[TUS_ENDPOINT].takeover_idle_s = 30  # the first writer is alive
     headers = tus_headers(Upload_Offset="0", Content_Length="10", **OCTET)
     first = await RawRequest.start(env.port, "PATCH", path, headers, b"01234")
     try:
@@ -631,6 +634,31 @@ async def test_stalled_patch_with_checksum_is_discarded(
     finally:
         await stalled.close()
     assert await env.offset(path) == 0
+
+
+async def test_a_resume_takes_over_from_a_patch_its_client_gave_up_on(
+    tmp_path: Path, aiohttp_client: ClientFactory
+) -> None:
+    # The unit's request timed out on a dead connection (a stall); the server still waits for
+    # the body. Its resume (HEAD, then PATCH) must not wait for the 30 s stall timeout.
+    app, store, endpoint = make_app(tmp_path, stall_timeout_s=30, lock_wait_s=3)
+    endpoint.takeover_idle_s = 0.3
+    env = Env(await aiohttp_client(app), store, RecordingHooks(), FakeClock())
+    data = b"x" * 100
+    path, upload_id = await env.create(len(data))
+    headers = tus_headers(
+        Upload_Offset="0", Content_Length="100", Upload_Checksum=checksum("sha1", data), **OCTET
+    )
+    dead = await RawRequest.start(env.port, "PATCH", path, headers, data[:40])
+    try:
+        await wait_until(lambda: store.lock_users(upload_id) == 1)
+        assert await env.offset(path) == 0  # settled: the unverifiable part was dropped
+        assert store.lock_users(upload_id) == 0
+        status, headers_, _ = await env.patch(path, 0, data)
+        assert (status, headers_["Upload-Offset"]) == (204, "100")
+        assert (await dead.response())[0] == 408
+    finally:
+        await dead.close()
 
 
 async def test_broken_off_patch_keeps_what_arrived(env: Env) -> None:

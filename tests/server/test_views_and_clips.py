@@ -38,7 +38,8 @@ async def test_the_owner_sees_who_viewed_and_when(
     clock.advance(minutes=30)
     await bert.json("GET", L)
     await carla.json("GET", L)
-    await bert.request("GET", f"{L}/cameras/main/video")  # fetching media is not "opening"
+    media = await bert.request("GET", f"{L}/cameras/main/video")  # fetching media: not "opening"
+    await media.read()  # all of it: a half-sent video holds the server's shutdown for minutes
 
     views = (await anna.json("GET", f"{L}/views"))["views"]
     assert [(v["username"], v["count"]) for v in views] == [("bert", 2), ("carla", 1)]

@@ -52,6 +52,10 @@ class Unavailable(UploadError):
     """No usable answer (network down, timeout, 5xx, busy): try again after a backoff."""
 
 
+class TimedOut(Unavailable):
+    """No answer within the request timeout (a stalled connection, or a link too slow)."""
+
+
 class Refused(UploadError):
     """The server refused the request (4xx); retrying the same thing soon will not help."""
 
@@ -163,7 +167,7 @@ class ServerClient:
 
     def _unreachable(self, exc: BaseException) -> Unavailable:
         if isinstance(exc, TimeoutError):
-            return Unavailable(f"the server at {self._base} did not answer in time")
+            return TimedOut(f"the server at {self._base} did not answer in time")
         detail = str(exc) or type(exc).__name__
         return Unavailable(f"cannot reach the server at {self._base}: {detail}")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from ..sim.clock import Clock
-from .client import Refused, ServerClient, Unauthorized, Unavailable
+from .client import Refused, ServerClient, TimedOut, Unauthorized, Unavailable
 from .policy import Backoff, KeepPolicy, TokenBucket, UploadWindows, is_due
 from .queue import QueuedRecording, QueuedSegment, UploadQueue
 
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 #: aiohttp warns about request bodies over 1 MiB given as bytes (aiotus sends chunks so).
 MAX_CHUNK_BYTES = 1024 * 1024
 _MIN_CHUNK_BYTES = 16 * 1024
+# Chunks sent in time, one after another, before a chunk halved after a timeout doubles again.
+_CHUNKS_BEFORE_GROWING = 8
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,9 @@ class Uploader:
         self._bucket = TokenBucket(rate, capacity=rate) if rate else None
         # Under a cap, about a second's worth per PATCH keeps the link smooth.
         chunk = self.settings.chunk_bytes
-        self._chunk = max(_MIN_CHUNK_BYTES, min(chunk, rate)) if rate else chunk
+        self._chunk_limit = max(_MIN_CHUNK_BYTES, min(chunk, rate)) if rate else chunk
+        self._chunk = self._chunk_limit
+        self._chunks_in_time = 0
         self._streak = 0  # consecutive unit-wide failures
         self._refused = False
         self._wake = asyncio.Event()
@@ -324,10 +328,35 @@ class Uploader:
             while offset < seg.size:
                 end = min(seg.size, offset + self._chunk)
                 await self._before_chunk(end - offset)
-                await self.client.send(url, stream, offset, end)
+                try:
+                    await self.client.send(url, stream, offset, end)
+                except TimedOut:
+                    self._chunk_timed_out()
+                    raise
+                self._chunk_in_time()
                 offset = end
         finally:
             stream.close()
+
+    @property
+    def chunk_bytes(self) -> int:
+        """The bytes the next PATCH carries (halved after a timeout, regrown when in time)."""
+        return self._chunk
+
+    def _chunk_timed_out(self) -> None:
+        # The request timeout covers a whole PATCH: on a link slower than one chunk per
+        # timeout every PATCH times out and is sent again. Smaller chunks get through.
+        self._chunks_in_time = 0
+        smaller = max(_MIN_CHUNK_BYTES, self._chunk // 2)
+        if smaller < self._chunk:
+            log.info("a chunk timed out; sending %d KiB chunks for now", smaller // 1024)
+        self._chunk = smaller
+
+    def _chunk_in_time(self) -> None:
+        self._chunks_in_time += 1
+        if self._chunk < self._chunk_limit and self._chunks_in_time >= _CHUNKS_BEFORE_GROWING:
+            self._chunk = min(self._chunk_limit, self._chunk * 2)
+            self._chunks_in_time = 0
 
     async def _before_chunk(self, size: int) -> None:
         if not self._windows.allows(self._local_now()):
