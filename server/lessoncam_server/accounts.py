@@ -12,6 +12,7 @@ from sqlite_utils import Database
 from .db import query_row, query_rows
 from .passwords import hash_password, needs_rehash, verify_password
 from .principal import Role
+from .sessions import SessionStore
 from .timeutil import to_iso
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$", re.IGNORECASE)
@@ -64,6 +65,19 @@ def find_user(db: Database, username: str) -> dict[str, Any] | None:
 
 def get_user(db: Database, user_id: int) -> dict[str, Any] | None:
     return query_row(db, "SELECT * FROM users WHERE id = ?", [user_id])
+
+
+def update_user(
+    db: Database, sessions: SessionStore, user_id: int, changes: dict[str, Any]
+) -> None:
+    """Apply ``changes`` (``display_name``, ``role``, ``disabled``) to a user. Disabling ends
+    every session of theirs at once: the API and the admin pages both come through here."""
+    if "disabled" in changes:
+        changes = {**changes, "disabled": int(changes["disabled"])}
+    if changes:
+        db.table("users").update(user_id, changes)
+    if changes.get("disabled"):
+        sessions.revoke_all(user_id)
 
 
 def public(row: dict[str, Any]) -> dict[str, Any]:

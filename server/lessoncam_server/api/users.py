@@ -90,12 +90,7 @@ async def update_user(request: web.Request) -> web.StreamResponse:
     changes = body.model_dump(exclude_none=True)
     if user_id == admin.id and (changes.get("disabled") or changes.get("role", "admin") != "admin"):
         raise ApiError(400, "self_lockout", "you cannot disable yourself or drop your admin role")
-    if "disabled" in changes:
-        changes["disabled"] = int(changes["disabled"])
-    if changes:
-        services.db.table("users").update(user_id, changes)
-    if changes.get("disabled"):
-        services.sessions.revoke_all(user_id)
+    accounts.update_user(services.db, services.sessions, user_id, changes)
     services.audit(
         request,
         admin,

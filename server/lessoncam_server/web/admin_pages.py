@@ -125,9 +125,7 @@ async def set_disabled(request: web.Request) -> web.StreamResponse:
     disabled = form.get("disabled") == "1"
     if user_id == admin.id and disabled:
         return _users_page(request, t(request, "You cannot disable your own account."), status=400)
-    services.db.table("users").update(user_id, {"disabled": int(disabled)})
-    if disabled:
-        services.sessions.revoke_all(user_id)
+    accounts.update_user(services.db, services.sessions, user_id, {"disabled": disabled})
     services.audit(
         request,
         admin,
