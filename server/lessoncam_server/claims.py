@@ -27,6 +27,7 @@ from sqlite_utils import Database
 from . import units
 from .db import query_row, query_rows
 from .fragments import InvalidInput
+from .principal import User
 from .timeutil import from_iso, to_iso
 
 
@@ -136,6 +137,11 @@ def claim(
     fresh = active(db, unit_id, now)
     assert fresh is not None
     return fresh, held is None
+
+
+def may_end(user: User, held: dict[str, Any], unit: dict[str, Any]) -> bool:
+    """Who may end a claim: the teacher using the unit, the unit's own teacher, an admin."""
+    return user.id in (held["user_id"], unit["teacher_id"]) or user.role == "admin"
 
 
 def release(db: Database, claim_id: int, by_user_id: int, now: datetime) -> None:
