@@ -584,6 +584,12 @@ class UploadStore:
                 infos.append(info)
         return infos
 
+    def unfinished(self) -> list[UploadInfo]:
+        """Every upload still receiving bytes (expired ones too, until a sweep marks them)."""
+        if not self._root.is_dir():
+            return []
+        return [info for info in self._all_infos() if info.state == "receiving"]
+
     async def sweep(self) -> SweepReport:
         """Expire unfinished uploads past their expiry; remove old completed records/tombstones.
 
