@@ -616,21 +616,23 @@ class TusEndpoint:
         """Tidy the store, complete uploads whose completion a crash interrupted, and remove
         unfinished uploads that are of no more use."""
         await self._complete_pending(await self.store.recover())
-        await self._drop_obsolete()
+        await self._drop_obsolete(idle_s=0.0)  # nothing is being written yet
 
     async def sweep(self) -> None:
         """Run one expiry sweep, retry completions that are still pending, and remove
         unfinished uploads that are of no more use."""
         report = await self.store.sweep()
         await self._complete_pending(report.pending)
-        await self._drop_obsolete()
+        await self._drop_obsolete(idle_s=self.stall_timeout_s)
 
-    async def _drop_obsolete(self) -> None:
+    async def _drop_obsolete(self, *, idle_s: float) -> None:
+        """Remove unfinished uploads the hooks call obsolete and nobody wrote to for
+        ``idle_s`` (a client between two PATCHes is left alone)."""
         if not isinstance(self.hooks, ObsoleteHook):
             return
         for stale in await asyncio.to_thread(self.store.unfinished):
             principal = principal_from_snapshot(stale.owner_info)
-            if principal is None:
+            if principal is None or self.store.idle_s(stale) < idle_s:
                 continue
             try:
                 async with self.store.locked(stale.id):

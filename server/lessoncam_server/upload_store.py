@@ -22,10 +22,12 @@ import ctypes
 import errno
 import json
 import logging
+import math
 import os
 import re
 import secrets
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -496,6 +498,14 @@ class UploadStore:
             return self.data_path(info.id).stat().st_size
         except FileNotFoundError:
             return 0
+
+    def idle_s(self, info: UploadInfo) -> float:
+        """Seconds since the upload's data was last written (by the file system's clock)."""
+        try:
+            written = self.data_path(info.id).stat().st_mtime
+        except FileNotFoundError:
+            return math.inf
+        return max(0.0, time.time() - written)
 
     def is_expired(self, info: UploadInfo) -> bool:
         """Whether the upload is an expiry tombstone or an unfinished upload past its expiry."""
