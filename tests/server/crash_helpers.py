@@ -23,7 +23,8 @@ from .live import LiveServer
 
 # Moments during uploads and during assembly (see ``observe``); "anytime" is a random delay.
 UPLOAD_MOMENTS = ("mid_patch", "upload_finish", "lesson_completed", "anytime")
-ASSEMBLY_MOMENTS = ("live_assembly", "full_assembly")
+# "start_up": kill at any time, then again while the server starts (recovering, resuming).
+ASSEMBLY_MOMENTS = ("live_assembly", "full_assembly", "start_up")
 POLL_S = 0.002
 
 
@@ -112,15 +113,21 @@ class Crasher:
         db = sqlite3.connect(f"file:{self.server.paths.database}?mode=ro", uri=True, timeout=5)
         try:
             for aimed in self.plan():
+                if len(self.crashes) >= self.count:
+                    break
                 time.sleep(self.rng.uniform(0.05, 0.4))  # let the units get going again
                 seen = self._wait_for(aimed, db)
                 self.server.kill()
-                crash = Crash(aimed, seen)
+                self.crashes.append(Crash(aimed, seen))
                 time.sleep(self.rng.uniform(0.0, 0.3))  # the units find the server gone
+                if aimed == "start_up" and len(self.crashes) < self.count:
+                    self.server.launch()
+                    time.sleep(self.rng.uniform(0.3, 1.2))  # importing, or recovering
+                    self.server.kill()
+                    self.crashes.append(Crash(aimed, "start_up: while starting again"))
                 started = time.monotonic()
                 self.server.start()
-                crash.restart_s = round(time.monotonic() - started, 2)
-                self.crashes.append(crash)
+                self.crashes[-1].restart_s = round(time.monotonic() - started, 2)
         except BaseException as exc:  # reported by the test, not lost in the thread
             self.error = exc
         finally:
@@ -128,16 +135,16 @@ class Crasher:
             self.done.set()
 
     def _wait_for(self, aimed: str, db: sqlite3.Connection) -> str:
-        if aimed == "anytime":
+        if aimed in ("anytime", "start_up"):
             time.sleep(self.rng.uniform(0.0, 1.0))
-            return "anytime"
+            return f"{aimed}: any time"
         deadline = time.monotonic() + self.wait_s
         while time.monotonic() < deadline:
             found = observe(self.server.paths, db).get(aimed)
             if found is not None:
                 return f"{aimed}: {found}"
             time.sleep(POLL_S)
-        return f"{aimed} not seen in {self.wait_s:g} s: anytime"
+        return f"{aimed} not seen in {self.wait_s:g} s: any time"
 
 
 def audit_data_dir(paths: DataPaths) -> list[str]:

@@ -52,22 +52,29 @@ class LiveServer:
     def start(self) -> None:
         """Start the server and wait until it answers ``/healthz`` (its start-up recovery,
         resumed assemblies and clean-up have run by then)."""
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the server process without waiting for it."""
         server = str(Path(sys.executable).parent / "lessoncam-server")
         command = [server, "serve", "--data-dir", str(self.paths.root), "--port", str(self.port)]
         env = {**os.environ, "LESSONCAM_LOG_LEVEL": "warning"}
         with self.log.open("ab") as out:
             out.write(f"--- start {self.starts + 1} ---\n".encode())
             out.flush()
-            process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-        self._process = process
+            self._process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         self.starts += 1
+
+    def wait_ready(self) -> None:
+        """Wait until the launched server answers ``/healthz``."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:
                 with urllib.request.urlopen(f"{self.base}/healthz", timeout=1):  # noqa: S310
                     return
             except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
+                if time.monotonic() > deadline or not self.running:
                     raise RuntimeError(f"server did not start:\n{self.log_tail()}") from None
                 time.sleep(0.05)
 

@@ -3,11 +3,13 @@ while it assembles them, then a restart on the same data directory and port.
 
 The server runs as its own process. Units upload real synthetic segments with the unit's own
 uploader (queue, tus client, retries), recording lesson after lesson, while a crasher thread
-pulls the plug at chosen moments: a PATCH body half written, an upload's last bytes in, a live
-assembly open while segments arrive, a lesson assembling at the end, or any time at all. The
-units carry on by themselves. Afterwards every lesson is ready, each camera's video holds every
-uploaded frame exactly once and in order, the database holds each lesson, segment and video
-once, and after the server's start-up clean-up no file in the data directory is orphaned.
+pulls the plug at chosen moments: a PATCH body half written, an upload's last bytes in, a
+lesson completed while its last segments still come, a live assembly open while segments
+arrive, a lesson assembling at the end, the server starting again (recovering), or any time at
+all. The units carry on by themselves. Afterwards every lesson is ready, each camera's video
+holds every uploaded frame exactly once and in order (and every sound packet once), the
+database holds each lesson, segment and video once, and after the server's start-up clean-up
+no file in the data directory is orphaned.
 
 4 crashes in ``make test``, 30 under ``make reliability``. The seed is printed; set
 ``LESSONCAM_CRASH_SEED`` to replay a run's choice of moments (their timing still varies).
@@ -26,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+import av
 import pytest
 
 from lessoncam_device.segments import RecordingPlan, SegmentInfo
@@ -227,7 +230,22 @@ async def _frames_lost(
                     f"{rid}/{cam}: {len(indices)} frames, {len(set(indices))} distinct, "
                     f"{uploaded} uploaded"
                 )
+            sent = _packets(*(seg.path for seg in media[cam]))
+            held = await asyncio.to_thread(_packets, path)
+            if held != sent:
+                problems.append(f"{rid}/{cam}: packets {held}, {sent} uploaded")
     return problems
+
+
+def _packets(*paths: Path) -> dict[str, int]:
+    """Packets with data per kind of stream (video, audio) in ``paths`` together."""
+    counts: dict[str, int] = {}
+    for path in paths:
+        with av.open(str(path)) as container:
+            for packet in container.demux():
+                if packet.size:
+                    counts[packet.stream.type] = counts.get(packet.stream.type, 0) + 1
+    return counts
 
 
 def _database_duplicates(db_path: Path, lessons: list[str]) -> list[str]:
@@ -291,7 +309,8 @@ async def test_lessons_survive_server_crashes_during_uploads_and_assembly(
         for side in sides:
             await side.rig.close()
     for crash in crasher.crashes:
-        print(f"  kill -9 at {crash.seen} (back in {crash.restart_s} s)")
+        back = f" (back in {crash.restart_s} s)" if crash.restart_s else ""
+        print(f"  kill -9 at {crash.seen}{back}")
     print(f"  {len(lessons)} lessons from {len(sides)} units; uploader steps {tally}")
     assert crasher.error is None, f"{crasher.error!r}\n{live.log_tail()}"
 
