@@ -2,14 +2,14 @@
 while it assembles them, then a restart on the same data directory and port.
 
 The server runs as its own process. Units upload real synthetic segments with the unit's own
-uploader (queue, tus client, retries), recording lesson after lesson, while a crasher thread
-pulls the plug at chosen moments: a PATCH body half written, an upload's last bytes in, a
-lesson completed while its last segments still come, a live assembly open while segments
-arrive, a lesson assembling at the end, the server starting again (recovering), or any time at
-all. The units carry on by themselves. Afterwards every lesson is ready, each camera's video
-holds every uploaded frame exactly once and in order (and every sound packet once), the
-database holds each lesson, segment and video once, and after the server's start-up clean-up
-no file in the data directory is orphaned.
+uploader (queue, tus client, retries), one with aiotus and retries of its own, recording lesson
+after lesson, while a crasher thread pulls the plug at chosen moments: a PATCH body half
+written, an upload's last bytes in, a lesson completed while its last segments still come, a
+live assembly open while segments arrive, a lesson assembling at the end, the server starting
+again (recovering), or any time at all. The units carry on by themselves. Afterwards every
+lesson is ready, each camera's video holds every uploaded frame exactly once and in order (and
+every sound packet once), the database holds each lesson, segment and video once, and after
+the server's start-up clean-up no file in the data directory is orphaned.
 
 4 crashes in ``make test``, 30 under ``make reliability``. The seed is printed; set
 ``LESSONCAM_CRASH_SEED`` to replay a run's choice of moments (their timing still varies).
@@ -18,6 +18,7 @@ no file in the data directory is orphaned.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import random
 import sqlite3
@@ -28,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+import aiotus
 import av
 import pytest
 
@@ -40,6 +42,7 @@ from .. import reliability
 from ..device.upload_helpers import Rig, make_rig
 from ..mediagen import GeneratedSegment, make_segments, video_frames
 from .crash_helpers import Crasher, audit_data_dir
+from .helpers import segment_metadata
 from .live import PASSWORD, LiveServer, free_port, prepare_data
 
 SEED = int(os.environ.get("LESSONCAM_CRASH_SEED", "20261202"))
@@ -137,6 +140,55 @@ async def _record(
         unit.closed.add(rid)
 
 
+async def _aiotus_unit(
+    number: int,
+    base: str,
+    token: str,
+    media: dict[str, list[GeneratedSegment]],
+    stop: threading.Event,
+    lessons: list[str],
+) -> None:
+    """A unit that uploads with aiotus, an unmodified third-party tus client, and its own
+    retries: requests are repeated until answered, a segment whose upload gave up is uploaded
+    again from the start (leaving the abandoned upload for the server to clear)."""
+    auth = {"Authorization": f"Bearer {token}"}
+    retry = aiotus.RetryConfiguration(retry_attempts=40, max_retry_period_seconds=0.5)
+    async with aiohttp.ClientSession(headers=auth) as session:
+
+        async def call(method: str, path: str, body: dict[str, object]) -> None:
+            while True:
+                try:
+                    async with session.request(method, f"{base}{path}", json=body) as answer:
+                        if answer.status < 500:
+                            assert answer.status in (200, 201), await answer.text()
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+
+        while not lessons or not stop.is_set():
+            rid = f"01JDCRASHT{number}L{len(lessons):04d}00000000"
+            lessons.append(rid)
+            await call("PUT", f"/api/v1/recordings/{rid}", _plan(rid).manifest())
+            for seq in range(SEGMENTS):
+                await asyncio.sleep(RECORD_EVERY_S)
+                for cam in CAMERAS:
+                    seg = media[cam][seq]
+                    data = seg.path.read_bytes()
+                    meta = segment_metadata(rid, cam, seq, data, seg.start_s, seg.duration_s)
+                    while not await aiotus.upload(  # noqa: ASYNC110 (retrying, not waiting)
+                        f"{base}/api/v1/uploads/",
+                        io.BytesIO(data),
+                        meta,
+                        client_session=session,
+                        config=retry,
+                        chunksize=CHUNK,
+                    ):
+                        await asyncio.sleep(0.1)
+            counts = dict.fromkeys(CAMERAS, SEGMENTS)
+            await call("POST", f"/api/v1/recordings/{rid}/complete", {"segments": counts})
+
+
 def _all_sent(unit: UnitSide) -> bool:
     queue = unit.rig.queue
     return queue.queue_length() == 0 and all(
@@ -166,7 +218,7 @@ def crash_server(tmp_path: Path) -> Iterator[tuple[LiveServer, list[tuple[str, s
     teacher = accounts.find_user(db, TEACHER)
     assert teacher is not None
     enrolled = []
-    for n in range(UNITS):
+    for n in range(UNITS + 1):  # the last one uploads with aiotus
         code, _ = units.new_enrolment_code(
             db, f"Room {n}", teacher["id"], now, timedelta(minutes=5), teacher["id"]
         )
@@ -290,8 +342,9 @@ async def test_lessons_survive_server_crashes_during_uploads_and_assembly(
             n,
             await make_rig(tmp_path / f"unit-{n}", live.base, unit_id, token, settings=settings),
         )
-        for n, (unit_id, token) in enumerate(enrolled)
+        for n, (unit_id, token) in enumerate(enrolled[:UNITS])
     ]
+    tus_lessons: list[str] = []
     tally: dict[str, int] = {}
     try:
         async with asyncio.timeout(DEADLINE_S):
@@ -301,9 +354,13 @@ async def test_lessons_survive_server_crashes_during_uploads_and_assembly(
                 asyncio.create_task(_upload(u, r, tally))
                 for u, r in zip(sides, recording, strict=True)
             ]
+            tus_unit = _aiotus_unit(
+                UNITS, live.base, enrolled[UNITS][1], media, crasher.done, tus_lessons
+            )
+            uploading.append(asyncio.create_task(tus_unit))
             await crashing
             await asyncio.gather(*recording, *uploading)
-            lessons = [rid for side in sides for rid in side.lessons]
+            lessons = [rid for side in sides for rid in side.lessons] + tus_lessons
             states = await _lesson_states(live.base, lessons)
     finally:
         for side in sides:
@@ -311,7 +368,7 @@ async def test_lessons_survive_server_crashes_during_uploads_and_assembly(
     for crash in crasher.crashes:
         back = f" (back in {crash.restart_s} s)" if crash.restart_s else ""
         print(f"  kill -9 at {crash.seen}{back}")
-    print(f"  {len(lessons)} lessons from {len(sides)} units; uploader steps {tally}")
+    print(f"  {len(lessons)} lessons from {len(sides) + 1} units; uploader steps {tally}")
     assert crasher.error is None, f"{crasher.error!r}\n{live.log_tail()}"
 
     lost: dict[str, list[str]] = {}
