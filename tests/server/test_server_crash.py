@@ -45,7 +45,7 @@ from .crash_helpers import Crasher, audit_data_dir
 from .helpers import segment_metadata
 from .live import PASSWORD, LiveServer, free_port, prepare_data
 
-SEED = int(os.environ.get("LESSONCAM_CRASH_SEED", "20261202"))
+SEED = int(os.environ.get("LESSONCAM_CRASH_SEED", "37"))
 CRASHES = reliability.sized(4, 30)
 UNITS = reliability.sized(2, 3)
 CAMERAS = ("main", "pupils")
@@ -58,7 +58,8 @@ CHUNK = 16 * 1024
 RECORD_EVERY_S = 0.15
 BACKLOG = 8  # segments a unit lets pile up before it records more (keeps the tail short)
 TEACHER = "crash-teacher"
-DEADLINE_S = reliability.sized(90, 330)
+# After the last crash, for the units to send what they still hold.
+SEND_DEADLINE_S = 60
 
 
 @pytest.fixture(scope="module")
@@ -346,30 +347,34 @@ async def test_lessons_survive_server_crashes_during_uploads_and_assembly(
     ]
     tus_lessons: list[str] = []
     tally: dict[str, int] = {}
+    crashing = asyncio.create_task(asyncio.to_thread(crasher.run))
+    recording = [asyncio.create_task(_record(u, media, crasher.done)) for u in sides]
+    units = [
+        asyncio.create_task(_upload(u, r, tally)) for u, r in zip(sides, recording, strict=True)
+    ]
+    tus_unit = _aiotus_unit(UNITS, live.base, enrolled[UNITS][1], media, crasher.done, tus_lessons)
+    units.append(asyncio.create_task(tus_unit))
     try:
-        async with asyncio.timeout(DEADLINE_S):
-            crashing = asyncio.create_task(asyncio.to_thread(crasher.run))
-            recording = [asyncio.create_task(_record(u, media, crasher.done)) for u in sides]
-            uploading = [
-                asyncio.create_task(_upload(u, r, tally))
-                for u, r in zip(sides, recording, strict=True)
-            ]
-            tus_unit = _aiotus_unit(
-                UNITS, live.base, enrolled[UNITS][1], media, crasher.done, tus_lessons
-            )
-            uploading.append(asyncio.create_task(tus_unit))
-            await crashing
-            await asyncio.gather(*recording, *uploading)
-            lessons = [rid for side in sides for rid in side.lessons] + tus_lessons
-            states = await _lesson_states(live.base, lessons)
+        await crashing
+        assert crasher.error is None, f"{crasher.error!r}\n{live.log_tail()}"
+        try:
+            async with asyncio.timeout(SEND_DEADLINE_S):
+                await asyncio.gather(*recording, *units)
+        except TimeoutError:
+            pass  # what did not arrive counts as lost below
+        lessons = [rid for side in sides for rid in side.lessons] + tus_lessons
+        states = await _lesson_states(live.base, lessons)
     finally:
+        for task in (*recording, *units):
+            task.cancel()
+        await asyncio.gather(*recording, *units, return_exceptions=True)
         for side in sides:
             await side.rig.close()
-    for crash in crasher.crashes:
-        back = f" (back in {crash.restart_s} s)" if crash.restart_s else ""
-        print(f"  kill -9 at {crash.seen}{back}")
-    print(f"  {len(lessons)} lessons from {len(sides) + 1} units; uploader steps {tally}")
-    assert crasher.error is None, f"{crasher.error!r}\n{live.log_tail()}"
+        for crash in crasher.crashes:
+            back = f" (back in {crash.restart_s} s)" if crash.restart_s else ""
+            print(f"  kill -9 at {crash.seen}{back}")
+        print(f"  {len(sides) + 1} units; uploader steps {tally}")
+    print(f"  {len(lessons)} lessons")
 
     lost: dict[str, list[str]] = {}
     for rid in lessons:
