@@ -158,9 +158,11 @@ def audit_data_dir(paths: DataPaths) -> list[str]:
             for rid, cam, seq in db.execute("SELECT recording_id, camera, sequence FROM segments")
         }
         media = db.execute("SELECT recording_id, camera, file_name FROM media").fetchall()
+        snapshots = [r[0] for r in db.execute("SELECT id FROM units WHERE snapshot_at NOT NULL")]
     finally:
         db.close()
     expected: set[Path] = {paths.segment(rid, cam, seq) for rid, cam, seq in held}
+    expected |= {paths.snapshot(unit_id) for unit_id in snapshots}
     for rid, cam, file_name in media:
         version = versions[rid]
         assert file_name == paths.video(rid, cam, version).name, (rid, file_name, version)

@@ -6,6 +6,7 @@ Each test builds the state a ``kill -9`` leaves at one moment (found by the serv
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -122,4 +123,26 @@ async def test_start_up_removes_what_interrupted_assemblies_left(
     assert not [p for p in leftovers if p.exists()]
     assert sorted(p.name for p in paths.recording_dir(RID).iterdir()) == ready_files
     assert paths.segment(RID, "main", 0).exists()
+    await restarted.close()
+
+
+async def test_start_up_removes_half_written_unit_snapshots(
+    unit: UnitClient,
+    services: Services,
+    clock: FakeClock,
+    config: ServerConfig,
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+) -> None:
+    jpeg = b"\xff\xd8\xff\xe0" + b"\0" * 64
+    beat = {"state": "idle", "snapshot_jpeg_base64": base64.b64encode(jpeg).decode()}
+    await unit.json("POST", "/api/v1/unit/heartbeat", 204, json=beat)
+    snapshot = services.paths.snapshot(unit.unit_id)
+    # A kill while the next snapshot was being written leaves its temporary file.
+    half = snapshot.with_name(f".{snapshot.name}.{'c' * 32}.tmp")
+    half.write_bytes(jpeg[:10])
+
+    restarted = await aiohttp_server(init_app(config, clock=clock))
+
+    assert not half.exists()
+    assert snapshot.read_bytes() == jpeg
     await restarted.close()

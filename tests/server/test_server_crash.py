@@ -18,6 +18,8 @@ the server's start-up clean-up no file in the data directory is orphaned.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import io
 import os
 import random
@@ -31,10 +33,12 @@ from pathlib import Path
 import aiohttp
 import aiotus
 import av
+import cv2
+import numpy as np
 import pytest
 
 from lessoncam_device.segments import RecordingPlan, SegmentInfo
-from lessoncam_device.uploader import KeepPolicy, UploadSettings
+from lessoncam_device.uploader import KeepPolicy, UploadError, UploadSettings
 from lessoncam_server import accounts, units
 from lessoncam_server.db import open_database
 
@@ -58,6 +62,10 @@ CHUNK = 16 * 1024
 RECORD_EVERY_S = 0.15
 BACKLOG = 8  # segments a unit lets pile up before it records more (keeps the tail short)
 TEACHER = "crash-teacher"
+HEARTBEAT_EVERY = 10  # uploader steps
+SNAPSHOT = base64.b64encode(
+    cv2.imencode(".jpg", np.tile(np.arange(160, dtype=np.uint8), (120, 1)))[1].tobytes()
+).decode()
 # After the last crash, for the units to send what they still hold.
 SEND_DEADLINE_S = 60
 
@@ -198,9 +206,15 @@ def _all_sent(unit: UnitSide) -> bool:
 
 
 async def _upload(unit: UnitSide, recording: asyncio.Task[None], tally: dict[str, int]) -> None:
-    """The unit's uploader, stepped until everything it recorded is on the server."""
+    """The unit's uploader, stepped until everything it recorded is on the server, with a
+    heartbeat (and an aiming snapshot) now and then."""
     rig = unit.rig
+    steps = 0
     while not (recording.done() and _all_sent(unit)):
+        steps += 1
+        if steps % HEARTBEAT_EVERY == 0:
+            with contextlib.suppress(UploadError):  # the server may be down: next time
+                await rig.client.heartbeat({"state": "recording", "snapshot_jpeg_base64": SNAPSHOT})
         step = await rig.uploader.step()
         tally[step.outcome] = tally.get(step.outcome, 0) + 1
         assert step.outcome != "refused", step.detail
