@@ -61,9 +61,9 @@ PARTS = (
     Part(
         "server_crashes",
         "kill -9 of the server during uploads and assembly",
-        (),
+        ("tests/server/test_server_crash.py", "tests/server/test_crash_recovery.py"),
         ("server_crashes", "lessons_lost"),
-        0,
+        600,
     ),
     Part("full_disks", "Full disks on the unit and the server", (), (), 0),
     Part(

@@ -215,8 +215,9 @@ async def publish_media(
     return True
 
 
-def _remove_stale_files(services: Services, recording_id: str, version: int) -> None:
-    """Delete earlier versions and leftovers of interrupted runs; keep segments."""
+def _remove_stale_files(services: Services, recording_id: str, version: int) -> int:
+    """Delete earlier versions and leftovers of interrupted runs; keep segments. Returns how
+    many files went."""
     paths = services.paths
     keep = {paths.poster(recording_id, version).name}
     for (camera,) in services.db.execute(
@@ -224,9 +225,32 @@ def _remove_stale_files(services: Services, recording_id: str, version: int) -> 
     ).fetchall():
         keep.add(paths.video(recording_id, camera, version).name)
         keep.add(paths.thumbnails(recording_id, camera, version).name)
-    for path in paths.recording_dir(recording_id).iterdir():
+    removed = 0
+    folder = paths.recording_dir(recording_id)
+    for path in folder.iterdir() if folder.is_dir() else ():
         if path.is_file() and path.name not in keep:
             path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def remove_leftovers(services: Services) -> int:
+    """At start-up, before any assembly runs: delete what runs a crash interrupted left in the
+    recordings' folders. Temporary files of every recording go; a ready recording keeps only
+    its current media (a crash between publishing and tidying up leaves older files too).
+    Returns how many files went."""
+    removed = 0
+    for rid, state, version in services.db.execute(
+        "SELECT id, state, media_version FROM recordings"
+    ).fetchall():
+        if state == "ready":
+            removed += _remove_stale_files(services, rid, version)
+            continue
+        folder = services.paths.recording_dir(rid)
+        for temp in folder.glob(".*.tmp") if folder.is_dir() else ():
+            temp.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 async def assembler_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -234,6 +258,9 @@ async def assembler_ctx(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     assembler = Assembler(services)
     services.assembler = assembler
+    removed = remove_leftovers(services)  # nothing is served or assembled yet
+    if removed:
+        log.warning("removed %d file(s) left by interrupted assemblies", removed)
     assembler.resume()
     task = asyncio.create_task(assembler.run(), name="assembler")
     yield

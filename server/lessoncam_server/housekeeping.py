@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from . import lessons
+from .paths import DataPaths
 from .services import SERVICES, Services
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,24 @@ async def _loop(services: Services) -> None:
         await asyncio.sleep(interval)
 
 
+def remove_snapshot_leftovers(paths: DataPaths) -> int:
+    """Delete the temporary files of unit snapshots whose writing a crash cut short
+    (``durable.write_atomic`` names them ``.<name>.<hex>.tmp``). Only at start-up, when nothing
+    is being written."""
+    removed = 0
+    for temp in paths.units.glob(".*.tmp") if paths.units.is_dir() else ():
+        temp.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
 async def housekeeping_ctx(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     removed = lessons.remove_orphans(services.db, services.paths)
     if removed:
         log.warning("removed %d orphaned recording folder(s): %s", len(removed), removed)
+    if remove_snapshot_leftovers(services.paths):
+        log.warning("removed unit snapshots a crash left half written")
     task = asyncio.create_task(_loop(services), name="housekeeping")
     yield
     task.cancel()

@@ -69,6 +69,20 @@ class SegmentIngest:
         except RecordingError as exc:
             raise TusRejected(exc.status, exc.message) from None
 
+    async def is_obsolete(self, principal: Principal, metadata: dict[str, str]) -> bool:
+        """An unfinished upload of a segment the recording already holds, or of a recording
+        that is gone, can never be of use: a crash lost our answer to the POST that created it
+        and the unit uploaded the segment again, or the lesson was deleted."""
+        try:
+            meta = SegmentMeta.model_validate(metadata)
+        except ValidationError:
+            return False  # refused at creation; never here
+        db = self.services.db
+        if recordings.get(db, meta.recording) is None:
+            return True
+        held = recordings.received_segments(db, meta.recording).get(meta.camera, {})
+        return meta.sequence in held
+
     async def on_complete(
         self, principal: Principal, upload_id: str, metadata: dict[str, str], path: Path
     ) -> dict[str, Any]:

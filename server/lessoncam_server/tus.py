@@ -97,6 +97,17 @@ class FirstBytesHook(Protocol):
 FIRST_BYTES = 64
 
 
+@runtime_checkable
+class ObsoleteHook(Protocol):
+    """Optional for hooks: tell unfinished uploads that can no longer be of use, so the
+    start-up recovery and the sweeps remove them instead of keeping them until they expire."""
+
+    async def is_obsolete(self, principal: Principal, metadata: dict[str, str]) -> bool:
+        """Whether an unfinished upload with this owner and metadata is of no more use (e.g.
+        what it was for arrived through another upload: a crash lost our answer to the POST
+        that created this one, so its client never knew it)."""
+
+
 class DefaultTusHooks:
     """Accepts every upload and leaves the file where it is (for tests and demos)."""
 
@@ -647,13 +658,37 @@ class TusEndpoint:
     # --- start-up and maintenance -----------------------------------------------------------
 
     async def recover(self) -> None:
-        """Tidy the store and complete uploads whose completion a crash interrupted."""
+        """Tidy the store, complete uploads whose completion a crash interrupted, and remove
+        unfinished uploads that are of no more use."""
         await self._complete_pending(await self.store.recover())
+        await self._drop_obsolete(idle_s=0.0)  # nothing is being written yet
 
     async def sweep(self) -> None:
-        """Run one expiry sweep and retry completions that are still pending."""
+        """Run one expiry sweep, retry completions that are still pending, and remove
+        unfinished uploads that are of no more use."""
         report = await self.store.sweep()
         await self._complete_pending(report.pending)
+        await self._drop_obsolete(idle_s=self.stall_timeout_s)
+
+    async def _drop_obsolete(self, *, idle_s: float) -> None:
+        """Remove unfinished uploads the hooks call obsolete and nobody wrote to for
+        ``idle_s`` (a client between two PATCHes is left alone)."""
+        if not isinstance(self.hooks, ObsoleteHook):
+            return
+        for stale in await asyncio.to_thread(self.store.unfinished):
+            principal = principal_from_snapshot(stale.owner_info)
+            if principal is None or self.store.idle_s(stale) < idle_s:
+                continue
+            try:
+                async with self.store.locked(stale.id):
+                    info = self.store.get(stale.id)
+                    if info is None or info.state != "receiving":
+                        continue
+                    if await self.hooks.is_obsolete(principal, dict(info.metadata)):
+                        log.info("upload %s is of no more use; removing it", info.id)
+                        await self.store.delete(info.id)
+            except UploadLocked:
+                continue  # in use after all: the next sweep looks again
 
     async def _complete_pending(self, pending: list[UploadInfo]) -> None:
         for stale in pending:

@@ -22,10 +22,12 @@ import ctypes
 import errno
 import json
 import logging
+import math
 import os
 import re
 import secrets
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -497,6 +499,14 @@ class UploadStore:
         except FileNotFoundError:
             return 0
 
+    def idle_s(self, info: UploadInfo) -> float:
+        """Seconds since the upload's data was last written (by the file system's clock)."""
+        try:
+            written = self.data_path(info.id).stat().st_mtime
+        except FileNotFoundError:
+            return math.inf
+        return max(0.0, time.time() - written)
+
     def is_expired(self, info: UploadInfo) -> bool:
         """Whether the upload is an expiry tombstone or an unfinished upload past its expiry."""
         return info.state == "expired" or (
@@ -583,6 +593,12 @@ class UploadStore:
             if info is not None:
                 infos.append(info)
         return infos
+
+    def unfinished(self) -> list[UploadInfo]:
+        """Every upload still receiving bytes (expired ones too, until a sweep marks them)."""
+        if not self._root.is_dir():
+            return []
+        return [info for info in self._all_infos() if info.state == "receiving"]
 
     async def sweep(self) -> SweepReport:
         """Expire unfinished uploads past their expiry; remove old completed records/tombstones.
