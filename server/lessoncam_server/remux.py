@@ -35,7 +35,7 @@ from av.container import InputContainer, OutputContainer
 from av.packet import Packet
 from av.stream import Stream
 
-from .durable import fsync_path
+from .durable import disk_full, fsync_path
 
 log = logging.getLogger(__name__)
 
@@ -432,6 +432,8 @@ class _Writer:
                 else:
                     write(packet)
         except av.error.FFmpegError as e:
+            if disk_full(e):
+                raise  # writing the output failed, not reading the segment: keep nothing cut
             log.warning("segment %s: read error, keeping what came before: %s", seg.sequence, e)
             truncated = True
         if held is not None:
@@ -682,6 +684,8 @@ def assemble_camera(
         try:
             outcome = _write_mp4(tmp, todo, video, audio, reserve)
         except av.error.FFmpegError as e:
+            if disk_full(e):
+                raise  # the slow way needs more room still: wait for space instead
             # Most likely the reserved index room was too small (the muxer can only tell at
             # the end); redo it the slow way, which moves the data to make room.
             log.warning("%s: MP4 writing failed (%s); retrying with +faststart", out_path, e)
