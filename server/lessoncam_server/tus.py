@@ -739,6 +739,7 @@ def tus_operations(prefix: str = DEFAULT_PREFIX) -> list[dict[str, Any]]:
                 "413": "Upload-Length exceeds Tus-Max-Size.",
                 "415": "A body that is not application/offset+octet-stream.",
                 "460": "The first chunk failed its checksum and was discarded.",
+                "507": "The server's disk is full; nothing was kept of this request.",
             },
         },
         {
@@ -771,6 +772,7 @@ def tus_operations(prefix: str = DEFAULT_PREFIX) -> list[dict[str, Any]]:
                 "415": "Content-Type is not application/offset+octet-stream.",
                 "423": "Another request is writing to this upload.",
                 "460": "Checksum mismatch; the chunk was discarded.",
+                "507": "The server's disk is full; the chunk was discarded, retry later.",
             },
         },
         {

@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from yarl import URL
 
 from lessoncam_device.daemon import Daemon
 from lessoncam_device.enrolment import Credentials
@@ -28,12 +30,14 @@ from lessoncam_device.states import Event, State
 from lessoncam_server.assembly import WAITING_FOR_SPACE
 from lessoncam_server.remux import LiveAssembly, RemuxError, SegmentFile
 from lessoncam_server.services import Services
+from lessoncam_server.tus import RESULT_HEADER
 
 from .. import reliability
 from ..device.test_daemon import FAST, record_for, unit_config, until
 from ..small_disk import MIB, SmallDisk, small_disk
 from .helpers import Person, UnitClient, manifest, upload_segment
 from .lesson_fixtures import record
+from .tus_helpers import COLLECTION, RecordingHooks, make_app, tus_headers
 
 SERVER_DISK = 16 * MIB
 
@@ -82,7 +86,7 @@ async def test_a_full_server_disk_holds_uploads_back_and_loses_nothing(
     server_disk: SmallDisk,
     tmp_path: Path,
 ) -> None:
-    cycles = reliability.sized(1, 4)
+    cycles = reliability.sized(2, 6)
     lost = 0
     assert services.assembler is not None
     services.assembler.disk_retry_s = 0.2
@@ -106,7 +110,6 @@ async def test_a_full_server_disk_holds_uploads_back_and_loses_nothing(
         queue = daemon.queue
         assert queue is not None
         for cycle in range(cycles):
-            server_disk.grow(SERVER_DISK)
             daemon.post(Event.SHORT_PRESS)
             await until(lambda: daemon.status.state is State.RECORDING)
             recorder = daemon.recorder
@@ -126,8 +129,12 @@ async def test_a_full_server_disk_holds_uploads_back_and_loses_nothing(
             assert state["state"] != "ready"
             with sqlite3.connect(services.paths.database) as db:
                 assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            # ICT gives the server room: everything resumes by itself.
-            server_disk.grow(SERVER_DISK * 4)
+            # ICT gives the server room (a bigger disk, or a big file deleted): everything
+            # resumes by itself.
+            if cycle % 2 == 0:
+                server_disk.grow(server_disk.size * 2)
+            else:
+                server_disk.free_filler()
             async with asyncio.timeout(120):
                 while (await lesson_state(anna, recording_id))["state"] != "ready":
                     clock.advance(0.5)
@@ -179,7 +186,7 @@ async def test_an_assembly_that_runs_out_of_space_waits_and_is_made_when_there_i
     )
     assert response.status == 200
     # The assembly meets the full disk and says so.
-    lesson = await lesson_when(anna, recording_id, lambda got: got["state_reason"] is not None)
+    lesson = await lesson_when(anna, recording_id, lambda got: got.get("state_reason") is not None)
     assert lesson["state"] == "assembling" and lesson["state_reason"] == WAITING_FOR_SPACE
     # Nothing half-made is left or shown: only the segments are in the lesson's folder.
     folder = services.paths.recording_dir(recording_id)
@@ -207,3 +214,28 @@ def test_a_live_assembly_that_meets_a_full_disk_gives_up_at_once(
     live.add(SegmentFile(2, segments[2].start_s, segments[2].duration_s, segments[2].path))
     with pytest.raises(RemuxError, match="unusable"):
         live.finish(3)
+
+
+async def test_an_upload_whose_record_could_not_be_written_completes_once_there_is_room(
+    aiohttp_client: Callable[
+        [web.Application], Awaitable[TestClient[web.Request, web.Application]]
+    ],
+) -> None:
+    """Every byte arrived but the disk had no room to note it: 507, and the next HEAD (once
+    there is room) completes the upload instead of leaving it unfinished until it expires."""
+    with small_disk(4 * MIB) as disk:
+        hooks = RecordingHooks()
+        app, _, _ = make_app(disk.path / "uploads", hooks=hooks)
+        client = await aiohttp_client(app)
+        created = await client.post(COLLECTION, headers=tus_headers(Upload_Length="8192"))
+        assert created.status == 201
+        path = URL(created.headers["Location"]).path
+        disk.fill(leave=8192)  # room for the bytes, not for the upload's record
+        headers = tus_headers(Upload_Offset="0", Content_Type="application/offset+octet-stream")
+        patched = await client.patch(path, headers=headers, data=bytes(range(256)) * 32)
+        assert patched.status == 507 and "disk is full" in await patched.text()
+        assert hooks.completed == []
+        disk.free_filler()
+        head = await client.head(path, headers=tus_headers())
+        assert head.status == 200 and head.headers["Upload-Offset"] == "8192"
+        assert RESULT_HEADER in head.headers and len(hooks.completed) == 1
