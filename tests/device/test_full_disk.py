@@ -260,3 +260,43 @@ def _a_segment(folder: Path) -> Path:
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
+
+
+async def test_a_disk_full_for_a_moment_is_said_as_storage_not_as_a_camera_failure(
+    tmp_path: Path,
+) -> None:
+    """The writer met ENOSPC but the space was back before the daemon looked: still "storage
+    full" (the cameras are fine), and the lesson is closed with what reached the disk."""
+    with small_disk(DISK_BYTES) as disk:
+        clock = SteppedClock()
+        daemon = Daemon(
+            unit_config(disk.path / "unit"),
+            clock,
+            simulated_sources,
+            None,
+            recorder_options=FAST,
+            use_pins=False,
+        )
+        task = asyncio.create_task(daemon.run())
+        try:
+            await asyncio.wait_for(daemon.ready.wait(), 30)
+            daemon.post(Event.SHORT_PRESS)
+            await until(lambda: daemon.status.state is State.RECORDING)
+            recorder = daemon.recorder
+            assert isinstance(recorder, Recorder)
+            await record_for(daemon, clock, 5.2)
+            disk.fill(0)
+            async with asyncio.timeout(30):
+                while not recorder.stats().disk_full:
+                    clock.advance(1 / 15)
+                    await asyncio.sleep(0)
+                    await recorder.sync()
+            disk.free_filler()
+            await until(lambda: daemon.status.state is State.ERROR, clock)
+            assert daemon.status.reason == STORAGE_FULL
+            (recording_id,) = daemon.finished_recordings
+            record = read_record(recording_dir(disk.path / "unit", recording_id))
+            assert record.closed is not None and record.closed.interrupted
+        finally:
+            daemon.stop()
+            await asyncio.wait_for(task, 60)
