@@ -86,7 +86,7 @@ async def test_a_full_server_disk_holds_uploads_back_and_loses_nothing(
     server_disk: SmallDisk,
     tmp_path: Path,
 ) -> None:
-    cycles = reliability.sized(2, 6)
+    cycles = reliability.sized(2, 12)
     lost = 0
     assert services.assembler is not None
     services.assembler.disk_retry_s = 0.2
@@ -239,3 +239,4 @@ async def test_an_upload_whose_record_could_not_be_written_completes_once_there_
         head = await client.head(path, headers=tus_headers())
         assert head.status == 200 and head.headers["Upload-Offset"] == "8192"
         assert RESULT_HEADER in head.headers and len(hooks.completed) == 1
+    reliability.add("disk_full_cases", 1)
