@@ -65,7 +65,13 @@ PARTS = (
         ("server_crashes", "lessons_lost"),
         600,
     ),
-    Part("full_disks", "Full disks on the unit and the server", (), (), 0),
+    Part(
+        "full_disks",
+        "Full disks on the unit and the server (a small tmpfs)",
+        ("tests/device/test_full_disk.py", "tests/server/test_full_disk.py"),
+        ("disk_full_cases", "disk_full_lost_segments", "disk_full_max_loss_s"),
+        600,
+    ),
     Part(
         "permission_matrix",
         "Every endpoint x relationship x method",
@@ -113,6 +119,9 @@ FIGURES = (
     "max_loss_s_per_cut",
     "server_crashes",
     "lessons_lost",
+    "disk_full_cases",
+    "disk_full_lost_segments",
+    "disk_full_max_loss_s",
     "matrix_cells",
     "unauthorised_2xx",
     "csrf_routes_checked",
@@ -126,11 +135,13 @@ FIGURES = (
     "load_errors",
     "load_api_p99_ms",
 )
-# Targets from the issue: each figure must be at most this.
+# Targets (the issue's, and ours for the figures it does not name): each must be at most this.
 TARGETS = {
     "upload_bytes_mismatched": 0,
     "max_loss_s_per_cut": 2,
     "lessons_lost": 0,
+    "disk_full_lost_segments": 0,
+    "disk_full_max_loss_s": 0.25,
     "unauthorised_2xx": 0,
     "csrf_unprotected": 0,
     "header_failures": 0,

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +37,8 @@ from .sd_notify import notify
 from .segments import RecordingPlan, SegmentInfo
 from .sim.camera import SimulatedCamera
 from .sim.clock import Clock
-from .states import Action, Event, Facts, State, Status, led_pattern, step
+from .spare_room import SpareRoom, disk_full
+from .states import STORAGE_REASONS, Action, Event, Facts, State, Status, led_pattern, step
 from .tracking.frames import RecorderFrames
 from .tracking.service import TrackingService
 from .uploader import (
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 
 SourcesFactory = Callable[[DeviceConfig, RecordingPlan, Clock], Sources | PiCameras]
 MONITOR_EVERY_S = 1.0
+MIB = 1024 * 1024
 
 
 class Daemon:
@@ -85,6 +88,8 @@ class Daemon:
         self.last_error: str | None = None
         self._trouble: str | None = None  # what the current lesson's recorder reported
         self.finished_recordings: list[str] = []
+        self.spare_room = SpareRoom(self.state_dir)
+        self._unqueued: list[SegmentInfo] = []  # closed while the queue could not write
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = asyncio.Event()
@@ -114,7 +119,12 @@ class Daemon:
         return shutil.disk_usage(self.state_dir).free
 
     def storage_ok(self) -> bool:
-        return self.free_bytes() >= self.config.recording.storage_reserve_mib * 1024 * 1024
+        return self.free_bytes() >= self.config.recording.storage_reserve_mib * MIB
+
+    def _storage_words(self) -> str:
+        """How full the disk is, for the log and the heartbeat."""
+        reserve = self.config.recording.storage_reserve_mib
+        return f"{self.free_bytes() / MIB:.1f} MiB free of the {reserve} MiB the unit keeps free"
 
     # --- the main loop --------------------------------------------------------------------
 
@@ -122,6 +132,8 @@ class Daemon:
         self._loop = asyncio.get_running_loop()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.queue = UploadQueue.open(self.state_dir, now=self.clock.now)
+        if not self.spare_room.hold():
+            log.warning("the disk is full: no spare room held (%s)", self._storage_words())
         background: list[asyncio.Task[None]] = []
         client: ServerClient | None = None
         try:
@@ -205,6 +217,8 @@ class Daemon:
                 event.value,
                 f" ({self.status.reason})" if self.status.reason else "",
             )
+            if self.status.reason in STORAGE_REASONS:
+                self._trouble = self._storage_words()
             if self.status.reason:
                 # The state's reason, with the recorder's own words when it has some.
                 detail = f": {self._trouble}" if self._trouble else ""
@@ -238,8 +252,12 @@ class Daemon:
             recorder, follow = self._recorder(plan)
             self.queue.add_recording(plan)
             await recorder.start()
-        except (HardwareUnavailable, RecorderError, OSError) as exc:
+        except (HardwareUnavailable, RecorderError, OSError, sqlite3.Error) as exc:
             log.error("cannot start recording: %s", exc)
+            if disk_full(exc):
+                self._trouble = self._storage_words()
+                self._events.put_nowait(Event.STORAGE_LOW)
+                return
             self.last_error = str(exc)
             self._events.put_nowait(Event.CAMERA_FAILED)
             return
@@ -282,7 +300,13 @@ class Daemon:
 
     def _segment_closed(self, info: SegmentInfo) -> None:
         assert self.queue is not None
-        self.queue.add_segment(info)
+        try:
+            self.queue.add_segment(info)
+        except (sqlite3.Error, OSError) as exc:
+            # The disk filled under the queue: the file is safe, queue it at the stop.
+            log.error("segment %s/%s not queued yet: %s", info.camera, info.sequence, exc)
+            self._unqueued.append(info)
+            return
         if self.uploader is not None:
             self.uploader.notify()
 
@@ -293,13 +317,26 @@ class Daemon:
             return
         assert self.queue is not None
         await self.tracking.stop()
-        counts = await recorder.stop()
-        interrupted = recorder.error is not None
-        self.queue.close_recording(recorder.plan.recording_id, counts, interrupted=interrupted)
-        self.finished_recordings.append(recorder.plan.recording_id)
+        recording_id = recorder.plan.recording_id
+        if self.free_bytes() < self.spare_room.size or recorder.stats().disk_full:
+            self.spare_room.release()  # room to close the lesson and queue its segments
+        try:
+            counts = await recorder.stop()
+            while self._unqueued:
+                self.queue.add_segment(self._unqueued[0])
+                self._unqueued.pop(0)
+            interrupted = recorder.error is not None
+            self.queue.close_recording(recording_id, counts, interrupted=interrupted)
+        except (OSError, sqlite3.Error, ValueError) as exc:
+            # Not even room to close it: it stays on the disk, closed by recovery later.
+            log.error("lesson %s could not be closed yet: %s", recording_id, exc)
+            self._trouble = f"lesson {recording_id} is closed once there is room ({exc})"
+        else:
+            log.info("lesson %s recorded: %s segments", recording_id, counts)
+        self._unqueued.clear()
+        self.finished_recordings.append(recording_id)
         if self.uploader is not None:
             self.uploader.notify()
-        log.info("lesson %s recorded: %s segments", recorder.plan.recording_id, counts)
         self._events.put_nowait(Event.FINISHED)
 
     async def _recover(self) -> None:
@@ -339,13 +376,15 @@ class Daemon:
             await self.clock.sleep(MONITOR_EVERY_S)
             recorder = self.recorder
             if recorder is not None and self.status.state is State.RECORDING:
-                if not self.storage_ok():
+                stats = recorder.stats()
+                if not self.storage_ok() or stats.disk_full:
+                    # Said as storage, not as a camera failure, however the full disk showed.
+                    self._trouble = self._storage_words()
                     self._events.put_nowait(Event.STORAGE_LOW)
                 elapsed = self.clock.monotonic() - self._started_at
                 if elapsed >= self.config.recording.max_minutes * 60:
                     self._events.put_nowait(Event.MAX_LENGTH)
-                stats = recorder.stats()
-                if stats.errors and self._trouble != stats.errors[0]:
+                if stats.errors and not stats.disk_full and self._trouble != stats.errors[0]:
                     # e.g. the microphone vanished: the lesson goes on, ICT should know.
                     self.last_error = self._trouble = stats.errors[0]
                     log.error("recording trouble: %s", self._trouble)
@@ -358,7 +397,21 @@ class Daemon:
             else:
                 frames_seen = -1
                 notify("WATCHDOG=1")
+                await self._storage_back()
             self._show()
+
+    async def _storage_back(self) -> None:
+        """Once there is room again: hold the spare room, close what could not be closed,
+        and leave the storage error (the next press records)."""
+        if not self.storage_ok():
+            return
+        if not self.spare_room.held and self.spare_room.hold():
+            await self._recover()  # a lesson left open for want of room
+        if self.status.state is State.ERROR and self.status.reason in STORAGE_REASONS:
+            log.info("storage: %s again", self._storage_words())
+            if self.last_error is not None and self.last_error.startswith("storage full"):
+                self.last_error = None
+            self._events.put_nowait(Event.STORAGE_OK)
 
     async def _snapshot(self) -> bytes | None:
         """A small JPEG of what the main camera sees, while it records (for aiming)."""

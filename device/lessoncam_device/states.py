@@ -24,7 +24,8 @@ class Event(StrEnum):
     STARTED = "started"  # the recorder runs
     FINISHED = "finished"  # the recorder closed the recording
     MAX_LENGTH = "max_length"  # the lesson reached recording.max_minutes
-    STORAGE_LOW = "storage_low"  # free space fell to the reserve
+    STORAGE_LOW = "storage_low"  # free space fell to the reserve, or a write found it full
+    STORAGE_OK = "storage_ok"  # free space is above the reserve again
     CAMERA_FAILED = "camera_failed"
     STOP_REQUESTED = "stop_requested"  # service stop: finish cleanly
 
@@ -52,32 +53,42 @@ class Facts:
 
 ALL_FINE = Facts()
 
+#: What the unit says when its disk is full: on the LED (attention), in the log and heartbeat.
+NO_ROOM_TO_START = "storage full: not enough free space to record; free space on the unit"
+STORAGE_FULL = (
+    "storage full: the lesson was stopped and what was recorded is kept; "
+    "free space on the unit (it uploads, then deletes, its recordings)"
+)
+STORAGE_REASONS = (NO_ROOM_TO_START, STORAGE_FULL)
+
 
 def step(status: Status, event: Event, facts: Facts = ALL_FINE) -> tuple[Status, list[Action]]:
     """The next status and the actions to carry out for ``event``."""
     state = status.state
     if state in (State.IDLE, State.ERROR) and event is Event.SHORT_PRESS:
         if not facts.storage_ok:
-            return Status(State.ERROR, "not enough free storage to record; free space"), []
+            return Status(State.ERROR, NO_ROOM_TO_START), []
         return Status(State.STARTING), [Action.START_RECORDING]
     if state is State.STARTING:
         if event is Event.STARTED:
             return Status(State.RECORDING), []
         if event is Event.CAMERA_FAILED:
             return Status(State.ERROR, "the camera did not start; check its cable"), []
+        if event is Event.STORAGE_LOW:  # the disk was too full to create the lesson's files
+            return Status(State.ERROR, NO_ROOM_TO_START), []
         if event in (Event.LONG_PRESS, Event.STOP_REQUESTED):
             return Status(State.FINISHING), [Action.STOP_RECORDING]
     if state is State.RECORDING:
         if event in (Event.LONG_PRESS, Event.MAX_LENGTH, Event.STOP_REQUESTED):
             return Status(State.FINISHING), [Action.STOP_RECORDING]
         if event is Event.STORAGE_LOW:
-            return Status(State.FINISHING, "storage full: the lesson was stopped"), [
-                Action.STOP_RECORDING
-            ]
+            return Status(State.FINISHING, STORAGE_FULL), [Action.STOP_RECORDING]
         if event is Event.CAMERA_FAILED:
             return Status(State.FINISHING, "the camera failed: the lesson was stopped"), [
                 Action.STOP_RECORDING
             ]
+    if state is State.ERROR and event is Event.STORAGE_OK and status.reason in STORAGE_REASONS:
+        return Status(State.IDLE), []  # space came back: ready for the next lesson
     if state is State.FINISHING and event is Event.FINISHED:
         if status.reason is not None:
             return Status(State.ERROR, status.reason), []

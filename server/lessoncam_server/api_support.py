@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from .durable import DISK_FULL_MESSAGE, disk_full
 from .principal import Unit, User, principal_of
 from .services import services_of
 
@@ -211,7 +212,10 @@ async def error_middleware(
         code = exc.reason.lower().replace(" ", "_")
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
         raise ApiError(exc.status, code, message, **_kept_headers(exc)) from None
-    except Exception:
+    except Exception as exc:
+        if disk_full(exc):
+            log.error("%s %s: the server's disk is full: %s", request.method, request.path, exc)
+            raise ApiError(507, "disk_full", DISK_FULL_MESSAGE, **{"Retry-After": "60"}) from None
         log.exception("unhandled error on %s %s", request.method, request.path)
         raise ApiError(
             500, "internal", "something went wrong on the server; it was logged"

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from . import browser_upload, clips, recordings
 from .cutting import MediaRefused
+from .durable import disk_full
 from .live_assembly import LiveAssemblies
 from .previews import ThumbnailStrip, make_poster, make_thumbnail_strip
 from .remux import AssembledVideo, RemuxError, SegmentFile, assemble_camera
@@ -27,6 +28,9 @@ from .services import SERVICES, Services
 from .timeutil import to_iso
 
 log = logging.getLogger(__name__)
+
+#: The lesson's state reason while its assembly waits for room on the server's disk.
+WAITING_FOR_SPACE = "waiting for space on the server's disk; it is made as soon as there is room"
 
 
 class Assembler:
@@ -37,6 +41,7 @@ class Assembler:
         self.idle = asyncio.Event()
         self.idle.set()
         self.live = LiveAssemblies(services)
+        self.disk_retry_s = 30.0  # a full disk: try again this often
 
     def segment_stored(self, recording_id: str, camera: str) -> None:
         """A unit's segment arrived: remux it into the camera's file now, not after the stop."""
@@ -80,6 +85,9 @@ class Assembler:
                     recordings.set_state(self.services.db, rid, "failed", exc.reason)
             except Exception as exc:
                 self.live.forget(rid)
+                if disk_full(exc):
+                    self._wait_for_space(rid, exc)
+                    continue
                 log.exception("assembly of %s failed", rid)
                 if recordings.get(self.services.db, rid) is not None:
                     recordings.set_state(self.services.db, rid, "failed", f"assembly failed: {exc}")
@@ -87,6 +95,18 @@ class Assembler:
                 self._queued.discard(rid)
                 if self._queue.empty():
                     self.idle.set()
+
+    def _wait_for_space(self, recording_id: str, exc: BaseException) -> None:
+        """The disk filled during assembly: drop the half-made files, say so, try again."""
+        log.error("assembly of %s: the server's disk is full (%s); retrying", recording_id, exc)
+        row = recordings.get(self.services.db, recording_id)
+        if row is None:
+            return
+        _remove_unpublished(self.services, recording_id, row["media_version"] + 1)
+        with contextlib.suppress(Exception):  # the database may be as full as the disk
+            recordings.set_state(self.services.db, recording_id, "assembling", WAITING_FOR_SPACE)
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.disk_retry_s, self._enqueue, recording_id)
 
     def submit(self, recording_id: str) -> None:
         """Queue a recording already in state 'assembling' (a clip, a browser upload)."""
@@ -137,8 +157,8 @@ class Assembler:
                 if video is None:
                     video = await asyncio.to_thread(assemble_camera, segments, expected, out)
             except RemuxError as exc:
-                if camera.role == "main":
-                    raise
+                if camera.role == "main" or disk_full(exc):
+                    raise  # a full disk is waited out, not taken as a camera without video
                 log.warning("camera %s of %s not assembled: %s", camera.id, recording_id, exc)
                 continue
             videos.append((camera.id, video))
@@ -251,6 +271,16 @@ def remove_leftovers(services: Services) -> int:
             temp.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def _remove_unpublished(services: Services, recording_id: str, version: int) -> None:
+    """Delete the files of a media version that was never published (half made)."""
+    folder = services.paths.recording_dir(recording_id)
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.is_file() and f".v{version}." in path.name:
+            path.unlink(missing_ok=True)
 
 
 async def assembler_ctx(app: web.Application) -> AsyncIterator[None]:

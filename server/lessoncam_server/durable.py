@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -32,3 +34,25 @@ def write_atomic(path: Path, data: bytes) -> None:
         fsync_path(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) means the disk (or quota) is full: ENOSPC, EDQUOT,
+    or SQLite's SQLITE_FULL ("database or disk is full")."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(seen, sqlite3.Error) and getattr(seen, "sqlite_errorcode", None) == (
+            sqlite3.SQLITE_FULL
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+#: What the server answers (HTTP 507) and logs while its disk is full.
+DISK_FULL_MESSAGE = (
+    "the server's disk is full: nothing was lost, uploads wait and resume by themselves; "
+    "ICT: free space in the server's data directory"
+)

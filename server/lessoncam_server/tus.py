@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -27,6 +28,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from lessoncam_server.durable import DISK_FULL_MESSAGE, disk_full
 from lessoncam_server.principal import Principal, Unit, User, principal_of
 from lessoncam_server.upload_store import (
     Digest,
@@ -35,7 +37,6 @@ from lessoncam_server.upload_store import (
     UploadLocked,
     UploadStore,
     UploadWriter,
-    disk_full,
 )
 
 log = logging.getLogger(__name__)
@@ -329,6 +330,12 @@ class TusEndpoint:
                     {"Retry-After": "5"},
                     "another request is writing to this upload; retry shortly",
                 )
+            except (OSError, sqlite3.Error) as exc:
+                if not disk_full(exc):
+                    raise
+                # Creating a record, storing a segment, the database: all wait for space.
+                log.error("upload request %s %s: disk full: %s", request.method, request.path, exc)
+                return _reply(507, {"Retry-After": "60"}, DISK_FULL_MESSAGE)
 
         return wrapped
 
@@ -448,10 +455,7 @@ class TusEndpoint:
         try:
             # Waiting for a running PATCH makes the offset settled, not half-written.
             async with self._locked(info.id):
-                info = self._lookup(request, principal)
-                if info.state == "received":
-                    # Bytes all arrived but the hook never confirmed them (crash): finish now.
-                    info = await self._finish(info, principal)
+                info = await self._settle(self._lookup(request, principal), principal)
         except UploadLocked:
             pass  # a PATCH is stuck (a dead connection?): report what is on disk
         headers = {
@@ -476,9 +480,8 @@ class TusEndpoint:
             raise _Fail(413, f"this body would write past Upload-Length {info.length}")
 
         async with self._locked(info.id):
-            info = self._lookup(request, principal)  # it may have changed while we waited
-            if info.state == "received":
-                info = await self._finish(info, principal)
+            # It may have changed while we waited.
+            info = await self._settle(self._lookup(request, principal), principal)
             current = self.store.offset(info)
             if offset != current:
                 raise _Fail(
@@ -555,7 +558,7 @@ class TusEndpoint:
             log.error("upload %s: disk full", info.id)
             with contextlib.suppress(OSError, RuntimeError):
                 await writer.discard()
-            raise _Fail(507, "the server's disk is full; try again later") from None
+            raise _Fail(507, DISK_FULL_MESSAGE) from None
         finally:
             writer.close()
 
@@ -636,6 +639,15 @@ class TusEndpoint:
         finally:
             del self._receivers[info.id]
 
+    async def _settle(self, info: UploadInfo, principal: Principal) -> UploadInfo:
+        """Finish an upload whose bytes all arrived but whose completion did not happen (a
+        crash, or a disk too full to record it): the client's HEAD or PATCH retries it."""
+        if info.state == "receiving" and self.store.offset(info) >= info.length:
+            info = await self.store.mark_received(info)
+        if info.state == "received":
+            info = await self._finish(info, principal)
+        return info
+
     async def _finish(self, info: UploadInfo, principal: Principal) -> UploadInfo:
         """Run the completion hook on a received upload. Hold the upload's lock."""
         path = self.store.data_path(info.id)
@@ -646,7 +658,10 @@ class TusEndpoint:
             log.info("upload %s refused on completion: %s %s", info.id, exc.status, exc.message)
             await self.store.delete(info.id)
             raise _Fail(exc.status, exc.message) from None
-        except Exception:
+        except Exception as exc:
+            if disk_full(exc):
+                log.error("upload %s: disk full on completion: %s", info.id, exc)
+                raise _Fail(507, DISK_FULL_MESSAGE, {"Upload-Offset": str(info.length)}) from None
             log.exception("upload %s: completion hook failed", info.id)
             raise _Fail(
                 500,
@@ -807,6 +822,7 @@ def tus_operations(prefix: str = DEFAULT_PREFIX) -> list[dict[str, Any]]:
                 "413": "Upload-Length exceeds Tus-Max-Size.",
                 "415": "A body that is not application/offset+octet-stream.",
                 "460": "The first chunk failed its checksum and was discarded.",
+                "507": "The server's disk is full; nothing was kept of this request.",
             },
         },
         {
@@ -839,6 +855,7 @@ def tus_operations(prefix: str = DEFAULT_PREFIX) -> list[dict[str, Any]]:
                 "415": "Content-Type is not application/offset+octet-stream.",
                 "423": "Another request is writing to this upload.",
                 "460": "Checksum mismatch; the chunk was discarded.",
+                "507": "The server's disk is full; the chunk was discarded, retry later.",
             },
         },
         {

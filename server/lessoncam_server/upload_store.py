@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import errno
 import json
 import logging
 import math
@@ -691,8 +690,3 @@ class UploadStore:
             _write_json_atomic(self._info_path(info.id), updated.to_json())
             return [updated]
         return []
-
-
-def disk_full(exc: OSError) -> bool:
-    """Whether ``exc`` means the disk (or quota) is full."""
-    return exc.errno in (errno.ENOSPC, errno.EDQUOT)

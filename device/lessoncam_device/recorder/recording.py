@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from ..segments import RecordingPlan, SegmentInfo
 from ..sim.clock import Clock
+from ..spare_room import disk_full
 from .audio_sync import AudioSyncSettings, AudioTimeline
 from .encoders import PTS_BASE_S, AudioSettings, EncoderBank, VideoSettings, as_bgr
 from .inputs import (
@@ -36,7 +37,7 @@ from .inputs import (
     pump_microphone,
 )
 from .pipeline import CameraPipeline
-from .recovery import salvage_leftovers
+from .recovery import recover_camera
 from .segment_io import Announcements, SegmentIO
 from .segmenter import Segmenter
 from .storage import (
@@ -126,6 +127,7 @@ class RecordingStats:
     seconds: float  # of the main camera
     errors: list[str] = field(default_factory=list)
     failed_cameras: list[str] = field(default_factory=list)  # no more pictures from these
+    disk_full: bool = False  # a write found the disk full
 
 
 class LessonRecorder(Protocol):
@@ -180,6 +182,7 @@ class Recorder:
         self._io: SegmentIO | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._counts: dict[str, int] | None = None
+        self._announced: dict[str, set[int]] = {}  # sequences handed on, per camera
         self.t0: float | None = None  # monotonic time of the recording's t = 0
         self.error: BaseException | None = None
 
@@ -194,9 +197,7 @@ class Recorder:
         wall_minus_mono = self.clock.time() - self.clock.monotonic()
         self.t0 = t0 = recording_t0(self.plan, self.clock)
         await asyncio.to_thread(self._create_files)
-        self._io = SegmentIO(
-            self._announce.emit_threadsafe, name=f"segment-io-{self.plan.recording_id}"
-        )
+        self._io = SegmentIO(self._emit, name=f"segment-io-{self.plan.recording_id}")
         try:
             for index, source in enumerate(self.cameras):
                 self._pipelines.append(self._pipeline(index, source, t0, wall_minus_mono))
@@ -238,14 +239,15 @@ class Recorder:
         errors += self._pump_errors() + self._io.errors
         if errors:
             self.error = errors[0]
-        salvaged = await asyncio.to_thread(self._salvage_failed)
         counts = {p.camera: p.segmenter.next_sequence for p in self._pipelines}
-        for camera, count in salvaged.items():
-            counts[camera] = count
+        missing: dict[str, list[int]] = {}
+        if errors:
+            counts, missing = await asyncio.to_thread(self._reconcile, counts)
         marker = ClosedMarker(
             at_iso=self.clock.now().isoformat(),
             interrupted=bool(errors),
             segments=counts,
+            missing=missing,
         )
         await asyncio.to_thread(write_record, self.dir, RecordingRecord(self.plan, marker))
         self._counts = counts
@@ -318,7 +320,10 @@ class Recorder:
             and task.exception() is not None
         ]
         seconds = cams[main_id].seconds if main_id in cams else 0
-        return RecordingStats(cams, audio, seconds, errors, sorted(set(failed)))
+        problems = [p.error for p in self._pipelines] + list(self._pump_errors())
+        problems += self._io.errors if self._io is not None else []
+        full = any(disk_full(e) for e in problems if e is not None)
+        return RecordingStats(cams, audio, seconds, errors, sorted(set(failed)), full)
 
     # --- set-up ---------------------------------------------------------------------------
 
@@ -451,13 +456,30 @@ class Recorder:
         assert self._io is not None
         self._io.finish()
 
-    def _salvage_failed(self) -> dict[str, int]:
-        """A camera that failed left its open segment as ``.partial``: keep what it holds."""
-        out: dict[str, int] = {}
+    def _emit(self, info: SegmentInfo) -> None:
+        """Announce a closed segment (from the I/O thread), remembering that it was."""
+        self._announced.setdefault(info.camera, set()).add(info.sequence)
+        self._announce.emit_threadsafe(info)
+
+    def _reconcile(self, counts: dict[str, int]) -> tuple[dict[str, int], dict[str, list[int]]]:
+        """After a failure (a full disk, a camera): keep every segment that is on the disk.
+
+        A failed camera left its open segment as ``.partial``; a failed write may have left a
+        closed segment without its index line, never announced. Recovery's pass over the
+        camera's folder salvages the one and reads the other; whatever was not announced yet
+        is announced now. Returns the counts and the sequences with nothing readable.
+        """
+        missing: dict[str, list[int]] = {}
         for p in self._pipelines:
-            if p.error is not None:
-                count = salvage_leftovers(
-                    self.dir, p.camera, self.plan.recording_id, self._announce.emit_threadsafe
-                )
-                out[p.camera] = count
-        return out
+            fps = 1.0 / p.frame_s
+            found = recover_camera(self.dir, p.camera, self.plan.recording_id, fps)
+            announced = self._announced.get(p.camera, set())
+            for info in found.segments:
+                if info.sequence not in announced:
+                    log.warning("segment %s/%06d kept after the failure", p.camera, info.sequence)
+                    self._emit(info)
+            highest = max(announced | {i.sequence for i in found.segments}, default=-1)
+            counts[p.camera] = max(found.count, highest + 1)
+            if found.missing:
+                missing[p.camera] = found.missing
+        return counts, missing

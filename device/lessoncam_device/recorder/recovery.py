@@ -28,6 +28,7 @@ import av.error
 import numpy as np
 
 from ..segments import RecordingPlan, SegmentInfo
+from ..spare_room import disk_full
 from .storage import (
     PARTIAL_SUFFIX,
     RECORDINGS_DIR,
@@ -164,7 +165,8 @@ def salvage_partial(
     """Make ``NNNNNN.ts`` from what ``partial`` holds; None (and nothing changed) if nothing.
 
     ``pts_to_recording_s`` maps file time to recording time (the camera's timeline); without
-    it the segment is placed at ``fallback_start_s`` (where the previous one ended).
+    it the segment is placed at ``fallback_start_s`` (where the previous one ended). On a
+    disk too full for a copy the unreadable tail is cut off the file itself (no ``.orig``).
     """
     original = partial.stat().st_size
     keep = readable_length(partial)
@@ -173,25 +175,29 @@ def salvage_partial(
     if keep == 0:
         log.warning("%s: nothing readable (%s bytes)", partial, original)
         return None
-    with partial.open("rb") as src, tmp.open("wb") as dst:
-        left = keep
-        while left > 0:
-            block = src.read(min(left, 1 << 20))
-            if not block:
-                break
-            dst.write(block)
-            left -= len(block)
-        dst.flush()
-        os.fsync(dst.fileno())
-    probe = probe_segment(tmp)
+    try:
+        _copy_prefix(partial, tmp, keep)
+        in_place = False
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if not disk_full(exc):
+            raise
+        # No room for a copy: cut the unreadable tail (at most the frame whose write
+        # failed) off the file itself rather than lose what it holds.
+        log.warning("%s: disk full, salvaged in place (%s bytes cut)", partial, original - keep)
+        _truncate(partial, keep)
+        in_place = True
+    probe = probe_segment(partial if in_place else tmp)
     if probe is None:
         log.warning("%s: no video frame in its %s readable bytes", partial, keep)
-        tmp.unlink()  # our own scratch copy; the .partial stays as it was
+        tmp.unlink(missing_ok=True)  # our own scratch copy; the .partial stays
         return None
-    os.replace(tmp, final)
-    fsync_dir(final.parent)
-    orig = final.with_name(final.name + SALVAGED_SUFFIX)
-    os.replace(partial, orig)
+    if in_place:
+        os.replace(partial, final)
+    else:
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+        os.replace(partial, final.with_name(final.name + SALVAGED_SUFFIX))
     fsync_dir(final.parent)
     sha, size = sha256_file(final)
     if pts_to_recording_s is None:
@@ -204,6 +210,30 @@ def salvage_partial(
     )
     log.info("salvaged %s: %.3f s kept, %s of %s bytes", partial.name, duration, keep, original)
     return Salvage(info, original, keep)
+
+
+def _copy_prefix(source: Path, target: Path, length: int) -> None:
+    """Write the first ``length`` bytes of ``source`` to ``target``, durably."""
+    with source.open("rb") as src, target.open("wb") as dst:
+        left = length
+        while left > 0:
+            block = src.read(min(left, 1 << 20))
+            if not block:
+                break
+            dst.write(block)
+            left -= len(block)
+        dst.flush()
+        os.fsync(dst.fileno())
+
+
+def _truncate(path: Path, length: int) -> None:
+    """Cut ``path`` to ``length`` bytes, durably (frees space: never fails for want of it)."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, length)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass

@@ -132,11 +132,17 @@ class Segmenter:
             self._close(end_t=self._seg.last_t + self.frame_s)
 
     def abandon(self) -> None:
-        """Close the muxer without closing the segment (after an error): it stays ``.partial``."""
+        """Close the muxer without closing the segment (after an error): it stays ``.partial``.
+
+        Never raises: the error that brought us here (a full disk makes the close fail too)
+        is the one to report, and what the file holds is salvaged at the stop.
+        """
         if self._seg is not None:
             seg, self._seg = self._seg, None
             try:
                 seg.container.close()
+            except Exception as exc:
+                log.warning("%s: closing the abandoned segment failed too: %s", self.camera, exc)
             finally:
                 seg.file.close_fd()
 

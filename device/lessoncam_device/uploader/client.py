@@ -80,6 +80,9 @@ def answer_error(status: int, message: str, *, conflict_is_transient: bool = Fal
     """The exception for an HTTP error answer."""
     if status == 401:
         return Unauthorized(REVOKED_MESSAGE, status)
+    if status == 507 and "disk" not in message:
+        # tus clients keep no body; the status alone says it all.
+        message = "the server's disk is full; uploads wait and resume (ICT: free space there)"
     text = f"the server answered HTTP {status}: {message}" if message else f"HTTP {status}"
     if status >= 500 or status in _TRY_LATER or (status == 409 and conflict_is_transient):
         return Unavailable(text, status)

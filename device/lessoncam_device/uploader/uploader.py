@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from ..sim.clock import Clock
+from ..spare_room import disk_full
 from .client import Refused, ServerClient, TimedOut, Unauthorized, Unavailable
 from .policy import Backoff, KeepPolicy, TokenBucket, UploadWindows, is_due
 from .queue import QueuedRecording, QueuedSegment, UploadQueue
@@ -179,7 +180,10 @@ class Uploader:
         try:
             return await self._next()
         except Exception as exc:  # a bug or a local fault must not end the uploads
-            log.exception("upload step failed")
+            if disk_full(exc):  # the queue cannot note progress: wait, nothing is lost
+                log.error("uploads wait: the unit's disk is full (%s)", exc)
+            else:
+                log.exception("upload step failed")
             self._streak += 1
             return Step("retry", self.settings.backoff.delay(self._streak, self._rand), str(exc))
 

@@ -14,6 +14,7 @@ import av
 import av.error
 from av.container import InputContainer, OutputContainer
 
+from ..durable import disk_full
 from .files import AssembledVideo, RemuxError, SegmentFile, install, temporary_beside
 from .inputs import Template, open_segment, template_of
 from .packets import Track, Writer
@@ -214,6 +215,8 @@ def assemble_camera(
         try:
             outcome = _write_mp4(tmp, todo, video, audio, reserve)
         except av.error.FFmpegError as e:
+            if disk_full(e):
+                raise  # the slow way needs more room still: wait for space instead
             # Most likely the reserved index room was too small (the muxer can only tell at
             # the end); redo it the slow way, which moves the data to make room.
             log.warning("%s: MP4 writing failed (%s); retrying with +faststart", out_path, e)

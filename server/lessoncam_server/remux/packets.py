@@ -11,6 +11,7 @@ from av.container import InputContainer, OutputContainer
 from av.packet import Packet
 from av.stream import Stream
 
+from ..durable import disk_full
 from .files import SegmentFile
 from .inputs import (
     TS_PACKET_SIZE,
@@ -191,6 +192,8 @@ class Writer:
                 else:
                     write(packet)
         except av.error.FFmpegError as e:
+            if disk_full(e):
+                raise  # writing the output failed, not reading the segment: keep nothing cut
             log.warning("segment %s: read error, keeping what came before: %s", seg.sequence, e)
             truncated = True
         if held is not None:
