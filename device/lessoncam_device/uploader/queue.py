@@ -523,6 +523,24 @@ class UploadQueue:
             [int(registered), recording_id],
         )
 
+    def finished_folder(self, recording_id: str) -> Path | None:
+        """The recording's folder once nothing in it is needed any more: closed, completed on
+        the server, and every segment file confirmed and deleted. None until then."""
+        rows = self._rows(
+            """SELECT r.state, r.completed,
+                      (SELECT count(*) FROM segments s
+                       WHERE s.recording_id = r.id AND s.status != 'deleted') AS kept,
+                      (SELECT path FROM segments s WHERE s.recording_id = r.id LIMIT 1) AS path
+               FROM recordings r WHERE r.id = ?""",
+            [recording_id],
+        )
+        if not rows or rows[0]["state"] == "recording" or not rows[0]["completed"]:
+            return None
+        if rows[0]["kept"] or rows[0]["path"] is None:
+            return None
+        folder = Path(rows[0]["path"]).parent.parent  # <recording>/<camera>/<segment>
+        return folder if folder.name == recording_id else None
+
     def mark_completed(self, recording_id: str) -> None:
         """The server accepted the completion."""
         self._run(

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
@@ -268,6 +269,7 @@ class Uploader:
             self._forgotten(rec.recording_id, exc)
             raise
         self.queue.mark_completed(rec.recording_id)
+        self._remove_finished(rec.recording_id)
         log.info("recording %s completed (server: %s)", rec.recording_id, status.get("state"))
 
     def _forgotten(self, recording_id: str, exc: Refused) -> None:
@@ -416,6 +418,21 @@ class Uploader:
             return
         self.queue.mark_deleted(seg.key)
         log.debug("%s: local file deleted (%s)", seg.name, self.settings.keep.mode)
+        self._remove_finished(seg.recording_id)
+
+    def _remove_finished(self, recording_id: str) -> None:
+        # What is left of a recording whose segments are all gone (its manifest, the
+        # originals recovery kept after a power cut, an unreadable partial) would fill the
+        # unit's disk over the months.
+        folder = self.queue.finished_folder(recording_id)
+        if folder is None or not folder.exists():
+            return
+        try:
+            shutil.rmtree(folder)
+        except OSError as exc:
+            log.warning("recording %s: cannot remove %s: %s", recording_id, folder, exc)
+            return
+        log.info("recording %s: uploaded and its folder removed", recording_id)
 
 
 def _open(path: Path) -> BinaryIO:
