@@ -28,6 +28,7 @@ from .recorder import (
     Recorder,
     RecorderError,
     RecorderOptions,
+    closed_recording_segments,
     read_record,
     recording_dir,
     recover_recordings,
@@ -356,12 +357,18 @@ class Daemon:
             log.warning(
                 "recovered interrupted lesson %s: %s", rec.plan.recording_id, rec.marker.segments
             )
-        # Closed on disk but not in the queue (a crash between the two): close it there too.
+        # Closed on disk but not in the queue (a crash between the two): close it there too,
+        # after queueing its segments (those the crash kept from the queue would be lost).
         for recording_id in queue.open_recordings():
             folder = recording_dir(self.state_dir, recording_id)
             with contextlib.suppress(OSError, ValueError):
                 record = read_record(folder)
                 if record.closed is not None:
+                    segments = await asyncio.to_thread(
+                        closed_recording_segments, folder, record.plan
+                    )
+                    for info in segments:
+                        queue.add_segment(info)
                     queue.close_recording(
                         recording_id,
                         record.closed.segments,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from lessoncam_device.recorder import (
 )
 from lessoncam_device.sim.clock import SteppedClock, VirtualClock
 from lessoncam_device.states import Event, State
+from lessoncam_device.uploader.queue import UploadQueue
 from lessoncam_server.services import Services
 
 from ..server.helpers import Person, UnitClient
@@ -217,6 +219,56 @@ async def test_a_stop_request_finishes_the_lesson_cleanly(tmp_path: Path) -> Non
     record = read_record(recording_dir(tmp_path / "unit", recording_id))
     assert record.closed is not None and not record.closed.interrupted
     assert record.closed.segments["main"] >= 2
+
+
+async def test_a_crash_between_closing_on_disk_and_in_the_queue_loses_no_segment(
+    tmp_path: Path,
+) -> None:
+    """The recording's closed marker is on disk but the queue never heard of the close, nor
+    of segments it could not take (a full disk kept them in memory): a restart queues them."""
+    state_dir = tmp_path / "unit"
+
+    async def run_daemon(lesson_s: float) -> Daemon:
+        clock = SteppedClock()
+        daemon = Daemon(
+            unit_config(state_dir),
+            clock,
+            simulated_sources,
+            None,
+            recorder_options=FAST,
+            use_pins=False,
+        )
+        task = asyncio.create_task(daemon.run())
+        await asyncio.wait_for(daemon.ready.wait(), 30)
+        if lesson_s:
+            daemon.post(Event.SHORT_PRESS)
+            await until(lambda: daemon.status.state is State.RECORDING)
+            await record_for(daemon, clock, lesson_s)
+        daemon.stop()
+        await asyncio.wait_for(task, 60)
+        return daemon
+
+    (recording_id,) = (await run_daemon(12)).finished_recordings
+    closed = read_record(recording_dir(state_dir, recording_id)).closed
+    assert closed is not None and sum(closed.segments.values()) >= 4
+    # The state such a crash leaves: closed on disk, open in the queue, segments not queued.
+    db = sqlite3.connect(state_dir / "uploads.sqlite3")
+    with db:
+        db.execute("DELETE FROM segments WHERE recording_id = ?", [recording_id])
+        db.execute("UPDATE recordings SET state = 'recording', counts = NULL")
+    db.close()
+
+    await run_daemon(0)
+    queue = UploadQueue.open(state_dir)
+    try:
+        rec = queue.recording(recording_id)
+        assert rec is not None and rec.state != "recording" and rec.counts == closed.segments
+        for camera, count in closed.segments.items():
+            for sequence in range(count):
+                seg = queue.segment((recording_id, camera, sequence))
+                assert seg is not None and seg.status == "queued" and seg.path.exists()
+    finally:
+        queue.close()
 
 
 async def test_a_power_cut_mid_lesson_loses_at_most_2_s(

@@ -19,7 +19,7 @@ from .recording import (
     RecorderOptions,
     RecordingStats,
 )
-from .recovery import RecoveredRecording, recover_recordings
+from .recovery import RecoveredRecording, closed_recording_segments, recover_recordings
 from .storage import ClosedMarker, read_record, recording_dir
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "RecorderOptions",
     "RecordingStats",
     "RecoveredRecording",
+    "closed_recording_segments",
     "read_record",
     "recording_dir",
     "recover_recordings",

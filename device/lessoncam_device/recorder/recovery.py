@@ -330,6 +330,36 @@ def _closed_info(
     )
 
 
+def closed_segments(rec_dir: Path, camera: str, recording_id: str, fps: float) -> list[SegmentInfo]:
+    """The closed segment files of one camera (partials are left alone), as announced."""
+    cam_dir = camera_dir(rec_dir, camera)
+    if not cam_dir.is_dir():
+        return []
+    index = read_index(cam_dir)
+    timeline = read_timeline(cam_dir)
+    offset = timeline.file_pts_to_recording_s if timeline else None
+    out = []
+    for path in sorted(cam_dir.iterdir()):
+        seq = sequence_of(path)
+        if seq is None or path.name.endswith(PARTIAL_SUFFIX):
+            continue
+        info = _closed_info(path, index.get(seq), recording_id, camera, seq, offset, fps)
+        if info is not None:
+            out.append(info)
+    return out
+
+
+def closed_recording_segments(rec_dir: Path, plan: RecordingPlan) -> list[SegmentInfo]:
+    """Every closed segment file of a recording, every camera."""
+    return [
+        info
+        for spec in plan.cameras
+        for info in closed_segments(
+            rec_dir, str(spec["id"]), plan.recording_id, _fps(plan, str(spec["id"]))
+        )
+    ]
+
+
 def salvage_leftovers(
     rec_dir: Path, camera: str, recording_id: str, emit: Callable[[SegmentInfo], None]
 ) -> int:
