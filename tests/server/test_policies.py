@@ -8,6 +8,7 @@ from lessoncam_server import retention
 from lessoncam_server.permissions import NO_ACCESS, OWNER_ACCESS, ShareFacts, lesson_access
 from lessoncam_server.recordings import outstanding
 from lessoncam_server.sessions import SessionPolicy
+from lessoncam_server.storage import DiskSpace
 from lessoncam_server.throttle import LoginThrottle
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -76,3 +77,11 @@ def test_throttle_forgets_stale_keys() -> None:
     later = NOW + timedelta(minutes=2)
     throttle.failed("last", "10.9.9.9", later)
     assert throttle.tracked == 2
+
+
+def test_the_server_disk_is_low_below_5_gib_or_5_percent() -> None:
+    gib = 1024**3
+    assert DiskSpace(free_bytes=4 * gib, total_bytes=40 * gib).low
+    assert not DiskSpace(free_bytes=6 * gib, total_bytes=40 * gib).low
+    assert DiskSpace(free_bytes=40 * gib, total_bytes=1000 * gib).low  # 4 % of a large disk
+    assert not DiskSpace(free_bytes=60 * gib, total_bytes=1000 * gib).low

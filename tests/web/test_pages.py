@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from lessoncam_server import recordings
+from lessoncam_server.assembly import WAITING_FOR_SPACE
 from lessoncam_server.services import Services
 
 from ..server.helpers import Person
@@ -41,3 +43,18 @@ async def test_pages_render_in_both_languages(
 
     assert services.db is not None
     assert not admin.client.app[CATALOGUES].missing()  # type: ignore[index]
+
+
+async def test_the_retention_page_says_how_full_the_server_disk_is(
+    lesson_id: str, reader: Callable[[str], Awaitable[Reader]], services: Services
+) -> None:
+    boss = await reader("ict-admin")
+    await boss.post("/language", {"language": "en", "next": "/admin/settings"})
+    html = await boss.get("/admin/settings")
+    assert "Server storage" in html and "free of" in html
+    assert "wait for space" not in html and "waits for space" not in html
+    # An assembly that ran out of room waits for space: ICT reads it here.
+    recordings.set_state(services.db, lesson_id, "assembling", WAITING_FOR_SPACE)
+    html = await boss.get("/admin/settings")
+    assert "1 lesson waits for space on the server" in html
+    assert 'class="card narrow warning"' in html

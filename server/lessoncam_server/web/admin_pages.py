@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .. import accounts, audit, claims, lessons, retention, units
+from .. import accounts, audit, claims, lessons, retention, storage, units
+from ..assembly import WAITING_FOR_SPACE
 from ..audit import ACTIONS
 from ..db import query_rows
 from ..passwords import MIN_LENGTH, WeakPassword
@@ -294,7 +295,14 @@ def _settings_page(
 ) -> web.Response:
     services = services_of(request)
     days = lessons.retention_days(services.db, services.config.retention.days)
-    context = {"days": days, "error": error, "min": retention.MIN_DAYS, "max": retention.MAX_DAYS}
+    context = {
+        "days": days,
+        "error": error,
+        "min": retention.MIN_DAYS,
+        "max": retention.MAX_DAYS,
+        "disk": storage.disk_space(services.paths.root),
+        "waiting": storage.lessons_waiting_for_space(services.db, WAITING_FOR_SPACE),
+    }
     return render(request, "admin/settings.html", context, status=status)
 
 
