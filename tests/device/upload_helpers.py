@@ -40,7 +40,9 @@ def make_pool(base: Path, seconds: float = 20.0) -> dict[str, list[Path]]:
 
 
 def make_plan(
-    recording_id: str, started_at_iso: str = "2026-11-02T08:30:00.000000+00:00"
+    recording_id: str,
+    started_at_iso: str = "2026-11-02T08:30:00.000000+00:00",
+    segment_seconds: float = SEGMENT_S,
 ) -> RecordingPlan:
     return RecordingPlan(
         recording_id=recording_id,
@@ -61,7 +63,7 @@ def make_plan(
             for cam in CAMERAS
         ),
         audio_camera="main",
-        segment_seconds=SEGMENT_S,
+        segment_seconds=segment_seconds,
         software_version="0.1.0",
     )
 

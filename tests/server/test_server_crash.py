@@ -43,7 +43,7 @@ from lessoncam_server import accounts, units
 from lessoncam_server.db import open_database
 
 from .. import reliability
-from ..device.upload_helpers import Rig, make_rig
+from ..device.upload_helpers import Rig, make_plan, make_rig
 from ..mediagen import GeneratedSegment, make_segments, video_frames
 from .crash_helpers import Crasher, audit_data_dir
 from .helpers import segment_metadata
@@ -93,28 +93,7 @@ class UnitSide:
 
 
 def _plan(recording_id: str) -> RecordingPlan:
-    return RecordingPlan(
-        recording_id=recording_id,
-        started_at_iso=datetime.now(UTC).isoformat(timespec="microseconds"),
-        cameras=tuple(
-            {
-                "id": cam,
-                "role": "main" if cam == "main" else "second",
-                "label": cam,
-                "video": {
-                    "codec": "h264",
-                    "container": "mpegts",
-                    "width": 320,
-                    "height": 240,
-                    "fps": 30,
-                },
-            }
-            for cam in CAMERAS
-        ),
-        audio_camera="main",
-        segment_seconds=SEGMENT_S,
-        software_version="0.1.0",
-    )
+    return make_plan(recording_id, datetime.now(UTC).isoformat(timespec="microseconds"), SEGMENT_S)
 
 
 def _info(recording_id: str, camera: str, seg: GeneratedSegment) -> SegmentInfo:
