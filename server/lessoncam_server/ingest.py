@@ -80,8 +80,7 @@ class SegmentIngest:
         db = self.services.db
         if recordings.get(db, meta.recording) is None:
             return True
-        held = recordings.received_segments(db, meta.recording).get(meta.camera, {})
-        return meta.sequence in held
+        return recordings.held_segment(db, meta.recording, meta.camera, meta.sequence) is not None
 
     async def on_complete(
         self, principal: Principal, upload_id: str, metadata: dict[str, str], path: Path
