@@ -197,11 +197,12 @@ async def test_a_missing_camera_stops_the_lesson_and_says_why(tmp_path: Path) ->
         await asyncio.wait_for(task, 30)
 
 
-async def test_a_stop_request_finishes_the_lesson_cleanly(tmp_path: Path) -> None:
-    """systemd's SIGTERM mid-lesson: the recording is closed, not left for recovery."""
+async def lesson_without_server(state_dir: Path, seconds: float) -> Daemon:
+    """Start the daemon (no server), record ``seconds`` of lesson if any, then stop it as
+    systemd does; returns the stopped daemon."""
     clock = SteppedClock()
     daemon = Daemon(
-        unit_config(tmp_path / "unit"),
+        unit_config(state_dir),
         clock,
         simulated_sources,
         None,
@@ -210,11 +211,18 @@ async def test_a_stop_request_finishes_the_lesson_cleanly(tmp_path: Path) -> Non
     )
     task = asyncio.create_task(daemon.run())
     await asyncio.wait_for(daemon.ready.wait(), 30)
-    daemon.post(Event.SHORT_PRESS)
-    await until(lambda: daemon.status.state is State.RECORDING)
-    await record_for(daemon, clock, 12)
+    if seconds:
+        daemon.post(Event.SHORT_PRESS)
+        await until(lambda: daemon.status.state is State.RECORDING)
+        await record_for(daemon, clock, seconds)
     daemon.stop()
     await asyncio.wait_for(task, 60)
+    return daemon
+
+
+async def test_a_stop_request_finishes_the_lesson_cleanly(tmp_path: Path) -> None:
+    """systemd's SIGTERM mid-lesson: the recording is closed, not left for recovery."""
+    daemon = await lesson_without_server(tmp_path / "unit", 12)
     (recording_id,) = daemon.finished_recordings
     record = read_record(recording_dir(tmp_path / "unit", recording_id))
     assert record.closed is not None and not record.closed.interrupted
@@ -227,28 +235,7 @@ async def test_a_crash_between_closing_on_disk_and_in_the_queue_loses_no_segment
     """The recording's closed marker is on disk but the queue never heard of the close, nor
     of segments it could not take (a full disk kept them in memory): a restart queues them."""
     state_dir = tmp_path / "unit"
-
-    async def run_daemon(lesson_s: float) -> Daemon:
-        clock = SteppedClock()
-        daemon = Daemon(
-            unit_config(state_dir),
-            clock,
-            simulated_sources,
-            None,
-            recorder_options=FAST,
-            use_pins=False,
-        )
-        task = asyncio.create_task(daemon.run())
-        await asyncio.wait_for(daemon.ready.wait(), 30)
-        if lesson_s:
-            daemon.post(Event.SHORT_PRESS)
-            await until(lambda: daemon.status.state is State.RECORDING)
-            await record_for(daemon, clock, lesson_s)
-        daemon.stop()
-        await asyncio.wait_for(task, 60)
-        return daemon
-
-    (recording_id,) = (await run_daemon(12)).finished_recordings
+    (recording_id,) = (await lesson_without_server(state_dir, 12)).finished_recordings
     closed = read_record(recording_dir(state_dir, recording_id)).closed
     assert closed is not None and sum(closed.segments.values()) >= 4
     # The state such a crash leaves: closed on disk, open in the queue, segments not queued.
@@ -258,7 +245,7 @@ async def test_a_crash_between_closing_on_disk_and_in_the_queue_loses_no_segment
         db.execute("UPDATE recordings SET state = 'recording', counts = NULL")
     db.close()
 
-    await run_daemon(0)
+    await lesson_without_server(state_dir, 0)
     queue = UploadQueue.open(state_dir)
     try:
         rec = queue.recording(recording_id)
