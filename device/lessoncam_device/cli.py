@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from . import __version__, devices, enrolment
+from .clock import RealClock
 from .config import CameraConfig, ConfigError, DeviceConfig, load_config
 from .daemon import Daemon
 from .hardware import simulated_sources, sources_for
-from .sim.clock import RealClock
 from .states import Event, State
 from .tracking import commands as tracking_commands
 

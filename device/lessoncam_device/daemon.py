@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import __version__
+from .clock import Clock
 from .config import DeviceConfig
 from .controls import Controls
 from .enrolment import Credentials
@@ -37,7 +38,6 @@ from .recorder.inputs import PullCamera
 from .sd_notify import notify
 from .segments import RecordingPlan, SegmentInfo
 from .sim.camera import SimulatedCamera
-from .sim.clock import Clock
 from .spare_room import SpareRoom, disk_full
 from .states import STORAGE_REASONS, Action, Event, Facts, State, Status, led_pattern, step
 from .tracking.frames import RecorderFrames

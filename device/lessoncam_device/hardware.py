@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .clock import Clock
 from .config import CameraConfig, DeviceConfig
 from .real.alsa_microphone import AlsaMicrophone
 from .real.v4l2_camera import V4L2Camera
@@ -16,7 +17,6 @@ from .recorder.picamera2_adapter import Picamera2Recorder, Picamera2Settings
 from .segments import RecordingPlan, SegmentInfo
 from .sim.camera import CameraConfig as SimCameraConfig
 from .sim.camera import SimulatedCamera, pupil_camera
-from .sim.clock import Clock
 from .sim.microphone import MicrophoneConfig, SimulatedMicrophone
 from .sim.scene import Scene
 from .sim.teacher_path import lesson_path

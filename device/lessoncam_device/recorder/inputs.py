@@ -28,7 +28,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from ..sim.clock import Clock
+from ..clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -42,8 +42,8 @@ from typing import Any, Literal
 import av
 import numpy as np
 
+from ..clock import Clock
 from ..segments import RecordingPlan, SegmentInfo
-from ..sim.clock import Clock
 from .audio_sync import AudioSyncSettings, AudioTimeline
 from .encoders import AudioSettings, as_bgr
 from .recording import AudioStats, CameraStats, RecorderError, RecordingStats, recording_t0

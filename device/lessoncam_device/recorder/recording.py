@@ -19,8 +19,8 @@ from typing import Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from ..clock import Clock
 from ..segments import RecordingPlan, SegmentInfo
-from ..sim.clock import Clock
 from ..spare_room import disk_full
 from .audio_sync import AudioSyncSettings, AudioTimeline
 from .encoders import PTS_BASE_S, AudioSettings, EncoderBank, VideoSettings, as_bgr

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from ..clock import Clock
 from ..sim.camera import SimulatedCamera
-from ..sim.clock import Clock
 from .detector import Gray
 from .tracker import CameraGeometry
 

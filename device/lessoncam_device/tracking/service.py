@@ -13,12 +13,12 @@ import contextlib
 import logging
 from typing import Any
 
+from ..clock import Clock
 from ..config import DeviceConfig, TrackingConfig
 from ..motors.base import MotorError, PanMotor
 from ..motors.factory import open_motor
 from ..motors.simulated import SimulatedPanMotor
 from ..sim.camera import SimulatedCamera
-from ..sim.clock import Clock
 from .controller import ControllerSettings, PanController
 from .detector import DetectorSettings, MarkerDetector
 from .frames import TrackingFrames, frames_for

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from ..sim.clock import Clock
+from ..clock import Clock
 from ..spare_room import disk_full
 from .client import Refused, ServerClient, TimedOut, Unauthorized, Unavailable
 from .policy import Backoff, KeepPolicy, TokenBucket, UploadWindows, is_due
