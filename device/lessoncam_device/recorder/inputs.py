@@ -81,6 +81,13 @@ class StreamMicrophone(Protocol):
     def stream(self, clock: Clock, samples_per_chunk: int) -> AsyncIterator[MicrophoneChunk]: ...
 
 
+Camera = PullCamera | StreamCamera
+"""A camera the recorder takes: pulled by index (virtual time) or streamed (real time)."""
+
+Microphone = PullMicrophone | StreamMicrophone
+"""A microphone the recorder takes, pulled or streamed like the cameras."""
+
+
 @dataclass(frozen=True)
 class FrameItem:
     """A frame as delivered by a camera."""
