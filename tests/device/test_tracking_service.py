@@ -13,14 +13,14 @@ import pytest
 
 from lessoncam_device.config import parse_config
 from lessoncam_device.daemon import Daemon
-from lessoncam_device.hardware import simulated_sources
 from lessoncam_device.motors.simulated import SimulatedPanMotor
 from lessoncam_device.sim.camera import CameraConfig, SimulatedCamera
 from lessoncam_device.sim.clock import SteppedClock, VirtualClock
+from lessoncam_device.sim.frames import SimulatedFrames
+from lessoncam_device.sim.sources import simulated_sources
 from lessoncam_device.sim.teacher_path import scenario
 from lessoncam_device.states import Event, State
 from lessoncam_device.tracking.detector import DetectorSettings, MarkerDetector
-from lessoncam_device.tracking.frames import SimulatedFrames
 from lessoncam_device.tracking.service import TrackingService
 
 from .sim_helpers import shared_scene
@@ -62,10 +62,13 @@ async def test_follows_the_teacher_on_the_simulated_camera() -> None:
     camera = SimulatedCamera(
         shared_scene(), path, CameraConfig(width=1280, height=720, start_pts_s=500.0)
     )
-    service = TrackingService(config(), clock)
+    cfg = config()
+    service = TrackingService(cfg, clock)
     service.open()
     assert service.state() == "idle"
-    await service.start(camera)
+    await service.start(
+        SimulatedFrames(camera, clock, cfg.tracking.stream, cfg.tracking.lores_width)
+    )
     seen: set[str | None] = set()
     try:
         await run_for(clock, path.duration_s, lambda: seen.add(service.state()), service)
@@ -77,6 +80,8 @@ async def test_follows_the_teacher_on_the_simulated_camera() -> None:
         service.close()
     assert "locked" in seen
     assert service.state() == "idle"
+    assert isinstance(service.motor, SimulatedPanMotor)
+    assert service.motor.camera is None  # let go of the camera with the lesson
 
 
 def test_lores_frames_are_smaller_and_still_show_her_near() -> None:
@@ -135,7 +140,7 @@ def test_tracking_off_and_unknown_camera() -> None:
 async def test_a_camera_without_tracking_frames_is_said() -> None:
     service = TrackingService(config(), VirtualClock())
     service.open()
-    await service.start(object())
+    await service.start(None)
     assert service.state() == "no-frames"
     await service.stop()
 

@@ -24,8 +24,8 @@ from yarl import URL
 
 from lessoncam_device.daemon import Daemon
 from lessoncam_device.enrolment import Credentials
-from lessoncam_device.hardware import simulated_sources
 from lessoncam_device.sim.clock import SteppedClock
+from lessoncam_device.sim.sources import simulated_sources
 from lessoncam_device.states import Event, State
 from lessoncam_server.assembly import WAITING_FOR_SPACE
 from lessoncam_server.remux import LiveAssembly, RemuxError, SegmentFile
