@@ -147,10 +147,6 @@ class Salvage:
     original_bytes: int
     kept_bytes: int
 
-    @property
-    def lost_bytes(self) -> int:
-        return self.original_bytes - self.kept_bytes
-
 
 def salvage_partial(
     partial: Path,
