@@ -41,9 +41,7 @@ def _read_config(args: argparse.Namespace) -> DeviceConfig | None:
     try:
         return load_config(Path(args.config) if args.config else None)
     except ConfigError as exc:
-        print(f"configuration error in {exc.source}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
+        print(exc.report(), file=sys.stderr)
         return None
 
 

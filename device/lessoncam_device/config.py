@@ -4,7 +4,6 @@ that name the key and the fix. Every key has a default, so an empty file runs a 
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -12,6 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lessoncam_common.config_errors import ConfigError as ConfigError
+from lessoncam_common.config_errors import describe
 
 DEFAULT_PATH = Path("/etc/lessoncam/device.toml")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
@@ -195,55 +197,11 @@ class DeviceConfig(_Section):
         return self
 
 
-class ConfigError(ValueError):
-    """The configuration is wrong; ``problems`` holds one readable line per mistake."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
-
-
-def _known(path: list[str]) -> list[str]:
-    """The keys allowed at ``path`` (for "did you mean" hints)."""
-    model: type[BaseModel] = DeviceConfig
-    parts = list(path)
-    while parts:
-        part = parts.pop(0)
-        if model is DeviceConfig and part == "cameras":
-            if not parts:
-                return []  # the keys here are camera names
-            parts.pop(0)
-            model = CameraConfig
-            continue
-        field = model.model_fields.get(part)
-        annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return sorted(model.model_fields)
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    loc = [str(p) for p in error["loc"]]
-    if not loc:
-        return str(error["msg"]).removeprefix("Value error, ")
-    key = f"[{'.'.join(loc[:-1])}] {loc[-1]}" if len(loc) > 1 else loc[0]
-    if error["type"] == "extra_forbidden":
-        known = _known(loc[:-1])
-        hint = difflib.get_close_matches(loc[-1], known, n=1)
-        fix = f"did you mean '{hint[0]}'?" if hint else f"known keys here: {', '.join(known)}"
-        return f"{key}: unknown key; {fix}"
-    message = error["msg"].removeprefix("Value error, ")
-    message = message[:1].lower() + message[1:]
-    return f"{key} = {error.get('input')!r}: {message}"
-
-
 def parse_config(data: Mapping[str, Any], source: str = "config") -> DeviceConfig:
     try:
         return DeviceConfig.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+        raise ConfigError(source, [describe(e, DeviceConfig) for e in exc.errors()]) from None
 
 
 def load_config(path: Path | None) -> DeviceConfig:

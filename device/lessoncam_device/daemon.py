@@ -14,6 +14,8 @@ import logging
 import shutil
 import sqlite3
 
+from lessoncam_common.disk import disk_full
+
 from . import __version__
 from .clock import Clock
 from .config import DeviceConfig
@@ -33,7 +35,7 @@ from .recorder import (
 from .sd_notify import notify
 from .segments import RecordingPlan, SegmentInfo
 from .sources import Capture, HardwareUnavailable, SourcesFactory
-from .spare_room import SpareRoom, disk_full
+from .spare_room import SpareRoom
 from .states import STORAGE_REASONS, Action, Event, Facts, State, Status, led_pattern, step
 from .tracking.service import TrackingService
 from .uploader import (

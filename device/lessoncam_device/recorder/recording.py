@@ -18,9 +18,10 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from lessoncam_common.disk import disk_full
+
 from ..clock import Clock
 from ..segments import RecordingPlan, SegmentInfo
-from ..spare_room import disk_full
 from .audio_sync import AudioSyncSettings, AudioTimeline
 from .base import AudioStats, CameraStats, RecorderError, RecordingStats
 from .encoders import PTS_BASE_S, AudioSettings, EncoderBank, VideoSettings, as_bgr
