@@ -16,7 +16,7 @@ from .real.v4l2_camera import V4L2Camera
 from .recorder import AudioSyncSettings, Recorder, RecorderOptions
 from .recorder.picamera2_adapter import Picamera2Recorder, Picamera2Settings
 from .segments import RecordingPlan, SegmentInfo
-from .sources import Capture, HardwareUnavailable, Sources, SourcesFactory
+from .sources import Capture, HardwareUnavailable, RecorderSources, Sources, SourcesFactory
 from .tracking.frames import RecorderFrames
 
 
@@ -61,34 +61,21 @@ def _cameras_of(
 
 
 @dataclass
-class Webcams:
+class Webcams(RecorderSources):
     """USB webcams and an ALSA microphone (or none), recorded in real time with PyAV."""
 
+    mode = "stream"
     cameras: list[V4L2Camera]  # in the plan's order
     microphone: AlsaMicrophone | None
     main: CameraConfig
     tracking: TrackingConfig
     offset_ms: float = 0.0
 
-    def capture(
-        self,
-        plan: RecordingPlan,
-        state_dir: Path,
-        clock: Clock,
-        on_segment: Callable[[SegmentInfo], None],
-        options: RecorderOptions | None = None,
-    ) -> Capture:
-        """A streaming recorder; the tracker watches its newest main-camera picture."""
-        options = options or RecorderOptions(
-            mode="stream", audio_sync=AudioSyncSettings(offset_s=self.offset_ms / 1000.0)
-        )
-        recorder = Recorder(
-            plan, state_dir, self.cameras, self.microphone, clock, options, on_segment
-        )
-        frames = RecorderFrames(
+    def tracking_frames(self, recorder: Recorder, clock: Clock) -> RecorderFrames:
+        """The recorder's newest main-camera picture."""
+        return RecorderFrames(
             recorder, clock, self.main.width, self.main.height, self.tracking.hfov_deg
         )
-        return Capture(recorder, frames)
 
 
 def real_sources(config: DeviceConfig, plan: RecordingPlan) -> Webcams:

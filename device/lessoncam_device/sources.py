@@ -8,14 +8,16 @@ which kind it has; the config picks the kind (``hardware.sources_for``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Literal, Protocol
 
 from .clock import Clock
 from .config import DeviceConfig
-from .recorder import LessonRecorder, RecorderOptions
+from .recorder import AudioSyncSettings, LessonRecorder, Recorder, RecorderOptions
+from .recorder.inputs import Camera, Microphone
 from .segments import RecordingPlan, SegmentInfo
 from .tracking.frames import TrackingFrames
 
@@ -50,6 +52,37 @@ class Sources(Protocol):
         sources); Pi cameras encode with picamera2 and take none of them.
         """
         ...
+
+
+class RecorderSources(ABC):
+    """Cameras and a microphone that the PyAV ``Recorder`` records (webcams and ALSA, the
+    simulated classroom): a subclass says how they are read and what the tracker watches."""
+
+    mode: ClassVar[Literal["stream", "pull"]]  # real time, or pulled up to the clock's now
+    cameras: Sequence[Camera]  # in the plan's order
+    microphone: Microphone | None
+    offset_ms: float  # the microphone's known lag behind the picture
+
+    def capture(
+        self,
+        plan: RecordingPlan,
+        state_dir: Path,
+        clock: Clock,
+        on_segment: Callable[[SegmentInfo], None],
+        options: RecorderOptions | None = None,
+    ) -> Capture:
+        """A ``Recorder`` of these sources, and the frames the tracker watches."""
+        options = options or RecorderOptions(
+            mode=self.mode, audio_sync=AudioSyncSettings(offset_s=self.offset_ms / 1000.0)
+        )
+        recorder = Recorder(
+            plan, state_dir, self.cameras, self.microphone, clock, options, on_segment
+        )
+        return Capture(recorder, self.tracking_frames(recorder, clock))
+
+    @abstractmethod
+    def tracking_frames(self, recorder: Recorder, clock: Clock) -> TrackingFrames | None:
+        """What the tracker watches while ``recorder`` records."""
 
 
 SourcesFactory = Callable[[DeviceConfig, RecordingPlan, Clock], Sources]

@@ -4,15 +4,13 @@ of the main camera, a fixed camera on the pupils, a microphone with a beep at ev
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..clock import Clock
 from ..config import DeviceConfig, TrackingConfig
-from ..recorder import AudioSyncSettings, Recorder, RecorderOptions
-from ..segments import RecordingPlan, SegmentInfo
-from ..sources import Capture
+from ..recorder import Recorder
+from ..segments import RecordingPlan
+from ..sources import RecorderSources
 from .camera import CameraConfig, SimulatedCamera, pupil_camera
 from .frames import SimulatedFrames
 from .microphone import MicrophoneConfig, SimulatedMicrophone
@@ -26,36 +24,23 @@ def _scene() -> Scene:
 
 
 @dataclass
-class SimulatedSources:
+class SimulatedSources(RecorderSources):
     """Simulated cameras (in the plan's order) and microphone (or None).
 
     They are pulled up to the clock's now (virtual time in tests, the real clock in the demo);
     the tracker watches the main camera, which a simulated motor turns.
     """
 
+    mode = "pull"
     cameras: list[SimulatedCamera]
     microphone: SimulatedMicrophone | None
     tracking: TrackingConfig
     offset_ms: float = 0.0
 
-    def capture(
-        self,
-        plan: RecordingPlan,
-        state_dir: Path,
-        clock: Clock,
-        on_segment: Callable[[SegmentInfo], None],
-        options: RecorderOptions | None = None,
-    ) -> Capture:
-        """A recorder pulling from the simulation; the main camera's rendered view for the
-        tracker."""
-        options = options or RecorderOptions(
-            mode="pull", audio_sync=AudioSyncSettings(offset_s=self.offset_ms / 1000.0)
-        )
-        recorder = Recorder(
-            plan, state_dir, self.cameras, self.microphone, clock, options, on_segment
-        )
+    def tracking_frames(self, recorder: Recorder, clock: Clock) -> SimulatedFrames:
+        """The main camera's view, rendered at its current pan."""
         t = self.tracking
-        return Capture(recorder, SimulatedFrames(self.cameras[0], clock, t.stream, t.lores_width))
+        return SimulatedFrames(self.cameras[0], clock, t.stream, t.lores_width)
 
 
 def simulated_sources(
