@@ -62,16 +62,3 @@ class ObsoleteHook(Protocol):
         """Whether an unfinished upload with this owner and metadata is of no more use (e.g.
         what it was for arrived through another upload: a crash lost our answer to the POST
         that created this one, so its client never knew it)."""
-
-
-class DefaultTusHooks:
-    """Accepts every upload and leaves the file where it is (for tests and demos)."""
-
-    async def on_create(self, principal: Principal, metadata: dict[str, str], length: int) -> None:
-        """Accept everything."""
-
-    async def on_complete(
-        self, principal: Principal, upload_id: str, metadata: dict[str, str], path: Path
-    ) -> dict[str, Any]:
-        """Accept everything; the result names the upload."""
-        return {"upload_id": upload_id}
