@@ -61,7 +61,7 @@ class RecorderSources(ABC):
     mode: ClassVar[Literal["stream", "pull"]]  # real time, or pulled up to the clock's now
     cameras: Sequence[Camera]  # in the plan's order
     microphone: Microphone | None
-    offset_ms: float  # the microphone's known lag behind the picture
+    offset_ms: float  # calibrated A/V offset, added to the microphone's timestamps
 
     def capture(
         self,
