@@ -58,6 +58,8 @@ detect_i2c() {
   i2cdetect -y 1 2>/dev/null | awk 'NR > 1 { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9a-f][0-9a-f]$/) print $i }'
 }
 
+non_empty() { printf '%s\n' "$1" | sed '/^$/d'; }
+
 detect() {
   detect_model
   say "== what this unit has"
@@ -68,40 +70,21 @@ detect() {
     warn "no Raspberry Pi model in $root/proc/device-tree/model: set [cameras] and [audio] by hand"
   fi
 
-  pi_cameras=()
+  # Each probe's lines into an array; a probe that cannot look says so by its status.
+  local lines
   pi_camera_tool=1
-  local line
-  if lines=$(detect_pi_cameras); then
-    while read -r line; do
-      [ -n "$line" ] && pi_cameras+=("$line")
-    done <<< "$lines"
-  else
-    pi_camera_tool=0
-  fi
-  webcams=()
-  while read -r line; do
-    [ -n "$line" ] && webcams+=("$line")
-  done < <(detect_webcams)
-  mics=()
+  lines=$(detect_pi_cameras) || pi_camera_tool=0
+  mapfile -t pi_cameras < <(non_empty "$lines")
+  mapfile -t webcams < <(detect_webcams)
   mic_tool=1
-  if lines=$(detect_microphones); then
-    while read -r line; do
-      [ -n "$line" ] && mics+=("$line")
-    done <<< "$lines"
-  else
-    mic_tool=0
-  fi
-  i2c=()
+  lines=$(detect_microphones) || mic_tool=0
+  mapfile -t mics < <(non_empty "$lines")
   i2c_state=on
-  if lines=$(detect_i2c); then
-    while read -r line; do
-      [ -n "$line" ] && i2c+=("$line")
-    done <<< "$lines"
-  elif [ ! -e "$root/dev/i2c-1" ]; then
-    i2c_state=off
-  else
+  if ! lines=$(detect_i2c); then
     i2c_state=unknown
+    [ -e "$root/dev/i2c-1" ] || i2c_state=off
   fi
+  mapfile -t i2c < <(non_empty "$lines")
 
   local cam
   if [ "$pi_camera_tool" = 0 ]; then
@@ -120,8 +103,9 @@ detect() {
   elif [ "${#mics[@]}" = 0 ]; then
     say "microphones: none found"
   fi
-  for cam in "${mics[@]}"; do
-    say "microphone: ${cam#*|} (${cam%%|*})"
+  local mic
+  for mic in "${mics[@]}"; do
+    say "microphone: ${mic#*|} (${mic%%|*})"
   done
   case "$i2c_state" in
     off) say "I2C: off (no /dev/i2c-1), so a motor board cannot be seen" ;;
