@@ -164,7 +164,7 @@ async def delete_lesson(request: web.Request) -> web.StreamResponse:
         doomed += [c["id"] for c in clips.of_lesson(services.db, row["id"])]
     for rid in doomed:
         if services.assembler is not None:
-            services.assembler.live.forget(rid)
+            services.assembler.forget(rid)
         deletion.delete(services.db, services.paths, rid)
         services.audit(request, user, "lesson_delete", object_kind="lesson", object_id=rid)
     return web.Response(status=204)
