@@ -7,11 +7,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..lessons.fragments import InvalidInput
 from ..middleware import ApiError
 from ..services import services_of
 from ..units import claims, fleet
-from .comments import refused
 from .support import ApiRoutes, forbidden, json_response, not_found, read_body, require_user
 
 routes = ApiRoutes("claims")
@@ -79,10 +77,7 @@ async def create_claim(request: web.Request) -> web.StreamResponse:
     hours = body.hours if body.hours is not None else limit
     if not 1 <= hours <= limit:
         raise ApiError(422, "claim_hours", f"a claim lasts from 1 to {limit} hours")
-    try:
-        claim, created = claims.claim(services.db, unit["id"], user.id, hours, services.now())
-    except InvalidInput as exc:
-        raise refused(exc) from None
+    claim, created = claims.claim(services.db, unit["id"], user.id, hours, services.now())
     services.audit(
         request,
         user,

@@ -21,9 +21,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from ..infra.errors import Conflict, Invalid
 from ..infra.timeutil import from_iso, to_iso
 from ..units import recordings
-from .fragments import InvalidInput, check_span
+from .fragments import check_span
 
 MIN_CLIP_S = 1.0
 MAX_TITLE = 200
@@ -40,18 +41,18 @@ def create(
     """Register a clip of ``source`` (the caller checked ``manage`` access) in state
     'assembling'; the assembler cuts it. Returns its row.
 
-    Raises :class:`InvalidInput` (``lesson_not_ready``, the ``check_span`` codes,
+    Raises :class:`~..infra.errors.DomainError` (``lesson_not_ready``, the ``check_span`` codes,
     ``clip_too_short``, ``title_too_long``).
     """
     if source["state"] != "ready" or source["duration_s"] is None:
-        raise InvalidInput("lesson_not_ready", "a clip can be cut once the lesson is ready", 409)
+        raise Conflict("lesson_not_ready", "a clip can be cut once the lesson is ready")
     start, end = check_span(start_s, end_s, float(source["duration_s"]))
     assert end is not None
     if end - start < MIN_CLIP_S:
-        raise InvalidInput("clip_too_short", f"a clip lasts at least {MIN_CLIP_S:g} second")
+        raise Invalid("clip_too_short", f"a clip lasts at least {MIN_CLIP_S:g} second")
     title = title.strip()
     if len(title) > MAX_TITLE:
-        raise InvalidInput("title_too_long", f"a title has at most {MAX_TITLE} characters")
+        raise Invalid("title_too_long", f"a title has at most {MAX_TITLE} characters")
     clip_id = uuid.uuid4().hex
     manifest = recordings.manifest_of(source)
     started = from_iso(source["started_at"]) + timedelta(seconds=start)

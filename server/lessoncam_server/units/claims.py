@@ -26,8 +26,8 @@ from sqlite_utils import Database
 
 from ..access.principal import User
 from ..infra.db import query_row, query_rows
+from ..infra.errors import Conflict
 from ..infra.timeutil import from_iso, to_iso
-from ..lessons.fragments import InvalidInput
 from . import fleet
 
 
@@ -113,15 +113,14 @@ def claim(
     db: Database, unit_id: str, user_id: int, hours: int, now: datetime
 ) -> tuple[dict[str, Any], bool]:
     """Claim ``unit_id`` for ``user_id`` for ``hours``; returns (claim, created). Claiming
-    one's own claimed unit again extends it. Raises InvalidInput ``unit_claimed`` (409)."""
+    one's own claimed unit again extends it. Raises Conflict ``unit_claimed``."""
     until = to_iso(now + timedelta(hours=hours))
     with db.atomic():
         held = active(db, unit_id, now)
         if held is not None and held["user_id"] != user_id:
-            raise InvalidInput(
+            raise Conflict(
                 "unit_claimed",
                 f"{held['display_name']} is using this unit until {held['expires_at'][:16]} UTC",
-                409,
             )
         if held is not None:
             db.table("unit_claims").update(held["id"], {"expires_at": until})

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..lessons.fragments import InvalidInput
+from ..infra.errors import DomainError
 from ..services import services_of
 from ..units import claims, fleet
 from .i18n import N_, t
@@ -73,7 +73,7 @@ async def claim(request: web.Request) -> web.StreamResponse:
         return _page(request, message, 400)
     try:
         held, created = claims.claim(services.db, unit["id"], user.id, hours, services.now())
-    except InvalidInput as exc:
+    except DomainError as exc:
         if exc.code != "unit_claimed":
             raise
         current = claims.active(services.db, unit["id"], services.now()) or {}
