@@ -72,7 +72,15 @@ class Services:
     def audit(
         self, request: web.Request | None, actor: Principal | None, action: str, **kw: Any
     ) -> None:
+        """Record ``action`` in the audit log, from the client of ``request`` (if any)."""
         client_ip = client_address(request) if request is not None else None
+        self.audit_from(client_ip, actor, action, **kw)
+
+    def audit_from(
+        self, client_ip: str | None, actor: Principal | None, action: str, **kw: Any
+    ) -> None:
+        """Record ``action`` in the audit log, from ``client_ip`` (for the concerns' actions,
+        which know the caller's address but not the request)."""
         audit.record(self.db, self.now(), actor, action, client_ip=client_ip, **kw)
 
 
