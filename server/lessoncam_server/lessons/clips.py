@@ -22,7 +22,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from ..infra.errors import Conflict, Invalid
-from ..infra.timeutil import from_iso, to_iso
+from ..infra.timeutil import from_iso
 from ..units import recordings
 from .fragments import check_span
 
@@ -56,27 +56,16 @@ def create(
     clip_id = uuid.uuid4().hex
     manifest = recordings.manifest_of(source)
     started = from_iso(source["started_at"]) + timedelta(seconds=start)
-    clip_manifest = manifest.model_copy(update={"recording_id": clip_id, "started_at": started})
-    db.table("recordings").insert(
-        {
-            "id": clip_id,
-            "unit_id": source["unit_id"],
-            "owner_id": source["owner_id"],
-            "title": title,
-            "description": "",
-            "started_at": to_iso(started),
-            "manifest": clip_manifest.model_dump_json(),
-            "state": "assembling",
-            "created_at": to_iso(now),
-            "kind": "clip",
-            "source_id": source["id"],
-            "source_start_s": start,
-            "source_end_s": end,
-        }
+    clip = recordings.NewLesson(
+        manifest=manifest.model_copy(update={"recording_id": clip_id, "started_at": started}),
+        owner_id=source["owner_id"],
+        state="assembling",
+        kind="clip",
+        unit_id=source["unit_id"],
+        title=title,
+        source=(source["id"], start, end),
     )
-    row = recordings.get(db, clip_id)
-    assert row is not None
-    return row
+    return recordings.insert(db, clip, now)
 
 
 def of_lesson(db: Database, source_id: str) -> list[dict[str, Any]]:

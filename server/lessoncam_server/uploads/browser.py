@@ -35,7 +35,7 @@ from aiohttp import web
 from ..access.principal import Principal, User
 from ..config import ServerConfig
 from ..infra.paths import DataPaths
-from ..infra.timeutil import Clock, to_iso
+from ..infra.timeutil import Clock
 from ..media.cutting import MediaRefused
 from ..media.probing import inspect, sniff
 from ..services import SERVICES, Services
@@ -151,22 +151,16 @@ class BrowserUploadHooks:
         else:
             path.unlink(missing_ok=True)  # nothing to make of it: do not keep a copy
         state = "failed" if found.refusal else "assembling"
-        db.table("recordings").insert(
-            {
-                "id": lesson_id,
-                "unit_id": None,
-                "owner_id": user.id,
-                "title": _title(metadata),
-                "description": "",
-                "started_at": to_iso(now),
-                "manifest": manifest.model_dump_json(),
-                "state": state,
-                "state_reason": found.refusal,
-                "created_at": to_iso(now),
-                "completed_at": to_iso(now),
-                "kind": "upload",
-            }
+        lesson = recordings.NewLesson(
+            manifest=manifest,
+            owner_id=user.id,
+            state=state,
+            kind="upload",
+            title=_title(metadata),
+            state_reason=found.refusal,
+            completed=True,
         )
+        recordings.insert(db, lesson, now)
         services.audit(
             None,
             user,
