@@ -36,7 +36,7 @@ from .media.makers import ClipMaker, MediaMaker, UnitLessonMaker, UploadMaker
 from .middleware import auth_middleware, forwarded_middleware, headers_middleware
 from .services import SERVICES, Services
 from .uploads import browser
-from .uploads.segments import SegmentIngest
+from .uploads.segments import SegmentUploadHooks
 from .uploads.store import UploadStore
 from .uploads.tus.endpoint import setup_tus
 from .uploads.tus.openapi import TUS_OPERATIONS
@@ -93,7 +93,7 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
     setup_tus(
         app,
         store,
-        SegmentIngest(app),
+        SegmentUploadHooks(app),
         max_size=config.uploads.max_size_mib * 1024 * 1024,
         stall_timeout_s=config.uploads.stall_timeout_s,
     )

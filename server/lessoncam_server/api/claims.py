@@ -1,4 +1,4 @@
-"""Unit claims: a teacher uses a unit for her lessons for a while (rules in ``claims.py``)."""
+"""Unit claims: a teacher uses a unit for her lessons for a while (rules in ``units/claims.py``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Comments on a lesson: list, add, reply, edit, delete, export as CSV; the viewing guide.
 
 Access to the lesson is checked on every request (``lesson_for``); which comments the caller
-sees (shared ones and her own private notes) is decided in ``comments.py``.
+sees (shared ones and her own private notes) is decided in ``lessons/comments.py``.
 """
 
 from __future__ import annotations

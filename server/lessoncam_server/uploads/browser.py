@@ -75,7 +75,7 @@ def _title(metadata: Mapping[str, str]) -> str:
 
 
 class BrowserUploadHooks:
-    """The tus hooks of the browser upload endpoint (see ``tus.TusHooks``)."""
+    """The tus hooks of the browser upload endpoint (see ``tus/hooks.py``)."""
 
     def __init__(self, app: web.Application) -> None:
         self._app = app
