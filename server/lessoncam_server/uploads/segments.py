@@ -50,8 +50,8 @@ def _as_unit(principal: Principal) -> Unit:
     return principal
 
 
-class SegmentIngest:
-    """The tus hooks for segment uploads from units (see ``tus.TusHooks``)."""
+class SegmentUploadHooks:
+    """The tus hooks for segment uploads from units (see ``tus/hooks.py``)."""
 
     def __init__(self, app: web.Application) -> None:
         self._app = app
