@@ -15,8 +15,10 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from lessoncam_common.disk import disk_full
+
 from ..access.principal import Unit, User, principal_of
-from ..infra.durable import DISK_FULL_MESSAGE, disk_full
+from ..infra.disk_space import DISK_FULL_MESSAGE
 from ..infra.errors import DomainError, Throttled
 from ..middleware import ApiError
 from ..services import services_of

@@ -20,7 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..infra.durable import disk_full
+from lessoncam_common.disk import disk_full
+
 from ..infra.timeutil import to_iso
 from ..services import SERVICES, Services
 from ..units import recordings

@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 from sqlite_utils import Database
 
-from ..infra.durable import disk_full
+from lessoncam_common.disk import disk_full
+
 from ..infra.paths import DataPaths
 from ..lessons.fragments import gaps_within
 from ..units import recordings
