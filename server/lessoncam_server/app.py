@@ -20,6 +20,7 @@ from .api import (
     session,
     shares,
     support,
+    trajectories,
     units,
     users,
 )
@@ -55,6 +56,7 @@ API_GROUPS: list[ApiRoutes] = [
     comments.routes,
     clips.routes,
     claims.routes,
+    trajectories.routes,
 ]
 OPENAPI_DOC = web.AppKey("openapi", dict)
 

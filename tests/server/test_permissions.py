@@ -221,3 +221,156 @@ async def test_browser_upload_permission_matrix(
     head = await anna.request("HEAD", item, headers=tus)
     assert head.status == 200 and head.headers["Upload-Offset"] == "0"
     assert (await anna.request("DELETE", item, headers=tus)).status == 204
+
+
+TRAJECTORY = {
+    "title": "Rust in groep 5",
+    "question": "How do I help Pupil A start?",
+    "pupil": {"label": "Pupil A", "group": "Groep 5"},
+    "support": "video_coach",
+    "viewing_guide": "open",
+    "start_date": "2026-11-02",
+}
+
+
+async def _trajectory_with_everyone(
+    owner: Person, people: dict[str, Person], lesson_id: str
+) -> tuple[int, dict[str, int]]:
+    """Anna's trajectory with ``lesson_id`` in it and a person in every state of membership:
+    member, invited, declined, left, removed (``people`` by those names). Returns its id and
+    the member ids by name."""
+    tid = (await owner.json("POST", "/api/v1/trajectories", 201, json=TRAJECTORY))["trajectory"]
+    path = f"/api/v1/trajectories/{tid['id']}"
+    await owner.json("PUT", f"{path}/lessons/{lesson_id}", 201)
+    ids = {}
+    for name, person in people.items():
+        invited = await owner.json("POST", f"{path}/members", 201, json={"username": name})
+        ids[name] = invited["member"]["id"]
+        if name in ("member", "left", "removed"):
+            await person.json("POST", f"{path}/invitation", json={"accept": True})
+        if name == "declined":
+            await person.json("POST", f"{path}/invitation", json={"accept": False})
+        if name == "left":
+            await person.json("DELETE", f"{path}/membership", 204)
+        if name == "removed":
+            await owner.json("DELETE", f"{path}/members/{ids[name]}", 204)
+    return tid["id"], ids
+
+
+async def test_trajectory_members_on_the_lesson_permission_matrix(
+    admin: Person,
+    unit: UnitClient,
+    sign_in: Callable[..., Awaitable[Person]],
+    new_client: Callable[[], Awaitable[TestClient]],
+    services: Services,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    """A member of the open trajectory a lesson is in may do what a commenter may; invited,
+    declined, left and removed people nothing; and after closing, the member nothing either."""
+    owner = await sign_in("anna")
+    await admin.json("PATCH", f"/api/v1/units/{unit.unit_id}", json={"teacher": "anna"})
+    await send_lesson(unit, RID, clock.now, record(tmp_path, seconds=10))
+    await assembled(services)
+    await sign_in("bert")  # the share endpoint's account
+    states = ("member", "invited", "declined", "left", "removed")
+    people = {name: await sign_in(name, "coach") for name in states}
+    tid, _ids = await _trajectory_with_everyone(owner, people, RID)
+    await owner.json("POST", f"{L}/comments", 201, json={"body": "mine", "start_s": 2})
+
+    def want(relationship: str, index: int) -> int:
+        return expected("commenter" if relationship == "member" else relationship, index)
+
+    report = []
+    cells = unauthorised = 0
+
+    async def run(callers: dict[str, Any], rule: Callable[[str, int], int]) -> None:
+        nonlocal cells, unauthorised
+        for relationship, caller in callers.items():
+            for index, (method, path, body, _statuses) in enumerate(ENDPOINTS):
+                response = await caller.request(method, path, json=body)
+                await response.read()
+                cells += 1
+                wanted = rule(relationship, index)
+                if response.status != wanted:
+                    report.append(f"{relationship} {method} {path}: {response.status} != {wanted}")
+                if 200 <= response.status < 300 and not 200 <= wanted < 300:
+                    unauthorised += 1
+                    report.append(f"UNAUTHORISED {relationship} {method} {path}")
+
+    await run(dict(people), want)
+    note = {"status": "closed", "closing_note": "done"}
+    await owner.json("POST", f"/api/v1/trajectories/{tid}/status", json=note)
+    await run({"member after closing": people["member"]}, lambda _r, _i: 404)
+    await run({"owner": owner}, expected)
+    reliability.add("matrix_cells", cells)
+    reliability.add("unauthorised_2xx", unauthorised)
+    assert not report, "\n".join(report)
+
+
+async def test_trajectory_permission_matrix(
+    admin: Person,
+    unit: UnitClient,
+    sign_in: Callable[..., Awaitable[Person]],
+    new_client: Callable[[], Awaitable[TestClient]],
+    services: Services,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    """Every trajectory endpoint x every relationship to it. Anybody who is not its teacher,
+    a member or invited gets 404 (as if it did not exist); anonymous callers and units 401."""
+    owner = await sign_in("anna")
+    await admin.json("PATCH", f"/api/v1/units/{unit.unit_id}", json={"teacher": "anna"})
+    await send_lesson(unit, RID, clock.now, record(tmp_path, seconds=10))
+    await assembled(services)
+    states = ("member", "invited", "declined", "left", "removed", "pending")
+    people = {name: await sign_in(name, "coach") for name in states}
+    tid, ids = await _trajectory_with_everyone(owner, people, RID)
+    await sign_in("newcomer")
+    path = f"/api/v1/trajectories/{tid}"
+    # (method, path, body, (teacher, member, invited)) in the order they are called.
+    endpoints: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = [
+        ("GET", "/api/v1/trajectories", None, (200, 200, 200)),
+        ("GET", path, None, (200, 200, 200)),
+        ("GET", f"{path}/lessons", None, (200, 200, 403)),
+        ("PATCH", path, {"title": "Rust"}, (200, 403, 403)),
+        ("POST", f"{path}/members", {"username": "newcomer"}, (201, 403, 403)),
+        ("DELETE", f"{path}/members/{ids['pending']}", None, (204, 403, 403)),
+        ("PUT", f"{path}/lessons/{RID}", None, (200, 403, 403)),
+        ("DELETE", f"{path}/lessons/{RID}", None, (204, 403, 403)),
+        ("POST", f"{path}/status", {"status": "running"}, (200, 403, 403)),
+        ("POST", f"{path}/invitation", {"accept": True}, (403, 403, 200)),
+        ("DELETE", f"{path}/membership", None, (403, 204, 204)),  # invited accepted just now
+    ]
+    callers: dict[str, Any] = {
+        **{k: v for k, v in people.items() if k != "pending"},
+        "other": await sign_in("other"),
+        "admin": admin,
+        "unit": unit,
+        "anonymous": await new_client(),
+        "teacher": owner,  # last: its changes would change the others' answers
+    }
+    report = []
+    cells = unauthorised = 0
+    for relationship, caller in callers.items():
+        for method, where, body, (teacher, member, invited) in endpoints:
+            response = await caller.request(method, where, json=body)
+            await response.read()
+            cells += 1
+            wanted = {"teacher": teacher, "member": member, "invited": invited}.get(
+                relationship, 401 if relationship in ("unit", "anonymous") else 404
+            )
+            if where == "/api/v1/trajectories" and relationship not in ("unit", "anonymous"):
+                wanted = 200  # everyone signed in lists her own
+            if response.status != wanted:
+                report.append(f"{relationship} {method} {where}: {response.status} != {wanted}")
+            if 200 <= response.status < 300 and not 200 <= wanted < 300:
+                unauthorised += 1
+                report.append(f"UNAUTHORISED {relationship} {method} {where}")
+    reliability.add("matrix_cells", cells)
+    reliability.add("unauthorised_2xx", unauthorised)
+    assert not report, "\n".join(report)
+    denied = services.db.execute(
+        "SELECT COUNT(*) FROM audit WHERE action = 'access_denied' AND object_kind = 'trajectory'"
+    ).fetchone()[0]
+    assert denied > 0

@@ -49,6 +49,16 @@ ACTIONS = (
     "unit_claim",
     "unit_release",
     "lesson_upload",
+    "trajectory_create",
+    "trajectory_update",
+    "trajectory_status",
+    "trajectory_invite",
+    "trajectory_accept",
+    "trajectory_decline",
+    "trajectory_leave",
+    "trajectory_remove",
+    "lesson_link",
+    "lesson_unlink",
 )
 
 

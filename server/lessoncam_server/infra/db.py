@@ -218,6 +218,63 @@ def m005_unit_claims(db: Database) -> None:
     )
 
 
+@migrations()
+def m006_trajectories(db: Database) -> None:
+    # A coaching trajectory around one pupil (a pseudonym, never a name), the people invited
+    # into it, and the lessons in it (a lesson is in one trajectory at most). A member's row is
+    # kept after she declines, leaves or is removed (ended_*), so the history can be told.
+    _run_script(
+        db,
+        """
+        CREATE TABLE trajectories (
+            id INTEGER PRIMARY KEY,
+            teacher_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            question TEXT NOT NULL,
+            pupil_label TEXT NOT NULL,
+            pupil_group TEXT NOT NULL,
+            pupil_birth_year INTEGER,
+            support TEXT NOT NULL
+                CHECK (support IN ('video_coach', 'support_teacher', 'colleague', 'own')),
+            viewing_guide TEXT NOT NULL CHECK (viewing_guide IN ('school', 'question', 'open')),
+            viewing_question TEXT NOT NULL DEFAULT '',
+            start_date TEXT NOT NULL,
+            review_date TEXT,
+            status TEXT NOT NULL CHECK (status IN ('intake', 'running', 'closed')),
+            closing_note TEXT NOT NULL DEFAULT '',
+            record_new INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            closed_at TEXT
+        );
+        CREATE INDEX trajectories_teacher ON trajectories(teacher_id, status);
+        CREATE TABLE trajectory_members (
+            id INTEGER PRIMARY KEY,
+            trajectory_id INTEGER NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('coach', 'colleague')),
+            invited_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            invited_at TEXT NOT NULL,
+            accepted_at TEXT,
+            ended_at TEXT,
+            ended_how TEXT CHECK (ended_how IN ('declined', 'left', 'removed')),
+            ended_by INTEGER REFERENCES users(id) ON DELETE SET NULL
+        );
+        CREATE UNIQUE INDEX trajectory_members_open
+            ON trajectory_members(trajectory_id, user_id) WHERE ended_at IS NULL;
+        CREATE INDEX trajectory_members_user ON trajectory_members(user_id);
+        CREATE TABLE trajectory_lessons (
+            recording_id TEXT PRIMARY KEY REFERENCES recordings(id) ON DELETE CASCADE,
+            trajectory_id INTEGER NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            linked_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            linked_at TEXT NOT NULL
+        );
+        CREATE INDEX trajectory_lessons_trajectory ON trajectory_lessons(trajectory_id);
+        ALTER TABLE unit_claims ADD COLUMN trajectory_id INTEGER
+            REFERENCES trajectories(id) ON DELETE SET NULL
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):
