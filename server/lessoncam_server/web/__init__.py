@@ -22,6 +22,7 @@ from . import (
     library_pages,
     player_pages,
     sharing_pages,
+    trajectory_pages,
     upload_pages,
 )
 from .errors import web_error_middleware
@@ -41,6 +42,7 @@ PAGE_ROUTES = [
     admin_pages.routes,
     upload_pages.routes,
     claim_pages.routes,
+    trajectory_pages.routes,
 ]
 
 # Why a clip or a browser upload failed (the code before ':' in state_reason), for people.

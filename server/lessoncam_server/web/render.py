@@ -30,6 +30,12 @@ NOTICES = {
     "unit_revoked": N_("The unit was revoked. It can no longer upload."),
     "claimed": N_("The unit is yours for now: lessons that start on it are yours."),
     "released": N_("The claim has ended."),
+    "invited": N_("The invitation was sent. The person sees it under Trajectories."),
+    "joined": N_("You joined the trajectory: you can now watch and comment on its lessons."),
+    "declined": N_("You declined the invitation."),
+    "left": N_("You left the trajectory. Its lessons are no longer open to you."),
+    "linked": N_("The lesson is in the trajectory now: its members can watch it."),
+    "unlinked": N_("The lesson was taken out of the trajectory."),
 }
 
 

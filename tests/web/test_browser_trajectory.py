@@ -1,0 +1,152 @@
+"""A coaching trajectory in Chromium, in Dutch (the teacher) and in English (the coach): start
+it (a pupil's name is refused), invite the coach who accepts, claim the simulated unit into it
+and record a lesson there with the button, the coach watches and comments, then leaves."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp.test_utils import TestServer
+from gpiozero.pins.mock import MockFactory
+from playwright.async_api import Browser, Page
+
+from lessoncam_device.daemon import Daemon
+from lessoncam_device.enrolment import Credentials
+from lessoncam_device.sim.clock import SteppedClock
+from lessoncam_device.sim.sources import simulated_sources
+from lessoncam_device.states import Event, State
+from lessoncam_server.services import Services
+
+from ..device.test_daemon import FAST, record_for, unit_config, until
+from ..server.helpers import Person, UnitClient
+from ..server.lesson_fixtures import assembled
+from .browser import chromium, screenshot, sign_in
+
+
+async def _page_for(browser: Browser, base: str, username: str) -> Page:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    await sign_in(page, base, username)
+    return page
+
+
+async def _record_on_the_unit(
+    credentials: Credentials, services: Services, state_dir: Path, seconds: float
+) -> str:
+    """Press the simulated unit's button, record ``seconds`` of lesson, long-press to stop,
+    and wait until the server has it ready; the recording's id."""
+    clock = SteppedClock()
+    pins = MockFactory()
+    daemon = Daemon(
+        unit_config(state_dir),
+        clock,
+        simulated_sources,
+        credentials,
+        recorder_options=FAST,
+        pin_factory=pins,
+    )
+    task = asyncio.create_task(daemon.run())
+    try:
+        await asyncio.wait_for(daemon.ready.wait(), 30)
+        button = pins.pin(17)
+        button.drive_low()
+        button.drive_high()
+        await until(lambda: daemon.status.state is State.RECORDING)
+        await record_for(daemon, clock, seconds)
+        daemon.post(Event.LONG_PRESS)
+        await until(lambda: daemon.status.state is State.IDLE, clock)
+        (recording_id,) = daemon.finished_recordings
+
+        def ready() -> bool:
+            row = services.db.execute(
+                "SELECT state FROM recordings WHERE id = ?", [recording_id]
+            ).fetchone()
+            return row is not None and row[0] == "ready"
+
+        await until(ready)
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, 30)
+        pins.reset()
+    return str(recording_id)
+
+
+async def test_a_trajectory_in_chromium_in_dutch_and_english(
+    anna: Person,
+    unit: UnitClient,
+    server: TestServer,
+    services: Services,
+    make_user: Callable[..., dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    make_user("coach", "coach")
+    base = str(server.make_url("")).rstrip("/")
+    credentials = Credentials(base, unit.unit_id, unit.token)
+    async with chromium() as browser:
+        teacher = await _page_for(browser, base, "anna")  # Dutch: the server's default
+        await teacher.click("nav >> text=Trajecten")
+        await teacher.click("#new-trajectory")
+        await teacher.fill("input[name=title]", "Rust in groep 5")
+        await teacher.fill(
+            "textarea[name=question]", "Hoe help ik Leerling A om zelf aan het werk te gaan?"
+        )
+        await teacher.fill("input[name=pupil_label]", "Bram de Vries")
+        await teacher.fill("input[name=pupil_group]", "Groep 5")
+        await teacher.fill("input[name=pupil_birth_year]", "2017")
+        await teacher.select_option("select[name=viewing_guide]", "question")
+        await teacher.fill("input[name=viewing_question]", "Wanneer begint Leerling A?")
+        await teacher.fill("input[name=review_date]", "2027-02-01")
+        await teacher.click("#trajectory-form button[type=submit]")
+        error = teacher.locator("p.error")
+        assert "Nooit een naam" in await error.inner_text()
+        await teacher.fill("input[name=pupil_label]", "Leerling A")
+        await teacher.click("#trajectory-form button[type=submit]")
+        await teacher.wait_for_selector("#trajectory-title")
+        assert await teacher.inner_text("#pupil") == "Leerling A, Groep 5, geboren in 2017"
+        tid = urlsplit(teacher.url).path.rsplit("/", 1)[-1]
+
+        # She invites the coach; he (in English) accepts from his list of trajectories.
+        await teacher.select_option("#invite-form select[name=username]", "coach")
+        await teacher.click("#invite-form button[type=submit]")
+        await teacher.wait_for_selector("#members >> text=uitgenodigd, nog geen antwoord")
+        coach = await _page_for(browser, base, "coach")
+        await coach.click("button[lang=en]")
+        await coach.click("nav >> text=Trajectories")
+        await coach.click("#invitations button[value=accept]")
+        await coach.wait_for_selector("#pupil >> text=Leerling A, Groep 5, born in 2017")
+
+        # She claims the unit into the trajectory and records a lesson with its button.
+        await teacher.goto(f"{base}/units")
+        card = teacher.locator(f"[data-unit-id='{unit.unit_id}']")
+        await card.locator("select[name=trajectory_id]").select_option(tid)
+        await card.locator("button[type=submit]").click()
+        await teacher.wait_for_selector("p.notice")
+        lesson_id = await _record_on_the_unit(credentials, services, tmp_path / "unit", 20)
+        await assembled(services)
+        await teacher.goto(f"{base}/trajectories/{tid}")
+        await teacher.wait_for_selector(f"#trajectory-lessons [data-lesson-id='{lesson_id}']")
+        await screenshot(teacher, "trajectory-nl")
+
+        # The coach finds it in his library and on the trajectory page, and comments on it.
+        await coach.goto(f"{base}/library")
+        await coach.wait_for_selector(f"[data-lesson-id='{lesson_id}'] >> text=Trajectory:")
+        await coach.goto(f"{base}/trajectories/{tid}")
+        await coach.click(f"#trajectory-lessons [data-lesson-id='{lesson_id}'] a")
+        await coach.wait_for_selector("#lesson-trajectory >> text=Rust in groep 5")
+        await coach.fill("#comment-body", "Here Pupil A starts on his own.")
+        await coach.click("#comment-submit")
+        await coach.wait_for_selector("article.thread .comment-body >> text=starts on his own")
+        await coach.goto(f"{base}/trajectories/{tid}")
+        await screenshot(coach, "trajectory-en")
+
+        # He leaves: the trajectory and the lesson are closed to him at once.
+        await coach.click("#leave")
+        await coach.wait_for_selector("p.notice >> text=You left the trajectory")
+        response = await coach.goto(f"{base}/lessons/{lesson_id}")
+        assert response is not None and response.status == 404
+        response = await coach.goto(f"{base}/trajectories/{tid}")
+        assert response is not None and response.status == 404

@@ -1,0 +1,137 @@
+"""The trajectory pages without a browser: start one (a name for the pupil is refused), invite
+a coach who accepts, put a lesson in from the lesson page, claim a unit into it, leave, close;
+every page in Dutch and in English with nothing left untranslated."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from lessoncam_server.services import Services
+from lessoncam_server.web.i18n import CATALOGUES
+
+from ..server.helpers import Person, UnitClient
+from .pages import Reader
+
+FORM = {
+    "title": "Rust in groep 5",
+    "question": "Hoe help ik Leerling A om zelf te beginnen?",
+    "pupil_label": "Leerling A",
+    "pupil_group": "Groep 5",
+    "pupil_birth_year": "2017",
+    "support": "video_coach",
+    "viewing_guide": "question",
+    "viewing_question": "Wanneer begint Leerling A?",
+    "start_date": "2026-11-02",
+    "review_date": "2027-02-01",
+}
+
+
+def _trajectory_id(services: Services) -> int:
+    return int(services.db.execute("SELECT MAX(id) FROM trajectories").fetchone()[0])
+
+
+async def test_a_trajectory_through_the_pages(
+    lesson_id: str,
+    reader: Callable[[str], Awaitable[Reader]],
+    make_user: Callable[..., dict[str, Any]],
+    unit: UnitClient,
+    admin: Person,
+    services: Services,
+) -> None:
+    make_user("coach", "coach")
+    anna = await reader("anna")
+    coach = await reader("coach")
+    await anna.post("/language", {"language": "nl", "next": "/trajectories"})
+
+    # A name for the pupil is refused, with what to do, and the form keeps what she wrote.
+    await anna.get("/trajectories/new")
+    html = await anna.post("/trajectories/new", {**FORM, "pupil_label": "Jan Jansen"}, 422)
+    assert "Nooit een naam" in html and "Hoe help ik Leerling A" in html
+    assert services.db.execute("SELECT COUNT(*) FROM trajectories").fetchone()[0] == 0
+    html = await anna.post("/trajectories/new", {**FORM, "start_date": "soon"}, 422)
+    assert "Een datum klopt niet" in html
+    html = await anna.post("/trajectories/new", FORM)
+    tid = _trajectory_id(services)
+    assert "Rust in groep 5" in html and "Leerling A, Groep 5, geboren in 2017" in html
+    assert "Wanneer begint Leerling A?" in html and "1 februari 2027" in html
+
+    # She invites the coach, who accepts from his list.
+    html = await anna.post(f"/trajectories/{tid}/members", {"username": "coach", "role": "coach"})
+    assert "uitgenodigd, nog geen antwoord" in html
+    html = await coach.get("/trajectories")
+    assert 'id="invitations"' in html and "Rust in groep 5" in html
+    page = await coach.get(f"/trajectories/{tid}")
+    assert "Leerling A" not in page  # invited only: not the pupil yet
+    html = await coach.post(f"/trajectories/{tid}/invitation", {"answer": "accept"})
+    assert "Leerling A, Groep 5" in html
+
+    # She puts her lesson in from the lesson page; the coach finds it in his library.
+    html = await anna.get(f"/lessons/{lesson_id}")
+    assert 'id="trajectory-form"' in html
+    html = await anna.post(f"/lessons/{lesson_id}/trajectory", {"trajectory_id": str(tid)})
+    assert 'id="lesson-trajectory"' in html
+    library = await coach.get("/library")
+    assert f'data-lesson-id="{lesson_id}"' in library and "Traject: Rust in groep 5" in library
+    await coach.get(f"/lessons/{lesson_id}")
+    page = await coach.get(f"/trajectories/{tid}")
+    assert f'data-lesson-id="{lesson_id}"' in page
+    # Taking it out from the lesson page closes it to him again.
+    await anna.post(f"/lessons/{lesson_id}/trajectory", {"trajectory_id": ""})
+    await coach.get(f"/lessons/{lesson_id}", 404)
+    await anna.post(f"/trajectories/{tid}/lessons", {"lesson_id": lesson_id})
+    await coach.get(f"/lessons/{lesson_id}")
+    html = await anna.post(
+        f"/trajectories/{tid}/lessons", {"lesson_id": "01JDNOTHERE00000000000000"}, 400
+    )
+    assert "Kies een van je lessen" in html
+
+    # A claim on a unit can name the trajectory.
+    html = await anna.get("/units")
+    assert 'name="trajectory_id"' in html
+    await anna.post(f"/units/{unit.unit_id}/claim", {"hours": "2", "trajectory_id": str(tid)})
+    claimed = services.db.execute("SELECT trajectory_id FROM unit_claims").fetchone()[0]
+    assert claimed == tid
+
+    # Every page, in both languages, with nothing left untranslated.
+    for language in ("nl", "en"):
+        for person in (anna, coach):
+            await person.post("/language", {"language": language, "next": "/trajectories"})
+        for path in (
+            "/trajectories",
+            f"/trajectories/{tid}",
+            f"/trajectories/{tid}/edit",
+            "/trajectories/new",
+            f"/lessons/{lesson_id}",
+            "/library",
+            "/units",
+        ):
+            html = await anna.get(path)
+            assert f'<html lang="{language}">' in html, path
+        for path in ("/trajectories", f"/trajectories/{tid}", f"/lessons/{lesson_id}"):
+            await coach.get(path)
+    assert not admin.client.app[CATALOGUES].missing()  # type: ignore[index]
+
+    # He leaves: the trajectory and the lesson are gone for him. The admin sees nothing.
+    await coach.post(f"/trajectories/{tid}/leave", {})
+    html = await coach.get(f"/trajectories/{tid}", 404)
+    assert "not available" in html
+    await coach.get(f"/lessons/{lesson_id}", 404)
+    boss = await reader("ict-admin")
+    await boss.get(f"/trajectories/{tid}", 404)
+    assert "/trajectories" not in re.sub(r"<main.*", "", await boss.get("/library"), flags=re.S)
+
+    # Closing needs a note; then nothing can change.
+    await anna.post("/language", {"language": "en", "next": "/trajectories"})
+    html = await anna.post(f"/trajectories/{tid}/status", {"status": "closed"}, 422)
+    assert "Write a closing note" in html
+    html = await anna.post(
+        f"/trajectories/{tid}/status", {"status": "closed", "closing_note": "He starts alone now."}
+    )
+    assert "He starts alone now." in html and 'id="close-form"' not in html
+    await anna.get(f"/trajectories/{tid}/edit", 409)
+    html = await anna.post(
+        f"/trajectories/{tid}/members", {"username": "coach", "role": "coach"}, 409
+    )
+    assert "closed" in html
