@@ -103,8 +103,10 @@ def test_the_library_shows_a_trajectorys_lessons_exactly_as_the_policy_allows(
     # Bert's trajectories in every status, with Anna in every state of membership, each with a
     # lesson of Bert's, one of Carl's (not the teacher's own: never shown to members) and one
     # of Bert's that is also shared with Anna as viewer.
-    combinations = itertools.product(("intake", "running", "closed"), MEMBERSHIPS.values())
-    for n, (status, membership) in enumerate(combinations):
+    combinations = itertools.product(
+        ("intake", "running", "closed"), MEMBERSHIPS.values(), ("names her", "not her", "ended")
+    )
+    for n, (status, membership, consent_state) in enumerate(combinations):
         trajectory = (
             db.table("trajectories")
             .insert(
@@ -123,6 +125,26 @@ def test_the_library_shows_a_trajectorys_lessons_exactly_as_the_policy_allows(
             )
             .last_pk
         )
+        # The parents' consent names Anna, or only Carl (who is in none: being named is not
+        # enough), or named her but was withdrawn.
+        withdrawn = consent_state == "ended"
+        consent = (
+            db.table("trajectory_consents")
+            .insert(
+                {
+                    "trajectory_id": trajectory,
+                    "recording": 1,
+                    "research": 0,
+                    "given_on": "2026-10-30",
+                    "recorded_at": stamp,
+                    "ended_at": stamp if withdrawn else None,
+                    "ended_how": "withdrawn" if withdrawn else None,
+                }
+            )
+            .last_pk
+        )
+        for watcher in (carl,) if consent_state == "not her" else (anna, carl):
+            db.table("consent_watchers").insert({"consent_id": consent, "user_id": watcher})
         if membership is not None:
             state, ended = membership
             db.table("trajectory_members").insert(
@@ -171,10 +193,11 @@ def test_the_library_shows_a_trajectorys_lessons_exactly_as_the_policy_allows(
         by_policy = {r["id"]: acc for r in lessons if (acc := access(db, user, r, NOW)).view}
         assert by_query == by_policy and total == len(by_policy)
     # Anna sees, through membership, the teacher's own lessons of the two open trajectories she
-    # is a member of, and may comment on them; the shared ones always, as viewer elsewhere.
+    # is a member of whose consent in force names her, and may comment on them; the shared
+    # ones always, as viewer elsewhere.
     seen = {row["id"]: acc for row, acc in visible_lessons(db, anna, NOW, limit=1000, offset=0)[0]}
     members = {k for k, acc in seen.items() if acc.comment}
-    assert members == {"t002-0", "t002-2", "t008-0", "t008-2"}
+    assert members == {"t006-0", "t006-2", "t024-0", "t024-2"}
     assert {k for k, acc in seen.items() if not acc.comment} == {
-        f"t{n:03d}-2" for n in range(18) if n not in (2, 8)
+        f"t{n:03d}-2" for n in range(54) if n not in (6, 24)
     }

@@ -241,12 +241,16 @@ async def _trajectory_with_everyone(
     the member ids by name."""
     tid = (await owner.json("POST", "/api/v1/trajectories", 201, json=TRAJECTORY))["trajectory"]
     path = f"/api/v1/trajectories/{tid['id']}"
-    await owner.json("PUT", f"{path}/lessons/{lesson_id}", 201)
     ids = {}
-    for name, person in people.items():
+    for name in people:
         invited = await owner.json("POST", f"{path}/members", 201, json={"username": name})
         ids[name] = invited["member"]["id"]
-        if name in ("member", "left", "removed"):
+    # The parents' consent names everyone but "unnamed": membership decides for the others.
+    allowed = {"given_on": "2026-10-30", "watchers": [n for n in people if n != "unnamed"]}
+    await owner.json("POST", f"{path}/consent", 201, json=allowed)
+    await owner.json("PUT", f"{path}/lessons/{lesson_id}", 201)
+    for name, person in people.items():
+        if name in ("member", "unnamed", "left", "removed"):
             await person.json("POST", f"{path}/invitation", json={"accept": True})
         if name == "declined":
             await person.json("POST", f"{path}/invitation", json={"accept": False})
@@ -266,14 +270,16 @@ async def test_trajectory_members_on_the_lesson_permission_matrix(
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    """A member of the open trajectory a lesson is in may do what a commenter may; invited,
-    declined, left and removed people nothing; and after closing, the member nothing either."""
+    """A member of the open trajectory a lesson is in, named by the parents' consent, may do
+    what a commenter may; a member the consent does not name, invited, declined, left and
+    removed people nothing; after the consent is withdrawn or the trajectory closed, the member
+    nothing either."""
     owner = await sign_in("anna")
     await admin.json("PATCH", f"/api/v1/units/{unit.unit_id}", json={"teacher": "anna"})
     await send_lesson(unit, RID, clock.now, record(tmp_path, seconds=10))
     await assembled(services)
     await sign_in("bert")  # the share endpoint's account
-    states = ("member", "invited", "declined", "left", "removed")
+    states = ("member", "unnamed", "invited", "declined", "left", "removed")
     people = {name: await sign_in(name, "coach") for name in states}
     tid, _ids = await _trajectory_with_everyone(owner, people, RID)
     await owner.json("POST", f"{L}/comments", 201, json={"body": "mine", "start_s": 2})
@@ -299,6 +305,15 @@ async def test_trajectory_members_on_the_lesson_permission_matrix(
                     report.append(f"UNAUTHORISED {relationship} {method} {path}")
 
     await run(dict(people), want)
+    # Consent withdrawn (lessons taken out), recorded again, the lesson put back: the member
+    # sees it again; then the trajectory closes.
+    path = f"/api/v1/trajectories/{tid}"
+    await owner.json("POST", f"{path}/consent/withdrawal", json={"lessons": "take_out"})
+    await run({"member after withdrawal": people["member"]}, lambda _r, _i: 404)
+    again = {"given_on": "2026-11-02", "watchers": ["member"]}
+    await owner.json("POST", f"{path}/consent", 201, json=again)
+    await owner.json("PUT", f"{path}/lessons/{RID}", 201)
+    assert (await people["member"].request("GET", L)).status == 200
     note = {"status": "closed", "closing_note": "done"}
     await owner.json("POST", f"/api/v1/trajectories/{tid}/status", json=note)
     await run({"member after closing": people["member"]}, lambda _r, _i: 404)
@@ -338,6 +353,9 @@ async def test_trajectory_permission_matrix(
         ("DELETE", f"{path}/members/{ids['pending']}", None, (204, 403, 403)),
         ("PUT", f"{path}/lessons/{RID}", None, (200, 403, 403)),
         ("DELETE", f"{path}/lessons/{RID}", None, (204, 403, 403)),
+        ("GET", f"{path}/consent", None, (200, 200, 403)),
+        ("POST", f"{path}/consent", {"given_on": "2026-10-30"}, (201, 403, 403)),
+        ("POST", f"{path}/consent/withdrawal", {"lessons": "take_out"}, (200, 403, 403)),
         ("POST", f"{path}/status", {"status": "running"}, (200, 403, 403)),
         ("POST", f"{path}/invitation", {"accept": True}, (403, 403, 200)),
         ("DELETE", f"{path}/membership", None, (403, 204, 204)),  # invited accepted just now

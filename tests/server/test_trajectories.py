@@ -36,6 +36,14 @@ def new_trajectory(**changes: Any) -> dict[str, Any]:
     }
 
 
+async def consent(
+    teacher: Person, tid: int, *watchers: str, research: bool = False, expect: int = 201
+) -> Any:
+    """The teacher records the parents' consent to recording, naming ``watchers``."""
+    body = {"given_on": "2026-10-30", "watchers": list(watchers), "research": research}
+    return await teacher.json("POST", f"{T}/{tid}/consent", expect, json=body)
+
+
 @pytest.mark.parametrize(
     "label", ["Pupil A", "Leerling B", "leerling 3", "Kind BK", "JK", "J.K.", "J. v.d. B.", "A"]
 )
@@ -144,13 +152,14 @@ async def test_members_see_and_comment_on_its_lessons_until_they_leave(
     made = await anna.json("POST", T, 201, json=new_trajectory())
     tid = made["trajectory"]["id"]
     path = f"{T}/{tid}"
-    await anna.json("PUT", f"{path}/lessons/{lesson}", 201)
-    await anna.json("PUT", f"{path}/lessons/{lesson}", 200)  # in it already
 
     # Invited, not yet accepted: the title only, and no lesson.
     invited = await anna.json("POST", f"{path}/members", 201, json={"username": "coach"})
     assert invited["member"]["state"] == "invited" and invited["member"]["role"] == "coach"
     await anna.json("POST", f"{path}/members", 201, json={"username": "bert", "role": "colleague"})
+    await consent(anna, tid, "coach", "bert")
+    await anna.json("PUT", f"{path}/lessons/{lesson}", 201)
+    await anna.json("PUT", f"{path}/lessons/{lesson}", 200)  # in it already
     listing = await coach.json("GET", T)
     assert [t["title"] for t in listing["invitations"]] == ["Rust in groep 5"]
     seen = (await coach.json("GET", path))["trajectory"]
@@ -225,6 +234,7 @@ async def test_members_see_and_comment_on_its_lessons_until_they_leave(
         ("trajectory_create", "anna"),
         ("trajectory_invite", "anna"),
         ("trajectory_invite", "anna"),
+        ("consent_record", "anna"),
         ("trajectory_accept", "coach"),
         ("trajectory_decline", "bert"),
         ("trajectory_leave", "coach"),
@@ -248,8 +258,9 @@ async def test_closing_ends_the_members_access_to_the_lessons(
     lesson = await _lesson(unit, services, clock, tmp_path)
     tid = (await anna.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
     path = f"{T}/{tid}"
-    await anna.json("PUT", f"{path}/lessons/{lesson}", 201)
     await anna.json("POST", f"{path}/members", 201, json={"username": "coach"})
+    await consent(anna, tid, "coach")
+    await anna.json("PUT", f"{path}/lessons/{lesson}", 201)
     await coach.json("POST", f"{path}/invitation", json={"accept": True})
     await coach.json("GET", f"/api/v1/lessons/{lesson}")
     assert (await coach.json("POST", f"{path}/status", 403, json={"status": "running"}))[
@@ -299,6 +310,8 @@ async def test_only_the_teachers_own_lessons_go_in_one_trajectory_at_a_time(
     mine = (await anna.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
     other = (await anna.json("POST", T, 201, json=new_trajectory(title="Two")))["trajectory"]["id"]
     berts = (await bert.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
+    for teacher, tid in ((anna, mine), (anna, other), (bert, berts)):
+        await consent(teacher, tid)
     await anna.json("PUT", f"{T}/{mine}/lessons/{lesson}", 201)
     moved = await anna.json("PUT", f"{T}/{other}/lessons/{lesson}", 409)
     assert moved["error"] == "lesson_in_other_trajectory"
@@ -327,6 +340,8 @@ async def test_lessons_go_into_the_trajectory_the_claim_or_the_teacher_chose(
     named = await anna.json("POST", T, 201, json=new_trajectory(title="Named"))
     berts = await bert.json("POST", T, 201, json=new_trajectory(title="Bert's"))
     default_id, named_id = default["trajectory"]["id"], named["trajectory"]["id"]
+    for teacher, tid in ((anna, default_id), (anna, named_id), (bert, berts["trajectory"]["id"])):
+        await consent(teacher, tid)
 
     # On her own unit, without a claim: the trajectory she chose for new recordings.
     await send_lesson(unit, "01JDTRJ0000000000000000010", clock.now, segments)
@@ -377,3 +392,113 @@ async def test_a_new_choice_for_new_recordings_replaces_the_old_one(
     await anna.json("PATCH", f"{T}/{first['id']}", json={"record_new": True})
     rows = dict(services.db.execute("SELECT id, record_new FROM trajectories"))
     assert rows == {first["id"]: 1, second["id"]: 0}
+
+
+async def test_no_lesson_goes_in_before_the_parents_consent(
+    anna: Person,
+    unit: UnitClient,
+    services: Services,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    tid = (await anna.json("POST", T, 201, json=new_trajectory(record_new=True)))["trajectory"][
+        "id"
+    ]
+    lesson = await _lesson(unit, services, clock, tmp_path)  # arrives: no consent, stays out
+    assert services.db.execute("SELECT COUNT(*) FROM trajectory_lessons").fetchone()[0] == 0
+    refused = await anna.json("PUT", f"{T}/{tid}/lessons/{lesson}", 409)
+    assert refused["error"] == "consent_missing"
+    claim = {"unit_id": unit.unit_id, "trajectory_id": tid}
+    assert (await anna.json("POST", "/api/v1/unit-claims", 409, json=claim))["error"] == (
+        "consent_missing"
+    )
+    # A consent must be to recording, given in the past, and name only invited people.
+    body = {"given_on": "2026-10-30", "recording": False}
+    no_recording = await anna.json("POST", f"{T}/{tid}/consent", 422, json=body)
+    assert no_recording["error"] == "consent_recording_required"
+    future = await anna.json("POST", f"{T}/{tid}/consent", 422, json={"given_on": "2026-11-03"})
+    assert future["error"] == "consent_date_future"
+    stranger = await consent(anna, tid, "nobody", expect=422)
+    assert stranger["error"] == "consent_watcher_unknown"
+    assert services.db.execute("SELECT COUNT(*) FROM trajectory_consents").fetchone()[0] == 0
+    assert (await anna.json("GET", f"{T}/{tid}/consent"))["consent"] is None
+    given = await consent(anna, tid, research=True)
+    assert given["consent"]["recording"] and given["consent"]["research"]
+    assert given["consent"]["recorded_by"] == "anna" and given["consent"]["watchers"] == []
+    await anna.json("PUT", f"{T}/{tid}/lessons/{lesson}", 201)
+
+
+async def test_the_consent_names_who_may_watch_and_its_withdrawal_takes_effect_at_once(
+    anna: Person,
+    unit: UnitClient,
+    sign_in: Callable[..., Awaitable[Person]],
+    services: Services,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    coach = await sign_in("coach", "coach")
+    bert = await sign_in("bert")
+    lesson = await _lesson(unit, services, clock, tmp_path)
+    tid = (await anna.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
+    path = f"{T}/{tid}"
+    for name in ("coach", "bert"):
+        await anna.json("POST", f"{path}/members", 201, json={"username": name})
+    for person in (coach, bert):
+        await person.json("POST", f"{path}/invitation", json={"accept": True})
+    await consent(anna, tid, "coach")
+    await anna.json("PUT", f"{path}/lessons/{lesson}", 201)
+    # The consent names the coach, not Bert: Bert is a member but does not see the lesson.
+    await coach.json("GET", f"/api/v1/lessons/{lesson}")
+    await bert.json("GET", f"/api/v1/lessons/{lesson}", 404)
+    seen = (await bert.json("GET", path))["trajectory"]
+    assert [w["username"] for w in seen["consent"]["watchers"]] == ["coach"]
+    assert "note" not in seen["consent"]  # the teacher's own
+    # A new record replaces it: now Bert, not the coach, at once.
+    await consent(anna, tid, "bert")
+    await coach.json("GET", f"/api/v1/lessons/{lesson}", 404)
+    await bert.json("GET", f"/api/v1/lessons/{lesson}")
+    history = (await anna.json("GET", f"{path}/consent"))["history"]
+    assert [c["ended_how"] for c in history] == [None, "replaced"]
+    assert (await bert.json("GET", f"{path}/consent"))["history"] == []
+
+    # Withdrawn, lessons taken out: out of the trajectory at once, kept for the teacher.
+    choice = {"lessons": "keep"}
+    assert (await anna.json("POST", f"{path}/consent/withdrawal", 422, json=choice))["error"] == (
+        "withdrawal_choice"
+    )
+    out = await anna.json("POST", f"{path}/consent/withdrawal", json={"lessons": "take_out"})
+    assert out == {"taken_out": [lesson], "deleted": []}
+    await bert.json("GET", f"/api/v1/lessons/{lesson}", 404)
+    await anna.json("GET", f"/api/v1/lessons/{lesson}")
+    again = await anna.json("POST", f"{path}/consent/withdrawal", 409, json={"lessons": "delete"})
+    assert again["error"] == "consent_missing"
+    assert (await anna.json("PUT", f"{path}/lessons/{lesson}", 409))["error"] == "consent_missing"
+
+    # Recorded again and withdrawn with deletion: the lesson and its clip are gone, files too.
+    await consent(anna, tid, "bert")
+    await anna.json("PUT", f"{path}/lessons/{lesson}", 201)
+    clip = await anna.json(
+        "POST", f"/api/v1/lessons/{lesson}/clips", 202, json={"start_s": 1, "end_s": 4}
+    )
+    await assembled(services)
+    gone = await anna.json("POST", f"{path}/consent/withdrawal", json={"lessons": "delete"})
+    assert gone == {"taken_out": [], "deleted": [lesson, clip["clip"]["id"]]}
+    await anna.json("GET", f"/api/v1/lessons/{lesson}", 404)
+    assert not services.paths.recording_dir(lesson).exists()
+    actions = [
+        row[0]
+        for row in services.db.execute(
+            "SELECT action FROM audit WHERE action LIKE 'consent_%' ORDER BY id"
+        ).fetchall()
+    ]
+    assert actions == [
+        "consent_record",
+        "consent_record",
+        "consent_withdraw",
+        "consent_record",
+        "consent_withdraw",
+    ]
+    replaced = services.db.execute(
+        "SELECT detail FROM audit WHERE action = 'consent_record' ORDER BY id"
+    ).fetchall()
+    assert ['"replaced": true' in row[0] for row in replaced] == [False, True, False]

@@ -161,6 +161,8 @@ async def world(
     member = await anna.json(
         "POST", f"/api/v1/trajectories/{trajectory_id}/members", 201, json={"username": "bert"}
     )
+    allowed = {"given_on": "2026-10-30", "watchers": ["bert"]}
+    await anna.json("POST", f"/api/v1/trajectories/{trajectory_id}/consent", 201, json=allowed)
     await anna.json("PUT", f"/api/v1/trajectories/{trajectory_id}/lessons/{RID}", 201)
     values = {
         "lesson_id": RID,

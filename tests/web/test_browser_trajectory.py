@@ -1,6 +1,7 @@
 """A coaching trajectory in Chromium, in Dutch (the teacher) and in English (the coach): start
-it (a pupil's name is refused), invite the coach who accepts, claim the simulated unit into it
-and record a lesson there with the button, the coach watches and comments, then leaves."""
+it (a pupil's name is refused), invite the coach who accepts, record the parents' consent,
+claim the simulated unit into it and record a lesson there with the button, the coach watches
+and comments, then leaves."""
 
 from __future__ import annotations
 
@@ -118,6 +119,15 @@ async def test_a_trajectory_in_chromium_in_dutch_and_english(
         await coach.click("nav >> text=Trajectories")
         await coach.click("#invitations button[value=accept]")
         await coach.wait_for_selector("#pupil >> text=Leerling A, Groep 5, born in 2017")
+
+        # Without the parents' consent nothing goes in; she records it, naming the coach.
+        await teacher.goto(f"{base}/units")
+        assert await teacher.locator("select[name=trajectory_id]").count() == 0
+        await teacher.goto(f"{base}/trajectories/{tid}")
+        assert await teacher.locator("#no-consent").count() == 1
+        await teacher.check("#consent-form input[name=watchers][value=coach]")
+        await teacher.click("#consent-form button[type=submit]")
+        await teacher.wait_for_selector("#consent-watchers >> text=coach")
 
         # She claims the unit into the trajectory and records a lesson with its button.
         await teacher.goto(f"{base}/units")

@@ -66,6 +66,18 @@ async def test_a_trajectory_through_the_pages(
     assert "Leerling A" not in page  # invited only: not the pupil yet
     html = await coach.post(f"/trajectories/{tid}/invitation", {"answer": "accept"})
     assert "Leerling A, Groep 5" in html
+    assert "noemt jou niet" in html  # the consent does not name him (there is none yet)
+
+    # No lesson goes in before the parents' consent; then she records it, naming the coach.
+    html = await anna.get(f"/trajectories/{tid}")
+    assert 'id="no-consent"' in html and 'id="link-form"' not in html
+    await anna.post(f"/trajectories/{tid}/lessons", {"lesson_id": lesson_id}, 409)
+    future = {"given_on": "2099-01-01", "recording": "1"}
+    html = await anna.post(f"/trajectories/{tid}/consent", future, 422)
+    assert "toekomst" in html
+    given = {"given_on": "2026-10-30", "recording": "1", "watchers": "coach", "research": "1"}
+    html = await anna.post(f"/trajectories/{tid}/consent", given)
+    assert 'id="consent-watchers">coach<' in html and 'id="link-form"' in html
 
     # She puts her lesson in from the lesson page; the coach finds it in his library.
     html = await anna.get(f"/lessons/{lesson_id}")

@@ -59,6 +59,8 @@ ACTIONS = (
     "trajectory_remove",
     "lesson_link",
     "lesson_unlink",
+    "consent_record",
+    "consent_withdraw",
 )
 
 

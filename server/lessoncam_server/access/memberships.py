@@ -23,11 +23,21 @@ def trajectory_facts(db: Database, trajectory_id: int) -> TrajectoryFacts | None
         [trajectory_id],
     ).fetchall():
         (members if accepted_at else invited).add(user_id)
+    watchers = {
+        row[0]
+        for row in db.execute(
+            "SELECT w.user_id FROM consent_watchers w"
+            " JOIN trajectory_consents c ON c.id = w.consent_id"
+            " WHERE c.trajectory_id = ? AND c.ended_at IS NULL",
+            [trajectory_id],
+        ).fetchall()
+    }
     return TrajectoryFacts(
         teacher_id=found[0],
         status=found[1],
         members=frozenset(members),
         invited=frozenset(invited),
+        watchers=frozenset(watchers),
     )
 
 

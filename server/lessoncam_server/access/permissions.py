@@ -2,8 +2,9 @@
 request for every object.
 
 Admins manage units and accounts but get no access to lessons through their role: only
-ownership, an active share, or membership of the open trajectory the lesson is in opens a
-lesson. The library's one query (``lessons/library.py``) applies the same rule in SQL.
+ownership, an active share, or membership of the open trajectory the lesson is in (with the
+parents' consent naming her) opens a lesson. The library's one query (``lessons/library.py``)
+applies the same rule in SQL.
 """
 
 from __future__ import annotations
@@ -46,21 +47,29 @@ MEMBER_ACCESS = Access(view=True, comment=True)
 @dataclass(frozen=True, slots=True)
 class TrajectoryFacts:
     """A coaching trajectory as the policies read it: whose it is, its status, who accepted
-    its invitation and is still in it (``members``), and who is invited and has not answered."""
+    its invitation and is still in it (``members``), who is invited and has not answered, and
+    whom the parents' consent in force names as allowed to watch (``watchers``)."""
 
     teacher_id: int
     status: str  # intake, running, closed
     members: frozenset[int] = frozenset()
     invited: frozenset[int] = frozenset()
+    watchers: frozenset[int] = frozenset()
 
     @property
     def open(self) -> bool:
         return self.status != "closed"
 
     def opens_lessons_to(self, user_id: int, owner_id: int) -> bool:
-        """A member sees and comments on the trajectory's lessons while it is open; only the
-        teacher's own lessons count (a lesson that changed hands is nobody's business)."""
-        return self.open and owner_id == self.teacher_id and user_id in self.members
+        """A member sees and comments on the trajectory's lessons while it is open and the
+        parents' consent names her; only the teacher's own lessons count (a lesson that
+        changed hands is nobody's business)."""
+        return (
+            self.open
+            and owner_id == self.teacher_id
+            and user_id in self.members
+            and user_id in self.watchers
+        )
 
 
 def lesson_access(

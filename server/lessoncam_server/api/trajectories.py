@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..access.permissions import TrajectoryAccess
 from ..access.principal import User
-from ..coaching import linking, members, trajectories
+from ..coaching import consent, linking, members, trajectories
+from ..coaching.consent import ConsentDraft
 from ..coaching.trajectories import Draft, Need
 from ..infra.errors import Forbidden
 from ..lessons import summary
@@ -74,6 +75,22 @@ class MemberIn(BaseModel):
     role: str = Field("coach", description="coach or colleague.")
 
 
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    given_on: date = Field(description="The date on the parents' signed form.")
+    recording: bool = Field(True, description="Consent to recording (needed for any lesson).")
+    watchers: list[str] = Field(
+        default_factory=list, max_length=50, description="Members allowed to watch (usernames)."
+    )
+    research: bool = Field(False, description="Pseudonymised answers and measures for research.")
+    note: str = Field("", max_length=2000, description="Where the form is kept; no names.")
+
+
+class WithdrawalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lessons: str = Field(description="take_out (out of the trajectory) or delete (with clips).")
+
+
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     accept: bool
@@ -115,6 +132,7 @@ def _full(request: web.Request, row: dict[str, Any], acc: TrajectoryAccess) -> d
     services = services_of(request)
     shown = trajectories.describe(row, acc)
     if acc.view:
+        shown["consent"] = _consent(consent.current(services.db, row["id"]), acc)
         shown["members"] = [
             {k: m[k] for k in ("id", "username", "display_name", "role", "state", "invited_at")}
             | {"accepted_at": m["accepted_at"], "ended_at": m["ended_at"]}
@@ -249,6 +267,85 @@ async def invite(request: web.Request) -> web.StreamResponse:
         services_of(request), user, row, body.username, body.role, address=client_address(request)
     )
     return json_response({"member": _member(member)}, status=201)
+
+
+def _consent(found: dict[str, Any] | None, acc: TrajectoryAccess) -> dict[str, Any] | None:
+    """A consent record as the API shows it (its note to the teacher only)."""
+    if found is None:
+        return None
+    keys = ("id", "given_on", "recording", "research", "recorded_at", "ended_at", "ended_how")
+    shown = {k: found[k] for k in keys}
+    shown["recorded_by"] = found["recorded_by_name"]
+    shown["watchers"] = [
+        {"username": w["username"], "display_name": w["display_name"]} for w in found["watchers"]
+    ]
+    if acc.manage:
+        shown["note"] = found["note"]
+        shown["withdrawn_lessons"] = found["withdrawn_lessons"]
+    return shown
+
+
+@routes.route(
+    "GET",
+    "/trajectories/{trajectory_id}/consent",
+    summary="The parents' consent in force, and (to the teacher) every earlier record",
+    auth="user",
+    responses={200: "Consent", 404: "No such trajectory or no access"},
+)
+async def consent_of(request: web.Request) -> web.StreamResponse:
+    db = services_of(request).db
+    _user, row, acc = _trajectory(request, "view")
+    past = consent.history(db, row["id"]) if acc.manage else []
+    return json_response(
+        {
+            "consent": _consent(consent.current(db, row["id"]), acc),
+            "history": [_consent(c, acc) for c in past],
+        }
+    )
+
+
+@routes.route(
+    "POST",
+    "/trajectories/{trajectory_id}/consent",
+    summary="Record the parents' consent (it replaces the one in force)",
+    auth="user",
+    body=ConsentIn,
+    responses={
+        201: "Recorded",
+        403: "Not the teacher",
+        409: "Closed",
+        422: "No consent to recording, a date in the future, or someone not invited",
+    },
+)
+async def record_consent(request: web.Request) -> web.StreamResponse:
+    user, row, acc = _trajectory(request, "manage")
+    body = await read_body(request, ConsentIn)
+    draft = ConsentDraft(
+        given_on=body.given_on,
+        watchers=tuple(body.watchers),
+        research=body.research,
+        recording=body.recording,
+        note=body.note,
+    )
+    found = consent.record(services_of(request), user, row, draft, address=client_address(request))
+    return json_response({"consent": _consent(found, acc)}, status=201)
+
+
+@routes.route(
+    "POST",
+    "/trajectories/{trajectory_id}/consent/withdrawal",
+    summary="The parents withdrew consent: it ends now; lessons taken out or deleted",
+    auth="user",
+    body=WithdrawalIn,
+    responses={200: "Withdrawn", 403: "Not the teacher", 409: "No consent in force"},
+)
+async def withdraw_consent(request: web.Request) -> web.StreamResponse:
+    user, row, _acc = _trajectory(request, "manage")
+    body = await read_body(request, WithdrawalIn)
+    done = consent.withdraw(
+        services_of(request), user, row, body.lessons, address=client_address(request)
+    )
+    return json_response(done)
 
 
 def _member(member: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Lessons in a trajectory: linked by the teacher afterwards (library, lesson page, trajectory
 page) or as they arrive from a unit (the claim names the trajectory, or the teacher chose one
-for her new recordings), and taken out again. A lesson is in one trajectory at most, and only
-the trajectory teacher's own lessons go in. Who may then see them is the lesson policy in
+for her new recordings), and taken out again. A lesson is in one trajectory at most, only the
+trajectory teacher's own lessons go in, and none before the parents' consent to recording is
+recorded (``coaching/consent.py``). Who may then see them is the lesson policy in
 ``access/permissions.py``: this module only keeps the links.
 
 It reads and writes the tables only (no other concern), so that the unit's side of a
@@ -23,6 +24,16 @@ from ..infra.timeutil import to_iso
 from ..services import Services
 
 
+def has_consent(db: Database, trajectory_id: int) -> bool:
+    """Whether the parents' consent to recording is in force for the trajectory."""
+    found = db.execute(
+        "SELECT 1 FROM trajectory_consents WHERE trajectory_id = ? AND ended_at IS NULL"
+        " AND recording = 1",
+        [trajectory_id],
+    ).fetchone()
+    return found is not None
+
+
 def open_trajectory(db: Database, trajectory_id: int, teacher_id: int) -> dict[str, Any] | None:
     """The open trajectory ``trajectory_id`` of ``teacher_id``, or None."""
     return query_row(
@@ -32,23 +43,37 @@ def open_trajectory(db: Database, trajectory_id: int, teacher_id: int) -> dict[s
     )
 
 
-def open_trajectories(db: Database, teacher_id: int) -> list[dict[str, Any]]:
-    """The teacher's open trajectories, newest first: ``id``, ``title``, ``record_new``."""
+def accepting_trajectories(db: Database, teacher_id: int) -> list[dict[str, Any]]:
+    """The teacher's trajectories that take lessons now (open, with consent), newest first:
+    ``id``, ``title``, ``record_new``."""
+    # Open, with the parents' consent to recording in force.
     return query_rows(
         db,
-        "SELECT id, title, record_new FROM trajectories WHERE teacher_id = ?"
-        " AND status != 'closed' ORDER BY created_at DESC, id DESC",
+        """SELECT t.id, t.title, t.record_new FROM trajectories t
+           WHERE t.teacher_id = ? AND t.status != 'closed' AND EXISTS (
+               SELECT 1 FROM trajectory_consents c WHERE c.trajectory_id = t.id
+                 AND c.ended_at IS NULL AND c.recording = 1)
+           ORDER BY t.created_at DESC, t.id DESC""",
         [teacher_id],
     )
 
 
+def _require_consent(trajectory_id: int, db: Database) -> None:
+    if not has_consent(db, trajectory_id):
+        raise Conflict(
+            "consent_missing",
+            "record the parents' consent to recording first; until then no lesson goes in",
+        )
+
+
 def check_claim_trajectory(db: Database, trajectory_id: int, teacher_id: int) -> None:
-    """A claim may name a trajectory for its lessons: one of the claimer's open ones. Raises
-    Invalid ``trajectory_not_yours``."""
+    """A claim may name a trajectory for its lessons: one of the claimer's open ones, with
+    consent. Raises Invalid ``trajectory_not_yours`` or Conflict ``consent_missing``."""
     if open_trajectory(db, trajectory_id, teacher_id) is None:
         raise Invalid(
             "trajectory_not_yours", "new lessons can go into one of your own open trajectories"
         )
+    _require_consent(trajectory_id, db)
 
 
 def _insert(db: Database, trajectory_id: int, recording_id: str, by: int | None, now: str) -> None:
@@ -66,19 +91,16 @@ def link_on_arrival(
     db: Database, lesson: Mapping[str, Any], named: int | None, now: datetime
 ) -> int | None:
     """Link a lesson that has just arrived from a unit: into the trajectory its claim named
-    (``named``), else into the owner's trajectory chosen for new recordings, if that is still
-    open and hers. Returns the trajectory's id, or None (the lesson stays on its own)."""
+    (``named``), else into the owner's trajectory chosen for new recordings, if that one is
+    still open, hers, and has the parents' consent. Returns the trajectory's id, or None (the
+    lesson stays on its own)."""
     owner = lesson["owner_id"]
     if owner is None:
         return None
-    chosen = open_trajectory(db, named, owner) if named is not None else None
+    taking = {row["id"]: row for row in accepting_trajectories(db, owner)}
+    chosen = taking.get(named) if named is not None else None
     if chosen is None:
-        chosen = query_row(
-            db,
-            "SELECT * FROM trajectories WHERE teacher_id = ? AND record_new = 1"
-            " AND status != 'closed' ORDER BY id DESC LIMIT 1",
-            [owner],
-        )
+        chosen = next((row for row in taking.values() if row["record_new"]), None)
     if chosen is None:
         return None
     _insert(db, chosen["id"], lesson["id"], None, to_iso(now))
@@ -96,12 +118,13 @@ def link(
     """The teacher puts her ``lesson`` into her open ``trajectory`` (the callers checked that
     she manages both); audited. Returns False when it was in it already. Raises Forbidden
     ``lesson_not_yours`` (the lesson is not the trajectory teacher's), Conflict
-    ``trajectory_closed`` or ``lesson_in_other_trajectory``."""
+    ``trajectory_closed``, ``consent_missing`` or ``lesson_in_other_trajectory``."""
     if lesson["owner_id"] != trajectory["teacher_id"] or teacher.id != trajectory["teacher_id"]:
         raise Forbidden("lesson_not_yours", "only the teacher's own lessons go into her trajectory")
     if trajectory["status"] == "closed":
         raise Conflict("trajectory_closed", "this trajectory is closed; nothing can change in it")
     db = services.db
+    _require_consent(trajectory["id"], db)
     with db.atomic():
         held = db.execute(
             "SELECT trajectory_id FROM trajectory_lessons WHERE recording_id = ?", [lesson["id"]]

@@ -275,6 +275,39 @@ def m006_trajectories(db: Database) -> None:
     )
 
 
+@migrations()
+def m007_trajectory_consent(db: Database) -> None:
+    # The parents' consent for a trajectory's focus pupil: recorded by the teacher, with its
+    # scope (recording; watching by the people it names; research use). A new record replaces
+    # the old one; a withdrawal ends it. Ended records are kept, so the history can be told.
+    _run_script(
+        db,
+        """
+        CREATE TABLE trajectory_consents (
+            id INTEGER PRIMARY KEY,
+            trajectory_id INTEGER NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            recording INTEGER NOT NULL CHECK (recording IN (0, 1)),
+            research INTEGER NOT NULL CHECK (research IN (0, 1)),
+            given_on TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            recorded_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            recorded_at TEXT NOT NULL,
+            ended_at TEXT,
+            ended_how TEXT CHECK (ended_how IN ('replaced', 'withdrawn')),
+            ended_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            withdrawn_lessons TEXT CHECK (withdrawn_lessons IN ('take_out', 'delete'))
+        );
+        CREATE UNIQUE INDEX trajectory_consents_active
+            ON trajectory_consents(trajectory_id) WHERE ended_at IS NULL;
+        CREATE TABLE consent_watchers (
+            consent_id INTEGER NOT NULL REFERENCES trajectory_consents(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            PRIMARY KEY (consent_id, user_id)
+        )
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):

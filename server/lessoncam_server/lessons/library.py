@@ -2,10 +2,11 @@
 
 A person sees her own lessons, those shared with her by an active share (not revoked, not
 past its end) of a lesson that has an owner, and the lessons of the open coaching trajectories
-she is a member of (invited, accepted, not left or removed; only the trajectory teacher's own
-lessons); a share as commenter, or membership, lets her comment. That rule is the permission
-policy of ``access/permissions.py`` (``lesson_access``), which the check on one lesson
-applies; ``tests/server/test_library.py`` holds the two to the same answers.
+she is a member of (invited, accepted, not left or removed; named by the parents' consent in
+force; only the trajectory teacher's own lessons); a share as commenter, or membership, lets
+her comment. That rule is the permission policy of ``access/permissions.py``
+(``lesson_access``), which the check on one lesson applies; ``tests/server/test_library.py``
+holds the two to the same answers.
 
 One statement per page, filtered and newest first (no query per lesson), so a library of a
 thousand lessons stays fast.
@@ -48,6 +49,9 @@ visible AS (
         JOIN recordings r ON r.id = tl.recording_id
         WHERE m.user_id = :user AND m.accepted_at IS NOT NULL AND m.ended_at IS NULL
           AND t.status != 'closed' AND r.owner_id = t.teacher_id AND r.owner_id != :user
+          AND EXISTS (SELECT 1 FROM trajectory_consents c
+                      JOIN consent_watchers w ON w.consent_id = c.id
+                      WHERE c.trajectory_id = t.id AND c.ended_at IS NULL AND w.user_id = :user)
     ) GROUP BY recording_id
 )"""
 

@@ -44,7 +44,7 @@ def _page(request: web.Request, error: str | None = None, status: int = 200) -> 
         "units": _units(request, user.id),
         "max_hours": hours,
         "error": error,
-        "trajectories": linking.open_trajectories(services_of(request).db, user.id),
+        "trajectories": linking.accepting_trajectories(services_of(request).db, user.id),
     }
     return render(request, "units.html", context, status=status)
 

@@ -30,7 +30,9 @@ async def lesson_page(request: web.Request) -> web.StreamResponse:
         "main": main,
         "second": second,
         "trajectory": linking.trajectory_of_lesson(services.db, row["id"], user.id),
-        "open_trajectories": linking.open_trajectories(services.db, user.id) if acc.manage else [],
+        "open_trajectories": linking.accepting_trajectories(services.db, user.id)
+        if acc.manage
+        else [],
     }
     if row["state"] == "ready" and main is not None:
         context["comment_panel"] = comment_panel(request, row, acc)

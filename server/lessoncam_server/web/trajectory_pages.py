@@ -14,7 +14,8 @@ from aiohttp import web
 
 from ..access.permissions import TrajectoryAccess
 from ..access.principal import User
-from ..coaching import linking, members, trajectories
+from ..coaching import consent, linking, members, trajectories
+from ..coaching.consent import ConsentDraft
 from ..coaching.trajectories import Draft, Need
 from ..infra.errors import DomainError, Forbidden, Invalid, NotFound
 from ..lessons.guard import LessonDenied, checked_lesson
@@ -57,6 +58,18 @@ MESSAGES = {
         "This lesson is in another trajectory. Take it out of that one first."
     ),
     "lesson_not_yours": N_("Only your own lessons go into your trajectory."),
+    "consent_recording_required": N_(
+        "Without consent to recording nothing can be recorded. If the parents withdrew their "
+        "consent, record the withdrawal."
+    ),
+    "consent_date_future": N_("The date of the consent cannot lie in the future."),
+    "consent_note_too_long": N_("The note may have at most 500 characters."),
+    "consent_watcher_unknown": N_("Only people invited into this trajectory can be named."),
+    "withdrawal_choice": N_("Choose what happens to the lessons."),
+    "consent_missing": N_(
+        "Record the parents' consent to recording first: until then no lesson goes into this "
+        "trajectory."
+    ),
 }
 UNAVAILABLE = N_(
     "This trajectory is not available to you. It may be closed to you, or you were not invited."
@@ -226,7 +239,11 @@ def _page(
         ZoneInfo(services.config.web.timezone),
     )
     people = members.members_of(services.db, row["id"])
+    in_force = consent.current(services.db, row["id"])
     context: dict[str, Any] = {
+        "consent": in_force,
+        "watcher_ids": {w["id"] for w in in_force["watchers"]} if in_force else set(),
+        "today": services.now().date().isoformat(),
         "trajectory": row,
         "access": acc,
         "members": [m for m in people if m["state"] in ("invited", "member")],
@@ -373,18 +390,59 @@ async def lesson_trajectory(request: web.Request) -> web.StreamResponse:
     chosen = (await form_of(request)).get("trajectory_id", "")
     current = linking.trajectory_of_lesson(services.db, lesson["id"], user.id)
     address = client_address(request)
-    if current is not None and str(current["id"]) != chosen:
+    if current is not None and str(current["id"]) == chosen:
+        raise redirect(f"/lessons/{lesson['id']}", "linked")
+    target = None
+    if chosen:
+        number = int(chosen) if chosen.isdigit() and len(chosen) < 12 else 0
+        target = linking.open_trajectory(services.db, number, user.id)
+        if target is None:
+            raise PageError(404, UNAVAILABLE)
+        if not linking.has_consent(services.db, target["id"]):  # before anything changes
+            raise PageError(409, MESSAGES["consent_missing"])
+    if current is not None:
         current_row = trajectories.get(services.db, current["id"])
         assert current_row is not None
         linking.unlink(services, user, current_row, lesson["id"], address=address)
-    if chosen and (current is None or str(current["id"]) != chosen):
-        target = linking.open_trajectory(
-            services.db, int(chosen) if chosen.isdigit() and len(chosen) < 12 else 0, user.id
-        )
-        if target is None:
-            raise PageError(404, UNAVAILABLE)
+    if target is not None:
         try:
             linking.link(services, user, target, lesson, address=address)
         except DomainError as exc:
             raise PageError(exc.status, MESSAGES.get(exc.code, UNAVAILABLE)) from None
     raise redirect(f"/lessons/{lesson['id']}", "linked" if chosen else "unlinked")
+
+
+@routes.post("/trajectories/{trajectory_id}/consent")
+async def record_consent(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user, row, acc = page_trajectory(request, "manage")
+    posted = await request.post()
+    given = str(posted.get("given_on", ""))
+    try:
+        given_on = _day(given.strip())
+        if given_on is None:
+            raise Invalid("date_invalid", "the date of the consent is missing")
+        draft = ConsentDraft(
+            given_on=given_on,
+            watchers=tuple(str(w)[:64] for w in posted.getall("watchers", [])[:50]),
+            research=posted.get("research") == "1",
+            recording=posted.get("recording") == "1",
+            note=str(posted.get("note", ""))[:2000],
+        )
+        consent.record(services, user, row, draft, address=client_address(request))
+    except DomainError as exc:
+        return _page(request, user, row, acc, refusal(request, exc), exc.status)
+    raise redirect(f"/trajectories/{row['id']}", "consent_recorded")
+
+
+@routes.post("/trajectories/{trajectory_id}/consent/withdraw")
+async def withdraw_consent(request: web.Request) -> web.StreamResponse:
+    address = client_address(request)
+    return await _act(
+        request,
+        "manage",
+        lambda services, user, row, form: consent.withdraw(
+            services, user, row, form.get("lessons", ""), address=address
+        ),
+        "consent_withdrawn",
+    )
