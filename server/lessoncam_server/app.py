@@ -21,6 +21,8 @@ from .api import (
     shares,
     support,
     trajectories,
+    trajectory_consent,
+    trajectory_steps,
     units,
     users,
 )
@@ -57,6 +59,8 @@ API_GROUPS: list[ApiRoutes] = [
     clips.routes,
     claims.routes,
     trajectories.routes,
+    trajectory_consent.routes,
+    trajectory_steps.routes,
 ]
 OPENAPI_DOC = web.AppKey("openapi", dict)
 

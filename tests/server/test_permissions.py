@@ -343,6 +343,9 @@ async def test_trajectory_permission_matrix(
     tid, ids = await _trajectory_with_everyone(owner, people, RID)
     await sign_in("newcomer")
     path = f"/api/v1/trajectories/{tid}"
+    note = {"kind": "evaluation", "body": "So far.", "held_on": "2026-11-02"}
+    step = (await owner.json("POST", f"{path}/steps", 201, json=note))["step"]["id"]
+    goal = (await owner.json("POST", f"{path}/goals", 201, json={"text": "Starts"}))["goal"]["id"]
     # (method, path, body, (teacher, member, invited)) in the order they are called.
     endpoints: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = [
         ("GET", "/api/v1/trajectories", None, (200, 200, 200)),
@@ -356,6 +359,11 @@ async def test_trajectory_permission_matrix(
         ("GET", f"{path}/consent", None, (200, 200, 403)),
         ("POST", f"{path}/consent", {"given_on": "2026-10-30"}, (201, 403, 403)),
         ("POST", f"{path}/consent/withdrawal", {"lessons": "take_out"}, (200, 403, 403)),
+        ("GET", f"{path}/timeline", None, (200, 200, 403)),
+        ("POST", f"{path}/steps", note, (201, 201, 403)),
+        ("DELETE", f"{path}/steps/{step}", None, (204, 403, 403)),  # the member is no author
+        ("POST", f"{path}/goals", {"text": "Asks for help"}, (201, 201, 403)),
+        ("PATCH", f"{path}/goals/{goal}", {"state": "working"}, (200, 200, 403)),
         ("POST", f"{path}/status", {"status": "running"}, (200, 403, 403)),
         ("POST", f"{path}/invitation", {"accept": True}, (403, 403, 200)),
         ("DELETE", f"{path}/membership", None, (403, 204, 204)),  # invited accepted just now

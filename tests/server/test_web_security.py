@@ -164,6 +164,15 @@ async def world(
     allowed = {"given_on": "2026-10-30", "watchers": ["bert"]}
     await anna.json("POST", f"/api/v1/trajectories/{trajectory_id}/consent", 201, json=allowed)
     await anna.json("PUT", f"/api/v1/trajectories/{trajectory_id}/lessons/{RID}", 201)
+    step = await anna.json(
+        "POST",
+        f"/api/v1/trajectories/{trajectory_id}/steps",
+        201,
+        json={"kind": "evaluation", "body": "So far.", "held_on": "2026-11-02"},
+    )
+    goal = await anna.json(
+        "POST", f"/api/v1/trajectories/{trajectory_id}/goals", 201, json={"text": "Starts"}
+    )
     values = {
         "lesson_id": RID,
         "recording_id": RID,
@@ -174,6 +183,8 @@ async def world(
         "comment_id": str(comment["comment"]["id"]),
         "trajectory_id": str(trajectory_id),
         "member_id": str(member["member"]["id"]),
+        "step_id": str(step["step"]["id"]),
+        "goal_id": str(goal["goal"]["id"]),
         # CSRF is refused before any lookup; the snapshot shows nothing changed either way.
         "upload_id": "0123456789abcdef0123456789abcdef",
     }

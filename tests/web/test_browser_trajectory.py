@@ -25,7 +25,7 @@ from lessoncam_server.services import Services
 from ..device.test_daemon import FAST, record_for, unit_config, until
 from ..server.helpers import Person, UnitClient
 from ..server.lesson_fixtures import assembled
-from .browser import chromium, screenshot, sign_in
+from .browser import chromium, screenshot, sign_in, wait_until
 
 
 async def _page_for(browser: Browser, base: str, username: str) -> Page:
@@ -139,7 +139,6 @@ async def test_a_trajectory_in_chromium_in_dutch_and_english(
         await assembled(services)
         await teacher.goto(f"{base}/trajectories/{tid}")
         await teacher.wait_for_selector(f"#trajectory-lessons [data-lesson-id='{lesson_id}']")
-        await screenshot(teacher, "trajectory-nl")
 
         # The coach finds it in his library and on the trajectory page, and comments on it.
         await coach.goto(f"{base}/library")
@@ -150,6 +149,39 @@ async def test_a_trajectory_in_chromium_in_dutch_and_english(
         await coach.fill("#comment-body", "Here Pupil A starts on his own.")
         await coach.click("#comment-submit")
         await coach.wait_for_selector("article.thread .comment-body >> text=starts on his own")
+        # He writes his analysis with two fragments; a fragment link opens the lesson there.
+        await coach.goto(f"{base}/trajectories/{tid}")
+        await coach.click("#write-step summary >> text=Analysis of a lesson")
+        await coach.fill("#analysis-form textarea[name=body]", "He looks around, then starts.")
+        await coach.fill("#analysis-form input[name=fragments]", "0:04-0:08; 0:12-0:15")
+        await coach.click("#analysis-form button[type=submit]")
+        step = coach.locator("#timeline .step-lesson .step-note")
+        await step.locator("a.fragment >> text=0:12\u20130:15").click()
+        await coach.wait_for_url(f"{base}/lessons/{lesson_id}#t=12.0")
+        await wait_until(
+            coach, "Math.abs(document.getElementById('video-main').currentTime - 12) < 0.1"
+        )
+
+        # The teacher notes their conversation and what she will try; a goal is on its way.
+        await teacher.goto(f"{base}/trajectories/{tid}")
+        await teacher.click("#write-step summary >> text=Gesprek")
+        await teacher.fill("#conversation-form input[name=minutes]", "30")
+        await teacher.check("#conversation-form input[name=participants][value=coach]")
+        await teacher.fill("#conversation-form textarea[name=body]", "Samen het begin bekeken.")
+        await teacher.select_option("#conversation-form select[name=fragment_lesson]", lesson_id)
+        await teacher.fill("#conversation-form input[name=fragments]", "0:12-0:15")
+        await teacher.fill(
+            "#conversation-form textarea[name=agreements]", "Ik geef hem een startkaart."
+        )
+        await teacher.click("#conversation-form button[type=submit]")
+        await teacher.wait_for_selector("#timeline .agreements >> text=startkaart")
+        await teacher.fill("#goal-form input[name=text]", "Begint binnen twee minuten zelf")
+        await teacher.click("#goal-form button[type=submit]")
+        goal = teacher.locator("#goals li.goal")
+        await goal.locator("select[name=state]").select_option("working")
+        await goal.locator("button[type=submit]").click()
+        await teacher.wait_for_selector("#goals .goal-working")
+        await screenshot(teacher, "trajectory-nl")
         await coach.goto(f"{base}/trajectories/{tid}")
         await screenshot(coach, "trajectory-en")
 

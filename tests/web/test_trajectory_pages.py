@@ -99,6 +99,50 @@ async def test_a_trajectory_through_the_pages(
     )
     assert "Kies een van je lessen" in html
 
+    # The steps of the cycle, written on the page by the coach and the teacher.
+    steps = f"/trajectories/{tid}/steps"
+    intake = {"kind": "intake", "held_on": "2026-11-02", "body": "Wacht steeds op hulp."}
+    await coach.post(steps, {**intake, "agreed_question": "Hoe begint hij zelf?"})
+    html = await coach.post(steps, intake, 409)
+    assert "De intake is al vastgelegd" in html
+    analysis = {"kind": "analysis", "held_on": "2026-11-02", "lesson_id": lesson_id}
+    html = await coach.post(
+        steps, {**analysis, "body": "Kijkt rond.", "fragments": "0:40-1:10"}, 422
+    )
+    assert "voorbij het einde" in html
+    html = await coach.post(
+        steps, {**analysis, "body": "Kijkt rond.", "fragments": "12 tot 14"}, 422
+    )
+    assert "1:20-2:05" in html
+    html = await coach.post(
+        steps, {**analysis, "body": "Kijkt rond, begint dan.", "fragments": "0:10-0:15; 0:20-0:25"}
+    )
+    assert f'href="/lessons/{lesson_id}#t=10.0"' in html
+    talk = {
+        "kind": "conversation",
+        "held_on": "2026-11-02",
+        "minutes": "30",
+        "participants": "anna",
+        "body": "Samen gekeken.",
+        "fragment_lesson": lesson_id,
+        "fragments": "0:10-0:15",
+        "agreements": "Ik geef hem een startkaart.",
+    }
+    html = await anna.post(steps, talk)
+    assert "Ik geef hem een startkaart." in html and "30 minuten" in html
+    html = await anna.post(f"/trajectories/{tid}/goals", {"text": "Begint binnen twee minuten"})
+    goal = services.db.execute("SELECT MAX(id) FROM trajectory_goals").fetchone()[0]
+    html = await coach.post(
+        f"/trajectories/{tid}/goals/{goal}",
+        {"state": "working", "fragment_lesson": lesson_id, "fragments": "0:30-0:35"},
+    )
+    assert "mee bezig" in html and "#t=30.0" in html
+    kinds = re.findall(r'data-kind="(\w+)"', html)
+    assert kinds == ["start", "intake", "lesson", "conversation"]
+    step_ids = re.findall(r'data-step-id="(\d+)"', html)
+    html = await anna.post(f"/trajectories/{tid}/steps/{step_ids[0]}/delete", {})
+    assert len(re.findall(r'data-step-id="', html)) == 2
+
     # A claim on a unit can name the trajectory.
     html = await anna.get("/units")
     assert 'name="trajectory_id"' in html

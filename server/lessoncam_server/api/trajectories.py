@@ -14,16 +14,16 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..access.permissions import TrajectoryAccess
-from ..access.principal import User
 from ..coaching import consent, linking, members, trajectories
-from ..coaching.consent import ConsentDraft
-from ..coaching.trajectories import Draft, Need
+from ..coaching.trajectories import Draft
 from ..infra.errors import Forbidden
 from ..lessons import summary
 from ..lessons.library import visible_lessons
 from ..services import client_address, services_of
 from .lessons import lesson_for
 from .support import ApiRoutes, json_response, read_body, require_user
+from .trajectory_access import trajectory_for
+from .trajectory_consent import consent_json
 
 routes = ApiRoutes("trajectories")
 
@@ -75,40 +75,9 @@ class MemberIn(BaseModel):
     role: str = Field("coach", description="coach or colleague.")
 
 
-class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    given_on: date = Field(description="The date on the parents' signed form.")
-    recording: bool = Field(True, description="Consent to recording (needed for any lesson).")
-    watchers: list[str] = Field(
-        default_factory=list, max_length=50, description="Members allowed to watch (usernames)."
-    )
-    research: bool = Field(False, description="Pseudonymised answers and measures for research.")
-    note: str = Field("", max_length=2000, description="Where the form is kept; no names.")
-
-
-class WithdrawalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    lessons: str = Field(description="take_out (out of the trajectory) or delete (with clips).")
-
-
 class AnswerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     accept: bool
-
-
-def _trajectory(
-    request: web.Request, need: Need = "view"
-) -> tuple[User, dict[str, Any], TrajectoryAccess]:
-    user = require_user(request)
-    row, acc = trajectories.checked(
-        services_of(request),
-        user,
-        request.match_info["trajectory_id"],
-        need,
-        address=client_address(request),
-        path=request.path,
-    )
-    return user, row, acc
 
 
 def _draft(body: TrajectoryIn) -> Draft:
@@ -132,7 +101,7 @@ def _full(request: web.Request, row: dict[str, Any], acc: TrajectoryAccess) -> d
     services = services_of(request)
     shown = trajectories.describe(row, acc)
     if acc.view:
-        shown["consent"] = _consent(consent.current(services.db, row["id"]), acc)
+        shown["consent"] = consent_json(consent.current(services.db, row["id"]), acc)
         shown["members"] = [
             {k: m[k] for k in ("id", "username", "display_name", "role", "state", "invited_at")}
             | {"accepted_at": m["accepted_at"], "ended_at": m["ended_at"]}
@@ -182,7 +151,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     responses={200: "The trajectory", 404: "No such trajectory or no access"},
 )
 async def detail(request: web.Request) -> web.StreamResponse:
-    _user, row, acc = _trajectory(request, "see")
+    _user, row, acc = trajectory_for(request, "see")
     return json_response({"trajectory": _full(request, row, acc)})
 
 
@@ -201,7 +170,7 @@ async def detail(request: web.Request) -> web.StreamResponse:
     },
 )
 async def change(request: web.Request) -> web.StreamResponse:
-    user, row, acc = _trajectory(request, "manage")
+    user, row, acc = trajectory_for(request, "manage")
     patch = (await read_body(request, TrajectoryPatch)).model_dump(exclude_unset=True)
     current: dict[str, Any] = {
         "title": row["title"],
@@ -239,7 +208,7 @@ async def change(request: web.Request) -> web.StreamResponse:
     },
 )
 async def status(request: web.Request) -> web.StreamResponse:
-    user, row, acc = _trajectory(request, "manage")
+    user, row, acc = trajectory_for(request, "manage")
     body = await read_body(request, StatusIn)
     fresh = trajectories.set_status(
         services_of(request),
@@ -261,91 +230,12 @@ async def status(request: web.Request) -> web.StreamResponse:
     responses={201: "Invited", 403: "Not the teacher", 409: "Invited already, or closed"},
 )
 async def invite(request: web.Request) -> web.StreamResponse:
-    user, row, _acc = _trajectory(request, "manage")
+    user, row, _acc = trajectory_for(request, "manage")
     body = await read_body(request, MemberIn)
     member = members.invite(
         services_of(request), user, row, body.username, body.role, address=client_address(request)
     )
     return json_response({"member": _member(member)}, status=201)
-
-
-def _consent(found: dict[str, Any] | None, acc: TrajectoryAccess) -> dict[str, Any] | None:
-    """A consent record as the API shows it (its note to the teacher only)."""
-    if found is None:
-        return None
-    keys = ("id", "given_on", "recording", "research", "recorded_at", "ended_at", "ended_how")
-    shown = {k: found[k] for k in keys}
-    shown["recorded_by"] = found["recorded_by_name"]
-    shown["watchers"] = [
-        {"username": w["username"], "display_name": w["display_name"]} for w in found["watchers"]
-    ]
-    if acc.manage:
-        shown["note"] = found["note"]
-        shown["withdrawn_lessons"] = found["withdrawn_lessons"]
-    return shown
-
-
-@routes.route(
-    "GET",
-    "/trajectories/{trajectory_id}/consent",
-    summary="The parents' consent in force, and (to the teacher) every earlier record",
-    auth="user",
-    responses={200: "Consent", 404: "No such trajectory or no access"},
-)
-async def consent_of(request: web.Request) -> web.StreamResponse:
-    db = services_of(request).db
-    _user, row, acc = _trajectory(request, "view")
-    past = consent.history(db, row["id"]) if acc.manage else []
-    return json_response(
-        {
-            "consent": _consent(consent.current(db, row["id"]), acc),
-            "history": [_consent(c, acc) for c in past],
-        }
-    )
-
-
-@routes.route(
-    "POST",
-    "/trajectories/{trajectory_id}/consent",
-    summary="Record the parents' consent (it replaces the one in force)",
-    auth="user",
-    body=ConsentIn,
-    responses={
-        201: "Recorded",
-        403: "Not the teacher",
-        409: "Closed",
-        422: "No consent to recording, a date in the future, or someone not invited",
-    },
-)
-async def record_consent(request: web.Request) -> web.StreamResponse:
-    user, row, acc = _trajectory(request, "manage")
-    body = await read_body(request, ConsentIn)
-    draft = ConsentDraft(
-        given_on=body.given_on,
-        watchers=tuple(body.watchers),
-        research=body.research,
-        recording=body.recording,
-        note=body.note,
-    )
-    found = consent.record(services_of(request), user, row, draft, address=client_address(request))
-    return json_response({"consent": _consent(found, acc)}, status=201)
-
-
-@routes.route(
-    "POST",
-    "/trajectories/{trajectory_id}/consent/withdrawal",
-    summary="The parents withdrew consent: it ends now; lessons taken out or deleted",
-    auth="user",
-    body=WithdrawalIn,
-    responses={200: "Withdrawn", 403: "Not the teacher", 409: "No consent in force"},
-)
-async def withdraw_consent(request: web.Request) -> web.StreamResponse:
-    user, row, _acc = _trajectory(request, "manage")
-    body = await read_body(request, WithdrawalIn)
-    done = consent.withdraw(
-        services_of(request), user, row, body.lessons, address=client_address(request)
-    )
-    return json_response(done)
 
 
 def _member(member: dict[str, Any]) -> dict[str, Any]:
@@ -361,7 +251,7 @@ def _member(member: dict[str, Any]) -> dict[str, Any]:
     responses={204: "Removed", 403: "Not the teacher", 404: "No such member"},
 )
 async def remove(request: web.Request) -> web.StreamResponse:
-    user, row, _acc = _trajectory(request, "manage")
+    user, row, _acc = trajectory_for(request, "manage")
     members.remove(
         services_of(request),
         user,
@@ -381,7 +271,7 @@ async def remove(request: web.Request) -> web.StreamResponse:
     responses={200: "Answered", 404: "No open invitation", 409: "Closed"},
 )
 async def answer(request: web.Request) -> web.StreamResponse:
-    user, row, _acc = _trajectory(request, "respond")
+    user, row, _acc = trajectory_for(request, "respond")
     body = await read_body(request, AnswerIn)
     member = members.respond(
         services_of(request), user, row, body.accept, address=client_address(request)
@@ -397,7 +287,7 @@ async def answer(request: web.Request) -> web.StreamResponse:
     responses={204: "Left", 403: "The teacher cannot leave her own", 404: "Not a member"},
 )
 async def leave(request: web.Request) -> web.StreamResponse:
-    user, row, acc = _trajectory(request, "view")
+    user, row, acc = trajectory_for(request, "view")
     if acc.manage:
         # Her own trajectory: she closes it instead.
         raise Forbidden("forbidden", "this is your own trajectory: close it instead")
@@ -414,7 +304,7 @@ async def leave(request: web.Request) -> web.StreamResponse:
 )
 async def lessons(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
-    user, row, _acc = _trajectory(request, "view")
+    user, row, _acc = trajectory_for(request, "view")
     found, total = visible_lessons(
         services.db, user.id, services.now(), limit=500, offset=0, trajectory_id=row["id"]
     )
@@ -436,7 +326,7 @@ async def lessons(request: web.Request) -> web.StreamResponse:
     },
 )
 async def link(request: web.Request) -> web.StreamResponse:
-    user, row, _acc = _trajectory(request, "manage")
+    user, row, _acc = trajectory_for(request, "manage")
     _user, lesson, _lesson_acc = lesson_for(request, "manage")
     linked = linking.link(services_of(request), user, row, lesson, address=client_address(request))
     return json_response(
@@ -452,7 +342,7 @@ async def link(request: web.Request) -> web.StreamResponse:
     responses={204: "Taken out", 403: "Not the teacher", 404: "Not in this trajectory"},
 )
 async def unlink(request: web.Request) -> web.StreamResponse:
-    user, row, _acc = _trajectory(request, "manage")
+    user, row, _acc = trajectory_for(request, "manage")
     linking.unlink(
         services_of(request),
         user,

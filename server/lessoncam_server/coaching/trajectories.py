@@ -226,7 +226,8 @@ def checked(
     """The trajectory named ``raw_id`` (as in a URL) and the caller's access, if it allows
     ``need``: ``see`` (a member, the teacher, or an open invitation), ``view``, ``contribute``,
     ``manage`` or ``respond``. Every refusal is audited. Raises NotFound (no such trajectory,
-    or not hers to know of: the same answer) or Forbidden (she sees it but may not ``need``)."""
+    or not hers to know of: the same answer), Conflict ``trajectory_closed`` (to contribute to
+    a closed one) or Forbidden (she sees it but may not ``need``)."""
     trajectory_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 12 else None
     facts = trajectory_facts(services.db, trajectory_id) if trajectory_id else None
     acc = trajectory_access(user.id, facts) if facts else NO_TRAJECTORY_ACCESS
@@ -246,6 +247,8 @@ def checked(
     )
     if not visible:
         raise NotFound("not_found", "no such trajectory, or you have no access to it")
+    if need == "contribute" and acc.view and facts is not None and not facts.open:
+        raise Conflict("trajectory_closed", "this trajectory is closed; nothing can change in it")
     raise Forbidden("forbidden", f"you may not {need} this trajectory")
 
 

@@ -308,6 +308,59 @@ def m007_trajectory_consent(db: Database) -> None:
     )
 
 
+@migrations()
+def m008_trajectory_steps(db: Database) -> None:
+    # The steps of the coaching cycle (intake, the coach's analysis of a lesson, conversations,
+    # evaluation), the goals agreed with their state, and the fragments of lessons each refers
+    # to (a span of a lesson: deleting the lesson deletes its fragments).
+    _run_script(
+        db,
+        """
+        CREATE TABLE trajectory_steps (
+            id INTEGER PRIMARY KEY,
+            trajectory_id INTEGER NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL
+                CHECK (kind IN ('intake', 'analysis', 'conversation', 'evaluation')),
+            author_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            recording_id TEXT REFERENCES recordings(id) ON DELETE SET NULL,
+            held_on TEXT NOT NULL,
+            body TEXT NOT NULL,
+            agreed_question TEXT NOT NULL DEFAULT '',
+            minutes INTEGER,
+            agreements TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX trajectory_steps_trajectory ON trajectory_steps(trajectory_id, held_on);
+        CREATE TABLE step_participants (
+            step_id INTEGER NOT NULL REFERENCES trajectory_steps(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            PRIMARY KEY (step_id, user_id)
+        );
+        CREATE TABLE trajectory_goals (
+            id INTEGER PRIMARY KEY,
+            trajectory_id INTEGER NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            text TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('open', 'working', 'reached')),
+            created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            changed_at TEXT NOT NULL
+        );
+        CREATE INDEX trajectory_goals_trajectory ON trajectory_goals(trajectory_id);
+        CREATE TABLE step_fragments (
+            id INTEGER PRIMARY KEY,
+            step_id INTEGER REFERENCES trajectory_steps(id) ON DELETE CASCADE,
+            goal_id INTEGER REFERENCES trajectory_goals(id) ON DELETE CASCADE,
+            recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+            start_s REAL NOT NULL,
+            end_s REAL NOT NULL,
+            CHECK ((step_id IS NULL) != (goal_id IS NULL))
+        );
+        CREATE INDEX step_fragments_step ON step_fragments(step_id);
+        CREATE INDEX step_fragments_goal ON step_fragments(goal_id)
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):

@@ -18,6 +18,8 @@ from . import (
     auth_pages,
     claim_pages,
     comment_pages,
+    consent_pages,
+    cycle_pages,
     formatting,
     library_pages,
     player_pages,
@@ -43,6 +45,8 @@ PAGE_ROUTES = [
     upload_pages.routes,
     claim_pages.routes,
     trajectory_pages.routes,
+    consent_pages.routes,
+    cycle_pages.routes,
 ]
 
 # Why a clip or a browser upload failed (the code before ':' in state_reason), for people.

@@ -36,6 +36,7 @@ NOTICES = {
     "left": N_("You left the trajectory. Its lessons are no longer open to you."),
     "linked": N_("The lesson is in the trajectory now: its members can watch it."),
     "unlinked": N_("The lesson was taken out of the trajectory."),
+    "deleted_step": N_("The step was deleted."),
     "consent_recorded": N_("The parents' consent is recorded."),
     "consent_withdrawn": N_(
         "The withdrawal is recorded. The lessons are out of the trajectory (or deleted) now."

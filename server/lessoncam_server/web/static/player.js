@@ -226,6 +226,15 @@
     });
   }
 
+  // A link to a moment (a fragment on the trajectory page): /lessons/ID#t=80 starts there.
+  function seekToHash() {
+    var found = /^#t=(\d+(?:\.\d+)?)$/.exec(window.location.hash);
+    if (found) seek(parseFloat(found[1]));
+  }
+  if (main.readyState >= 1) seekToHash();
+  else main.addEventListener("loadedmetadata", seekToHash, { once: true });
+  window.addEventListener("hashchange", seekToHash);
+
   window.lessoncamPlayer = {
     main: main,
     second: second,
