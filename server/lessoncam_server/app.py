@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from lessoncam_common.config_errors import ConfigError
+
 from .api import (
     admin,
     claims,
@@ -16,7 +18,9 @@ from .api import (
     comments,
     lessons,
     openapi,
+    playback,
     recordings,
+    reflections,
     session,
     shares,
     support,
@@ -27,9 +31,11 @@ from .api import (
     users,
 )
 from .api.support import API_PREFIX, ApiRoutes, json_response
+from .coaching import reflection_forms
 from .config import ServerConfig
 from .infra.db import open_database
 from .infra.disk_space import disk_space
+from .infra.errors import DomainError
 from .infra.paths import DataPaths
 from .infra.timeutil import Clock, utc_now
 from .lessons.housekeeping import housekeeping_ctx
@@ -53,6 +59,7 @@ API_GROUPS: list[ApiRoutes] = [
     units.routes,
     recordings.routes,
     lessons.routes,
+    playback.routes,
     shares.routes,
     admin.routes,
     comments.routes,
@@ -61,6 +68,7 @@ API_GROUPS: list[ApiRoutes] = [
     trajectories.routes,
     trajectory_consent.routes,
     trajectory_steps.routes,
+    reflections.routes,
 ]
 OPENAPI_DOC = web.AppKey("openapi", dict)
 
@@ -82,6 +90,12 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
 
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         db = open_database(paths.database)
+        try:
+            # A reflection form changed in place after answers were given: refuse to start.
+            reflection_forms.sync_all(db, config.reflection, clock())
+        except DomainError as exc:
+            db.close()
+            raise ConfigError("[reflection]", [exc.message]) from None
         app[SERVICES] = Services.build(config, db, clock)
         yield
         with contextlib.suppress(Exception):

@@ -127,6 +127,185 @@ class ViewingGuideConfig(_Section):
         return self
 
 
+class Choice(_Section):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="Stored with the answer.")
+    en: str = Field(min_length=1, max_length=80)
+    nl: str = Field(min_length=1, max_length=80)
+
+
+class Question(_Section):
+    """One question of a reflection form."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="Stored with the answer.")
+    type: Literal["scale", "text", "minutes", "choice"]
+    en: str = Field(min_length=1, max_length=300, description="The question in English.")
+    nl: str = Field(min_length=1, max_length=300, description="The question in Dutch.")
+    required: bool = True
+    min: int = Field(1, ge=0, le=100, description="Scale: the lowest answer.")
+    max: int = Field(5, ge=1, le=100, description="Scale: the highest answer.")
+    low_en: str = Field("", max_length=60, description="Scale: the label of the lowest end.")
+    low_nl: str = Field("", max_length=60)
+    high_en: str = Field("", max_length=60, description="Scale: the label of the highest end.")
+    high_nl: str = Field("", max_length=60)
+    options: tuple[Choice, ...] = Field((), max_length=20, description="Choice: the answers.")
+    prefill: Literal["", "watching"] = Field(
+        "", description="Minutes: 'watching' fills in what the player measured."
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> Question:
+        if self.type == "scale" and self.min >= self.max:
+            raise ValueError(f"question {self.key}: a scale needs min < max")
+        if self.type == "choice" and len(self.options) < 2:
+            raise ValueError(f"question {self.key}: a choice needs at least two options")
+        if self.type == "choice" and len({o.key for o in self.options}) != len(self.options):
+            raise ValueError(f"question {self.key}: option keys must be unique")
+        if self.prefill and self.type != "minutes":
+            raise ValueError(f"question {self.key}: only a minutes question is pre-filled")
+        return self
+
+
+class ReflectionForm(_Section):
+    """A reflection form. Change ``version`` whenever you change its questions: answers keep
+    the version they were given on (the server refuses to start if a version that has
+    answers was changed in place)."""
+
+    version: int = Field(1, ge=1, le=10000)
+    questions: tuple[Question, ...] = Field(min_length=1, max_length=40)
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> ReflectionForm:
+        keys = [q.key for q in self.questions]
+        if len(set(keys)) != len(keys):
+            raise ValueError("question keys must be unique within a form")
+        return self
+
+
+def _scale(key: str, en: str, nl: str) -> Question:
+    return Question(
+        key=key,
+        type="scale",
+        en=en,
+        nl=nl,
+        low_en="not at all",
+        low_nl="helemaal niet",
+        high_en="very much",
+        high_nl="heel erg",
+    )
+
+
+def _sentence(key: str) -> Question:
+    return Question(
+        key=key,
+        type="text",
+        en="In a sentence (optional)",
+        nl="In één zin (niet verplicht)",
+        required=False,
+    )
+
+
+# The questions of the study the trajectories follow (one reflection after every recording).
+DEFAULT_LESSON_FORM = ReflectionForm(
+    version=1,
+    questions=(
+        _scale("pleasant", "Was it pleasant?", "Was het prettig?"),
+        _scale("worth_time", "Was it worth the time?", "Was het de tijd waard?"),
+        _scale(
+            "insight_pupil",
+            "Did it give insight into the pupil's behaviour?",
+            "Gaf het inzicht in het gedrag van de leerling?",
+        ),
+        _sentence("insight_pupil_note"),
+        _scale(
+            "insight_approach",
+            "Did it give insight into my own approach?",
+            "Gaf het inzicht in mijn eigen aanpak?",
+        ),
+        _sentence("insight_approach_note"),
+        _scale(
+            "insight_interventions",
+            "Did it give insight into possible interventions?",
+            "Gaf het inzicht in mogelijke interventies?",
+        ),
+        _sentence("insight_interventions_note"),
+        Question(
+            key="next_try",
+            type="text",
+            en="What will I try next?",
+            nl="Wat ga ik hierna proberen?",
+            required=False,
+        ),
+        Question(
+            key="minutes_preparing",
+            type="minutes",
+            en="Minutes spent preparing",
+            nl="Minuten besteed aan voorbereiden",
+        ),
+        Question(
+            key="minutes_watching",
+            type="minutes",
+            en="Minutes spent watching",
+            nl="Minuten besteed aan kijken",
+            prefill="watching",
+        ),
+        Question(
+            key="minutes_talking",
+            type="minutes",
+            en="Minutes spent talking it over",
+            nl="Minuten besteed aan nabespreken",
+        ),
+        Question(
+            key="watched_with",
+            type="choice",
+            en="I watched",
+            nl="Ik keek",
+            options=(
+                Choice(key="alone", en="alone", nl="alleen"),
+                Choice(key="colleague", en="with a colleague", nl="met een collega"),
+                Choice(key="coach", en="with the coach", nl="met de coach"),
+            ),
+        ),
+    ),
+)
+
+# The short form for a coach or colleague after a conversation.
+DEFAULT_CONVERSATION_FORM = ReflectionForm(
+    version=1,
+    questions=(
+        _scale("useful", "Was the conversation useful?", "Was het gesprek nuttig?"),
+        _scale(
+            "insight_question",
+            "Did it help with the teacher's question?",
+            "Hielp het bij de vraag van de leraar?",
+        ),
+        Question(
+            key="minutes_preparing",
+            type="minutes",
+            en="Minutes spent preparing (watching, analysing)",
+            nl="Minuten besteed aan voorbereiden (kijken, analyseren)",
+        ),
+        Question(
+            key="note",
+            type="text",
+            en="What stood out? (optional)",
+            nl="Wat viel op? (niet verplicht)",
+            required=False,
+        ),
+    ),
+)
+
+
+class ReflectionConfig(_Section):
+    """The reflection after every recording (and the coach's after a conversation)."""
+
+    ask: Literal["trajectory", "all"] = Field(
+        "trajectory",
+        description="Ask for a reflection on the lessons of a trajectory, or on every lesson.",
+    )
+    lesson_form: ReflectionForm = DEFAULT_LESSON_FORM
+    conversation_form: ReflectionForm = DEFAULT_CONVERSATION_FORM
+
+
 class ServerConfig(_Section):
     """The whole server configuration; see ``server/lessoncam-server.sample.toml``."""
 
@@ -138,6 +317,7 @@ class ServerConfig(_Section):
     web: WebConfig = WebConfig()
     viewing_guide: ViewingGuideConfig = ViewingGuideConfig()
     unit_claims: UnitClaimsConfig = UnitClaimsConfig()
+    reflection: ReflectionConfig = ReflectionConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 

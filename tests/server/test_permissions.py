@@ -43,6 +43,10 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = 
     ("GET", f"{L}/views", None, (200, 403, 403)),
     ("GET", f"{L}/clips", None, (200, 403, 403)),
     ("POST", f"{L}/clips", {"start_s": 1, "end_s": 5}, (202, 403, 403)),
+    ("POST", f"{L}/playback", {"played_s": 5}, (200, 200, 200)),
+    ("GET", f"{L}/reflection", None, (200, 200, 200)),
+    ("PUT", f"{L}/reflection", {"answers": {}}, (422, 403, 403)),  # the owner: answers missing
+    ("POST", f"{L}/reflection/decline", None, (204, 403, 403)),
     ("DELETE", L, None, (204, 403, 403)),
 ]
 
@@ -345,6 +349,9 @@ async def test_trajectory_permission_matrix(
     path = f"/api/v1/trajectories/{tid}"
     note = {"kind": "evaluation", "body": "So far.", "held_on": "2026-11-02"}
     step = (await owner.json("POST", f"{path}/steps", 201, json=note))["step"]["id"]
+    talk = {**note, "kind": "conversation", "minutes": 20, "participants": ["member"]}
+    conversation = (await owner.json("POST", f"{path}/steps", 201, json=talk))["step"]["id"]
+    short = {"answers": {"useful": 4, "insight_question": 4, "minutes_preparing": 10}}
     goal = (await owner.json("POST", f"{path}/goals", 201, json={"text": "Starts"}))["goal"]["id"]
     # (method, path, body, (teacher, member, invited)) in the order they are called.
     endpoints: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = [
@@ -364,6 +371,9 @@ async def test_trajectory_permission_matrix(
         ("DELETE", f"{path}/steps/{step}", None, (204, 403, 403)),  # the member is no author
         ("POST", f"{path}/goals", {"text": "Asks for help"}, (201, 201, 403)),
         ("PATCH", f"{path}/goals/{goal}", {"state": "working"}, (200, 200, 403)),
+        ("GET", f"{path}/reflections", None, (200, 200, 403)),
+        # Only the member took part: the teacher does not answer the coach's form.
+        ("PUT", f"{path}/steps/{conversation}/reflection", short, (403, 201, 403)),
         ("POST", f"{path}/status", {"status": "running"}, (200, 403, 403)),
         ("POST", f"{path}/invitation", {"accept": True}, (403, 403, 200)),
         ("DELETE", f"{path}/membership", None, (403, 204, 204)),  # invited accepted just now

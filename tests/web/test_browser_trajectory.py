@@ -20,12 +20,15 @@ from lessoncam_device.enrolment import Credentials
 from lessoncam_device.sim.clock import SteppedClock
 from lessoncam_device.sim.sources import simulated_sources
 from lessoncam_device.states import Event, State
+from lessoncam_server.coaching import reflections
 from lessoncam_server.services import Services
 
 from ..device.test_daemon import FAST, record_for, unit_config, until
 from ..server.helpers import Person, UnitClient
 from ..server.lesson_fixtures import assembled
 from .browser import chromium, screenshot, sign_in, wait_until
+
+VIDEO_SECONDS = 20
 
 
 async def _page_for(browser: Browser, base: str, username: str) -> Page:
@@ -135,10 +138,46 @@ async def test_a_trajectory_in_chromium_in_dutch_and_english(
         await card.locator("select[name=trajectory_id]").select_option(tid)
         await card.locator("button[type=submit]").click()
         await teacher.wait_for_selector("p.notice")
-        lesson_id = await _record_on_the_unit(credentials, services, tmp_path / "unit", 20)
+        lesson_id = await _record_on_the_unit(
+            credentials, services, tmp_path / "unit", VIDEO_SECONDS
+        )
         await assembled(services)
         await teacher.goto(f"{base}/trajectories/{tid}")
         await teacher.wait_for_selector(f"#trajectory-lessons [data-lesson-id='{lesson_id}']")
+
+        # She watches a while; what the player measured fills in her watching minutes.
+        await teacher.goto(f"{base}/library")
+        await teacher.click(f"#reflection-prompts [data-reflect='{lesson_id}']")
+        await teacher.goto(f"{base}/lessons/{lesson_id}")
+        await wait_until(teacher, "document.getElementById('video-main').readyState >= 2")
+        await teacher.click("#play")
+        await wait_until(teacher, "document.getElementById('video-main').currentTime > 3")
+        await teacher.click("#play")  # pause
+        await teacher.evaluate("window.lessoncamPlayer.reportPlayback()")
+
+        def played() -> float:
+            row = services.db.execute("SELECT played_s FROM lesson_playback").fetchone()
+            return float(row[0]) if row else 0.0
+
+        await until(lambda: played() > 0)
+        assert played() <= VIDEO_SECONDS  # wall-clock time while it played, not more
+        await teacher.click("#reflect")
+        minutes = teacher.locator("input[name=minutes_watching]")
+        assert await minutes.input_value() == str(reflections.watching_minutes(played()))
+        for question, value in (
+            ("pleasant", "4"),
+            ("worth_time", "5"),
+            ("insight_pupil", "4"),
+            ("insight_approach", "3"),
+            ("insight_interventions", "4"),
+        ):
+            await teacher.check(f"input[name={question}][value='{value}']")
+        await teacher.check("input[name=watched_with][value=coach]")
+        await teacher.fill("textarea[name=next_try]", "Een kaart met de eerste stap.")
+        await teacher.fill("input[name=minutes_preparing]", "10")
+        await teacher.fill("input[name=minutes_talking]", "30")
+        await teacher.click("#reflection-form button[type=submit]")
+        await teacher.wait_for_selector("#reflection dd[data-question=pleasant] >> text=4 van 5")
 
         # The coach finds it in his library and on the trajectory page, and comments on it.
         await coach.goto(f"{base}/library")
@@ -146,6 +185,8 @@ async def test_a_trajectory_in_chromium_in_dutch_and_english(
         await coach.goto(f"{base}/trajectories/{tid}")
         await coach.click(f"#trajectory-lessons [data-lesson-id='{lesson_id}'] a")
         await coach.wait_for_selector("#lesson-trajectory >> text=Rust in groep 5")
+        # He reads her reflection, in English.
+        await coach.wait_for_selector("#reflection dd[data-question=watched_with] >> text=coach")
         await coach.fill("#comment-body", "Here Pupil A starts on his own.")
         await coach.click("#comment-submit")
         await coach.wait_for_selector("article.thread .comment-body >> text=starts on his own")

@@ -143,6 +143,50 @@ async def test_a_trajectory_through_the_pages(
     html = await anna.post(f"/trajectories/{tid}/steps/{step_ids[0]}/delete", {})
     assert len(re.findall(r'data-step-id="', html)) == 2
 
+    # The reflection: asked in the library and on the lesson page, watching minutes filled in
+    # from what the player reported, answered in Dutch, read by the coach.
+    library = await anna.get("/library")
+    assert f'data-reflect="{lesson_id}"' in library
+    assert 'id="reflection-prompt"' in await anna.get(f"/lessons/{lesson_id}")
+    for _ in range(8):
+        response = await anna.client.post(
+            f"/api/v1/lessons/{lesson_id}/playback",
+            json={"played_s": 15},
+            headers={"X-CSRF-Token": anna.csrf},
+        )
+        assert response.status == 200
+    form = await anna.get(f"/lessons/{lesson_id}/reflection")
+    assert 'name="minutes_watching" min="0" max="1440" value="2"' in form
+    answers = {
+        "pleasant": "4",
+        "worth_time": "5",
+        "insight_pupil": "4",
+        "insight_approach": "3",
+        "insight_interventions": "4",
+        "next_try": "Een startkaart.",
+        "minutes_preparing": "10",
+        "minutes_watching": "2",
+        "minutes_talking": "30",
+        "watched_with": "coach",
+    }
+    html = await anna.post(f"/lessons/{lesson_id}/reflection", {**answers, "pleasant": "9"}, 422)
+    assert "buiten de schaal" in html and "Een startkaart." in html
+    html = await anna.post(f"/lessons/{lesson_id}/reflection", answers)
+    assert 'id="reflection"' in html and "4 van 5" in html and "met de coach" in html
+    assert f'data-reflect="{lesson_id}"' not in await anna.get("/library")
+    page = await coach.get(f"/trajectories/{tid}")
+    assert "Reflectie van anna" in page and "Een startkaart." in page
+    # The coach's short form after a conversation he took part in.
+    talk = {"kind": "conversation", "held_on": "2026-11-02", "minutes": "20"}
+    await anna.post(steps, {**talk, "participants": "coach", "body": "Nabespreking."})
+    talk_id = services.db.execute("SELECT MAX(id) FROM trajectory_steps").fetchone()[0]
+    assert f'data-reflect-step="{talk_id}"' in await coach.get("/library")
+    short = {"useful": "5", "insight_question": "4", "minutes_preparing": "15", "private": "1"}
+    await coach.get(f"/trajectories/{tid}/steps/{talk_id}/reflection")
+    html = await coach.post(f"/trajectories/{tid}/steps/{talk_id}/reflection", short)
+    assert "Reflectie van coach" in html
+    assert "Reflectie van coach" not in await anna.get(f"/trajectories/{tid}")  # private
+
     # A claim on a unit can name the trajectory.
     html = await anna.get("/units")
     assert 'name="trajectory_id"' in html
@@ -167,6 +211,7 @@ async def test_a_trajectory_through_the_pages(
             assert f'<html lang="{language}">' in html, path
         for path in ("/trajectories", f"/trajectories/{tid}", f"/lessons/{lesson_id}"):
             await coach.get(path)
+        await coach.get(f"/trajectories/{tid}/steps/{talk_id}/reflection")
     assert not admin.client.app[CATALOGUES].missing()  # type: ignore[index]
 
     # He leaves: the trajectory and the lesson are gone for him. The admin sees nothing.

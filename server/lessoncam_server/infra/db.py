@@ -361,6 +361,53 @@ def m008_trajectory_steps(db: Database) -> None:
     )
 
 
+@migrations()
+def m009_reflections(db: Database) -> None:
+    # Reflection forms by kind and version (an answer keeps the version it was given on), the
+    # answers (a teacher's on a lesson, a coach's or colleague's on a conversation; kept when
+    # the lesson expires, with the moment it was about), and the seconds each person played
+    # each lesson (the reflection's watching minutes).
+    _run_script(
+        db,
+        """
+        CREATE TABLE reflection_forms (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('lesson', 'conversation')),
+            version INTEGER NOT NULL,
+            definition TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (kind, version)
+        );
+        CREATE TABLE reflections (
+            id INTEGER PRIMARY KEY,
+            form_id INTEGER NOT NULL REFERENCES reflection_forms(id),
+            kind TEXT NOT NULL CHECK (kind IN ('lesson', 'conversation')),
+            recording_id TEXT REFERENCES recordings(id) ON DELETE SET NULL,
+            step_id INTEGER REFERENCES trajectory_steps(id) ON DELETE CASCADE,
+            subject_at TEXT NOT NULL,
+            trajectory_id INTEGER REFERENCES trajectories(id) ON DELETE SET NULL,
+            author_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            state TEXT NOT NULL CHECK (state IN ('answered', 'declined')),
+            private INTEGER NOT NULL DEFAULT 0,
+            answers TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX reflections_lesson ON reflections(recording_id, author_id)
+            WHERE recording_id IS NOT NULL;
+        CREATE UNIQUE INDEX reflections_step ON reflections(step_id, author_id)
+            WHERE step_id IS NOT NULL;
+        CREATE INDEX reflections_trajectory ON reflections(trajectory_id);
+        CREATE TABLE lesson_playback (
+            recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            played_s REAL NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (recording_id, user_id)
+        )
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):

@@ -23,6 +23,7 @@ from . import (
     formatting,
     library_pages,
     player_pages,
+    reflection_pages,
     sharing_pages,
     trajectory_pages,
     upload_pages,
@@ -47,6 +48,7 @@ PAGE_ROUTES = [
     trajectory_pages.routes,
     consent_pages.routes,
     cycle_pages.routes,
+    reflection_pages.routes,
 ]
 
 # Why a clip or a browser upload failed (the code before ':' in state_reason), for people.

@@ -37,6 +37,8 @@ NOTICES = {
     "linked": N_("The lesson is in the trajectory now: its members can watch it."),
     "unlinked": N_("The lesson was taken out of the trajectory."),
     "deleted_step": N_("The step was deleted."),
+    "reflected": N_("Thank you: your reflection is saved."),
+    "reflection_declined": N_("You will not be asked about this lesson again."),
     "consent_recorded": N_("The parents' consent is recorded."),
     "consent_withdrawn": N_(
         "The withdrawal is recorded. The lessons are out of the trajectory (or deleted) now."

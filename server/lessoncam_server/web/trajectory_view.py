@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..access.permissions import TrajectoryAccess
 from ..access.principal import User
-from ..coaching import consent, goals, linking, members, steps
+from ..coaching import consent, goals, linking, members, reflections, steps
 from ..coaching.timeline import timeline
 from ..coaching.trajectories import Need
 from ..infra.errors import DomainError
@@ -55,7 +55,19 @@ def show(
         lesson["comment_count"] = comments.count_visible(services.db, lesson["id"], user.id)
     written = steps.of_trajectory(services.db, row["id"])
     active = [m for m in people if m["state"] == "member"]
+    readable = reflections.of_trajectory(services.db, row["id"], user.id)
+    step_reflections: dict[int, list[dict[str, Any]]] = {}
+    for found_reflection in readable:
+        if found_reflection["step_id"] is not None:
+            step_reflections.setdefault(found_reflection["step_id"], []).append(found_reflection)
     context: dict[str, Any] = {
+        "lesson_reflections": {r["recording_id"]: r for r in readable if r["kind"] == "lesson"},
+        "step_reflections": step_reflections,
+        "asked_steps": {
+            c["id"]
+            for c in reflections.asked_conversations(services.db, user.id)
+            if c["trajectory_id"] == row["id"]
+        },
         "timeline": timeline(row, found.lessons, written),
         "goals": goals.of_trajectory(services.db, row["id"]),
         "has_intake": any(step["kind"] == "intake" for step in written),
