@@ -47,6 +47,11 @@ class AudioConfig(_Section):
     sample_rate: int = Field(48000, ge=8000, le=96000)
     channels: int = Field(1, ge=1, le=2)
     offset_ms: float = Field(0.0, ge=-1000, le=1000, description="Calibrated A/V offset.")
+    required: bool = Field(
+        False,
+        description="A microphone that cannot be opened: true = refuse the lesson, "
+        "false = record it without sound (and say so).",
+    )
 
 
 class RecordingConfig(_Section):

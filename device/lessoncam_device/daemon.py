@@ -25,6 +25,7 @@ from .hardware import camera_specs
 from .ids import new_ulid
 from .recorder import (
     LessonRecorder,
+    MicrophoneUnavailable,
     RecorderError,
     RecorderOptions,
     closed_recording_segments,
@@ -244,24 +245,49 @@ class Daemon:
         assert self.queue is not None
         self._trouble = None
         plan = self._plan()
+        recorder: LessonRecorder | None = None
+        queued = False
         try:
             capture = self._capture(plan)
             recorder = capture.recorder
             self.queue.add_recording(plan)
+            queued = True
             await recorder.start()
-        except (HardwareUnavailable, RecorderError, OSError, sqlite3.Error) as exc:
-            log.error("cannot start recording: %s", exc)
-            if disk_full(exc):
-                self._trouble = self._storage_words()
-                self._events.put_nowait(Event.STORAGE_LOW)
-                return
-            self.last_error = str(exc)
-            self._events.put_nowait(Event.CAMERA_FAILED)
+        except Exception as exc:  # whatever the hardware raised: said, and the unit lives on
+            await self._start_failed(plan, recorder if queued else None, exc)
             return
         self.recorder = recorder
         self._started_at = self.clock.monotonic()
         await self.tracking.start(capture.frames)  # the main camera follows her
         self._events.put_nowait(Event.STARTED)
+
+    async def _start_failed(
+        self, plan: RecordingPlan, recorder: LessonRecorder | None, exc: Exception
+    ) -> None:
+        """Say why the lesson did not start (the microphone, the disk, or a camera), and
+        close the queued recording: the recorder has already closed it on the disk."""
+        known = (HardwareUnavailable, RecorderError, OSError, sqlite3.Error)
+        if isinstance(exc, known):
+            log.error("cannot start recording: %s", exc)
+        else:
+            log.exception("cannot start recording")
+        if recorder is not None and self.queue is not None:
+            with contextlib.suppress(RecorderError):
+                counts = await recorder.stop()  # what the failed start closed it with
+                try:
+                    self.queue.close_recording(plan.recording_id, counts, interrupted=True)
+                except (OSError, sqlite3.Error, ValueError) as close_exc:
+                    log.error("lesson %s stays open in the queue: %s", plan.recording_id, close_exc)
+                self.finished_recordings.append(plan.recording_id)
+        if disk_full(exc):
+            self._trouble = self._storage_words()
+            self._events.put_nowait(Event.STORAGE_LOW)
+            return
+        self._trouble = str(exc) or repr(exc)
+        if isinstance(exc, MicrophoneUnavailable):
+            self._events.put_nowait(Event.MICROPHONE_FAILED)
+        else:
+            self._events.put_nowait(Event.CAMERA_FAILED)
 
     def _capture(self, plan: RecordingPlan) -> Capture:
         """The lesson's recorder, and what the tracker watches (the main camera's frames)."""

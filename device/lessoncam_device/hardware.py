@@ -14,7 +14,11 @@ from .config import CameraConfig, DeviceConfig, TrackingConfig
 from .real.alsa_microphone import AlsaMicrophone
 from .real.v4l2_camera import V4L2Camera
 from .recorder import AudioSyncSettings, Recorder, RecorderOptions
-from .recorder.picamera2_adapter import Picamera2Recorder, Picamera2Settings
+from .recorder.picamera2_adapter import (
+    Picamera2Microphone,
+    Picamera2Recorder,
+    Picamera2Settings,
+)
 from .segments import RecordingPlan, SegmentInfo
 from .sources import Capture, HardwareUnavailable, RecorderSources, Sources, SourcesFactory
 from .tracking.frames import RecorderFrames
@@ -70,6 +74,7 @@ class Webcams(RecorderSources):
     main: CameraConfig
     tracking: TrackingConfig
     offset_ms: float = 0.0
+    sound_required: bool = False
 
     def tracking_frames(self, recorder: Recorder, clock: Clock) -> RecorderFrames:
         """The recorder's newest main-camera picture."""
@@ -78,19 +83,26 @@ class Webcams(RecorderSources):
         )
 
 
+def microphone_of(config: DeviceConfig) -> AlsaMicrophone | None:
+    """The configured ALSA microphone, or None (``[audio] source = "none"``)."""
+    if config.audio.source != "alsa":
+        return None
+    return AlsaMicrophone(config.audio.device, config.audio.sample_rate, config.audio.channels)
+
+
 def real_sources(config: DeviceConfig, plan: RecordingPlan) -> Webcams:
     """USB webcams through V4L2 and an ALSA microphone (or none)."""
     cameras = [
         V4L2Camera(cam.device, cam.width, cam.height, float(cam.fps))
         for _, cam in _cameras_of(config, plan, "v4l2")
     ]
-    microphone = None
-    if config.audio.source == "alsa":
-        microphone = AlsaMicrophone(
-            config.audio.device, config.audio.sample_rate, config.audio.channels
-        )
     return Webcams(
-        cameras, microphone, config.cameras["main"], config.tracking, config.audio.offset_ms
+        cameras,
+        microphone_of(config),
+        config.cameras["main"],
+        config.tracking,
+        config.audio.offset_ms,
+        sound_required=config.audio.required,
     )
 
 
@@ -99,11 +111,11 @@ class PiCameras:
     """Pi cameras: they record through picamera2's own encoder pipeline, audio included."""
 
     settings: list[Picamera2Settings]
-    with_audio: bool
+    microphone: Picamera2Microphone | None
     offset_ms: float
     hfov_deg: float = 66.0
+    sound_required: bool = False
     picamera2_factory: Callable[[int], Any] | None = None
-    audio_input: dict[str, Any] | None = None
 
     def capture(
         self,
@@ -120,11 +132,11 @@ class PiCameras:
             state_dir,
             self.settings,
             clock,
-            with_audio=self.with_audio,
             audio_sync=AudioSyncSettings(offset_s=self.offset_ms / 1000.0),
+            microphone=self.microphone,
+            sound_required=self.sound_required,
             on_segment=on_segment,
             picamera2_factory=self.picamera2_factory,
-            audio_input=self.audio_input,
         )
         width, height = self.settings[0].lores_size or self.settings[0].size
         return Capture(recorder, RecorderFrames(recorder, clock, width, height, self.hfov_deg))
@@ -144,18 +156,14 @@ def pi_cameras(config: DeviceConfig, plan: RecordingPlan) -> PiCameras:
                 camera_num=int(cam.device),
                 size=(cam.width, cam.height),
                 fps=float(cam.fps),
-                audio_device=config.audio.device,
-                audio_options={
-                    "sample_rate": str(config.audio.sample_rate),
-                    "channels": str(config.audio.channels),
-                },
             )
         )
     return PiCameras(
         settings,
-        config.audio.source == "alsa",
+        microphone_of(config),
         config.audio.offset_ms,
         hfov_deg=config.tracking.hfov_deg,
+        sound_required=config.audio.required,
     )
 
 

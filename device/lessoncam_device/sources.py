@@ -62,6 +62,7 @@ class RecorderSources(ABC):
     cameras: Sequence[Camera]  # in the plan's order
     microphone: Microphone | None
     offset_ms: float  # calibrated A/V offset, added to the microphone's timestamps
+    sound_required: bool = False  # a microphone that cannot be opened refuses the lesson
 
     def capture(
         self,
@@ -76,7 +77,14 @@ class RecorderSources(ABC):
             mode=self.mode, audio_sync=AudioSyncSettings(offset_s=self.offset_ms / 1000.0)
         )
         recorder = Recorder(
-            plan, state_dir, self.cameras, self.microphone, clock, options, on_segment
+            plan,
+            state_dir,
+            self.cameras,
+            self.microphone,
+            clock,
+            options,
+            on_segment,
+            sound_required=self.sound_required,
         )
         return Capture(recorder, self.tracking_frames(recorder, clock))
 

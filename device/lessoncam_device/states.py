@@ -27,6 +27,7 @@ class Event(StrEnum):
     STORAGE_LOW = "storage_low"  # free space fell to the reserve, or a write found it full
     STORAGE_OK = "storage_ok"  # free space is above the reserve again
     CAMERA_FAILED = "camera_failed"
+    MICROPHONE_FAILED = "microphone_failed"  # it cannot be opened and [audio] required = true
     STOP_REQUESTED = "stop_requested"  # service stop: finish cleanly
 
 
@@ -60,6 +61,9 @@ STORAGE_FULL = (
     "free space on the unit (it uploads, then deletes, its recordings)"
 )
 STORAGE_REASONS = (NO_ROOM_TO_START, STORAGE_FULL)
+MICROPHONE_DID_NOT_START = (
+    "the microphone did not start, so no lesson was recorded; check it and [audio] device"
+)
 
 
 def step(status: Status, event: Event, facts: Facts = ALL_FINE) -> tuple[Status, list[Action]]:
@@ -74,6 +78,8 @@ def step(status: Status, event: Event, facts: Facts = ALL_FINE) -> tuple[Status,
             return Status(State.RECORDING), []
         if event is Event.CAMERA_FAILED:
             return Status(State.ERROR, "the camera did not start; check its cable"), []
+        if event is Event.MICROPHONE_FAILED:
+            return Status(State.ERROR, MICROPHONE_DID_NOT_START), []
         if event is Event.STORAGE_LOW:  # the disk was too full to create the lesson's files
             return Status(State.ERROR, NO_ROOM_TO_START), []
         if event in (Event.LONG_PRESS, Event.STOP_REQUESTED):

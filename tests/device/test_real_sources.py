@@ -2,7 +2,7 @@
 
 No webcam or sound card here: the webcam adapter reads a synthetic video file through the
 same ``cv2.VideoCapture`` interface, and the microphone adapter reads a synthetic beep through
-real ALSA (alsa-lib's ``file`` plugin feeding a capture PCM).
+real ALSA (alsa-lib's ``file`` plugin feeding a capture PCM, see ``alsa_helpers.py``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import pytest
 from lessoncam_device import cli
 from lessoncam_device.config import parse_config
 from lessoncam_device.hardware import PiCameras, Webcams, camera_specs, sources_for
-from lessoncam_device.real.alsa_microphone import AlsaMicrophone, MicrophoneLost
+from lessoncam_device.real.alsa_microphone import AlsaMicrophone
 from lessoncam_device.real.v4l2_camera import CameraLost, V4L2Camera
-from lessoncam_device.recorder import Recorder
+from lessoncam_device.recorder import MicrophoneUnavailable, Recorder
 from lessoncam_device.recorder.picamera2_adapter import Picamera2Recorder
 from lessoncam_device.segments import RecordingPlan
 from lessoncam_device.sim.clock import VirtualClock
@@ -31,7 +31,9 @@ from lessoncam_device.sim.sources import SimulatedSources
 from lessoncam_device.sources import HardwareUnavailable
 from lessoncam_device.tracking.frames import RecorderFrames
 
-RATE = 48000
+from .alsa_helpers import RATE, TEST_PCM, alsa_user_config, system_alsa
+
+__all__ = ["alsa_user_config", "system_alsa"]  # the fixtures
 
 
 def synthetic_video(path: Path, frames: int, size: tuple[int, int] = (320, 240)) -> Path:
@@ -70,29 +72,10 @@ async def test_a_missing_webcam_says_which_device() -> None:
             pass
 
 
-@pytest.fixture
-def alsa_beep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
-    """An ALSA capture PCM ``lessoncam_test`` that plays back a synthetic beep."""
-    t = np.arange(RATE // 2) / RATE
-    pcm = (np.sin(2 * np.pi * 1000 * t) * 8000).astype("<i2")
-    pcm[: RATE // 10] = 0  # 100 ms of silence, then the beep
-    raw = tmp_path / "beep.raw"
-    pcm.tofile(raw)
-    conf = tmp_path / "alsa.conf"
-    conf.write_text(
-        "</usr/share/alsa/alsa.conf>\n"
-        "pcm.lessoncam_test {\n"
-        '  type file\n  slave.pcm "null"\n  file "/dev/null"\n'
-        f'  infile "{raw}"\n  format "raw"\n}}\n'
-    )
-    monkeypatch.setenv("ALSA_CONFIG_PATH", str(conf))
-    return pcm
-
-
 async def test_alsa_microphone_delivers_the_devices_samples_in_equal_chunks(
-    alsa_beep: np.ndarray,
+    system_alsa: np.ndarray,
 ) -> None:
-    mic = AlsaMicrophone("lessoncam_test", RATE, 1)
+    mic = AlsaMicrophone(TEST_PCM, RATE, 1)
     chunks = []
     stream = mic.stream(VirtualClock(), 1024)
     async for chunk in stream:
@@ -102,16 +85,16 @@ async def test_alsa_microphone_delivers_the_devices_samples_in_equal_chunks(
     await stream.aclose()
     assert all(c.samples.shape == (1024, 1) and c.samples.dtype == np.int16 for c in chunks)
     heard = np.concatenate([c.samples[:, 0] for c in chunks])
-    assert np.array_equal(heard, alsa_beep[: len(heard)])  # bit for bit through ALSA
+    assert np.array_equal(heard, system_alsa[: len(heard)])  # bit for bit through ALSA
     # Stamped by ALSA on the wall clock, in order (this test device is not paced, so the
     # stamps are as far apart as the reads were, not one chunk's length).
     stamps = [c.wall_s for c in chunks]
     assert stamps == sorted(stamps) and abs(stamps[0] - time.time()) < 10
 
 
-async def test_a_missing_microphone_says_which_device(alsa_beep: np.ndarray) -> None:
+async def test_a_missing_microphone_says_which_device(system_alsa: np.ndarray) -> None:
     mic = AlsaMicrophone("no_such_pcm", RATE, 1)
-    with pytest.raises(MicrophoneLost, match="no_such_pcm"):
+    with pytest.raises(MicrophoneUnavailable, match="no_such_pcm"):
         async for _ in mic.stream(VirtualClock(), 1024):
             pass
 
@@ -169,7 +152,12 @@ def test_pi_cameras_record_through_picamera2(tmp_path: Path) -> None:
     assert isinstance(pi, PiCameras)
     assert [s.camera_num for s in pi.settings] == [0, 1]
     assert pi.settings[1].fps == 25.0 and pi.settings[0].size == (1920, 1080)
-    assert pi.settings[0].audio_device == "hw:2,0" and pi.with_audio
+    assert isinstance(pi.microphone, AlsaMicrophone) and pi.microphone.device == "hw:2,0"
+    assert pi.microphone.av_input() == {
+        "file": "hw:2,0",
+        "format": "alsa",
+        "options": {"sample_rate": "48000", "channels": "1"},
+    }
     capture = pi.capture(plan, tmp_path, VirtualClock(), lambda _info: None)
     assert isinstance(capture.recorder, Picamera2Recorder)
     assert capture.recorder.audio_sync.offset_s == pytest.approx(-0.040)

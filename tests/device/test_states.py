@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lessoncam_device.states import (
     ALL_FINE,
+    MICROPHONE_DID_NOT_START,
     Action,
     Blink,
     Event,
@@ -53,6 +54,14 @@ def test_stops_cleanly_at_the_storage_reserve_and_the_maximum_length() -> None:
 def test_a_camera_that_does_not_start_is_an_error_that_a_press_retries() -> None:
     status, _ = run(Event.SHORT_PRESS, Event.CAMERA_FAILED)
     assert status.state is State.ERROR and "camera" in (status.reason or "")
+    status, actions = step(status, Event.SHORT_PRESS, Facts())
+    assert status.state is State.STARTING and actions == [Action.START_RECORDING]
+
+
+def test_a_microphone_that_does_not_start_is_said_as_the_microphone() -> None:
+    status, _ = run(Event.SHORT_PRESS, Event.MICROPHONE_FAILED)
+    assert status == Status(State.ERROR, MICROPHONE_DID_NOT_START)
+    assert "camera" not in MICROPHONE_DID_NOT_START
     status, actions = step(status, Event.SHORT_PRESS, Facts())
     assert status.state is State.STARTING and actions == [Action.START_RECORDING]
 

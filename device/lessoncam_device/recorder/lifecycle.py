@@ -1,10 +1,14 @@
 """The lifecycle every recorder shares, whatever encodes its cameras.
 
 ``start``: refuse a second start, fix t = 0, create the recording's folders and
-``recording.json``, open the segment I/O thread, then start the cameras. ``stop``: stop the
-cameras, write the closed marker (interrupted if anything failed), and end the announcements
-once every segment has been announced. ``Recorder`` (PyAV) and ``Picamera2Recorder`` fill in
-how their cameras start and stop.
+``recording.json``, open the segment I/O thread, try the microphone, then start the cameras.
+``stop``: stop the cameras, write the closed marker (interrupted if anything failed), and end
+the announcements once every segment has been announced. ``Recorder`` (PyAV) and
+``Picamera2Recorder`` fill in how their cameras start and stop.
+
+A microphone that cannot be opened either leaves the lesson without sound, said in
+``without_sound`` and the stats' errors, or (``sound_required``) refuses the lesson. A start
+that fails half-way closes the recording at once, interrupted, with what was announced.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 
 from ..clock import Clock
 from ..segments import RecordingPlan, SegmentInfo
-from .base import RecorderError
+from .base import CheckableMicrophone, MicrophoneUnavailable, RecorderError
 from .segment_io import Announcements, SegmentIO
 from .storage import (
     ClosedMarker,
@@ -55,7 +59,8 @@ class RecorderLifecycle(ABC):
     """One lesson's recording folder, announcements and closed marker around its cameras.
 
     ``cameras`` is how many the subclass was given: it must match the plan. Closed segments
-    go to ``on_segment`` (on the event loop) and to :meth:`segments`.
+    go to ``on_segment`` (on the event loop) and to :meth:`segments`. ``microphone`` is tried
+    before the cameras start when it can be (a :class:`CheckableMicrophone`).
     """
 
     def __init__(
@@ -65,6 +70,9 @@ class RecorderLifecycle(ABC):
         clock: Clock,
         cameras: int,
         on_segment: Callable[[SegmentInfo], None] | None,
+        *,
+        microphone: object = None,
+        sound_required: bool = False,
     ) -> None:
         if cameras != len(plan.cameras):
             raise RecorderError(f"the plan has {len(plan.cameras)} cameras, {cameras} given")
@@ -76,6 +84,10 @@ class RecorderLifecycle(ABC):
         self.camera_ids = [str(c["id"]) for c in plan.cameras]
         self.t0: float | None = None  # monotonic time of the recording's t = 0
         self.error: BaseException | None = None
+        self.sound_required = sound_required
+        #: Why this lesson records no sound although a microphone was asked for (or None).
+        self.without_sound: str | None = None
+        self._microphone = microphone
         self._announce = Announcements(on_segment)
         self._announced: dict[str, set[int]] = {}  # sequences handed on, per camera
         self._io: SegmentIO | None = None
@@ -104,7 +116,12 @@ class RecorderLifecycle(ABC):
         self.t0 = t0 = recording_t0(self.plan, self.clock)
         await asyncio.to_thread(self._create_files)
         self._io = SegmentIO(self._emit, name=f"segment-io-{self.plan.recording_id}")
-        await self._start_cameras(t0, wall_minus_mono)
+        try:
+            await self._try_microphone()
+            await self._start_cameras(t0, wall_minus_mono)
+        except BaseException as exc:
+            await self._abandon(exc)
+            raise
         log.info(
             "recording %s started: %s cameras, t0 = %.3f (monotonic)",
             self.plan.recording_id,
@@ -136,6 +153,48 @@ class RecorderLifecycle(ABC):
         await asyncio.sleep(0)
         log.info("recording %s stopped: %s", self.plan.recording_id, counts)
         return dict(counts)
+
+    @property
+    def sound_wanted(self) -> bool:
+        """A microphone was given and it opened (or cannot be tried): record its sound."""
+        return self._microphone is not None and self.without_sound is None
+
+    def notes(self) -> list[str]:
+        """What the lifecycle itself has to say in the stats' errors (sound left out)."""
+        return [self.without_sound] if self.without_sound else []
+
+    async def _try_microphone(self) -> None:
+        """Open and close the microphone before any camera starts (a thread)."""
+        mic = self._microphone
+        if not isinstance(mic, CheckableMicrophone):
+            return
+        try:
+            await asyncio.to_thread(mic.check)
+        except MicrophoneUnavailable as exc:
+            if self.sound_required:
+                raise MicrophoneUnavailable(
+                    f"{exc}; the lesson was not recorded ([audio] required = true)"
+                ) from exc
+            self.without_sound = f"recording without sound: {exc}"
+            log.warning("%s", self.without_sound)
+
+    async def _abandon(self, exc: BaseException) -> None:
+        """After a failed start (the cameras already cleaned up): close the recording as
+        interrupted, with whatever was announced, so it never stays open."""
+        log.error("recording %s did not start: %s", self.plan.recording_id, exc)
+        assert self._io is not None
+        await asyncio.to_thread(self._io.finish)
+        counts = {cam: max(self._announced.get(cam, {-1})) + 1 for cam in self.camera_ids}
+        self.error = exc
+        marker = ClosedMarker(
+            at_iso=self.clock.now().isoformat(), interrupted=True, segments=counts, missing={}
+        )
+        try:
+            await asyncio.to_thread(write_record, self.dir, RecordingRecord(self.plan, marker))
+        except OSError:
+            log.exception("recording %s: the closed marker could not be written", self.dir)
+        self._counts = counts
+        self._announce.close()
 
     async def segments(self) -> AsyncIterator[SegmentInfo]:
         """Closed segments in the order they closed, until the recording has stopped."""

@@ -74,7 +74,9 @@ class Recorder(RecorderLifecycle):
     """Records one lesson from ``cameras`` (in the plan's order) and ``microphone``.
 
     ``on_segment`` (optional) is called on the event loop with every closed segment; or
-    iterate :meth:`segments`. Files go to ``<state_dir>/recordings/<recording_id>/``.
+    iterate :meth:`segments`. Files go to ``<state_dir>/recordings/<recording_id>/``. A real
+    microphone is tried first: if it cannot be opened the lesson is recorded without sound
+    (said in ``stats().errors``), or refused with ``sound_required``.
     """
 
     def __init__(
@@ -86,8 +88,18 @@ class Recorder(RecorderLifecycle):
         clock: Clock,
         options: RecorderOptions | None = None,
         on_segment: Callable[[SegmentInfo], None] | None = None,
+        *,
+        sound_required: bool = False,
     ) -> None:
-        super().__init__(plan, state_dir, clock, len(cameras), on_segment)
+        super().__init__(
+            plan,
+            state_dir,
+            clock,
+            len(cameras),
+            on_segment,
+            microphone=microphone,
+            sound_required=sound_required,
+        )
         self.cameras = list(cameras)
         self.microphone = microphone
         self.options = options or RecorderOptions()
@@ -110,7 +122,6 @@ class Recorder(RecorderLifecycle):
                 p.bank.close()
             for task in self._pumps:
                 task.cancel()
-            self._io.finish()
             raise
         for p in self._pipelines:
             p.start()
@@ -182,7 +193,7 @@ class Recorder(RecorderLifecycle):
                 self._timeline.first_sample_s,
             )
         main_id = self._main_camera()
-        errors = [repr(p.error) for p in self._pipelines if p.error is not None]
+        errors = self.notes() + [repr(p.error) for p in self._pipelines if p.error is not None]
         errors += [repr(e) for e in self._pump_errors()]
         errors += [repr(e) for e in self._io.errors] if self._io is not None else []
         failed = [p.camera for p in self._pipelines if p.error is not None]
@@ -228,7 +239,7 @@ class Recorder(RecorderLifecycle):
         cam_id = self.camera_ids[index]
         video = spec["video"]
         fps = float(video["fps"])
-        with_audio = self.microphone is not None and self.plan.audio_camera == cam_id
+        with_audio = self.sound_wanted and self.plan.audio_camera == cam_id
         bank = EncoderBank()
         try:
             venc = bank.video(
