@@ -68,6 +68,9 @@ class ControlsConfig(_Section):
     button_pin: int | None = Field(17, ge=0, le=27, description="BCM pin; None = no button.")
     led_pin: int | None = Field(27, ge=0, le=27, description="BCM pin of the status LED.")
     long_press_s: float = Field(2.0, ge=0.5, le=10, description="Hold this long to stop.")
+    bounce_s: float = Field(
+        0.05, ge=0, le=0.5, description="Debounce: a shorter press is contact bounce; 0 = off."
+    )
 
 
 class UploadsConfig(_Section):

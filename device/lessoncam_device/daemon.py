@@ -37,7 +37,17 @@ from .sd_notify import notify
 from .segments import RecordingPlan, SegmentInfo
 from .sources import Capture, HardwareUnavailable, SourcesFactory
 from .spare_room import SpareRoom
-from .states import STORAGE_REASONS, Action, Event, Facts, State, Status, led_pattern, step
+from .states import (
+    BUTTON_DEAD,
+    STORAGE_REASONS,
+    Action,
+    Event,
+    Facts,
+    State,
+    Status,
+    led_pattern,
+    step,
+)
 from .tracking.service import TrackingService
 from .uploader import (
     Backoff,
@@ -92,6 +102,7 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._started_at = 0.0
         self._controls: Controls | None = None
+        self._button_problem: str | None = None  # why the button cannot be read
         self.tracking = TrackingService(config, clock)
         self.ready = asyncio.Event()
 
@@ -204,7 +215,11 @@ class Daemon:
 
     async def _apply(self, event: Event) -> None:
         before = self.status
-        facts = Facts(storage_ok=self.storage_ok(), enrolled=self.credentials is not None)
+        facts = Facts(
+            storage_ok=self.storage_ok(),
+            enrolled=self.credentials is not None,
+            button_ok=self._button_problem is None,
+        )
         self.status, actions = step(self.status, event, facts)
         if self.status != before:
             log.info(
@@ -217,8 +232,9 @@ class Daemon:
             if self.status.reason in STORAGE_REASONS:
                 self._trouble = self._storage_words()
             if self.status.reason:
-                # The state's reason, with the recorder's own words when it has some.
-                detail = f": {self._trouble}" if self._trouble else ""
+                # The state's reason, with the recorder's (or the button's) own words.
+                words = self._button_problem if self.status.reason == BUTTON_DEAD else self._trouble
+                detail = f": {words}" if words else ""
                 self.last_error = self.status.reason + detail
             notify(f"STATUS={self.status.state.value}")
         for action in actions:
@@ -428,19 +444,27 @@ class Daemon:
     # --- button and light -----------------------------------------------------------------
 
     def _open_controls(self) -> None:
+        """Open the button and the LED; one that cannot be opened is said in the log and the
+        fleet view, and a dead button puts the unit in the attention state (on the LED, if
+        that works): it must not look ready when a press would do nothing."""
         pins = self.config.controls
         if not self.use_pins or (pins.button_pin is None and pins.led_pin is None):
             return
-        try:
-            self._controls = Controls(
-                self.post,
-                button_pin=pins.button_pin,
-                led_pin=pins.led_pin,
-                long_press_s=pins.long_press_s,
-                pin_factory=self.pin_factory,
-            )
-        except Exception as exc:  # no GPIO here: the unit still records, say why
-            log.warning("button and LED unavailable (%s); the unit runs without them", exc)
+        self._controls = Controls(
+            self.post,
+            button_pin=pins.button_pin,
+            led_pin=pins.led_pin,
+            long_press_s=pins.long_press_s,
+            bounce_s=pins.bounce_s,
+            pin_factory=self.pin_factory,
+        )
+        if self._controls.led_problem is not None:
+            log.error("%s", self._controls.led_problem)
+            self.last_error = self._controls.led_problem
+        if self._controls.button_problem is not None:
+            log.error("%s", self._controls.button_problem)
+            self._button_problem = self._controls.button_problem
+            self._events.put_nowait(Event.BUTTON_FAILED)
 
     def _show(self) -> None:
         if self._controls is None or self.queue is None:

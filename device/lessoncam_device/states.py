@@ -28,6 +28,7 @@ class Event(StrEnum):
     STORAGE_OK = "storage_ok"  # free space is above the reserve again
     CAMERA_FAILED = "camera_failed"
     MICROPHONE_FAILED = "microphone_failed"  # it cannot be opened and [audio] required = true
+    BUTTON_FAILED = "button_failed"  # the button cannot be read (at start-up)
     STOP_REQUESTED = "stop_requested"  # service stop: finish cleanly
 
 
@@ -50,6 +51,7 @@ class Facts:
 
     storage_ok: bool = True
     enrolled: bool = True
+    button_ok: bool = True  # False: the unit is never just "ready" (attention instead)
 
 
 ALL_FINE = Facts()
@@ -61,13 +63,25 @@ STORAGE_FULL = (
     "free space on the unit (it uploads, then deletes, its recordings)"
 )
 STORAGE_REASONS = (NO_ROOM_TO_START, STORAGE_FULL)
+BUTTON_DEAD = "the button does not work: lessons cannot be started at the unit"
 MICROPHONE_DID_NOT_START = (
     "the microphone did not start, so no lesson was recorded; check it and [audio] device"
 )
 
 
 def step(status: Status, event: Event, facts: Facts = ALL_FINE) -> tuple[Status, list[Action]]:
-    """The next status and the actions to carry out for ``event``."""
+    """The next status and the actions to carry out for ``event``.
+
+    Without a working button the unit is never shown as ready: where it would be idle it is
+    in the attention state (``BUTTON_DEAD``); a press (a signal) still starts a lesson.
+    """
+    new, actions = _step(status, event, facts)
+    if new.state is State.IDLE and not facts.button_ok:
+        return Status(State.ERROR, BUTTON_DEAD), actions
+    return new, actions
+
+
+def _step(status: Status, event: Event, facts: Facts) -> tuple[Status, list[Action]]:
     state = status.state
     if state in (State.IDLE, State.ERROR) and event is Event.SHORT_PRESS:
         if not facts.storage_ok:
