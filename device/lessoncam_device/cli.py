@@ -21,6 +21,7 @@ from .sim.sources import simulated_sources
 from .sources import Sources
 from .states import Event, State
 from .tracking import commands as tracking_commands
+from .tracking.detection_stream import tracking_problems
 
 DEFAULT_STATE_DIR = Path("/var/lib/lessoncam-device")
 
@@ -139,6 +140,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{name} ({cam.source} {cam.width}x{cam.height}@{cam.fps})"
         for name, cam in config.cameras.items()
     )
+    problems = tracking_problems(config)
+    for problem in problems:
+        print(f"config refused: {problem}", file=sys.stderr)
+    if problems:
+        return 2
     print(
         f"config OK; cameras: {cams}; audio: {config.audio.source}; "
         f"state in {config.unit.state_dir}"

@@ -112,6 +112,9 @@ class TrackingConfig(_Section):
         default_factory=lambda: [7], min_length=1, description="The teacher's marker id(s)."
     )
     marker_size_m: float = Field(0.20, gt=0.01, le=1.0, description="Printed black square.")
+    room_depth_m: float = Field(
+        8.0, ge=1, le=40, description="Farthest the marker must be found (m): sizes the stream."
+    )
     rate_hz: float = Field(15.0, ge=1, le=60, description="Frames searched per second.")
     stream: Literal["main", "lores"] = Field(
         "main", description="Search a crop of the main stream, or the low-resolution stream."

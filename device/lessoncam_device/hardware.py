@@ -21,6 +21,7 @@ from .recorder.picamera2_adapter import (
 )
 from .segments import RecordingPlan, SegmentInfo
 from .sources import Capture, HardwareUnavailable, RecorderSources, Sources, SourcesFactory
+from .tracking.detection_stream import detection_stream
 from .tracking.frames import RecorderFrames
 
 
@@ -126,7 +127,8 @@ class PiCameras:
         options: RecorderOptions | None = None,
     ) -> Capture:
         """A picamera2 recorder (``options`` do not apply: picamera2 encodes); the tracker
-        watches the main camera's low-resolution stream."""
+        watches the main camera's low-resolution stream (or its main stream, when the marker
+        needs every pixel; see ``tracking.detection_stream``)."""
         recorder = Picamera2Recorder(
             plan,
             state_dir,
@@ -151,11 +153,15 @@ def pi_cameras(config: DeviceConfig, plan: RecordingPlan) -> PiCameras:
                 f"[cameras.{name}] device = {cam.device!r}: a Pi camera is chosen by "
                 'its number, "0" or "1" (see `lessoncam-device devices`)'
             )
+        size = (cam.width, cam.height)
+        # The tracker's stream, on the main camera only: big enough for the marker.
+        lores = detection_stream(size, config.tracking).lores if name == "main" else None
         settings.append(
             Picamera2Settings(
                 camera_num=int(cam.device),
-                size=(cam.width, cam.height),
+                size=size,
                 fps=float(cam.fps),
+                lores_size=lores,
             )
         )
     return PiCameras(

@@ -9,14 +9,17 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import av
 import pytest
 
+from lessoncam_device.config import parse_config
+from lessoncam_device.hardware import PiCameras, camera_specs, sources_for
 from lessoncam_device.recorder.picamera2_adapter import Picamera2Recorder, Picamera2Settings
-from lessoncam_device.segments import SegmentInfo
+from lessoncam_device.segments import RecordingPlan, SegmentInfo
 
 from .picamera2_fakes import FPS, H, PacedMicrophone, W, picamera2_stubbed, rig
 from .recorder_helpers import av_offsets, demux_video_pts, make_plan
@@ -92,3 +95,44 @@ async def test_picamera2_pipeline_writes_split_segments_on_one_timeline(
     offsets = av_offsets(main)
     assert len(offsets) == 7  # a flash a second from 1 s after the first frame
     assert max(abs(o) for o in offsets) < 1 / FPS, offsets
+
+
+async def test_the_tracker_gets_a_stream_big_enough_for_the_marker(
+    picamera2_stubbed: Any, tmp_path: Path
+) -> None:
+    """Issue 12, defect 4: the main camera's low-resolution stream is sized from [tracking]
+    (a 20 cm marker at 7.4 m needs 1154 px, not the old 640x360); the second camera gets none."""
+    config = parse_config(
+        {
+            "cameras": {
+                "main": {"source": "picamera2", "device": "0"},
+                "pupils": {"source": "picamera2", "device": "1"},
+            },
+            "audio": {"source": "none"},
+            "tracking": {"room_depth_m": 7.4},
+        }
+    )
+    clock, fakes, _ = rig(picamera2_stubbed)
+    plan = RecordingPlan(
+        recording_id="01JTESTTESTTESTTESTTESTTES",
+        started_at_iso=clock.now().isoformat(),
+        cameras=camera_specs(config),
+        audio_camera=None,
+        segment_seconds=10.0,
+        software_version="test",
+    )
+    pi = sources_for(config, plan, clock)
+    assert isinstance(pi, PiCameras)
+    pi = replace(pi, picamera2_factory=lambda num: fakes[num])
+    capture = pi.capture(plan, tmp_path, clock, lambda _info: None)
+    await capture.recorder.start()
+    try:
+        assert fakes[0].config["main"]["size"] == (1920, 1080)
+        assert fakes[0].config["lores"] == {"size": (1216, 684), "format": "YUV420"}
+        assert fakes[1].config["lores"] is None
+        assert capture.frames is not None
+        assert (capture.frames.geometry.width, capture.frames.geometry.height) == (1216, 684)
+        seen = capture.frames.latest()
+        assert seen is not None and seen[1].shape == (684, 1216)
+    finally:
+        await capture.recorder.stop()

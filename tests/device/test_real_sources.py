@@ -161,10 +161,11 @@ def test_pi_cameras_record_through_picamera2(tmp_path: Path) -> None:
     capture = pi.capture(plan, tmp_path, VirtualClock(), lambda _info: None)
     assert isinstance(capture.recorder, Picamera2Recorder)
     assert capture.recorder.audio_sync.offset_s == pytest.approx(-0.040)
-    # The tracker watches the main camera's low-resolution stream.
+    # The tracker watches the main camera's low-resolution stream, sized for the marker
+    # (20 cm at the default 8 m room depth: 1280x720; see test_detection_stream.py).
     assert isinstance(capture.frames, RecorderFrames)
     assert capture.frames.recorder is capture.recorder
-    assert (capture.frames.geometry.width, capture.frames.geometry.height) == (640, 360)
+    assert (capture.frames.geometry.width, capture.frames.geometry.height) == (1280, 720)
 
 
 @pytest.mark.parametrize(
