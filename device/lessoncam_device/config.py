@@ -41,6 +41,26 @@ class CameraConfig(_Section):
     fps: int = Field(30, ge=5, le=60)
 
 
+class VideoConfig(_Section):
+    """How Pi cameras encode H.264, per Raspberry Pi model (read from the device tree)."""
+
+    encoder: Literal["auto", "hardware", "libx264"] = Field(
+        "auto",
+        description="auto = the hardware encoder on a Pi 4 (and older), libx264 on a Pi 5, "
+        "which has none.",
+    )
+    bitrate_kbps: int = Field(
+        0,
+        ge=0,
+        le=25000,
+        description="Per camera; 0 = by encoder: 6000 (hardware) or 7000 (libx264) at "
+        "1080p30, scaled to the picture size and rate.",
+    )
+    x264_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast"] = Field(
+        "ultrafast", description="libx264's speed: slower presets cost CPU (see docs/recorder.md)."
+    )
+
+
 class AudioConfig(_Section):
     source: Literal["alsa", "simulated", "none"] = "simulated"
     device: str = Field("default", description="ALSA device, e.g. 'hw:1,0' (see `devices`).")
@@ -183,6 +203,7 @@ class DeviceConfig(_Section):
         description="'main' follows the teacher; an optional second one films pupils.",
     )
     audio: AudioConfig = AudioConfig()
+    video: VideoConfig = VideoConfig()
     recording: RecordingConfig = RecordingConfig()
     controls: ControlsConfig = ControlsConfig()
     uploads: UploadsConfig = UploadsConfig()

@@ -23,6 +23,7 @@ from .segments import RecordingPlan, SegmentInfo
 from .sources import Capture, HardwareUnavailable, RecorderSources, Sources, SourcesFactory
 from .tracking.detection_stream import detection_stream
 from .tracking.frames import RecorderFrames
+from .video_encoding import read_pi_model, video_encoding
 
 
 def camera_specs(config: DeviceConfig) -> tuple[dict[str, Any], ...]:
@@ -144,8 +145,12 @@ class PiCameras:
         return Capture(recorder, RecorderFrames(recorder, clock, width, height, self.hfov_deg))
 
 
-def pi_cameras(config: DeviceConfig, plan: RecordingPlan) -> PiCameras:
-    """The plan's cameras as picamera2 settings; every camera must be a Pi camera."""
+def pi_cameras(config: DeviceConfig, plan: RecordingPlan, *, model: str | None = None) -> PiCameras:
+    """The plan's cameras as picamera2 settings; every camera must be a Pi camera.
+
+    ``model`` is the board (None: read from the device tree): it picks the encoder.
+    """
+    model = read_pi_model() if model is None else model
     settings = []
     for name, cam in _cameras_of(config, plan, "picamera2"):
         if not cam.device.isdigit():
@@ -156,12 +161,16 @@ def pi_cameras(config: DeviceConfig, plan: RecordingPlan) -> PiCameras:
         size = (cam.width, cam.height)
         # The tracker's stream, on the main camera only: big enough for the marker.
         lores = detection_stream(size, config.tracking).lores if name == "main" else None
+        encoding = video_encoding(config.video, model, size, float(cam.fps))
         settings.append(
             Picamera2Settings(
                 camera_num=int(cam.device),
                 size=size,
                 fps=float(cam.fps),
                 lores_size=lores,
+                encoder="hardware" if encoding.encoder == "hardware" else "libav",
+                bitrate=encoding.bitrate,
+                preset=encoding.preset,
             )
         )
     return PiCameras(

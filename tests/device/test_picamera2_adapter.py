@@ -18,6 +18,7 @@ import pytest
 
 from lessoncam_device.config import parse_config
 from lessoncam_device.hardware import PiCameras, camera_specs, sources_for
+from lessoncam_device.recorder import RecorderError
 from lessoncam_device.recorder.picamera2_adapter import Picamera2Recorder, Picamera2Settings
 from lessoncam_device.segments import RecordingPlan, SegmentInfo
 
@@ -136,3 +137,36 @@ async def test_the_tracker_gets_a_stream_big_enough_for_the_marker(
         assert seen is not None and seen[1].shape == (684, 1216)
     finally:
         await capture.recorder.stop()
+
+
+async def test_libx264_takes_the_configured_preset_and_bitrate(
+    picamera2_stubbed: Any, tmp_path: Path
+) -> None:
+    clock, fakes, _ = rig(picamera2_stubbed)
+    plan = make_plan(clock, [("main", W, H, FPS)], SEGMENT_S, audio_camera=None)
+    settings = Picamera2Settings(
+        0, (W, H), FPS, None, encoder="libav", bitrate=2_000_000, preset="superfast"
+    )
+    recorder = Picamera2Recorder(
+        plan, tmp_path, [settings], clock, picamera2_factory=lambda num: fakes[num]
+    )
+    await recorder.start()
+    try:
+        context = fakes[0].encoder._stream.codec_context
+        assert context.options["preset"] == "superfast" and context.bit_rate == 2_000_000
+    finally:
+        await recorder.stop()
+
+
+async def test_asking_for_a_hardware_encoder_that_is_not_there_says_the_key(
+    picamera2_stubbed: Any, tmp_path: Path
+) -> None:
+    clock, fakes, _ = rig(picamera2_stubbed)  # an x86 machine: no /dev/video11
+    plan = make_plan(clock, [("main", W, H, FPS)], SEGMENT_S, audio_camera=None)
+    settings = Picamera2Settings(0, (W, H), FPS, None, encoder="hardware")
+    recorder = Picamera2Recorder(
+        plan, tmp_path, [settings], clock, picamera2_factory=lambda num: fakes[num]
+    )
+    with pytest.raises(RecorderError, match=r'set \[video\] encoder = "libx264"'):
+        await recorder.start()
+    assert fakes[0].calls == ["configure", "stop", "close"]

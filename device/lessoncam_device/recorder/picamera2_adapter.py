@@ -78,6 +78,7 @@ class Picamera2Settings:
     lores_size: tuple[int, int] | None = (640, 360)
     encoder: Literal["auto", "libav", "hardware"] = "auto"  # auto: hardware on a Pi 4
     bitrate: int | None = None  # None: picamera2's MEDIUM quality for the size and rate
+    preset: str | None = None  # libx264's preset (None: picamera2's "ultrafast")
 
 
 class Picamera2Microphone(CheckableMicrophone, Protocol):
@@ -369,12 +370,19 @@ class _CameraSession:
     def _make_encoder(self) -> Any:
         s = self.settings
         hardware = s.encoder == "hardware" or (s.encoder == "auto" and self.pc.has_hw_h264)
+        if s.encoder == "hardware" and not self.pc.has_hw_h264:
+            raise RecorderError(
+                f"camera {self.camera}: no hardware H.264 encoder here ({_HW_ENCODER_DEVICE} "
+                'is missing; a Pi 5 has none): set [video] encoder = "libx264" or "auto"'
+            )
         self._hardware = hardware
         base = self.pc.H264Encoder if hardware else self.pc.LibavH264Encoder
         gop = max(1, round(s.fps))  # a keyframe every second: cuts are never more than 1 s off
         # PyAV wants a rational rate, not a float.
         rate = int(s.fps) if s.fps.is_integer() else Fraction(s.fps).limit_denominator(1001)
         encoder = _encoder_class(base)(bitrate=s.bitrate, iperiod=gop, framerate=rate)
+        if not hardware and s.preset is not None:
+            encoder.preset = s.preset  # picamera2's own default is "ultrafast"
         encoder.lessoncam = self
         if self.audio is not None:
             a = self.audio
