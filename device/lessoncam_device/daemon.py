@@ -21,8 +21,7 @@ from .clock import Clock
 from .config import DeviceConfig
 from .controls import Controls
 from .enrolment import Credentials
-from .hardware import camera_specs
-from .ids import new_ulid
+from .hardware import lesson_plan
 from .recorder import (
     LessonRecorder,
     MicrophoneUnavailable,
@@ -246,21 +245,10 @@ class Daemon:
 
     # --- recording ------------------------------------------------------------------------
 
-    def _plan(self) -> RecordingPlan:
-        now = self.clock.now()
-        return RecordingPlan(
-            recording_id=new_ulid(now),
-            started_at_iso=now.isoformat(),
-            cameras=camera_specs(self.config),
-            audio_camera=None if self.config.audio.source == "none" else "main",
-            segment_seconds=self.config.recording.segment_seconds,
-            software_version=__version__,
-        )
-
     async def _start_recording(self) -> None:
         assert self.queue is not None
         self._trouble = None
-        plan = self._plan()
+        plan = lesson_plan(self.config, self.clock)
         recorder: LessonRecorder | None = None
         queued = False
         try:

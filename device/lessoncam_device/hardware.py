@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .clock import Clock
 from .config import CameraConfig, DeviceConfig, TrackingConfig
+from .ids import new_ulid
 from .real.alsa_microphone import AlsaMicrophone
 from .real.v4l2_camera import V4L2Camera
 from .recorder import AudioSyncSettings, Recorder, RecorderOptions
@@ -43,6 +45,19 @@ def camera_specs(config: DeviceConfig) -> tuple[dict[str, Any], ...]:
             },
         }
         for name in names
+    )
+
+
+def lesson_plan(config: DeviceConfig, clock: Clock) -> RecordingPlan:
+    """A new lesson's plan, starting now: its id, cameras and which one carries the sound."""
+    now = clock.now()
+    return RecordingPlan(
+        recording_id=new_ulid(now),
+        started_at_iso=now.isoformat(),
+        cameras=camera_specs(config),
+        audio_camera=None if config.audio.source == "none" else "main",
+        segment_seconds=config.recording.segment_seconds,
+        software_version=__version__,
     )
 
 
