@@ -9,18 +9,22 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import queue
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 import pytest
 
 from lessoncam_device.config import parse_config
-from lessoncam_device.hardware import PiCameras, camera_specs, sources_for
+from lessoncam_device.hardware import MixedCameras, PiCameras, camera_specs, sources_for
+from lessoncam_device.real.v4l2_camera import V4L2Camera
 from lessoncam_device.recorder import RecorderError
 from lessoncam_device.recorder.picamera2_adapter import Picamera2Recorder, Picamera2Settings
 from lessoncam_device.segments import RecordingPlan, SegmentInfo
+from lessoncam_device.sim.clock import SteppedClock
 
 from .picamera2_fakes import FPS, H, PacedMicrophone, W, picamera2_stubbed, rig
 from .recorder_helpers import av_offsets, demux_video_pts, make_plan
@@ -170,3 +174,77 @@ async def test_asking_for_a_hardware_encoder_that_is_not_there_says_the_key(
     with pytest.raises(RecorderError, match=r'set \[video\] encoder = "libx264"'):
         await recorder.start()
     assert fakes[0].calls == ["configure", "stop", "close"]
+
+
+class PacedWebcam:
+    """What ``cv2.VideoCapture`` gives the webcam adapter: frames the test hands over."""
+
+    def __init__(self) -> None:
+        self.frames: queue.Queue[np.ndarray | None] = queue.Queue()
+
+    def isOpened(self) -> bool:
+        return True
+
+    def set(self, _prop: int, _value: float) -> bool:
+        return True
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        image = self.frames.get()
+        return image is not None, image
+
+    def release(self) -> None:
+        self.frames.put(None)
+
+
+async def test_a_pi_camera_and_a_usb_webcam_record_one_lesson(
+    picamera2_stubbed: Any, tmp_path: Path
+) -> None:
+    """Issue 12, part 2: a Pi 4's second camera is a USB webcam. The Pi camera through
+    picamera2, the webcam through PyAV, one recording on one timeline."""
+    _, fakes, _ = rig(picamera2_stubbed)
+    clock = SteppedClock(monotonic_s=1234.0)
+    plan = make_plan(clock, [("main", W, H, FPS), ("pupils", W, H, 15.0)], SEGMENT_S, None)
+    config = parse_config({"cameras": {"pupils": {"source": "v4l2"}}})
+    webcam = PacedWebcam()
+    mixed = MixedCameras(
+        PiCameras(
+            [Picamera2Settings(0, (W, H), FPS, (160, 120), encoder="libav")],
+            None,
+            0.0,
+            picamera2_factory=lambda num: fakes[num],
+            camera_ids=["main"],
+        ),
+        [V4L2Camera("usb", W, H, 15.0, opener=lambda _device: webcam)],
+        ["pupils"],
+        None,
+        config.cameras["main"],
+        config.tracking,
+    )
+    got: list[SegmentInfo] = []
+    capture = mixed.capture(plan, tmp_path, clock, got.append)
+    recorder = capture.recorder
+    await recorder.start()
+    picture = np.full((H, W, 3), 90, np.uint8)
+    for i in range(round(8 * FPS)):  # 8 s: the Pi camera at 30 fps, the webcam at 15
+        clock.advance(fakes[0].camera.pts_of(i) - clock.monotonic())
+        await asyncio.to_thread(fakes[0].deliver, i)
+        if i % 2 == 0:
+            webcam.frames.put(picture)
+        await asyncio.sleep(0)
+    stopping = asyncio.create_task(recorder.stop())
+    while not stopping.done():  # the webcam goes on until the stop time has passed
+        clock.advance(1 / 15)
+        webcam.frames.put(picture)
+        await asyncio.sleep(0.02)
+    counts = await stopping
+
+    assert counts["main"] == 3 and counts["pupils"] >= 2
+    closed = json.loads((recorder.dir / "recording.json").read_text())["closed"]
+    assert closed["segments"] == counts and not closed["interrupted"]
+    stats = recorder.stats()
+    assert stats.errors == [] and stats.cameras["main"].frames == 240
+    assert stats.cameras["pupils"].frames >= 110  # 15 fps for ~8 s
+    firsts = {cam: min(s.start_s for s in got if s.camera == cam) for cam in ("main", "pupils")}
+    assert firsts["main"] == pytest.approx(0.5, abs=1e-3)
+    assert firsts["pupils"] == pytest.approx(0.5, abs=0.2)  # one timeline for both
+    assert capture.frames is not None and capture.frames.latest() is not None

@@ -19,10 +19,17 @@ import pytest
 
 from lessoncam_device import cli
 from lessoncam_device.config import parse_config
-from lessoncam_device.hardware import PiCameras, Webcams, camera_specs, sources_for
+from lessoncam_device.hardware import (
+    MixedCameras,
+    PiCameras,
+    Webcams,
+    camera_specs,
+    sources_for,
+)
 from lessoncam_device.real.alsa_microphone import AlsaMicrophone
 from lessoncam_device.real.v4l2_camera import CameraLost, V4L2Camera
 from lessoncam_device.recorder import MicrophoneUnavailable, Recorder
+from lessoncam_device.recorder.mixed import MixedRecorder
 from lessoncam_device.recorder.picamera2_adapter import Picamera2Recorder
 from lessoncam_device.segments import RecordingPlan
 from lessoncam_device.sim.clock import VirtualClock
@@ -168,10 +175,38 @@ def test_pi_cameras_record_through_picamera2(tmp_path: Path) -> None:
     assert (capture.frames.geometry.width, capture.frames.geometry.height) == (1280, 720)
 
 
+def test_a_pi_camera_and_a_webcam_record_one_lesson(tmp_path: Path) -> None:
+    """A Pi 4 has one camera connector: its second camera is a USB webcam."""
+    config = parse_config(
+        {
+            "cameras": {
+                "main": {"source": "picamera2", "device": "0"},
+                "pupils": {"source": "v4l2", "device": "/dev/video0", "width": 1280},
+            },
+            "audio": {"source": "alsa", "device": "hw:1,0"},
+        }
+    )
+    plan = plan_for(config)
+    mixed = sources_for(config, plan, VirtualClock())
+    assert isinstance(mixed, MixedCameras)
+    assert mixed.pi.camera_ids == ["main"] and mixed.webcam_ids == ["pupils"]
+    capture = mixed.capture(plan, tmp_path, VirtualClock(), lambda _info: None)
+    recorder = capture.recorder
+    assert isinstance(recorder, MixedRecorder)
+    pi_part, webcam_part = recorder.parts
+    assert isinstance(pi_part, Picamera2Recorder) and pi_part.camera_ids == ["main"]
+    assert isinstance(pi_part.microphone, AlsaMicrophone)  # the sound goes with main
+    assert isinstance(webcam_part, Recorder) and webcam_part.camera_ids == ["pupils"]
+    assert webcam_part.microphone is None and webcam_part.options.mode == "stream"
+    assert webcam_part.options.x264_preset == "ultrafast"  # [video] x264_preset: the Pi's CPU
+    assert isinstance(capture.frames, RecorderFrames)
+    assert (capture.frames.geometry.width, capture.frames.geometry.height) == (1280, 720)
+
+
 @pytest.mark.parametrize(
     ("cameras", "audio", "complaint"),
     [
-        ({"main": {"source": "picamera2"}, "b": {"source": "v4l2"}}, "none", "cameras.b"),
+        ({"main": {"source": "picamera2"}, "b": {"source": "simulated"}}, "none", "cameras.b"),
         ({"main": {"source": "picamera2", "device": "/dev/video0"}}, "none", "by its number"),
         ({"main": {"source": "v4l2"}}, "simulated", "needs simulated cameras"),
         ({"main": {"source": "simulated"}}, "alsa", "needs real cameras"),

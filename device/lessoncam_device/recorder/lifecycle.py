@@ -16,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
+
 from ..clock import Clock
 from ..segments import RecordingPlan, SegmentInfo
-from .base import CheckableMicrophone, MicrophoneUnavailable, RecorderError
+from .base import CheckableMicrophone, MicrophoneUnavailable, RecorderError, RecordingStats
 from .segment_io import Announcements, SegmentIO
 from .storage import (
     ClosedMarker,
@@ -58,9 +61,14 @@ Stopped = tuple[dict[str, int], list[BaseException], dict[str, list[int]]]
 class RecorderLifecycle(ABC):
     """One lesson's recording folder, announcements and closed marker around its cameras.
 
-    ``cameras`` is how many the subclass was given: it must match the plan. Closed segments
-    go to ``on_segment`` (on the event loop) and to :meth:`segments`. ``microphone`` is tried
-    before the cameras start when it can be (a :class:`CheckableMicrophone`).
+    ``cameras`` is how many the subclass was given: it must match ``camera_ids``, the plan's
+    cameras it records (default: all of them). Closed segments go to ``on_segment`` (on the
+    event loop) and to :meth:`segments`. ``microphone`` is tried before the cameras start when
+    it can be (a :class:`CheckableMicrophone`).
+
+    A recorder may also record some of a lesson's cameras as a part of another (``MixedRecorder``
+    in ``mixed.py``): then it never starts or stops by itself; the whole does, and lends it
+    its files, I/O thread, announcements and the microphone's verdict (:meth:`_join`).
     """
 
     def __init__(
@@ -73,15 +81,18 @@ class RecorderLifecycle(ABC):
         *,
         microphone: object = None,
         sound_required: bool = False,
+        camera_ids: Sequence[str] | None = None,
     ) -> None:
-        if cameras != len(plan.cameras):
-            raise RecorderError(f"the plan has {len(plan.cameras)} cameras, {cameras} given")
+        planned = [str(c["id"]) for c in plan.cameras]
+        ids = planned if camera_ids is None else list(camera_ids)
+        if cameras != len(ids) or not set(ids) <= set(planned):
+            raise RecorderError(f"the plan has cameras {planned}, {cameras} given for {ids}")
         self.plan = plan
         self.state_dir = state_dir
         self.clock = clock
         self.on_segment = on_segment
         self.dir = recording_dir(state_dir, plan.recording_id)
-        self.camera_ids = [str(c["id"]) for c in plan.cameras]
+        self.camera_ids = ids
         self.t0: float | None = None  # monotonic time of the recording's t = 0
         self.error: BaseException | None = None
         self.sound_required = sound_required
@@ -93,12 +104,21 @@ class RecorderLifecycle(ABC):
         self._io: SegmentIO | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._counts: dict[str, int] | None = None
+        self._whole: RecorderLifecycle | None = None  # set when recording as a part
 
     # --- what a recorder fills in ---------------------------------------------------------
 
     @abstractmethod
     async def _start_cameras(self, t0: float, wall_minus_mono: float) -> None:
         """Start every camera (the files and the I/O thread exist); clean up if one fails."""
+
+    @abstractmethod
+    def stats(self) -> RecordingStats:
+        """Frames, drops, seconds, segments and sync figures so far (any thread)."""
+
+    @abstractmethod
+    def latest_frame(self) -> NDArray[np.uint8] | None:
+        """The main camera's newest picture as BGR (None: not recorded here, or none yet)."""
 
     @abstractmethod
     async def _stop_cameras(self) -> Stopped:
@@ -140,6 +160,8 @@ class RecorderLifecycle(ABC):
         if self._loop is None or self._io is None:
             raise RecorderError("not started")
         counts, errors, missing = await self._stop_cameras()
+        await asyncio.to_thread(self._io.finish)  # every segment closed and announced
+        errors += [e for e in self._io.errors if e not in errors]
         self.error = errors[0] if errors else None
         marker = ClosedMarker(
             at_iso=self.clock.now().isoformat(),
@@ -211,10 +233,25 @@ class RecorderLifecycle(ABC):
         """The recording's folder, ``recording.json`` and a folder per camera (a thread)."""
         make_dirs(self.dir)
         write_record(self.dir, RecordingRecord(self.plan))
-        for cam_id in self.camera_ids:
-            make_dirs(camera_dir(self.dir, cam_id))
+        for spec in self.plan.cameras:
+            make_dirs(camera_dir(self.dir, str(spec["id"])))
+        self._prepare_cameras()
+
+    def _prepare_cameras(self) -> None:
+        """What this recorder's cameras need in their folders before they start (a thread)."""
+        return None
+
+    def _join(self, whole: RecorderLifecycle) -> None:
+        """Record as a part of ``whole``, which has created the files and started the I/O."""
+        self._whole = whole
+        self._loop, self._io, self.t0 = whole._loop, whole._io, whole.t0
+        self.without_sound = whole.without_sound
+        self._announced = whole._announced
 
     def _emit(self, info: SegmentInfo) -> None:
         """Announce a closed segment (from any thread), remembering that it was."""
+        if self._whole is not None:
+            self._whole._emit(info)
+            return
         self._announced.setdefault(info.camera, set()).add(info.sequence)
         self._announce.emit_threadsafe(info)

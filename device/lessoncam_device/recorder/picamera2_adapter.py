@@ -586,6 +586,7 @@ class Picamera2Recorder(RecorderLifecycle):
         on_segment: Callable[[SegmentInfo], None] | None = None,
         picamera2_factory: Callable[[int], Any] | None = None,
         stamp_to_monotonic: Callable[[float], float] | None = None,
+        camera_ids: Sequence[str] | None = None,
     ) -> None:
         super().__init__(
             plan,
@@ -595,6 +596,7 @@ class Picamera2Recorder(RecorderLifecycle):
             on_segment,
             microphone=microphone,
             sound_required=sound_required,
+            camera_ids=camera_ids,
         )
         self.settings = list(cameras)
         self.segment_s = segment_s or plan.segment_seconds
@@ -664,8 +666,7 @@ class Picamera2Recorder(RecorderLifecycle):
                 failed.append(session.camera)
             if session.error is not None:
                 errors.append(session.error)
-        await asyncio.to_thread(self._io.finish)
-        errors += self._io.errors
+        await asyncio.to_thread(self._io.drain)  # the lifecycle ends the I/O thread
         for camera in failed:  # its open segment is still .partial: keep what it holds
             counts[camera] = await asyncio.to_thread(
                 salvage_leftovers, self.dir, camera, self.plan.recording_id, self._emit

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -90,6 +90,7 @@ class Recorder(RecorderLifecycle):
         on_segment: Callable[[SegmentInfo], None] | None = None,
         *,
         sound_required: bool = False,
+        camera_ids: Sequence[str] | None = None,
     ) -> None:
         super().__init__(
             plan,
@@ -99,6 +100,7 @@ class Recorder(RecorderLifecycle):
             on_segment,
             microphone=microphone,
             sound_required=sound_required,
+            camera_ids=camera_ids,
         )
         self.cameras = list(cameras)
         self.microphone = microphone
@@ -225,18 +227,20 @@ class Recorder(RecorderLifecycle):
             need = "chunk_at/sample_pts" if pull else "stream(clock, n)"
             raise RecorderError(f"microphone: a source with {need} is needed")
 
-    def _create_files(self) -> None:
-        super()._create_files()
-        for spec in self.plan.cameras:
-            cam_dir = camera_dir(self.dir, str(spec["id"]))
-            write_timeline(cam_dir, Timeline(-PTS_BASE_S, float(spec["video"]["fps"])))
+    def _prepare_cameras(self) -> None:
+        for cam_id in self.camera_ids:
+            fps = float(self._spec(cam_id)["video"]["fps"])
+            write_timeline(camera_dir(self.dir, cam_id), Timeline(-PTS_BASE_S, fps))
+
+    def _spec(self, cam_id: str) -> dict[str, Any]:
+        return next(dict(c) for c in self.plan.cameras if str(c["id"]) == cam_id)
 
     def _pipeline(
         self, index: int, source: Camera, t0: float, wall_minus_mono: float
     ) -> CameraPipeline:
         o = self.options
-        spec = self.plan.cameras[index]
         cam_id = self.camera_ids[index]
+        spec = self._spec(cam_id)
         video = spec["video"]
         fps = float(video["fps"])
         with_audio = self.sound_wanted and self.plan.audio_camera == cam_id
@@ -333,7 +337,7 @@ class Recorder(RecorderLifecycle):
         for p in self._pipelines:
             p.join()
         assert self._io is not None
-        self._io.finish()
+        self._io.drain()  # the lifecycle ends the I/O thread (it may serve other cameras)
 
     def _reconcile(self, counts: dict[str, int]) -> tuple[dict[str, int], dict[str, list[int]]]:
         """After a failure (a full disk, a camera): keep every segment that is on the disk.
