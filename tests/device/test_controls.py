@@ -78,18 +78,23 @@ def test_led_steady_off_and_blinking(
     assert sum(1 for _t, s in pin.states if s) >= 3  # it really blinks
 
 
-def test_contact_bounce_makes_no_extra_presses(factory: MockFactory) -> None:
-    """A press whose contacts chatter on the way down and up is one press: edges closer than
-    bounce_s are bounce (gpiozero's mock pins ignore bounce_time; the filter is ours)."""
-    events: list[Event] = []
-    made = Controls(
+def button(factory: MockFactory, events: list[Event], bounce_s: float) -> Controls:
+    """A button alone, held far longer than any test holds it before it is a long press."""
+    return Controls(
         events.append,
         button_pin=BUTTON,
         led_pin=None,
         long_press_s=5.0,
-        bounce_s=0.1,
+        bounce_s=bounce_s,
         pin_factory=factory,
     )
+
+
+def test_contact_bounce_makes_no_extra_presses(factory: MockFactory) -> None:
+    """A press whose contacts chatter on the way down and up is one press: edges closer than
+    bounce_s are bounce (gpiozero's mock pins ignore bounce_time; the filter is ours)."""
+    events: list[Event] = []
+    made = button(factory, events, bounce_s=0.1)
     try:
         pin = factory.pin(BUTTON)
         for _ in range(3):  # chatter: three quick closes and opens, then held down
@@ -108,14 +113,7 @@ def test_contact_bounce_makes_no_extra_presses(factory: MockFactory) -> None:
 
 def test_without_debounce_the_same_chatter_is_many_presses(factory: MockFactory) -> None:
     events: list[Event] = []
-    made = Controls(
-        events.append,
-        button_pin=BUTTON,
-        led_pin=None,
-        long_press_s=5.0,
-        bounce_s=0.0,
-        pin_factory=factory,
-    )
+    made = button(factory, events, bounce_s=0.0)
     try:
         pin = factory.pin(BUTTON)
         for _ in range(3):

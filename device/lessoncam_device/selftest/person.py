@@ -60,18 +60,31 @@ def open_controls(config: ControlsConfig, presses: Presses, pin_factory: object)
     )
 
 
+def _cannot_try(
+    part: str, pin: int | None, controls: Controls | None, problem: str | None, person: object
+) -> Check | None:
+    """Why the light or button cannot be tried (None: it can)."""
+    if pin is None:
+        return skipped(
+            part, f"no {part} configured ([controls] {'led' if part == 'light' else 'button'}_pin)"
+        )
+    if controls is None:
+        return skipped(part, NO_PINS)
+    if problem is not None:
+        return failed(part, f"the {part} cannot be used", problem)
+    if person is None:
+        return skipped(part, f"a person must try it: {NOBODY}")
+    return None
+
+
 async def check_light(
     controls: Controls | None, config: ControlsConfig, person: Person | None
 ) -> Check:
     """The LED blinks when told to, as a person sees it."""
-    if config.led_pin is None:
-        return skipped("light", "no status light configured ([controls] led_pin)")
-    if controls is None:
-        return skipped("light", NO_PINS)
-    if controls.led_problem is not None:
-        return failed("light", "the light cannot be driven", controls.led_problem)
-    if person is None:
-        return skipped("light", f"a person must look at it: {NOBODY}")
+    problem = controls.led_problem if controls is not None else None
+    if refused := _cannot_try("light", config.led_pin, controls, problem, person):
+        return refused
+    assert controls is not None and person is not None
     controls.show(Blink(0.15, 0.15))
     try:
         seen = await asyncio.to_thread(person.ask, "Is the unit's light blinking quickly?")
@@ -95,14 +108,10 @@ async def check_button(
     timeout_s: float,
 ) -> Check:
     """A person presses the button within ``timeout_s``."""
-    if config.button_pin is None:
-        return skipped("button", "no button configured ([controls] button_pin)")
-    if controls is None:
-        return skipped("button", NO_PINS)
-    if controls.button_problem is not None:
-        return failed("button", "the button cannot be read", controls.button_problem)
-    if person is None:
-        return skipped("button", f"a person must press it: {NOBODY}")
+    problem = controls.button_problem if controls is not None else None
+    if refused := _cannot_try("button", config.button_pin, controls, problem, person):
+        return refused
+    assert person is not None
     presses.pressed.clear()
     person.tell(f"Press the unit's button now (within {timeout_s:g} s).")
     # A person's time is real time, whatever clock the unit runs on.
