@@ -177,7 +177,10 @@ class MotorConfig(_Section):
     """The pan motor; see docs/tracking.md for wiring."""
 
     kind: Literal["simulated", "gpio_servo", "hardware_pwm", "pca9685", "pantilt_hat", "none"] = (
-        "simulated"
+        Field(
+            "none",
+            description='Left out: "simulated" if every camera is simulated, else "none".',
+        )
     )
     pin: int = Field(18, ge=0, le=27, description="gpio_servo: BCM pin of the signal wire.")
     pin_factory: Literal["pigpio", "default"] = "pigpio"
@@ -211,6 +214,18 @@ class DeviceConfig(_Section):
     motor: MotorConfig = MotorConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _motor_by_default(cls, data: Any) -> Any:
+        # The simulated motor turns only the simulated camera: it is the default there alone.
+        if not isinstance(data, Mapping):
+            return data
+        motor = data.get("motor", {})
+        if not isinstance(motor, Mapping) or "kind" in motor:
+            return data
+        kind = "simulated" if _camera_sources(data.get("cameras")) <= {"simulated"} else "none"
+        return {**data, "motor": {**motor, "kind": kind}}
+
     @field_validator("cameras", mode="before")
     @classmethod
     def _main_camera_by_default(cls, value: Any) -> Any:
@@ -226,7 +241,28 @@ class DeviceConfig(_Section):
         for name in self.cameras:
             if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", name):
                 raise ValueError(f"camera name {name!r}: use lowercase letters, digits, - or _")
+        real = sorted(n for n, cam in self.cameras.items() if cam.source != "simulated")
+        if self.motor.kind == "simulated" and real:
+            cam = self.cameras[real[0]]
+            raise ValueError(
+                f'[motor] kind = "simulated" cannot turn [cameras.{real[0]}] source = '
+                f'"{cam.source}": set [motor] kind to the fitted motor (gpio_servo, '
+                'hardware_pwm, pca9685, pantilt_hat) or "none" for a fixed camera'
+            )
         return self
+
+
+def _camera_sources(cameras: Any) -> set[str]:
+    """The sources of raw ``cameras`` data (tables or ``CameraConfig``); unset = simulated."""
+    if not isinstance(cameras, Mapping):
+        return {"simulated"}
+    sources: set[str] = set()
+    for cam in cameras.values():
+        if isinstance(cam, CameraConfig):
+            sources.add(cam.source)
+        elif isinstance(cam, Mapping):
+            sources.add(str(cam.get("source", "simulated")))
+    return sources
 
 
 def parse_config(data: Mapping[str, Any], source: str = "config") -> DeviceConfig:

@@ -42,11 +42,12 @@ class SimulatedFrames:
             gray = cv2.resize(gray, self.size, interpolation=cv2.INTER_AREA)
         return pts, np.asarray(gray, np.uint8)
 
-    def mount(self, motor: PanMotor | None) -> None:
+    def mount(self, motor: PanMotor | None) -> bool:
         """A simulated motor turns this camera from now on (None: let go of the last one);
-        a real motor cannot turn a simulated camera."""
+        a real motor cannot turn a simulated camera (False)."""
         if self._motor is not None:
             self._motor.attach(None)
         self._motor = motor if isinstance(motor, SimulatedPanMotor) else None
         if self._motor is not None:
             self._motor.attach(self.camera)
+        return self._motor is not None

@@ -29,9 +29,10 @@ class TrackingFrames(Protocol):
         """The newest frame as (capture time on the monotonic clock, luma), or None."""
         ...
 
-    def mount(self, motor: PanMotor | None) -> None:
-        """The camera now sits on ``motor`` (None: the lesson is over). A real camera is
-        bolted on by hand; a simulated one is turned by a simulated motor."""
+    def mount(self, motor: PanMotor | None) -> bool:
+        """The camera now sits on ``motor`` (None: the lesson is over); True when that motor
+        really turns this picture. A real camera is bolted on a real motor by hand; a
+        simulated one is turned by a simulated motor only."""
         ...
 
 
@@ -63,5 +64,7 @@ class RecorderFrames:
             gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
         return taken, np.asarray(gray, np.uint8)
 
-    def mount(self, motor: PanMotor | None) -> None:
-        """Nothing to do: the real camera sits on the real motor."""
+    def mount(self, motor: PanMotor | None) -> bool:
+        """Nothing to attach: the real camera sits on the real motor. A simulated motor turns
+        no real picture (tracking it would chase the marker to a limit and say "locked")."""
+        return motor is not None and motor.kind != "simulated"

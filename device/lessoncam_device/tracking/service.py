@@ -114,7 +114,7 @@ class TrackingService:
         if not self.tracking.enabled or (self._opened and self.motor is None and not self.problem):
             return "off"
         if self.problem is not None:
-            return {"motor": "no-motor", "frames": "no-frames"}.get(
+            return {"motor": "no-motor", "picture": "no-motor", "frames": "no-frames"}.get(
                 self.problem.split(":", 1)[0], "error"
             )
         if self.tracker is None:
@@ -139,9 +139,13 @@ class TrackingService:
             self.problem = "frames: this camera gives the tracker no frames"
             log.error("tracking off for this lesson: the camera gives the tracker no frames")
             return
-        if self.problem is not None and self.problem.startswith("frames"):
-            self.problem = None
-        frames.mount(self.motor)
+        if self.problem is not None and self.problem.startswith(("frames", "picture")):
+            self.problem = None  # this lesson's camera may be another
+        if not frames.mount(self.motor):
+            # Chasing a marker in a picture the motor does not turn ends at a limit, "locked".
+            self.problem = f"picture: the {self.motor.kind} motor does not turn this camera"
+            log.error("tracking off for this lesson: %s", self.problem)
+            return
         self._frames = frames
         now = self.clock.monotonic()
         controller = PanController(
