@@ -233,6 +233,7 @@ def _rig(libcamera: Any) -> tuple[VirtualClock, dict[int, FakePicamera2], PacedP
     return clock, fakes, pcm
 
 
+@pytest.mark.slow
 async def test_picamera2_pipeline_writes_split_segments_on_one_timeline(
     picamera2_stubbed: Any, tmp_path: Path
 ) -> None:

@@ -90,6 +90,7 @@ def alsa_beep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
     return pcm
 
 
+@pytest.mark.slow
 async def test_alsa_microphone_delivers_the_devices_samples_in_equal_chunks(
     alsa_beep: np.ndarray,
 ) -> None:

@@ -47,6 +47,7 @@ def test_finds_end_stops_centre_and_marker_size() -> None:
     assert any("marker size there: 3" in line and "(fine)" in line for line in report.lines())
 
 
+@pytest.mark.slow
 def test_calibrate_command_on_the_simulated_unit(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["calibrate", "--end-stops", "-60", "70", "--step-deg", "5"]) == 0
     out = capsys.readouterr().out

@@ -113,6 +113,7 @@ async def test_moments_fragments_replies_and_private_notes(
     assert counts == {"anna": 5, "coach": 5, "viewer": 4}
 
 
+@pytest.mark.slow
 async def test_bad_input_is_refused_with_a_code_and_nothing_is_stored(
     anna: Person,
     lesson: str,
@@ -158,6 +159,7 @@ async def test_bad_input_is_refused_with_a_code_and_nothing_is_stored(
     assert len(big["comment"]["body"]) == 5000
 
 
+@pytest.mark.slow
 async def test_editing_and_deleting(
     anna: Person, lesson: str, sign_in: Callable[..., Awaitable[Person]], services: Services
 ) -> None:

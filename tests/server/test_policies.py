@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from lessoncam_server import retention
 from lessoncam_server.permissions import NO_ACCESS, OWNER_ACCESS, ShareFacts, lesson_access
 from lessoncam_server.recordings import outstanding
@@ -70,6 +72,7 @@ def test_outstanding_segments() -> None:
     assert outstanding({"main": 2, "pupils": 1}, {}, {"main": {0, 1}}) == {"pupils": [0]}
 
 
+@pytest.mark.slow
 def test_throttle_forgets_stale_keys() -> None:
     throttle = LoginThrottle(per_account=3, per_address=5, window=timedelta(minutes=1))
     for i in range(6000):
