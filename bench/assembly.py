@@ -42,8 +42,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.mediagen, the synthetic media generator
 
-from lessoncam_server.previews import make_poster, make_thumbnail_strip  # noqa: E402
-from lessoncam_server.remux import SegmentFile, assemble_camera  # noqa: E402
+from lessoncam_server.media.previews import make_poster, make_thumbnail_strip  # noqa: E402
+from lessoncam_server.media.remux import SegmentFile, assemble_camera  # noqa: E402
 from tests.mediagen import make_segments  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "assembly.json"

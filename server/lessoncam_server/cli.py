@@ -14,12 +14,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import __version__, accounts, units
+from . import __version__
+from .access import accounts
+from .access.passwords import WeakPassword
 from .config import ConfigError, ServerConfig, load_config
-from .db import open_database
-from .passwords import WeakPassword
-from .paths import DataPaths
-from .timeutil import to_iso, utc_now
+from .infra.db import open_database
+from .infra.paths import DataPaths
+from .infra.timeutil import to_iso, utc_now
+from .units import fleet
 
 log = logging.getLogger("lessoncam_server")
 DEFAULT_CONFIG = Path("/etc/lessoncam/server.toml")
@@ -156,7 +158,7 @@ def _demo_unit(config: ServerConfig) -> list[str] | None:
         admin = accounts.find_user(db, "demo-admin")
         teacher = accounts.find_user(db, "demo-teacher")
         assert admin is not None and teacher is not None
-        code, _ = units.new_enrolment_code(
+        code, _ = fleet.new_enrolment_code(
             db, "Demo unit", admin["id"], utc_now(), timedelta(minutes=15), teacher["id"]
         )
     finally:
@@ -246,7 +248,7 @@ def cmd_enrolment_code(args: argparse.Namespace) -> int:
             if teacher is None or teacher["disabled"] or teacher["role"] == "admin":
                 raise SystemExit(f"no active teacher or coach named {args.teacher!r}")
             teacher_id = teacher["id"]
-        code, expires = units.new_enrolment_code(
+        code, expires = fleet.new_enrolment_code(
             db, args.unit_name, admin["id"], utc_now(), lifetime, teacher_id
         )
         print(f"enrolment code for {args.unit_name!r}: {code} (valid until {to_iso(expires)})")

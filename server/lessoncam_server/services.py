@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from sqlite_utils import Database
 
-from . import audit
+from .access import audit
+from .access.principal import Principal
+from .access.sessions import SessionPolicy, SessionStore
+from .access.throttle import LoginThrottle
 from .config import ServerConfig
-from .paths import DataPaths
-from .principal import Principal
-from .sessions import SessionPolicy, SessionStore
-from .throttle import LoginThrottle
-from .timeutil import Clock
+from .infra.paths import DataPaths
+from .infra.timeutil import Clock
 
 if TYPE_CHECKING:
-    from .assembly import Assembler
+    from .media.assembly import Assembler
 
 
 @dataclass

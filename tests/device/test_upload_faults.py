@@ -23,7 +23,7 @@ from lessoncam_device.uploader import (
     UploadSettings,
 )
 from lessoncam_server.services import Services
-from lessoncam_server.tus import UPLOAD_STORE
+from lessoncam_server.uploads.tus.endpoint import UPLOAD_STORE
 
 from ..faultproxy import Proxy
 from ..server.helpers import Person, UnitClient, upload_segment

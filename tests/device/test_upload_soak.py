@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from lessoncam_device.uploader import KeepPolicy, UploadSettings
 from lessoncam_server.services import Services
-from lessoncam_server.tus import UPLOAD_STORE
+from lessoncam_server.uploads.tus.endpoint import UPLOAD_STORE
 
 from .. import reliability
 from ..faultproxy import Proxy

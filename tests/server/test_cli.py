@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lessoncam_server import accounts, cli
-from lessoncam_server.db import open_database
+from lessoncam_server import cli
+from lessoncam_server.access import accounts
+from lessoncam_server.infra.db import open_database
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -17,7 +17,8 @@ from aiohttp.test_utils import TestServer
 from lessoncam_server.app import init_app
 from lessoncam_server.config import ServerConfig
 from lessoncam_server.services import Services
-from lessoncam_server.tus import TUS_ENDPOINT, TUS_VERSION, UPLOAD_STORE, encode_metadata
+from lessoncam_server.uploads.tus.endpoint import TUS_ENDPOINT, UPLOAD_STORE
+from lessoncam_server.uploads.tus.protocol import TUS_VERSION, encode_metadata
 
 from .helpers import FakeClock, UnitClient, manifest, segment_metadata, upload_segment
 from .lesson_fixtures import ready_lesson, record

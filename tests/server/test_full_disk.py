@@ -27,10 +27,10 @@ from lessoncam_device.enrolment import Credentials
 from lessoncam_device.hardware import simulated_sources
 from lessoncam_device.sim.clock import SteppedClock
 from lessoncam_device.states import Event, State
-from lessoncam_server.assembly import WAITING_FOR_SPACE
-from lessoncam_server.remux import LiveAssembly, RemuxError, SegmentFile
+from lessoncam_server.media.assembly import WAITING_FOR_SPACE
+from lessoncam_server.media.remux import LiveAssembly, RemuxError, SegmentFile
 from lessoncam_server.services import Services
-from lessoncam_server.tus import RESULT_HEADER
+from lessoncam_server.uploads.tus.protocol import RESULT_HEADER
 
 from .. import reliability
 from ..device.test_daemon import FAST, record_for, unit_config, until

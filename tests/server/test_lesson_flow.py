@@ -11,7 +11,7 @@ from typing import Any
 import av
 import pytest
 
-from lessoncam_server.remux import SegmentFile, assemble_camera
+from lessoncam_server.media.remux import SegmentFile, assemble_camera
 from lessoncam_server.services import Services
 
 from ..mediagen import make_segments

@@ -25,7 +25,7 @@ import aiotus
 import pytest
 from yarl import URL
 
-from lessoncam_server.sessions import COOKIE_NAME
+from lessoncam_server.access.sessions import COOKIE_NAME
 
 from .. import reliability
 from ..mediagen import GeneratedSegment, make_segments

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lessoncam_server import retention
-from lessoncam_server.permissions import NO_ACCESS, OWNER_ACCESS, ShareFacts, lesson_access
-from lessoncam_server.recordings import outstanding
-from lessoncam_server.sessions import SessionPolicy
-from lessoncam_server.storage import DiskSpace
-from lessoncam_server.throttle import LoginThrottle
+from lessoncam_server.access.permissions import NO_ACCESS, OWNER_ACCESS, ShareFacts, lesson_access
+from lessoncam_server.access.sessions import SessionPolicy
+from lessoncam_server.access.throttle import LoginThrottle
+from lessoncam_server.infra.disk_space import DiskSpace
+from lessoncam_server.lessons import retention
+from lessoncam_server.units.recordings import outstanding
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 

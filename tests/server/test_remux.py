@@ -11,8 +11,8 @@ import av
 import numpy as np
 import pytest
 
-from lessoncam_server import remux
-from lessoncam_server.remux import (
+from lessoncam_server.media import remux
+from lessoncam_server.media.remux import (
     AssembledVideo,
     LiveAssembly,
     RemuxError,

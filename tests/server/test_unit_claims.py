@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from lessoncam_server import claims
-from lessoncam_server.claims import ClaimFacts
 from lessoncam_server.services import Services
+from lessoncam_server.units import claims
+from lessoncam_server.units.claims import ClaimFacts
 
 from .helpers import FakeClock, Person, UnitClient
 from .lesson_fixtures import record, send_lesson

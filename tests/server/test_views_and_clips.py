@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import pytest
 
-from lessoncam_server import clips, housekeeping, lessons
+from lessoncam_server.lessons import clips, housekeeping, retention
 from lessoncam_server.services import Services
 
 from ..mediagen import read_frame_index
@@ -171,7 +171,7 @@ async def test_a_clip_expires_with_its_lesson(
     await ready_lesson(unit, services, clock.now, tmp_path, RID, seconds=10)
     await anna.json("POST", f"{L}/clips", 202, json={"start_s": 2, "end_s": 6})
     await assembled(services)
-    days = lessons.retention_days(services.db, services.config.retention.days)
+    days = retention.retention_days(services.db, services.config.retention.days)
     clock.advance(days=days, seconds=1)
     deleted = housekeeping.sweep(services)
     assert len(deleted) == 1 and deleted == [RID]  # the clip starts 2 s later

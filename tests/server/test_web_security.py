@@ -22,14 +22,14 @@ from aiohttp import ClientResponse, TraceConfig, TraceRequestEndParams, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from lessoncam_device.enrolment import enrol
-from lessoncam_server.api_support import API_PREFIX
+from lessoncam_server.access.sessions import COOKIE_NAME
+from lessoncam_server.api.support import API_PREFIX
 from lessoncam_server.app import API_GROUPS, init_app
 from lessoncam_server.config import ServerConfig
+from lessoncam_server.middleware import CONTENT_SECURITY_POLICY, CSRF_EXEMPT
 from lessoncam_server.services import Services
-from lessoncam_server.sessions import COOKIE_NAME
 from lessoncam_server.web.errors import API_MESSAGES
 from lessoncam_server.web.i18n import CATALOGUES
-from lessoncam_server.web_security import CONTENT_SECURITY_POLICY, CSRF_EXEMPT
 
 from .. import reliability
 from ..device.upload_helpers import copy_lesson, make_plan, make_pool, make_rig

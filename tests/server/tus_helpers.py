@@ -13,9 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
-from lessoncam_server.principal import PRINCIPAL, Principal, Unit, User
-from lessoncam_server.tus import TusEndpoint, TusRejected, setup_tus
-from lessoncam_server.upload_store import UploadStore
+from lessoncam_server.access.principal import PRINCIPAL, Principal, Unit, User
+from lessoncam_server.uploads.store import UploadStore
+from lessoncam_server.uploads.tus.endpoint import TusEndpoint, setup_tus
+from lessoncam_server.uploads.tus.hooks import TusRejected
 
 PREFIX = "/api/v1/uploads"
 COLLECTION = f"{PREFIX}/"

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from lessoncam_server import recordings
-from lessoncam_server.assembly import WAITING_FOR_SPACE
+from lessoncam_server.media.assembly import WAITING_FOR_SPACE
 from lessoncam_server.services import Services
+from lessoncam_server.units import recordings
 
 from ..server.helpers import Person
 from .pages import Reader

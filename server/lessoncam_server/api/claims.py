@@ -7,19 +7,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import claims, units
-from ..api_support import (
-    ApiError,
-    ApiRoutes,
-    forbidden,
-    json_response,
-    not_found,
-    read_body,
-    require_user,
-)
-from ..fragments import InvalidInput
+from ..lessons.fragments import InvalidInput
+from ..middleware import ApiError
 from ..services import services_of
+from ..units import claims, fleet
 from .comments import refused
+from .support import ApiRoutes, forbidden, json_response, not_found, read_body, require_user
 
 routes = ApiRoutes("claims")
 
@@ -31,7 +24,7 @@ class NewClaim(BaseModel):
 
 
 def _active_unit(request: web.Request, unit_id: str) -> dict[str, Any]:
-    unit = units.active_unit(services_of(request).db, unit_id)
+    unit = fleet.active_unit(services_of(request).db, unit_id)
     if unit is None:
         raise not_found("unit")
     return unit

@@ -11,19 +11,12 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import comments
-from ..api_support import (
-    ApiError,
-    ApiRoutes,
-    json_response,
-    not_found,
-    parse_query,
-    read_body,
-    require_user,
-)
-from ..fragments import InvalidInput
+from ..lessons import comments
+from ..lessons.fragments import InvalidInput
+from ..middleware import ApiError
 from ..services import services_of
 from .lessons import lesson_for
+from .support import ApiRoutes, json_response, not_found, parse_query, read_body, require_user
 
 routes = ApiRoutes("comments")
 

@@ -13,8 +13,15 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from .. import clips, lesson_views, lessons, recordings
-from ..api_support import (
+from ..access.permissions import Access
+from ..access.principal import User
+from ..infra.paths import CAMERA_ID
+from ..lessons import clips, deletion, summary, viewings
+from ..lessons.guard import LessonDenied, checked_lesson
+from ..lessons.library import access, visible_ids
+from ..services import services_of
+from ..units import recordings
+from .support import (
     ApiRoutes,
     forbidden,
     json_response,
@@ -23,11 +30,6 @@ from ..api_support import (
     read_body,
     require_user,
 )
-from ..lesson_guard import LessonDenied, checked_lesson
-from ..paths import CAMERA_ID
-from ..permissions import Access
-from ..principal import User
-from ..services import services_of
 
 routes = ApiRoutes("lessons")
 
@@ -58,7 +60,7 @@ def _media_file(request: web.Request, row: dict[str, Any], kind: str) -> Path:
         return services.paths.poster(row["id"], version)
     camera = request.match_info["camera"]
     media = (
-        lessons.media_of(services.db, row["id"]).get(camera)
+        summary.media_of(services.db, row["id"]).get(camera)
         if CAMERA_ID.fullmatch(camera)
         else None
     )
@@ -97,14 +99,14 @@ async def library(request: web.Request) -> web.StreamResponse:
     now: datetime = services.now()
     rows = [
         row
-        for rid in lessons.visible_ids(services.db, user.id, now)
+        for rid in visible_ids(services.db, user.id, now)
         if (row := recordings.get(services.db, rid)) is not None
     ]
     rows.sort(key=lambda row: row["started_at"], reverse=True)
     page = rows[q.offset : q.offset + q.limit]
     # Summaries (several queries each) only for the page asked for.
     out = [
-        lessons.summary(services.db, row, user.id, lessons.access(services.db, user.id, row, now))
+        summary.summary(services.db, row, user.id, access(services.db, user.id, row, now))
         for row in page
     ]
     more = q.offset + len(page) < len(rows)
@@ -123,8 +125,8 @@ async def library(request: web.Request) -> web.StreamResponse:
 async def lesson_detail(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, acc = lesson_for(request)
-    lesson_views.record_open(services, request, user, row)
-    return json_response(lessons.summary(services.db, row, user.id, acc))
+    viewings.record_open(services, request, user, row)
+    return json_response(summary.summary(services.db, row, user.id, acc))
 
 
 @routes.route(
@@ -144,7 +146,7 @@ async def update_lesson(request: web.Request) -> web.StreamResponse:
         services.db.table("recordings").update(row["id"], changes)
     services.audit(request, user, "lesson_update", object_kind="lesson", object_id=row["id"])
     fresh = recordings.get(services.db, row["id"]) or row
-    return json_response(lessons.summary(services.db, fresh, user.id, acc))
+    return json_response(summary.summary(services.db, fresh, user.id, acc))
 
 
 @routes.route(
@@ -163,7 +165,7 @@ async def delete_lesson(request: web.Request) -> web.StreamResponse:
     for rid in doomed:
         if services.assembler is not None:
             services.assembler.live.forget(rid)
-        lessons.delete(services.db, services.paths, rid)
+        deletion.delete(services.db, services.paths, rid)
         services.audit(request, user, "lesson_delete", object_kind="lesson", object_id=rid)
     return web.Response(status=204)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from .. import accounts
-from ..api_support import ApiError, ApiRoutes, json_response, read_body, require_user
-from ..passwords import WeakPassword, verify_password
+from ..access import accounts
+from ..access.passwords import WeakPassword, verify_password
+from ..access.sessions import COOKIE_NAME
+from ..middleware import ApiError, clear_session_cookie, set_session_cookie
 from ..services import client_address, services_of
-from ..sessions import COOKIE_NAME
-from ..web_security import clear_session_cookie, set_session_cookie
+from .support import ApiRoutes, json_response, read_body, require_user
 
 routes = ApiRoutes("session")
 

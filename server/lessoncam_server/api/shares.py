@@ -7,11 +7,12 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field
 
-from .. import accounts, sharing
-from ..api_support import ApiRoutes, bad_request, json_response, not_found, read_body
+from ..access import accounts
+from ..infra.timeutil import to_iso
+from ..lessons import sharing
 from ..services import services_of
-from ..timeutil import to_iso
 from .lessons import lesson_for
+from .support import ApiRoutes, bad_request, json_response, not_found, read_body
 
 routes = ApiRoutes("shares")
 

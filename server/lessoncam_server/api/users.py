@@ -5,11 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from .. import accounts
-from ..api_support import ApiError, ApiRoutes, json_response, not_found, read_body, require_user
-from ..passwords import WeakPassword
-from ..principal import Role
+from ..access import accounts
+from ..access.passwords import WeakPassword
+from ..access.principal import Role
+from ..middleware import ApiError
 from ..services import services_of
+from .support import ApiRoutes, json_response, not_found, read_body, require_user
 
 routes = ApiRoutes("users")
 

@@ -12,14 +12,17 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .. import accounts, audit, claims, lessons, retention, storage, units
-from ..assembly import WAITING_FOR_SPACE
-from ..audit import ACTIONS
-from ..db import query_rows
-from ..passwords import MIN_LENGTH, WeakPassword
-from ..paths import UNIT_ID
+from ..access import accounts, audit
+from ..access.audit import ACTIONS
+from ..access.passwords import MIN_LENGTH, WeakPassword
+from ..infra import disk_space
+from ..infra.db import query_rows
+from ..infra.paths import UNIT_ID
+from ..infra.timeutil import to_iso
+from ..lessons import retention
+from ..media.assembly import WAITING_FOR_SPACE
 from ..services import services_of
-from ..timeutil import to_iso
+from ..units import claims, fleet
 from .i18n import N_, t
 from .qr import qr_svg
 from .render import PageError, form_of, redirect, render, signed_in_admin
@@ -170,10 +173,10 @@ def _fleet(request: web.Request) -> list[dict[str, Any]]:
            LEFT JOIN users t ON t.id = u.teacher_id ORDER BY u.revoked_at IS NOT NULL, u.name""",
     )
     now = services.now()
-    fleet = [units.describe(r, now) for r in rows]
-    for unit in fleet:
+    described = [fleet.describe(r, now) for r in rows]
+    for unit in described:
         unit["claim"] = claims.describe(claims.active(services.db, unit["id"], now), None)
-    return fleet
+    return described
 
 
 def _units_page(
@@ -224,7 +227,7 @@ async def create_code(request: web.Request) -> web.StreamResponse:
         if teacher_id is None:
             return _units_page(request, t(request, "Choose a teacher from the list."), status=400)
     lifetime = timedelta(minutes=services.config.security.enrolment_code_minutes)
-    code, expires = units.new_enrolment_code(
+    code, expires = fleet.new_enrolment_code(
         services.db, name, admin.id, services.now(), lifetime, teacher_id
     )
     services.audit(request, admin, "enrolment_code_create", detail={"unit_name": name})
@@ -282,7 +285,7 @@ async def revoke_unit(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     admin = signed_in_admin(request)
     unit_id = _unit_id(request)
-    units.revoke(services.db, unit_id, services.now())
+    fleet.revoke(services.db, unit_id, services.now())
     services.audit(request, admin, "unit_revoke", object_kind="unit", object_id=unit_id)
     raise redirect("/admin/units", "unit_revoked")
 
@@ -294,14 +297,14 @@ def _settings_page(
     request: web.Request, error: str | None = None, status: int = 200
 ) -> web.Response:
     services = services_of(request)
-    days = lessons.retention_days(services.db, services.config.retention.days)
+    days = retention.retention_days(services.db, services.config.retention.days)
     context = {
         "days": days,
         "error": error,
         "min": retention.MIN_DAYS,
         "max": retention.MAX_DAYS,
-        "disk": storage.disk_space(services.paths.root),
-        "waiting": storage.lessons_waiting_for_space(services.db, WAITING_FOR_SPACE),
+        "disk": disk_space.disk_space(services.paths.root),
+        "waiting": disk_space.lessons_waiting_for_space(services.db, WAITING_FOR_SPACE),
     }
     return render(request, "admin/settings.html", context, status=status)
 

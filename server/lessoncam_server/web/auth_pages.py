@@ -6,11 +6,11 @@ import math
 
 from aiohttp import web
 
-from .. import accounts
-from ..passwords import MIN_LENGTH, WeakPassword, verify_password
+from ..access import accounts
+from ..access.passwords import MIN_LENGTH, WeakPassword, verify_password
+from ..access.sessions import COOKIE_NAME
+from ..middleware import clear_session_cookie, cookie_secure, set_session_cookie
 from ..services import client_address, services_of
-from ..sessions import COOKIE_NAME
-from ..web_security import clear_session_cookie, cookie_secure, set_session_cookie
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, t
 from .render import current_user, form_of, redirect, render, safe_next, signed_in
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import claims, units
-from ..fragments import InvalidInput
+from ..lessons.fragments import InvalidInput
 from ..services import services_of
+from ..units import claims, fleet
 from .i18n import N_, t
 from .render import PageError, form_of, redirect, render, signed_in
 
@@ -44,7 +44,7 @@ def _page(request: web.Request, error: str | None = None, status: int = 200) -> 
 
 
 def _unit(request: web.Request) -> dict[str, Any]:
-    unit = units.active_unit(services_of(request).db, request.match_info["unit_id"])
+    unit = fleet.active_unit(services_of(request).db, request.match_info["unit_id"])
     if unit is None:
         raise PageError(404, NO_SUCH_UNIT)
     return unit

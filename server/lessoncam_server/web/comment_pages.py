@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 from markupsafe import Markup
 
-from .. import comments
-from ..permissions import Access
+from ..access.permissions import Access
+from ..lessons import comments
 from ..services import services_of
 from .lesson_access import page_lesson
 from .memo import rendered

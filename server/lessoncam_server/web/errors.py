@@ -6,8 +6,7 @@ import logging
 
 from aiohttp import web
 
-from ..api_support import ApiError
-from ..web_security import Handler
+from ..middleware import ApiError, Handler
 from .i18n import N_
 from .render import PageError, render
 

@@ -12,7 +12,7 @@ from babel.dates import format_date, get_month_names
 from babel.numbers import format_decimal
 from jinja2 import Environment
 
-from ..timeutil import from_iso
+from ..infra.timeutil import from_iso
 from .i18n import current_catalogue
 
 # The time zone of the page being rendered (set by ``render`` with the catalogue).

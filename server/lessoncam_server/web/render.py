@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
-from ..principal import User, principal_of
+from ..access.principal import User, principal_of
+from ..access.sessions import COOKIE_NAME
 from ..services import services_of
-from ..sessions import COOKIE_NAME
 from .formatting import CURRENT_ZONE
 from .i18n import CURRENT, LANGUAGES, N_, catalogue_for
 

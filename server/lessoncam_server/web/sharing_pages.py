@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .. import accounts, clips, lesson_views, sharing
-from ..db import query_rows
-from ..permissions import ShareRole
-from ..principal import User
+from ..access import accounts
+from ..access.permissions import ShareRole
+from ..access.principal import User
+from ..infra.db import query_rows
+from ..infra.timeutil import to_iso
+from ..lessons import clips, sharing, viewings
 from ..services import services_of
-from ..timeutil import to_iso
 from .i18n import t
 from .lesson_access import page_lesson
 from .render import form_of, redirect, render
@@ -71,7 +72,7 @@ def _page(
             if row["state"] == "ready"
             else [],
             "error": error,
-            "viewers": lesson_views.viewers(services_of(request).db, row["id"]),
+            "viewers": viewings.viewers(services_of(request).db, row["id"]),
             "clips": clips.of_lesson(services_of(request).db, row["id"]),
         },
         status=status,
