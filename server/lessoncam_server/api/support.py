@@ -54,6 +54,13 @@ def _describe_validation(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _describe_json_error(exc: ValidationError) -> str:
+    detail = next(
+        e.get("ctx", {}).get("error", "") for e in exc.errors() if e["type"] == "json_invalid"
+    )
+    return f"the body is not valid JSON ({detail})" if detail else "the body is not valid JSON"
+
+
 async def read_body(request: web.Request, model: type[M]) -> M:
     """Parse the JSON body into ``model``; a 400/415 that names the wrong field otherwise."""
     if request.content_type != "application/json":
@@ -63,12 +70,11 @@ async def read_body(request: web.Request, model: type[M]) -> M:
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, "too_large", "the request body is too large") from None
     try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request("the body is not valid JSON", "invalid_json") from None
-    try:
-        return model.model_validate(data)
+        # pydantic's own parser: a nesting limit (json.loads recurses until RecursionError).
+        return model.model_validate_json(raw or b"null")
     except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise bad_request(_describe_json_error(exc), "invalid_json") from None
         raise bad_request(_describe_validation(exc), "invalid_body") from None
 
 
