@@ -7,6 +7,7 @@ real routes end to end.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -81,3 +82,43 @@ async def test_deep_nesting_on_real_routes(anna: Person, lesson_id: str) -> None
         )
         assert response.status == 400, (path, await response.text())
         assert (await response.json())["error"] == "invalid_json"
+
+
+LOOSE = [
+    ("CommentIn", {"body": "x", "start_s": True}),
+    ("CommentIn", {"body": "x", "start_s": "12"}),
+    ("CommentIn", {"body": 12, "start_s": 1}),
+    ("CommentPatch", {"end_s": False}),
+    ("NewClip", {"start_s": "1", "end_s": 5}),
+    ("Settings", {"retention_days": "30"}),
+    ("Settings", {"retention_days": 30.0}),
+    ("NewClaim", {"unit_id": "u", "hours": True}),
+    ("UserChange", {"disabled": 0}),
+    ("UserChange", {"disabled": "false"}),
+    ("Heartbeat", {"state": "idle", "free_disk_bytes": "12"}),
+    ("Heartbeat", {"state": "idle", "temperature_c": True}),
+]
+
+
+@pytest.mark.parametrize(("model", "body"), LOOSE, ids=lambda case: str(case))
+async def test_a_value_of_another_type_is_invalid_body(
+    reader: TestClient, model: str, body: dict[str, Any]
+) -> None:
+    status, answer = await _answer(reader, f"/{model}", json.dumps(body).encode())
+    assert (status, answer["error"]) == (400, "invalid_body"), answer
+
+
+async def test_json_types_as_declared_still_pass(reader: TestClient) -> None:
+    status, answer = await _answer(reader, "/CommentIn", b'{"body": "x", "start_s": 12}')
+    assert status == 200 and answer["start_s"] == 12.0  # a JSON integer is a number
+    share = b'{"username": "coach", "role": "viewer", "expires_at": "2026-12-10T23:00:00Z"}'
+    status, answer = await _answer(reader, "/NewShare", share)
+    assert status == 200 and answer["expires_at"] == "2026-12-10T23:00:00Z"
+
+
+async def test_start_s_true_is_not_stored_as_one_second(anna: Person, lesson_id: str) -> None:
+    path = f"/api/v1/lessons/{lesson_id}/comments"
+    for start in (True, "12"):
+        answer = await anna.json("POST", path, 400, json={"body": "loose", "start_s": start})
+        assert answer["error"] == "invalid_body" and "start_s" in answer["message"]
+    assert (await anna.json("GET", path))["comments"] == []

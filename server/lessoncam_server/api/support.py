@@ -71,7 +71,8 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         raise ApiError(413, "too_large", "the request body is too large") from None
     try:
         # pydantic's own parser: a nesting limit (json.loads recurses until RecursionError).
-        return model.model_validate_json(raw or b"null")
+        # Strict: a JSON number where the model says number (no true for 1.0, no "12" for 12).
+        return model.model_validate_json(raw or b"null", strict=True)
     except ValidationError as exc:
         if any(error["type"] == "json_invalid" for error in exc.errors()):
             raise bad_request(_describe_json_error(exc), "invalid_json") from None
