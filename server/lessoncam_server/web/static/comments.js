@@ -212,7 +212,8 @@
       button.closest("form").remove();
     } else if (action === "clip") {
       button.disabled = true;
-      var title = comment.querySelector(".comment-body").textContent.slice(0, 80);
+      // Cut on characters, not UTF-16 units: half an emoji is not text the server takes.
+      var title = Array.from(comment.querySelector(".comment-body").textContent).slice(0, 80).join("");
       call("POST", "/clips", {
         start_s: parseFloat(button.dataset.start),
         end_s: parseFloat(button.dataset.end),

@@ -1,0 +1,49 @@
+"""Defects a teacher met in Chromium, each fixed with the page she saw (issue 11, part 5)."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser, Page
+
+from lessoncam_server.services import Services
+
+from ..server.helpers import Person
+from ..server.lesson_fixtures import assembled
+from .browser import chromium, screenshot, sign_in, wait_until
+
+
+async def _lesson_page(browser: Browser, base: str, lesson_id: str) -> Page:
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await sign_in(page, base, "anna")
+    await page.goto(f"{base}/lessons/{lesson_id}")
+    await wait_until(page, "document.getElementById('video-main').readyState >= 1")
+    return page
+
+
+@pytest.mark.slow
+async def test_a_clip_titled_by_a_comment_that_an_emoji_straddles_the_cut(
+    lesson_id: str, server: TestServer, services: Services, anna: Person
+) -> None:
+    """The title is the comment's first 80 characters; the 80th here is 😀, which is two
+    UTF-16 units (cutting on units left half of it, and the clip always failed)."""
+    comment = "a" * 79 + "😀 einde"
+    await anna.json(
+        "POST",
+        f"/api/v1/lessons/{lesson_id}/comments",
+        201,
+        json={"body": comment, "start_s": 10, "end_s": 20},
+    )
+    base = str(server.make_url("")).rstrip("/")
+    async with chromium() as browser:
+        page = await _lesson_page(browser, base, lesson_id)
+        fragment = page.locator("article.thread", has_text="einde")
+        await fragment.locator("[data-action=clip]").click()
+        await page.wait_for_selector("#comment-notice:not([hidden])")
+        await screenshot(page, "clip-with-emoji-title")
+        assert await page.is_hidden("#comment-error")
+    await assembled(services)
+    title, state = services.db.execute(
+        "SELECT title, state FROM recordings WHERE kind = 'clip'"
+    ).fetchone()
+    assert (title, state) == ("a" * 79 + "😀", "ready")
