@@ -47,3 +47,33 @@ async def test_a_clip_titled_by_a_comment_that_an_emoji_straddles_the_cut(
         "SELECT title, state FROM recordings WHERE kind = 'clip'"
     ).fetchone()
     assert (title, state) == ("a" * 79 + "😀", "ready")
+
+
+@pytest.mark.slow
+async def test_my_private_notes_reach_an_export_only_when_i_tick_the_box(
+    lesson_id: str, server: TestServer, anna: Person
+) -> None:
+    comments = f"/api/v1/lessons/{lesson_id}/comments"
+    await anna.json("POST", comments, 201, json={"body": "For the coach", "start_s": 3})
+    note = {"body": "Note to self", "start_s": 4, "visibility": "private"}
+    await anna.json("POST", comments, 201, json=note)
+    base = str(server.make_url("")).rstrip("/")
+    async with chromium() as browser:
+        page = await _lesson_page(browser, base, lesson_id)
+        assert await page.is_checked("#export-private") is False
+        await page.click("#print-comments")
+        await page.wait_for_url("**/comments/print?**")
+        printed = await page.inner_text("body")
+        assert "For the coach" in printed and "Note to self" not in printed
+        await page.go_back()
+        await page.check("#export-private")
+        await page.click("#print-comments")
+        await page.wait_for_url("**private=true**")
+        assert "Note to self" in await page.inner_text("body")
+        await screenshot(page, "printable-with-private-notes")
+        # The CSV button sends the same choice.
+        await page.go_back()
+        await page.check("#export-private")
+        async with page.expect_download() as download:
+            await page.click("#export-csv")
+        assert "private=true" in (await download.value).url
