@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page
@@ -77,3 +80,22 @@ async def test_my_private_notes_reach_an_export_only_when_i_tick_the_box(
         async with page.expect_download() as download:
             await page.click("#export-csv")
         assert "private=true" in (await download.value).url
+
+
+@pytest.mark.slow
+async def test_a_share_until_10_december_reads_10_december(
+    lesson_id: str, server: TestServer, make_user: Callable[..., dict[str, Any]]
+) -> None:
+    make_user("bert")
+    base = str(server.make_url("")).rstrip("/")
+    async with chromium() as browser:
+        page = await (await browser.new_context()).new_page()
+        await sign_in(page, base, "anna")
+        await page.goto(f"{base}/lessons/{lesson_id}/sharing")
+        await page.select_option("#share-form select[name=username]", "bert")
+        await page.fill("#share-form input[name=expires]", "2026-12-10")
+        await page.click("#share-form button[type=submit]")
+        row = page.locator("#shares tr", has_text="bert")
+        await row.wait_for()
+        assert await row.locator("td").nth(2).inner_text() == "10 dec 2026"
+        await screenshot(page, "share-until-10-december")
