@@ -184,6 +184,8 @@ def install(app: web.Application, groups: list[ApiRoutes]) -> list[Operation]:
     operations = [op for group in groups for op in group.operations]
     for op in operations:
         app.router.add_route(op.method, API_PREFIX + op.path, op.handler)
+        if op.method == "GET":  # as aiohttp's add_get does: HEAD answers like GET, no body
+            app.router.add_route("HEAD", API_PREFIX + op.path, op.handler)
     return operations
 
 
