@@ -11,7 +11,7 @@ from playwright.async_api import Browser, Page
 
 from lessoncam_server.services import Services
 
-from ..server.helpers import Person
+from ..server.helpers import Person, UnitClient
 from ..server.lesson_fixtures import assembled
 from .browser import chromium, screenshot, sign_in, wait_until
 
@@ -99,3 +99,20 @@ async def test_a_share_until_10_december_reads_10_december(
         await row.wait_for()
         assert await row.locator("td").nth(2).inner_text() == "10 dec 2026"
         await screenshot(page, "share-until-10-december")
+
+
+@pytest.mark.slow
+async def test_the_dutch_fleet_view_says_what_a_unit_does(
+    admin: Person, unit: UnitClient, server: TestServer
+) -> None:
+    beat = {"state": "recording", "version": "0.2.0"}
+    await unit.json("POST", "/api/v1/unit/heartbeat", 204, json=beat)
+    base = str(server.make_url("")).rstrip("/")
+    async with chromium() as browser:
+        page = await (await browser.new_context()).new_page()
+        await sign_in(page, base, "ict-admin")  # the school's default language: Dutch
+        await page.goto(f"{base}/admin/units")
+        card = page.locator(f"article.unit[data-unit-id='{unit.unit_id}']")
+        state = await card.locator("dt:has-text('Toestand') + dd").inner_text()
+        assert state == "neemt op"
+        await screenshot(page, "fleet-in-dutch")
