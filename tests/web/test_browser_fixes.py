@@ -116,3 +116,27 @@ async def test_the_dutch_fleet_view_says_what_a_unit_does(
         state = await card.locator("dt:has-text('Toestand') + dd").inner_text()
         assert state == "neemt op"
         await screenshot(page, "fleet-in-dutch")
+
+
+@pytest.mark.slow
+async def test_cameras_are_named_for_people_not_by_their_ids(
+    lesson_id: str, server: TestServer, services: Services
+) -> None:
+    # A unit configured as the demo once was: its second camera "labelled" with its own id.
+    with services.db.conn:
+        services.db.execute(
+            "UPDATE recordings SET manifest = json_set(manifest, '$.cameras[1].label', 'pupils')"
+        )
+    base = str(server.make_url("")).rstrip("/")
+    async with chromium() as browser:
+        page = await _lesson_page(browser, base, lesson_id)
+        labels = await page.locator(".camera-label").all_inner_texts()
+        assert labels == ["Hoofdcamera", "Tweede camera"]
+        await page.goto(f"{base}/lessons/{lesson_id}/sharing")
+        links = page.locator("a[download]")
+        assert await links.all_inner_texts() == [
+            "Hoofdcamera: video (MP4)",
+            "Tweede camera: video (MP4)",
+        ]
+        assert (await links.first.get_attribute("href") or "").endswith("/main/video?download=1")
+        await screenshot(page, "downloads-named-for-people")
