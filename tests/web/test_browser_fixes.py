@@ -140,3 +140,21 @@ async def test_cameras_are_named_for_people_not_by_their_ids(
         ]
         assert (await links.first.get_attribute("href") or "").endswith("/main/video?download=1")
         await screenshot(page, "downloads-named-for-people")
+
+
+@pytest.mark.slow
+async def test_a_clip_error_appears_by_its_button(
+    lesson_id: str, server: TestServer, anna: Person
+) -> None:
+    fragment = {"body": "Too short to cut", "start_s": 10, "end_s": 10.5}
+    await anna.json("POST", f"/api/v1/lessons/{lesson_id}/comments", 201, json=fragment)
+    base = str(server.make_url("")).rstrip("/")
+    async with chromium() as browser:
+        page = await _lesson_page(browser, base, lesson_id)
+        thread = page.locator("article.thread", has_text="Too short to cut")
+        await thread.locator("[data-action=clip]").click()
+        error = thread.locator(".comment-actions + .error")
+        await error.wait_for()
+        assert "1" in await error.inner_text()  # "at least 1 second", in the reader's words
+        assert await page.is_hidden("#comment-error")  # not at the top of the panel
+        await screenshot(page, "clip-error-by-its-button")
