@@ -28,9 +28,10 @@ sys.path.insert(0, str(ROOT))  # for tests.mediagen (the flash and beep finders)
 
 from lessoncam_device import enrolment  # noqa: E402
 from lessoncam_device.config import DeviceConfig, parse_config  # noqa: E402
-from lessoncam_device.daemon import Daemon, SourcesFactory  # noqa: E402
+from lessoncam_device.daemon import Daemon  # noqa: E402
 from lessoncam_device.recorder import Recorder, RecorderOptions  # noqa: E402
 from lessoncam_device.sim.clock import SteppedClock  # noqa: E402
+from lessoncam_device.sources import SourcesFactory  # noqa: E402
 from lessoncam_device.states import Event, State  # noqa: E402
 from lessoncam_server.access import accounts  # noqa: E402
 from lessoncam_server.app import init_app  # noqa: E402

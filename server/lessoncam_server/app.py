@@ -31,10 +31,12 @@ from .infra.paths import DataPaths
 from .infra.timeutil import Clock, utc_now
 from .lessons.housekeeping import housekeeping_ctx
 from .media.assembly import assembler_ctx
+from .media.live_assembly import LiveAssemblies
+from .media.makers import ClipMaker, MediaMaker, UnitLessonMaker, UploadMaker
 from .middleware import auth_middleware, forwarded_middleware, headers_middleware
 from .services import SERVICES, Services
 from .uploads import browser
-from .uploads.segments import SegmentIngest
+from .uploads.segments import SegmentUploadHooks
 from .uploads.store import UploadStore
 from .uploads.tus.endpoint import setup_tus
 from .uploads.tus.openapi import TUS_OPERATIONS
@@ -91,15 +93,24 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
     setup_tus(
         app,
         store,
-        SegmentIngest(app),
+        SegmentUploadHooks(app),
         max_size=config.uploads.max_size_mib * 1024 * 1024,
         stall_timeout_s=config.uploads.stall_timeout_s,
     )
     browser.setup(app, paths, config, clock)
     setup_web(app, config)
-    app.cleanup_ctx.append(assembler_ctx)
+    app.cleanup_ctx.append(assembler_ctx(_makers))
     app.cleanup_ctx.append(housekeeping_ctx)
     return app
+
+
+def _makers(services: Services, live: LiveAssemblies) -> dict[str, MediaMaker]:
+    """How each kind of lesson gets its media."""
+    return {
+        "unit": UnitLessonMaker(services.db, services.paths, live),
+        "clip": ClipMaker(services.db, services.paths),
+        "upload": UploadMaker(services.paths),
+    }
 
 
 async def _openapi(request: web.Request) -> web.StreamResponse:

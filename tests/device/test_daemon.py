@@ -17,7 +17,7 @@ from gpiozero.pins.mock import MockFactory
 from lessoncam_device.config import DeviceConfig, parse_config
 from lessoncam_device.daemon import Daemon
 from lessoncam_device.enrolment import Credentials
-from lessoncam_device.hardware import simulated_sources, sources_for
+from lessoncam_device.hardware import sources_for
 from lessoncam_device.recorder import (
     AudioSettings,
     Recorder,
@@ -26,6 +26,7 @@ from lessoncam_device.recorder import (
     recording_dir,
 )
 from lessoncam_device.sim.clock import SteppedClock, VirtualClock
+from lessoncam_device.sim.sources import simulated_sources
 from lessoncam_device.states import Event, State
 from lessoncam_device.uploader.queue import UploadQueue
 from lessoncam_server.services import Services

@@ -23,11 +23,11 @@ from gpiozero.pins.mock import MockFactory
 
 from lessoncam_device.daemon import Daemon
 from lessoncam_device.enrolment import Credentials
-from lessoncam_device.hardware import simulated_sources
 from lessoncam_device.recorder import Recorder, read_record, recording_dir
 from lessoncam_device.recorder.recovery import readable_length, salvage_partial
 from lessoncam_device.recorder.storage import PARTIAL_SUFFIX
 from lessoncam_device.sim.clock import SteppedClock
+from lessoncam_device.sim.sources import simulated_sources
 from lessoncam_device.states import NO_ROOM_TO_START, STORAGE_FULL, Event, State
 from lessoncam_device.uploader.queue import DB_FILE
 from lessoncam_server.services import Services

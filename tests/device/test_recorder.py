@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import pytest
 
+from lessoncam_common.hashing import sha256_and_size
 from lessoncam_device.recorder import (
     AudioSettings,
     AudioSyncSettings,
@@ -19,7 +20,6 @@ from lessoncam_device.recorder import (
     RecorderOptions,
     RecordingStats,
 )
-from lessoncam_device.recorder.storage import sha256_file
 from lessoncam_device.segments import RecordingPlan, SegmentInfo
 from lessoncam_device.sim.camera import CameraConfig, SimulatedCamera, pupil_camera
 from lessoncam_device.sim.clock import VirtualClock
@@ -106,7 +106,7 @@ def test_closed_segments_are_announced_with_their_real_sha256_and_size(recorded:
     for seg in recorded.segments:
         assert seg.recording_id == recorded.plan.recording_id
         assert seg.path == recorded.rec_dir / seg.camera / f"{seg.sequence:06d}.ts"
-        assert sha256_file(seg.path) == (seg.sha256, seg.size)
+        assert sha256_and_size(seg.path) == (seg.sha256, seg.size)
     assert not list(recorded.rec_dir.glob("*/*.partial"))
     index = (recorded.rec_dir / "main" / "segments.jsonl").read_text().splitlines()
     assert [json.loads(line)["sha256"] for line in index] == [

@@ -12,9 +12,9 @@ from pathlib import Path
 import av
 import pytest
 
+from lessoncam_common.hashing import sha256_and_size
 from lessoncam_device.recorder import AudioSettings, Recorder, RecorderOptions, recover_recordings
 from lessoncam_device.recorder.recovery import readable_length
-from lessoncam_device.recorder.storage import sha256_file
 from lessoncam_device.segments import RecordingPlan, SegmentInfo
 from lessoncam_device.sim.camera import CameraConfig, SimulatedCamera
 from lessoncam_device.sim.clock import VirtualClock
@@ -126,7 +126,7 @@ def test_recovery_keeps_closed_segments_and_salvages_the_open_one(
         (cam, seq) for cam in ("main", "pupils") for seq in range(3)
     ]
     for info in announced:
-        assert sha256_file(info.path) == (info.sha256, info.size)
+        assert sha256_and_size(info.path) == (info.sha256, info.size)
         if info.sequence < 2:  # closed before the cut: kept exactly as announced then
             live = crash.live[(info.camera, info.sequence)]
             assert dataclasses.replace(info, path=live.path) == live

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from lessoncam_device.clock import RealClock
 from lessoncam_device.sim.camera import (
     CameraConfig,
     FlashSchedule,
@@ -15,7 +16,7 @@ from lessoncam_device.sim.camera import (
     pupil_camera,
     to_i420,
 )
-from lessoncam_device.sim.clock import RealClock, VirtualClock
+from lessoncam_device.sim.clock import VirtualClock
 from lessoncam_device.sim.teacher_path import scenario
 
 from .sim_helpers import detect, shared_scene

@@ -9,10 +9,10 @@ from lessoncam_device.motors.base import MotorLimits
 from lessoncam_device.motors.simulated import SimulatedMotorSettings, SimulatedPanMotor
 from lessoncam_device.sim.camera import CameraConfig, SimulatedCamera
 from lessoncam_device.sim.clock import VirtualClock
+from lessoncam_device.sim.frames import SimulatedFrames
 from lessoncam_device.sim.teacher_path import TeacherPath
 from lessoncam_device.tracking.calibrate import Calibrator
 from lessoncam_device.tracking.detector import DetectorSettings, MarkerDetector
-from lessoncam_device.tracking.frames import SimulatedFrames
 
 from .sim_helpers import shared_scene
 

@@ -18,8 +18,9 @@ from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
 from lessoncam_server.access.sessions import COOKIE_NAME
+from lessoncam_server.media.probing import sniff
 from lessoncam_server.services import Services
-from lessoncam_server.uploads.browser import UPLOAD_PREFIX, sniff
+from lessoncam_server.uploads.browser import UPLOAD_PREFIX
 
 from ..mediagen import make_phone_video, read_frame_index, top_level_boxes
 from .helpers import Person, UnitClient

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..clock import Clock
 from .camera import FlashSchedule
-from .clock import Clock
 
 # Noise is generated in fixed blocks seeded by block number, so a sample's value does not
 # depend on how the stream is chunked.

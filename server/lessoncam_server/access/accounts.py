@@ -10,6 +10,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from ..infra.db import query_row, query_rows
+from ..infra.errors import Invalid
 from ..infra.timeutil import to_iso
 from .passwords import hash_password, needs_rehash, verify_password
 from .principal import Role
@@ -20,8 +21,12 @@ ROLES: tuple[Role, ...] = ("teacher", "coach", "admin")
 PUBLIC_FIELDS = ("id", "username", "display_name", "role", "disabled", "created_at")
 
 
-class AccountError(ValueError):
-    """A request about an account that cannot be carried out; the message says why."""
+class AccountError(Invalid):
+    """A request about an account that cannot be carried out: ``role_unknown``,
+    ``username_invalid`` or ``username_taken``; the message says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code, message, status=400)
 
 
 def generate_password() -> str:
@@ -37,15 +42,16 @@ def create_user(
     now: datetime,
     display_name: str | None = None,
 ) -> dict[str, Any]:
+    if role not in ROLES:
+        raise AccountError("role_unknown", f"role must be one of {', '.join(ROLES)}")
     if not USERNAME.fullmatch(username):
         raise AccountError(
+            "username_invalid",
             "a username has 2-64 characters: letters, digits and . _ @ -, starting with a "
-            "letter or digit"
+            "letter or digit",
         )
-    if role not in ROLES:
-        raise AccountError(f"role must be one of {', '.join(ROLES)}")
     if find_user(db, username) is not None:
-        raise AccountError(f"the username {username!r} is taken")
+        raise AccountError("username_taken", f"the username {username!r} is taken")
     row = {
         "username": username,
         "display_name": (display_name or username).strip()[:120] or username,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from ..infra.errors import Invalid
+
 MIN_LENGTH = 10
 MAX_LENGTH = 1024  # argon2 copes, but nobody types more and it bounds the work per request
 
@@ -13,8 +15,12 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, type
 _DUMMY_HASH = _hasher.hash("lessoncam-dummy-password")
 
 
-class WeakPassword(ValueError):
-    """The password breaks the length rule; the message says what to do."""
+class WeakPassword(Invalid):
+    """The password breaks the length rule (code ``weak_password``); the message says what
+    to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("weak_password", message, status=400)
 
 
 def check_strength(password: str) -> None:

@@ -11,9 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..access.permissions import OWNER_ACCESS
 from ..lessons import clips, summary, viewings
-from ..lessons.fragments import InvalidInput
 from ..services import services_of
-from .comments import refused
 from .lessons import lesson_for
 from .support import ApiRoutes, json_response, read_body
 
@@ -45,10 +43,7 @@ async def create_clip(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, _acc = lesson_for(request, "manage")
     body = await read_body(request, NewClip)
-    try:
-        clip = clips.create(services.db, row, body.start_s, body.end_s, body.title, services.now())
-    except InvalidInput as exc:
-        raise refused(exc) from None
+    clip = clips.create(services.db, row, body.start_s, body.end_s, body.title, services.now())
     services.audit(
         request,
         user,

@@ -1,7 +1,7 @@
 """Comments on a lesson: list, add, reply, edit, delete, export as CSV; the viewing guide.
 
 Access to the lesson is checked on every request (``lesson_for``); which comments the caller
-sees (shared ones and her own private notes) is decided in ``comments.py``.
+sees (shared ones and her own private notes) is decided in ``lessons/comments.py``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..lessons import comments
-from ..lessons.fragments import InvalidInput
-from ..middleware import ApiError
 from ..services import services_of
 from .lessons import lesson_for
 from .support import ApiRoutes, json_response, not_found, parse_query, read_body, require_user
@@ -49,11 +47,6 @@ class ExportQuery(BaseModel):
     private: bool = Field(
         False, description="Include my own private notes (left out unless asked for)."
     )
-
-
-def refused(exc: InvalidInput) -> ApiError:
-    """The API answer for input a person can correct (status, stable code, message)."""
-    return ApiError(exc.status, exc.code, exc.message)
 
 
 def _comment_id(request: web.Request) -> int:
@@ -111,10 +104,7 @@ async def create_comment(request: web.Request) -> web.StreamResponse:
         parent_id=body.parent_id,
     )
     guide_config = services.config.viewing_guide
-    try:
-        stored = comments.create(services.db, row, user.id, new, guide_config, services.now())
-    except InvalidInput as exc:
-        raise refused(exc) from None
+    stored = comments.create(services.db, row, user.id, new, guide_config, services.now())
     services.audit(
         request,
         user,
@@ -156,12 +146,9 @@ async def update_comment(request: web.Request) -> web.StreamResponse:
         tags=tuple(body.tags) if body.tags is not None else None,
     )
     guide_config = services.config.viewing_guide
-    try:
-        stored = comments.update(
-            services.db, row, user.id, comment_id, change, guide_config, services.now()
-        )
-    except InvalidInput as exc:
-        raise refused(exc) from None
+    stored = comments.update(
+        services.db, row, user.id, comment_id, change, guide_config, services.now()
+    )
     services.audit(
         request,
         user,
@@ -187,10 +174,7 @@ async def delete_comment(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, acc = lesson_for(request)
     comment_id = _comment_id(request)
-    try:
-        gone = comments.delete(services.db, row, user.id, comment_id, acc)
-    except InvalidInput as exc:
-        raise refused(exc) from None
+    gone = comments.delete(services.db, row, user.id, comment_id, acc)
     services.audit(
         request,
         user,

@@ -6,7 +6,6 @@ no URL that serves a lesson's bytes without that check.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from ..access.principal import User
 from ..infra.paths import CAMERA_ID
 from ..lessons import clips, deletion, summary, viewings
 from ..lessons.guard import LessonDenied, checked_lesson
-from ..lessons.library import access, visible_ids
+from ..lessons.library import visible_lessons
 from ..services import services_of
 from ..units import recordings
 from .media_response import MediaFile, refuse_unsatisfiable
@@ -94,22 +93,14 @@ async def library(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user = require_user(request)
     q = parse_query(request, LibraryQuery)
-    now: datetime = services.now()
-    rows = [
-        row
-        for rid in visible_ids(services.db, user.id, now)
-        if (row := recordings.get(services.db, rid)) is not None
-    ]
-    rows.sort(key=lambda row: row["started_at"], reverse=True)
-    page = rows[q.offset : q.offset + q.limit]
-    # Summaries (several queries each) only for the page asked for.
-    out = [
-        summary.summary(services.db, row, user.id, access(services.db, user.id, row, now))
-        for row in page
-    ]
-    more = q.offset + len(page) < len(rows)
+    found, total = visible_lessons(
+        services.db, user.id, services.now(), limit=q.limit, offset=q.offset
+    )
+    # Summaries (a few queries each) only for the page asked for.
+    out = [summary.summary(services.db, row, user.id, acc) for row, acc in found]
+    more = q.offset + len(found) < total
     return json_response(
-        {"lessons": out, "total": len(rows), "next_offset": q.offset + len(page) if more else None}
+        {"lessons": out, "total": total, "next_offset": q.offset + len(found) if more else None}
     )
 
 
@@ -162,7 +153,7 @@ async def delete_lesson(request: web.Request) -> web.StreamResponse:
         doomed += [c["id"] for c in clips.of_lesson(services.db, row["id"])]
     for rid in doomed:
         if services.assembler is not None:
-            services.assembler.live.forget(rid)
+            services.assembler.forget(rid)
         deletion.delete(services.db, services.paths, rid)
         services.audit(request, user, "lesson_delete", object_kind="lesson", object_id=rid)
     return web.Response(status=204)

@@ -15,8 +15,11 @@ from typing import Any, Literal, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from lessoncam_common.disk import disk_full
+
 from ..access.principal import Unit, User, principal_of
-from ..infra.durable import DISK_FULL_MESSAGE, disk_full
+from ..infra.disk_space import DISK_FULL_MESSAGE
+from ..infra.errors import DomainError, Throttled
 from ..middleware import ApiError
 from ..services import services_of
 
@@ -27,6 +30,14 @@ API_PREFIX = "/api/v1"
 Auth = Literal["none", "user", "admin", "unit", "user_or_unit"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
+
+
+def api_error(exc: DomainError) -> ApiError:
+    """The API's answer to an action a concern refused: its status, code and message."""
+    headers = {}
+    if isinstance(exc, Throttled):
+        headers["Retry-After"] = str(int(exc.retry_after_s) + 1)
+    return ApiError(exc.status, exc.code, exc.message, **headers)
 
 
 def not_found(what: str = "lesson") -> ApiError:
@@ -198,6 +209,10 @@ async def error_middleware(
         return await handler(request)
     except ApiError:
         raise
+    except DomainError as exc:
+        if not request.path.startswith(API_PREFIX):
+            raise  # a page: its own error page, in the reader's language
+        raise api_error(exc) from None
     except web.HTTPException as exc:
         if exc.status < 400 or not request.path.startswith(API_PREFIX):
             raise

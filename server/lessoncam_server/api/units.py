@@ -11,9 +11,10 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlite_utils import Database
 
+from lessoncam_common.durable import write_atomic
+
 from ..access import accounts
 from ..infra.db import query_row, query_rows
-from ..infra.durable import write_atomic
 from ..infra.paths import UNIT_ID
 from ..infra.timeutil import to_iso
 from ..middleware import ApiError

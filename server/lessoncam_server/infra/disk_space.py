@@ -14,6 +14,12 @@ LOW_FREE_BYTES = 5 * 1024**3
 #: ... or below this share of the disk, whichever is more.
 LOW_FREE_SHARE = 0.05
 
+#: What the server answers (HTTP 507) and logs while its disk is full.
+DISK_FULL_MESSAGE = (
+    "the server's disk is full: nothing was lost, uploads wait and resume by themselves; "
+    "ICT: free space in the server's data directory"
+)
+
 
 @dataclass(frozen=True)
 class DiskSpace:

@@ -59,6 +59,10 @@ class DataPaths:
         camera = _checked(CAMERA_ID, camera, "camera id")
         return self.recording_dir(recording_id) / f"{camera}.v{int(version)}.thumbs.jpg"
 
+    def upload_original(self, recording_id: str) -> Path:
+        """A video uploaded from a browser, kept until its lesson's media is made from it."""
+        return self.recording_dir(recording_id) / "original.upload"
+
     def poster(self, recording_id: str, version: int) -> Path:
         return self.recording_dir(recording_id) / f"poster.v{int(version)}.jpg"
 

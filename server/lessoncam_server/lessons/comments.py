@@ -21,8 +21,9 @@ from sqlite_utils import Database
 from ..access.permissions import Access
 from ..config import ViewingGuideConfig
 from ..infra.db import query_row, query_rows
+from ..infra.errors import Conflict, Forbidden, Invalid, NotFound
 from ..infra.timeutil import to_iso
-from .fragments import InvalidInput, check_span, format_time
+from .fragments import check_span, format_time
 
 MAX_BODY_CHARS = 5000
 Visibility = Literal["shared", "private"]
@@ -55,9 +56,9 @@ def viewing_guide(guide: ViewingGuideConfig) -> dict[str, Any]:
 def _check_body(body: str) -> str:
     text = body.replace("\x00", "").strip()
     if not text:
-        raise InvalidInput("comment_empty", "write something first: the comment is empty")
+        raise Invalid("comment_empty", "write something first: the comment is empty")
     if len(text) > MAX_BODY_CHARS:
-        raise InvalidInput(
+        raise Invalid(
             "comment_too_long",
             f"a comment may be at most {MAX_BODY_CHARS} characters; this one has {len(text)}",
         )
@@ -69,11 +70,11 @@ def _check_tags(tags: Iterable[str], guide: ViewingGuideConfig) -> list[str]:
     out: list[str] = []
     for tag in tags:
         if tag not in known:
-            raise InvalidInput("unknown_tag", f"{tag[:40]!r} is not a tag of the viewing guide")
+            raise Invalid("unknown_tag", f"{tag[:40]!r} is not a tag of the viewing guide")
         if tag not in out:
             out.append(tag)
     if len(out) > guide.max_tags_per_comment:
-        raise InvalidInput(
+        raise Invalid(
             "too_many_tags", f"a comment may carry at most {guide.max_tags_per_comment} tags"
         )
     return out
@@ -84,14 +85,12 @@ def _check_visibility(value: str) -> Visibility:
         return "shared"
     if value == "private":
         return "private"
-    raise InvalidInput("visibility_invalid", "visibility is 'shared' or 'private'")
+    raise Invalid("visibility_invalid", "visibility is 'shared' or 'private'")
 
 
 def _duration(lesson: Mapping[str, Any]) -> float:
     if lesson["state"] != "ready" or lesson["duration_s"] is None:
-        raise InvalidInput(
-            "lesson_not_ready", "comments can be added once the lesson is ready", status=409
-        )
+        raise Conflict("lesson_not_ready", "comments can be added once the lesson is ready")
     return float(lesson["duration_s"])
 
 
@@ -104,8 +103,8 @@ def _row(db: Database, recording_id: str, comment_id: int, user_id: int) -> dict
     )
 
 
-def _not_found() -> InvalidInput:
-    return InvalidInput("not_found", "no such comment, or you cannot see it", status=404)
+def _not_found() -> NotFound:
+    return NotFound("not_found", "no such comment, or you cannot see it")
 
 
 def create(
@@ -125,7 +124,7 @@ def create(
     if new.parent_id is not None:
         parent = _row(db, lesson["id"], new.parent_id, user_id)
         if parent is None:
-            raise InvalidInput(
+            raise Invalid(
                 "parent_not_found", "the comment you reply to is not on this lesson (any more)"
             )
         if parent["parent_id"] is not None:  # one level of replies: join the thread
@@ -137,7 +136,7 @@ def create(
             visibility = "private"  # a reply to a private note stays private
     else:
         if new.start_s is None:
-            raise InvalidInput("time_required", "say at what moment of the lesson (start_s)")
+            raise Invalid("time_required", "say at what moment of the lesson (start_s)")
         start, end = check_span(new.start_s, new.end_s, duration)
     comment_id = (
         db.table("comments")
@@ -189,7 +188,7 @@ def update(
     if row is None:
         raise _not_found()
     if row["author_id"] != user_id:
-        raise InvalidInput("not_author", "only its author can edit a comment", status=403)
+        raise Forbidden("not_author", "only its author can edit a comment")
     values: dict[str, Any] = {}
     if change.body is not None:
         values["body"] = _check_body(change.body)
@@ -198,8 +197,8 @@ def update(
     if change.visibility is not None:
         visibility = _check_visibility(change.visibility)
         if visibility == "private" and row["visibility"] == "shared" and _others_replied(db, row):
-            raise InvalidInput(
-                "has_replies", "others replied to this comment; it cannot become private", 409
+            raise Conflict(
+                "has_replies", "others replied to this comment; it cannot become private"
             )
         if row["parent_id"] is not None and visibility == "shared":
             parent = _row(db, lesson["id"], row["parent_id"], user_id)
@@ -209,7 +208,7 @@ def update(
     moved = change.start_s is not None or change.end_s is not None or change.clear_end
     if moved:
         if row["parent_id"] is not None:
-            raise InvalidInput("reply_time", "a reply keeps the time of the comment it answers")
+            raise Invalid("reply_time", "a reply keeps the time of the comment it answers")
         start = change.start_s if change.start_s is not None else row["start_s"]
         end = row["end_s"]
         if change.clear_end:
@@ -250,9 +249,7 @@ def delete(
     if row is None:
         raise _not_found()
     if row["author_id"] != user_id and not access.manage:
-        raise InvalidInput(
-            "not_author", "only its author or the lesson's owner can delete a comment", 403
-        )
+        raise Forbidden("not_author", "only its author or the lesson's owner can delete a comment")
     with db.atomic():
         replies = db.execute(
             "SELECT COUNT(*) FROM comments WHERE parent_id = ?", [comment_id]

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import math
 
+from ..infra.errors import Invalid
+
 #: The player may report a time a little past the end (rounding); that much is taken as the end.
 END_TOLERANCE_S = 0.25
-
-
-class InvalidInput(ValueError):
-    """Input a person can correct; ``code`` is stable (the pages translate it), 422 by default."""
-
-    def __init__(self, code: str, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 def check_span(
@@ -24,17 +16,17 @@ def check_span(
     """Validate a moment (``end_s`` None) or a fragment on a lesson ``duration_s`` long.
 
     Returns the times rounded to milliseconds (and clamped to the end within
-    ``END_TOLERANCE_S``). Raises :class:`InvalidInput` with code ``time_invalid``,
+    ``END_TOLERANCE_S``). Raises :class:`~..infra.errors.Invalid` with code ``time_invalid``,
     ``time_negative``, ``time_past_end`` or ``end_before_start``.
     """
     for value in (start_s, end_s):
         if value is not None and not math.isfinite(value):
-            raise InvalidInput("time_invalid", "a time must be a number of seconds")
+            raise Invalid("time_invalid", "a time must be a number of seconds")
     if start_s < 0 or (end_s is not None and end_s < 0):
-        raise InvalidInput("time_negative", "a time cannot be before the start of the lesson")
+        raise Invalid("time_negative", "a time cannot be before the start of the lesson")
     limit = duration_s + END_TOLERANCE_S
     if start_s > limit or (end_s is not None and end_s > limit):
-        raise InvalidInput(
+        raise Invalid(
             "time_past_end",
             f"the lesson is only {format_time(duration_s)} long; choose a time within it",
         )
@@ -43,7 +35,7 @@ def check_span(
         return start, None
     end = round(min(end_s, duration_s), 3)
     if end <= start:
-        raise InvalidInput("end_before_start", "a fragment must end after it starts")
+        raise Invalid("end_before_start", "a fragment must end after it starts")
     return start, end
 
 

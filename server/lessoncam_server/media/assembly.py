@@ -1,4 +1,6 @@
-"""The assembler: turns a completed recording's segments into one faststart MP4 per camera.
+"""The assembler: makes a recording's media once it is complete (a unit's segments remuxed into
+one faststart MP4 per camera, a clip cut, an upload remuxed: see ``makers.py``), then publishes
+it with poster and thumbnails.
 
 Runs one recording at a time in a worker thread (remuxing is disk-bound and the server has
 few cores). Its state lives in the database, so a restart resumes where it stopped. A new
@@ -12,22 +14,22 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
 
-from ..infra.durable import disk_full
+from lessoncam_common.disk import disk_full
+
 from ..infra.timeutil import to_iso
-from ..lessons import clips
 from ..services import SERVICES, Services
 from ..units import recordings
-from ..uploads import browser
 from .cutting import MediaRefused
 from .live_assembly import LiveAssemblies
+from .makers import MediaMaker
 from .previews import ThumbnailStrip, make_poster, make_thumbnail_strip
-from .remux import AssembledVideo, RemuxError, SegmentFile, assemble_camera
+from .remux import AssembledVideo
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +38,22 @@ WAITING_FOR_SPACE = "waiting for space on the server's disk; it is made as soon 
 
 
 class Assembler:
-    def __init__(self, services: Services) -> None:
+    """The queue of recordings to make media for, and the worker that makes it (one at a time).
+
+    ``makers`` has one maker per kind of lesson (``unit``, ``clip``, ``upload``); ``live`` holds
+    the files being assembled while units are still sending segments.
+    """
+
+    def __init__(
+        self, services: Services, makers: Mapping[str, MediaMaker], live: LiveAssemblies
+    ) -> None:
         self.services = services
+        self.makers = dict(makers)
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
         self.idle = asyncio.Event()
         self.idle.set()
-        self.live = LiveAssemblies(services)
+        self.live = live
         self.disk_retry_s = 30.0  # a full disk: try again this often
 
     def segment_stored(self, recording_id: str, camera: str) -> None:
@@ -110,6 +121,10 @@ class Assembler:
         loop = asyncio.get_running_loop()
         loop.call_later(self.disk_retry_s, self._enqueue, recording_id)
 
+    def forget(self, recording_id: str) -> None:
+        """A recording was deleted: drop what is being assembled of it while it is received."""
+        self.live.forget(recording_id)
+
     def submit(self, recording_id: str) -> None:
         """Queue a recording already in state 'assembling' (a clip, a browser upload)."""
         self._enqueue(recording_id)
@@ -120,55 +135,9 @@ class Assembler:
         if row is None:
             return
         version = row["media_version"] + 1
-        kind = row.get("kind", "unit")
-        if kind == "clip":
-            videos, main = await clips.cut_media(self.services, row, version)
-        elif kind == "upload":
-            videos, main = await browser.remux_media(self.services, row, version)
-        else:
-            videos, main = await self._assemble_segments(row, version)
+        make = self.makers[row.get("kind") or "unit"]
+        videos, main = await make(row, version)
         await publish_media(self.services, recording_id, version, videos, main)
-
-    async def _assemble_segments(
-        self, row: dict[str, Any], version: int
-    ) -> tuple[list[tuple[str, AssembledVideo]], str]:
-        """Remux each camera's segments; returns the videos and the camera of the poster."""
-        recording_id = row["id"]
-        db, paths = self.services.db, self.services.paths
-        manifest = recordings.manifest_of(row)
-        plan = json.loads(row["expected_segments"])
-        received = recordings.received_segments(db, recording_id)
-        videos: list[tuple[str, AssembledVideo]] = []
-        poster_camera = None
-        for camera in manifest.cameras:
-            expected = int(plan["segments"].get(camera.id, 0))
-            segments = [
-                SegmentFile(
-                    sequence=seq,
-                    start_s=seg["start_s"],
-                    duration_s=seg["duration_s"],
-                    path=paths.segment(recording_id, camera.id, seq),
-                )
-                for seq, seg in sorted(received.get(camera.id, {}).items())
-            ]
-            if expected == 0 or not segments:
-                continue
-            out = paths.video(recording_id, camera.id, version)
-            try:
-                video = await self.live.finish(recording_id, camera.id, expected, version)
-                if video is None:
-                    video = await asyncio.to_thread(assemble_camera, segments, expected, out)
-            except RemuxError as exc:
-                if camera.role == "main" or disk_full(exc):
-                    raise  # a full disk is waited out, not taken as a camera without video
-                log.warning("camera %s of %s not assembled: %s", camera.id, recording_id, exc)
-                continue
-            videos.append((camera.id, video))
-            if camera.role == "main" or poster_camera is None:
-                poster_camera = camera.id
-        if poster_camera is None:
-            raise RemuxError("no camera produced any video")
-        return videos, poster_camera
 
 
 async def publish_media(
@@ -285,19 +254,31 @@ def _remove_unpublished(services: Services, recording_id: str, version: int) -> 
             path.unlink(missing_ok=True)
 
 
-async def assembler_ctx(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: start the assembler and resume unfinished work; stop it on shutdown."""
-    services = app[SERVICES]
-    assembler = Assembler(services)
-    services.assembler = assembler
-    removed = remove_leftovers(services)  # nothing is served or assembled yet
-    if removed:
-        log.warning("removed %d file(s) left by interrupted assemblies", removed)
-    assembler.resume()
-    task = asyncio.create_task(assembler.run(), name="assembler")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await asyncio.to_thread(assembler.live.close)
-    services.assembler = None
+#: Builds the makers once the services exist (``app.py`` decides which kind gets which).
+MakersFactory = Callable[[Services, LiveAssemblies], Mapping[str, MediaMaker]]
+
+
+def assembler_ctx(
+    makers: MakersFactory,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup_ctx that starts the assembler with ``makers`` and resumes unfinished work,
+    and stops it on shutdown."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        services = app[SERVICES]
+        live = LiveAssemblies(services)
+        assembler = Assembler(services, makers(services, live), live)
+        services.assembler = assembler
+        removed = remove_leftovers(services)  # nothing is served or assembled yet
+        if removed:
+            log.warning("removed %d file(s) left by interrupted assemblies", removed)
+        assembler.resume()
+        task = asyncio.create_task(assembler.run(), name="assembler")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await asyncio.to_thread(live.close)
+        services.assembler = None
+
+    return ctx

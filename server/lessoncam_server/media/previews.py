@@ -23,7 +23,7 @@ from av.container import InputContainer
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
-from ..infra.durable import write_atomic
+from lessoncam_common.durable import write_atomic
 
 log = logging.getLogger(__name__)
 

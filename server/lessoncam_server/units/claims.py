@@ -26,8 +26,9 @@ from sqlite_utils import Database
 
 from ..access.principal import User
 from ..infra.db import query_row, query_rows
+from ..infra.errors import Conflict, Forbidden, Invalid, NotFound
 from ..infra.timeutil import from_iso, to_iso
-from ..lessons.fragments import InvalidInput
+from ..services import Services
 from . import fleet
 
 
@@ -113,15 +114,14 @@ def claim(
     db: Database, unit_id: str, user_id: int, hours: int, now: datetime
 ) -> tuple[dict[str, Any], bool]:
     """Claim ``unit_id`` for ``user_id`` for ``hours``; returns (claim, created). Claiming
-    one's own claimed unit again extends it. Raises InvalidInput ``unit_claimed`` (409)."""
+    one's own claimed unit again extends it. Raises Conflict ``unit_claimed``."""
     until = to_iso(now + timedelta(hours=hours))
     with db.atomic():
         held = active(db, unit_id, now)
         if held is not None and held["user_id"] != user_id:
-            raise InvalidInput(
+            raise Conflict(
                 "unit_claimed",
                 f"{held['display_name']} is using this unit until {held['expires_at'][:16]} UTC",
-                409,
             )
         if held is not None:
             db.table("unit_claims").update(held["id"], {"expires_at": until})
@@ -150,6 +150,73 @@ def release(db: Database, claim_id: int, by_user_id: int, now: datetime) -> None
         "UPDATE unit_claims SET ended_at = ?, ended_by = ? WHERE id = ? AND ended_at IS NULL",
         [to_iso(now), by_user_id, claim_id],
     )
+
+
+def claim_unit(
+    services: Services, user: User, unit_id: str, hours: int | None, *, address: str
+) -> tuple[dict[str, Any], bool]:
+    """``user`` claims the enrolled unit ``unit_id`` for ``hours`` (the most the server allows
+    when None), or extends her claim; audited. Returns (claim, created). Raises NotFound (no
+    such unit), Forbidden (an admin), Invalid ``claim_hours`` or Conflict ``unit_claimed``."""
+    unit = fleet.active_unit(services.db, unit_id)
+    if unit is None:
+        raise NotFound("not_found", "no such unit, or you have no access to it")
+    if user.role == "admin":
+        raise Forbidden(
+            "forbidden", "administrator accounts do not own lessons; a teacher claims a unit"
+        )
+    limit = services.config.unit_claims.hours
+    hours = hours if hours is not None else limit
+    if not 1 <= hours <= limit:
+        raise Invalid("claim_hours", f"a claim lasts from 1 to {limit} hours")
+    held, created = claim(services.db, unit["id"], user.id, hours, services.now())
+    services.audit_from(
+        address,
+        user,
+        "unit_claim",
+        object_kind="unit",
+        object_id=unit["id"],
+        detail={"until": held["expires_at"], "extended": not created},
+    )
+    return held, created
+
+
+def end_claim(
+    services: Services, user: User, unit_id: str, *, address: str, path: str
+) -> dict[str, Any] | None:
+    """End the claim holding ``unit_id`` now, if ``user`` may (``may_end``); audited, and so is
+    a refusal (with the ``path`` asked for). Returns the ended claim, or None when the unit was
+    not claimed. Raises NotFound (no such unit) or Forbidden."""
+    unit = fleet.active_unit(services.db, unit_id)
+    if unit is None:
+        raise NotFound("not_found", "no such unit, or you have no access to it")
+    now = services.now()
+    held = active(services.db, unit["id"], now)
+    if held is None:
+        return None
+    if not may_end(user, held, unit):
+        services.audit_from(
+            address,
+            user,
+            "access_denied",
+            outcome="denied",
+            object_kind="unit",
+            object_id=unit["id"],
+            detail={"path": path},
+        )
+        raise Forbidden(
+            "forbidden", "only the teacher using the unit, its own teacher or an admin may end it"
+        )
+    release(services.db, held["id"], user.id, now)
+    services.audit_from(
+        address,
+        user,
+        "unit_release",
+        object_kind="unit",
+        object_id=unit["id"],
+        detail={"claimed_by": held["username"]},
+    )
+    return held
 
 
 def claimable_units(db: Database, user_id: int, now: datetime) -> list[dict[str, Any]]:

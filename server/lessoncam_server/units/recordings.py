@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlite_utils import Database
 
@@ -58,6 +58,51 @@ class Progress:
     @property
     def complete(self) -> bool:
         return self.waiting is not None and not self.waiting
+
+
+LessonKind = Literal["unit", "clip", "upload"]
+
+
+@dataclass(frozen=True)
+class NewLesson:
+    """A lesson about to get its row: from a unit, cut from another lesson, or uploaded.
+
+    Its id and start time are the manifest's; ``source`` is a clip's lesson and its span in it.
+    """
+
+    manifest: Manifest
+    owner_id: int | None
+    state: str
+    kind: LessonKind = "unit"
+    unit_id: str | None = None
+    title: str = ""
+    state_reason: str | None = None
+    completed: bool = False  # nothing more to arrive (an upload)
+    source: tuple[str, float, float] | None = None
+
+
+def insert(db: Database, lesson: NewLesson, now: datetime) -> dict[str, Any]:
+    """Make the row of a new lesson (the one place that does); returns it."""
+    row: dict[str, Any] = {
+        "id": lesson.manifest.recording_id,
+        "unit_id": lesson.unit_id,
+        "owner_id": lesson.owner_id,
+        "title": lesson.title,
+        "description": "",
+        "started_at": to_iso(lesson.manifest.started_at),
+        "manifest": lesson.manifest.model_dump_json(),
+        "state": lesson.state,
+        "state_reason": lesson.state_reason,
+        "created_at": to_iso(now),
+        "completed_at": to_iso(now) if lesson.completed else None,
+        "kind": lesson.kind,
+    }
+    if lesson.source is not None:
+        row["source_id"], row["source_start_s"], row["source_end_s"] = lesson.source
+    db.table("recordings").insert(row)
+    made = get(db, row["id"])
+    assert made is not None
+    return made
 
 
 def get(db: Database, recording_id: str) -> dict[str, Any] | None:
@@ -124,7 +169,6 @@ def register(
 ) -> tuple[dict[str, Any], bool]:
     """Store a new recording (owned by the unit's teacher, or by the teacher who claimed the
     unit when the recording started); returns (row, created)."""
-    body = manifest.model_dump_json()
     with db.atomic():
         existing = get(db, manifest.recording_id)
         if existing is not None:
@@ -133,23 +177,10 @@ def register(
             if manifest_of(existing) != manifest:
                 raise RecordingError(409, "this recording was registered with another manifest")
             return existing, False
-        db.table("recordings").insert(
-            {
-                "id": manifest.recording_id,
-                "unit_id": unit.id,
-                # The unit's default teacher, or whoever claimed it when the lesson started.
-                "owner_id": claims.owner_for(db, unit.id, unit.teacher_id, manifest.started_at),
-                "title": "",
-                "description": "",
-                "started_at": to_iso(manifest.started_at),
-                "manifest": body,
-                "state": "receiving",
-                "created_at": to_iso(now),
-            }
-        )
-    row = get(db, manifest.recording_id)
-    assert row is not None
-    return row, True
+        # The unit's default teacher, or whoever claimed it when the lesson started.
+        owner = claims.owner_for(db, unit.id, unit.teacher_id, manifest.started_at)
+        lesson = NewLesson(manifest=manifest, owner_id=owner, state="receiving", unit_id=unit.id)
+        return insert(db, lesson, now), True
 
 
 def unit_recording(db: Database, unit: Unit, recording_id: str) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -12,8 +11,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from lessoncam_common.durable import fsync_path
+from lessoncam_common.hashing import sha256_file
+
 from ..access.principal import Principal, Unit
-from ..infra.durable import fsync_path
 from ..infra.timeutil import to_iso
 from ..services import SERVICES, Services
 from ..units import recordings
@@ -22,14 +23,6 @@ from ..units.recordings import RecordingError
 from .tus.hooks import TusRejected
 
 log = logging.getLogger(__name__)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _segment_meta(metadata: dict[str, str]) -> SegmentMeta:
@@ -50,8 +43,8 @@ def _as_unit(principal: Principal) -> Unit:
     return principal
 
 
-class SegmentIngest:
-    """The tus hooks for segment uploads from units (see ``tus.TusHooks``)."""
+class SegmentUploadHooks:
+    """The tus hooks for segment uploads from units (see ``tus/hooks.py``)."""
 
     def __init__(self, app: web.Application) -> None:
         self._app = app

@@ -28,10 +28,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-from ..infra.durable import write_atomic
+from lessoncam_common.durable import TEMP_SUFFIX, write_json_atomic
+
 from ..infra.timeutil import Clock, from_iso, to_iso, utc_now
 from .writer import Digest, UploadWriter
 
@@ -45,7 +47,6 @@ UPLOAD_ID_RE = re.compile(r"\A[A-Za-z0-9_-]{22}\Z")
 
 _DATA_SUFFIX = ".bin"
 _INFO_SUFFIX = ".json"
-_TEMP_SUFFIX = ".tmp"  # as durable.write_atomic names its temporary files
 
 
 class UploadLocked(Exception):
@@ -181,10 +182,6 @@ class _LockTable:
                 self._locks[key] = (lock, users - 1)
 
 
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    write_atomic(path, json.dumps(data, separators=(",", ":"), sort_keys=True).encode())
-
-
 def _unlink(path: Path) -> bool:
     try:
         path.unlink()
@@ -278,7 +275,7 @@ class UploadStore:
             # Data file first: a crash before the info file leaves an orphan that recover() drops.
             fd = os.open(data_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.close(fd)
-            _write_json_atomic(info_path, info.to_json())
+            write_json_atomic(info_path, info.to_json(), compact=True)
 
         await asyncio.to_thread(make)
         log.info("upload %s created by %s (%s bytes)", info.id, owner, length)
@@ -301,7 +298,9 @@ class UploadStore:
 
     async def save(self, info: UploadInfo) -> None:
         """Write ``info`` atomically."""
-        await asyncio.to_thread(_write_json_atomic, self._info_path(info.id), info.to_json())
+        await asyncio.to_thread(
+            partial(write_json_atomic, compact=True), self._info_path(info.id), info.to_json()
+        )
 
     def offset(self, info: UploadInfo) -> int:
         """How many bytes of the upload the server holds."""
@@ -461,7 +460,7 @@ class UploadStore:
 
         def tidy() -> list[UploadInfo]:
             self._root.mkdir(parents=True, exist_ok=True)
-            for temp in self._root.glob(f".*{_TEMP_SUFFIX}"):
+            for temp in self._root.glob(f".*{TEMP_SUFFIX}"):
                 _unlink(temp)
             for data in self._root.glob(f"*{_DATA_SUFFIX}"):
                 upload_id = data.name.removesuffix(_DATA_SUFFIX)
@@ -503,6 +502,6 @@ class UploadStore:
             finally:
                 os.close(fd)
             updated = replace(info, state="received")
-            _write_json_atomic(self._info_path(info.id), updated.to_json())
+            write_json_atomic(self._info_path(info.id), updated.to_json(), compact=True)
             return [updated]
         return []

@@ -12,16 +12,17 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from ..access import accounts, audit
+from ..access import accounts, administration, audit
 from ..access.audit import ACTIONS
-from ..access.passwords import MIN_LENGTH, WeakPassword
+from ..access.passwords import MIN_LENGTH
 from ..infra import disk_space
 from ..infra.db import query_rows
+from ..infra.errors import Invalid, NotFound
 from ..infra.paths import UNIT_ID
 from ..infra.timeutil import to_iso
 from ..lessons import retention
 from ..media.assembly import WAITING_FOR_SPACE
-from ..services import services_of
+from ..services import client_address, services_of
 from ..units import claims, fleet
 from .i18n import N_, t
 from .qr import qr_svg
@@ -70,88 +71,73 @@ async def users_page(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/admin/users")
 async def create_user(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
     admin = signed_in_admin(request)
     form = await form_of(request)
     username = form.get("username", "").strip()
-    role = form.get("role", "teacher")
-    password = form.get("password", "") or accounts.generate_password()
-    if role not in accounts.ROLES:
-        return _users_page(request, t(request, "Choose a role."), status=400)
-    if accounts.USERNAME.fullmatch(username) is None:
-        message = t(
-            request,
-            "A username has 2 to 64 characters: letters, digits and . _ @ -, "
-            "starting with a letter or digit.",
-        )
-        return _users_page(request, message, status=400)
-    if accounts.find_user(services.db, username) is not None:
-        message = t(request, "The username %(name)s is taken.", name=username)
-        return _users_page(request, message, status=400)
     try:
-        user = accounts.create_user(
-            services.db,
+        _user, generated = administration.create_account(
+            services_of(request),
+            admin,
             username,
-            password,
-            role,
-            services.now(),
-            form.get("display_name", "").strip()[:120] or None,
+            form.get("role", "teacher"),
+            password=form.get("password") or None,
+            display_name=form.get("display_name", "").strip()[:120] or None,
+            address=client_address(request),
         )
-    except WeakPassword:
-        message = t(request, "A password needs at least %(count)s characters.", count=MIN_LENGTH)
-        return _users_page(request, message, status=400)
-    services.audit(
-        request,
-        admin,
-        "user_create",
-        object_kind="user",
-        object_id=user["id"],
-        detail={"role": role},
-    )
-    shown = None if form.get("password") else (username, password)
+    except Invalid as exc:
+        messages = {
+            "role_unknown": t(request, "Choose a role."),
+            "username_invalid": t(
+                request,
+                "A username has 2 to 64 characters: letters, digits and . _ @ -, "
+                "starting with a letter or digit.",
+            ),
+            "username_taken": t(request, "The username %(name)s is taken.", name=username),
+            "weak_password": t(
+                request, "A password needs at least %(count)s characters.", count=MIN_LENGTH
+            ),
+        }
+        if exc.code not in messages:
+            raise
+        return _users_page(request, messages[exc.code], status=400)
+    shown = (username, generated) if generated is not None else None
     return _users_page(request, shown_password=shown)
-
-
-def _user_id(request: web.Request) -> int:
-    raw = request.match_info["user_id"]
-    services = services_of(request)
-    if not raw.isdigit() or len(raw) > 12 or accounts.get_user(services.db, int(raw)) is None:
-        raise PageError(404, NO_SUCH_PAGE)
-    return int(raw)
 
 
 @routes.post("/admin/users/{user_id}/disabled")
 async def set_disabled(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
     admin = signed_in_admin(request)
-    user_id = _user_id(request)
     form = await form_of(request)
-    disabled = form.get("disabled") == "1"
-    if user_id == admin.id and disabled:
+    changes = {"disabled": form.get("disabled") == "1"}
+    try:
+        administration.update_account(
+            services_of(request),
+            admin,
+            request.match_info["user_id"],
+            changes,
+            address=client_address(request),
+        )
+    except NotFound:
+        raise PageError(404, NO_SUCH_PAGE) from None
+    except Invalid as exc:
+        if exc.code != "self_lockout":
+            raise
         return _users_page(request, t(request, "You cannot disable your own account."), status=400)
-    accounts.update_user(services.db, services.sessions, user_id, {"disabled": disabled})
-    services.audit(
-        request,
-        admin,
-        "user_update",
-        object_kind="user",
-        object_id=user_id,
-        detail={"disabled": disabled},
-    )
     raise redirect("/admin/users", "user_changed")
 
 
 @routes.post("/admin/users/{user_id}/password-reset")
 async def reset_password(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
-    admin = signed_in_admin(request)
-    user_id = _user_id(request)
-    password = accounts.generate_password()
-    accounts.set_password(services.db, user_id, password, services.now())
-    services.sessions.revoke_all(user_id)
-    services.audit(request, admin, "password_reset", object_kind="user", object_id=user_id)
-    row = accounts.get_user(services.db, user_id) or {}
-    return _users_page(request, shown_password=(str(row.get("username")), password))
+    try:
+        user, password = administration.reset_password(
+            services_of(request),
+            signed_in_admin(request),
+            request.match_info["user_id"],
+            address=client_address(request),
+        )
+    except NotFound:
+        raise PageError(404, NO_SUCH_PAGE) from None
+    return _users_page(request, shown_password=(str(user.get("username")), password))
 
 
 # --- units and the fleet ----------------------------------------------------------------------

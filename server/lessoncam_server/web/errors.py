@@ -6,6 +6,7 @@ import logging
 
 from aiohttp import web
 
+from ..infra.errors import DomainError
 from ..middleware import ApiError, Handler
 from .i18n import N_
 from .render import PageError, render
@@ -69,6 +70,8 @@ async def web_error_middleware(request: web.Request, handler: Handler) -> web.St
         return error_page(request, exc.status, exc.message)
     except ApiError as exc:
         return error_page(request, exc.status, API_MESSAGES.get(exc.code))
+    except DomainError as exc:  # a page that did not say it better itself
+        return error_page(request, exc.status)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

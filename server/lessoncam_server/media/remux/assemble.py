@@ -14,7 +14,8 @@ import av
 import av.error
 from av.container import InputContainer, OutputContainer
 
-from ...infra.durable import disk_full
+from lessoncam_common.disk import disk_full
+
 from .files import AssembledVideo, RemuxError, SegmentFile, install, temporary_beside
 from .inputs import Template, open_segment, template_of
 from .packets import Track, Writer

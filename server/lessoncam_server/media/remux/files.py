@@ -14,7 +14,7 @@ from typing import TypedDict
 import av
 import av.error
 
-from ...infra.durable import fsync_path
+from lessoncam_common.durable import fsync_path
 
 log = logging.getLogger(__name__)
 

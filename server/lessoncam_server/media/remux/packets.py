@@ -11,7 +11,8 @@ from av.container import InputContainer, OutputContainer
 from av.packet import Packet
 from av.stream import Stream
 
-from ...infra.durable import disk_full
+from lessoncam_common.disk import disk_full
+
 from .files import SegmentFile
 from .inputs import (
     TS_PACKET_SIZE,

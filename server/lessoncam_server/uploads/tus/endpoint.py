@@ -13,8 +13,10 @@ from typing import Literal
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from lessoncam_common.disk import disk_full
+
 from ...access.principal import Principal, principal_of
-from ...infra.durable import DISK_FULL_MESSAGE, disk_full
+from ...infra.disk_space import DISK_FULL_MESSAGE
 from ..store import OffsetMismatch, UploadInfo, UploadLocked, UploadStore
 from ..writer import Digest, UploadWriter
 from .hooks import FIRST_BYTES, FirstBytesHook, TusHooks, TusRejected
