@@ -11,7 +11,6 @@ from aiohttp import web
 
 from ..access.permissions import ShareRole
 from ..access.principal import User
-from ..infra.db import query_rows
 from ..infra.errors import Invalid
 from ..infra.timeutil import to_iso
 from ..lessons import clips, sharing, summary, viewings
