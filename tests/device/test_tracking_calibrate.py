@@ -17,6 +17,7 @@ from lessoncam_device.tracking.detector import DetectorSettings, MarkerDetector
 from .sim_helpers import shared_scene
 
 
+@pytest.mark.slow
 def test_finds_end_stops_centre_and_marker_size() -> None:
     clock = VirtualClock(monotonic_s=0.0)
     camera = SimulatedCamera(

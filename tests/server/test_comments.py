@@ -229,6 +229,7 @@ async def test_editing_and_deleting(
     assert (await anna.json("DELETE", f"{L}/comments/abc", 404))["error"] == "not_found"
 
 
+@pytest.mark.slow
 async def test_csv_export_is_safe_and_respects_private_notes(
     anna: Person, lesson: str, sign_in: Callable[..., Awaitable[Person]]
 ) -> None:
@@ -282,6 +283,7 @@ async def test_csv_export_is_safe_and_respects_private_notes(
     assert bad.status == 400 and (await bad.json())["error"] == "invalid_query"
 
 
+@pytest.mark.slow
 async def test_exports_leave_my_private_notes_out_unless_i_ask(anna: Person, lesson: str) -> None:
     """The owner's own CSV export and printable page: her private notes, and private replies
     in a shared thread, only when she ticks "include my private notes"."""

@@ -117,6 +117,7 @@ async def test_range_requests(
     assert same.status == 304
 
 
+@pytest.mark.slow
 async def test_a_missing_segment_stays_a_gap(
     anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
 ) -> None:
