@@ -126,7 +126,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         small = CameraConfig(source="simulated", width=640, height=360, fps=15)
         config = config.model_copy(
             update={
-                "cameras": {"main": small, "pupils": small.model_copy(update={"label": "pupils"})}
+                "cameras": {"main": small, "pupils": small},
             }
         )
     state_dir = config.unit.state_dir

@@ -93,6 +93,7 @@ def credentials(server: TestServer, unit: UnitClient) -> Credentials:
     return Credentials(str(server.make_url("/")).rstrip("/"), unit.unit_id, unit.token)
 
 
+@pytest.mark.slow
 async def test_button_to_ready_lesson(
     anna: Person, credentials: Credentials, services: Services, tmp_path: Path
 ) -> None:
@@ -227,6 +228,7 @@ async def lesson_without_server(state_dir: Path, seconds: float) -> Daemon:
     return daemon
 
 
+@pytest.mark.slow
 async def test_a_stop_request_finishes_the_lesson_cleanly(tmp_path: Path) -> None:
     """systemd's SIGTERM mid-lesson: the recording is closed, not left for recovery."""
     daemon = await lesson_without_server(tmp_path / "unit", 12)
@@ -236,6 +238,7 @@ async def test_a_stop_request_finishes_the_lesson_cleanly(tmp_path: Path) -> Non
     assert record.closed.segments["main"] >= 2
 
 
+@pytest.mark.slow
 async def test_a_crash_between_closing_on_disk_and_in_the_queue_loses_no_segment(
     tmp_path: Path,
 ) -> None:
@@ -265,6 +268,7 @@ async def test_a_crash_between_closing_on_disk_and_in_the_queue_loses_no_segment
         queue.close()
 
 
+@pytest.mark.slow
 async def test_a_power_cut_mid_lesson_loses_at_most_2_s(
     anna: Person, credentials: Credentials, services: Services, tmp_path: Path
 ) -> None:

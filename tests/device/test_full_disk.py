@@ -101,6 +101,7 @@ async def fill_during_lesson(
     return recorder.stop_at - recorder.t0
 
 
+@pytest.mark.slow
 async def test_a_full_disk_stops_the_lesson_cleanly_and_loses_nothing(
     anna: Person, credentials: Credentials, services: Services
 ) -> None:
@@ -283,6 +284,7 @@ def _a_segment(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 async def test_a_disk_full_for_a_moment_is_said_as_storage_not_as_a_camera_failure(
     tmp_path: Path,
 ) -> None:

@@ -34,6 +34,7 @@ SEGMENT_S = 3.0
 __all__ = ["picamera2_stubbed"]  # the fixture
 
 
+@pytest.mark.slow
 async def test_picamera2_pipeline_writes_split_segments_on_one_timeline(
     picamera2_stubbed: Any, tmp_path: Path
 ) -> None:

@@ -79,6 +79,7 @@ async def test_a_missing_webcam_says_which_device() -> None:
             pass
 
 
+@pytest.mark.slow
 async def test_alsa_microphone_delivers_the_devices_samples_in_equal_chunks(
     system_alsa: np.ndarray,
 ) -> None:
