@@ -93,6 +93,7 @@ def audio_peak(paths: list[Path]) -> int:
     return peak
 
 
+@pytest.mark.slow
 async def test_a_pi_lesson_hears_alsa_through_the_system_configuration(
     picamera2_stubbed: Any, system_alsa: np.ndarray, tmp_path: Path
 ) -> None:
@@ -189,6 +190,7 @@ async def test_a_second_camera_that_fails_stops_the_first(
     assert await recorder.stop() == {"main": 0, "pupils": 0}
 
 
+@pytest.mark.slow
 async def test_the_fleet_view_names_the_microphone_and_the_next_press_records(
     picamera2_stubbed: Any,
     system_alsa: np.ndarray,

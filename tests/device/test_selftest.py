@@ -36,6 +36,8 @@ from .test_daemon import credentials
 
 __all__ = ["credentials"]  # the fixture
 
+pytestmark = pytest.mark.slow  # each records a few seconds of the simulated classroom
+
 FAST = RecorderOptions(
     mode="pull", x264_preset="ultrafast", encoder_threads=1, audio=AudioSettings(coder="fast")
 )
