@@ -260,6 +260,7 @@ def _environment() -> st.SearchStrategy[dict[str, str]]:
     return st.dictionaries(names | st.just("LESSONCAM_LOG_LEVEL"), values, max_size=5)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=_config_data(server_config.ServerConfig), environ=_environment())
 def test_server_config_is_valid_or_a_config_error(
@@ -273,6 +274,7 @@ def test_server_config_is_valid_or_a_config_error(
         assert all(problem.strip() for problem in exc.problems)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=_config_data(device_config.DeviceConfig))
 def test_device_config_is_valid_or_a_config_error(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -21,6 +22,8 @@ CSRF_HEADER = "X-CSRF-Token"
 # HTML forms cannot send headers: the web app's forms carry the same token in this field.
 CSRF_FORM_FIELD = "csrf_token"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# The request's parsed form, kept for the handler.
+_FORM: web.RequestKey[dict[str, str]] = web.RequestKey("form")
 # No inline script, no framing, nothing fetched from elsewhere (intranet; children on video).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -113,11 +116,34 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
+async def form_fields(request: web.Request) -> dict[str, str]:
+    """The posted form's text fields, read once (the CSRF check and the page both ask).
+
+    Text must be UTF-8 (Unicode scalar values): anything else is a 400 ``invalid_text``, not a
+    500 or text silently turned into replacement marks."""
+    if _FORM in request:
+        return request[_FORM]
+    fields: dict[str, str]
+    try:
+        if request.content_type == FORM_CONTENT_TYPE:
+            # aiohttp decodes percent-escapes leniently; read them strictly here.
+            text = (await request.read()).decode("utf-8")
+            fields = dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
+        else:
+            data = await request.post()
+            fields = {k: v for k, v in data.items() if isinstance(v, str)}
+    except UnicodeDecodeError:
+        raise ApiError(
+            400, "invalid_text", "the form's text is not UTF-8: send Unicode characters only"
+        ) from None
+    request[_FORM] = fields
+    return fields
+
+
 async def _check_csrf(request: web.Request, expected: str) -> None:
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent and request.content_type == FORM_CONTENT_TYPE:
-        field = (await request.post()).get(CSRF_FORM_FIELD)  # cached for the handler
-        sent = field if isinstance(field, str) else ""
+        sent = (await form_fields(request)).get(CSRF_FORM_FIELD, "")
     if not sent or not same_secret(sent, expected):
         raise ApiError(
             403, "csrf", f"missing or wrong {CSRF_HEADER} header; reload the page and try again"

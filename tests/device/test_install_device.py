@@ -46,6 +46,7 @@ def changing_calls(pi: FakePi) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_pi4_with_a_csi_camera_a_usb_microphone_and_a_pca9685(tmp_path: Path) -> None:
     pi = FakePi(tmp_path)
     out = installed(pi, "--yes")
@@ -96,6 +97,7 @@ def test_pi4_with_a_csi_camera_a_usb_microphone_and_a_pca9685(tmp_path: Path) ->
     assert "Enrol the unit" in out
 
 
+@pytest.mark.slow
 def test_pi5_with_two_cameras_and_no_motor(tmp_path: Path) -> None:
     pi = FakePi(tmp_path, model=PI5_MODEL, pi_cameras=[IMX708, IMX477], i2c=[])
     out = installed(pi, "--yes")
@@ -110,6 +112,7 @@ def test_pi5_with_two_cameras_and_no_motor(tmp_path: Path) -> None:
     assert parse_config(data).motor.kind == "none"
 
 
+@pytest.mark.slow
 def test_no_microphone_records_without_sound_and_says_so(tmp_path: Path) -> None:
     pi = FakePi(tmp_path, microphones=[])
     out = installed(pi, "--yes")
@@ -118,6 +121,7 @@ def test_no_microphone_records_without_sound_and_says_so(tmp_path: Path) -> None
     assert config_of(pi)["audio"]["source"] == "none"
 
 
+@pytest.mark.slow
 def test_what_cannot_be_detected_is_asked(tmp_path: Path) -> None:
     pi = FakePi(
         tmp_path, microphones=[USB_MIC, ("seeed2micvoicec", "seeed-2mic-voicecard")], i2c=[]
@@ -132,6 +136,7 @@ def test_what_cannot_be_detected_is_asked(tmp_path: Path) -> None:
     assert (data["controls"]["button_pin"], data["controls"]["led_pin"]) == (22, 23)
 
 
+@pytest.mark.slow
 def test_without_probes_it_asks_and_a_pantilt_hat_gets_its_calibration(tmp_path: Path) -> None:
     pi = FakePi(tmp_path, pi_cameras=[], i2c=[0x15])
     pi.without("rpicam-hello", "arecord")
@@ -144,6 +149,7 @@ def test_without_probes_it_asks_and_a_pantilt_hat_gets_its_calibration(tmp_path:
     assert (data["motor"]["min_pulse_us"], data["motor"]["max_pulse_us"]) == (575.0, 2325.0)
 
 
+@pytest.mark.slow
 def test_usb_webcams_are_found_by_their_stable_names(tmp_path: Path) -> None:
     pi = FakePi(
         tmp_path,
@@ -166,6 +172,7 @@ def test_usb_webcams_are_found_by_their_stable_names(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_second_run_changes_nothing_and_keeps_what_is_there(tmp_path: Path) -> None:
     pi = FakePi(tmp_path)
     installed(pi, "--yes")
@@ -213,6 +220,7 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path: Path) -> None:
         assert expected in out
 
 
+@pytest.mark.slow
 def test_uninstall_keeps_recordings_and_credentials_unless_purged(tmp_path: Path) -> None:
     pi = FakePi(tmp_path)
     installed(pi, "--yes")

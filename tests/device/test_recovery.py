@@ -98,6 +98,7 @@ def _cut_like_a_power_loss(partial: Path, fraction: float) -> int:
     return cut
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fraction", [0.0, 0.37, 0.93])
 def test_recovery_keeps_closed_segments_and_salvages_the_open_one(
     crash: Crash, disk: Path, fraction: float
@@ -150,6 +151,7 @@ def test_recovery_keeps_closed_segments_and_salvages_the_open_one(
     assert {p: p.stat().st_size for p in rec_dir.rglob("*")} == before
 
 
+@pytest.mark.slow
 def test_a_partial_with_nothing_readable_is_kept_and_not_counted(crash: Crash, disk: Path) -> None:
     rec_dir = disk / "recordings" / crash.plan.recording_id
     partial = rec_dir / "pupils" / "000002.ts.partial"
@@ -163,6 +165,7 @@ def test_a_partial_with_nothing_readable_is_kept_and_not_counted(crash: Crash, d
     assert partial.stat().st_size == 100  # never deleted
 
 
+@pytest.mark.slow
 def test_a_segment_closed_just_before_the_cut_is_read_back(crash: Crash, disk: Path) -> None:
     """Renamed to .ts, but the power went before its index line was written."""
     rec_dir = disk / "recordings" / crash.plan.recording_id
@@ -178,6 +181,7 @@ def test_a_segment_closed_just_before_the_cut_is_read_back(crash: Crash, disk: P
         assert main[seq].duration_s == pytest.approx(live.duration_s, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_readable_length_stops_at_the_last_complete_unit(crash: Crash, disk: Path) -> None:
     partial = disk / "recordings" / crash.plan.recording_id / "main" / "000002.ts.partial"
     size = partial.stat().st_size

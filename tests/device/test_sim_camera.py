@@ -108,6 +108,7 @@ def test_sensor_noise_changes_from_frame_to_frame() -> None:
     assert 1.5 < diff.mean() < 6.0
 
 
+@pytest.mark.slow
 def test_closed_loop_pan_follows_the_teacher() -> None:
     """A naive proportional tracker on real ArUco detections keeps her in view at 3 m."""
     path = scenario("walk_near")

@@ -19,6 +19,7 @@ from lessoncam_device.tracking.controller import ControllerSettings, PanControll
 from .sim_helpers import shared_scene
 
 
+@pytest.mark.slow
 def test_follows_her_through_a_walk_and_a_two_second_hiding() -> None:
     path = scenario("hidden_2s")  # walks 2 m, a pupil hides her 2 s, walks on
     settings = ClosedLoopSettings(width=1280, height=720, start_pan_deg=path.start_bearing_deg)
@@ -42,6 +43,7 @@ def test_follows_her_through_a_walk_and_a_two_second_hiding() -> None:
     assert abs(final.bearing_deg - final.pan_deg) < ControllerSettings().dead_band_deg
 
 
+@pytest.mark.slow
 def test_the_baseline_shakes_the_picture_more() -> None:
     path = scenario("walk_front")
     settings = ClosedLoopSettings(width=1280, height=720, start_pan_deg=path.start_bearing_deg)

@@ -60,6 +60,7 @@ def config(**tracking: Any) -> Any:
     )
 
 
+@pytest.mark.slow
 async def test_follows_the_teacher_on_the_simulated_camera() -> None:
     clock = SteppedClock(monotonic_s=500.0)
     path = scenario("walk_front")  # from -22 deg to +22 deg at 7.4 m

@@ -52,6 +52,7 @@ def _mismatched(a: bytes, b: bytes) -> int:
     return sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
 
 
+@pytest.mark.slow
 async def test_a_lesson_arrives_intact_through_many_random_faults(
     unit: UnitClient, proxy: Proxy, server: TestServer, services: Services, tmp_path: Path
 ) -> None:

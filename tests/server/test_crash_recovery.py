@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from lessoncam_server.app import init_app
@@ -53,6 +54,7 @@ async def _create_upload(unit: UnitClient, path: Path, sequence: int, start_s: f
     return response.headers["Location"].rsplit("/", 1)[-1]
 
 
+@pytest.mark.slow
 async def test_an_upload_whose_creation_answer_was_lost_is_removed_once_its_segment_arrived(
     unit: UnitClient, server: TestServer, services: Services, clock: FakeClock, tmp_path: Path
 ) -> None:

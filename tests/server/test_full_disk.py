@@ -75,6 +75,7 @@ async def lesson_when(
             await asyncio.sleep(0.05)
 
 
+@pytest.mark.slow
 async def test_a_full_server_disk_holds_uploads_back_and_loses_nothing(
     anna: Person,
     credentials: Credentials,
@@ -153,6 +154,7 @@ async def test_a_full_server_disk_holds_uploads_back_and_loses_nothing(
     reliability.add("disk_full_lost_segments", lost)
 
 
+@pytest.mark.slow
 async def test_an_assembly_that_runs_out_of_space_waits_and_is_made_when_there_is_room(
     unit: UnitClient, anna: Person, services: Services, server_disk: SmallDisk, tmp_path: Path
 ) -> None:

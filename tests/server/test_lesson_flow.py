@@ -56,6 +56,7 @@ async def test_a_two_camera_lesson_becomes_playable(
     assert services.assembler is not None and services.assembler.live.used == 2
 
 
+@pytest.mark.slow
 async def test_segments_arriving_out_of_order_are_assembled_as_they_come(
     anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -116,6 +117,7 @@ async def test_range_requests(
     assert same.status == 304
 
 
+@pytest.mark.slow
 async def test_a_missing_segment_stays_a_gap(
     anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
 ) -> None:

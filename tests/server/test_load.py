@@ -266,6 +266,7 @@ def _p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
+@pytest.mark.slow
 async def test_viewers_units_and_commenters_at_once(live: LiveServer, tmp_path: Path) -> None:
     base = live.base
     async with (

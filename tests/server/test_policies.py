@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from lessoncam_server.access.permissions import NO_ACCESS, OWNER_ACCESS, ShareFacts, lesson_access
 from lessoncam_server.access.sessions import SessionPolicy
 from lessoncam_server.access.throttle import LoginThrottle
@@ -70,6 +72,7 @@ def test_outstanding_segments() -> None:
     assert outstanding({"main": 2, "pupils": 1}, {}, {"main": {0, 1}}) == {"pupils": [0]}
 
 
+@pytest.mark.slow
 def test_throttle_forgets_stale_keys() -> None:
     throttle = LoginThrottle(per_account=3, per_address=5, window=timedelta(minutes=1))
     for i in range(6000):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from lessoncam_server.lessons import housekeeping
 from lessoncam_server.services import Services
 
@@ -14,6 +16,7 @@ from .lesson_fixtures import assembled, record, send_lesson
 OLD, NEW = "01JD00000000000000000000AA", "01JD00000000000000000000BB"
 
 
+@pytest.mark.slow
 async def test_retention_sweep_deletes_only_expired_lessons(
     admin: Person,
     anna: Person,

@@ -323,6 +323,7 @@ def _database_duplicates(db_path: Path, lessons: list[str]) -> list[str]:
         db.close()
 
 
+@pytest.mark.slow
 async def test_lessons_survive_server_crashes_during_uploads_and_assembly(
     crash_server: tuple[LiveServer, list[tuple[str, str]]],
     media: dict[str, list[GeneratedSegment]],

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import av
+import pytest
 
 from lessoncam_server.lessons import clips, housekeeping, retention
 from lessoncam_server.services import Services
@@ -66,6 +67,7 @@ def _first_frame(data: bytes) -> tuple[float, int]:
         return float(frame.time), read_frame_index(frame)
 
 
+@pytest.mark.slow
 async def test_a_clip_is_a_lesson_of_its_own_with_only_its_minutes(
     anna: Person,
     unit: UnitClient,
@@ -178,6 +180,7 @@ async def test_a_clip_expires_with_its_lesson(
     assert services.db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
 
 
+@pytest.mark.slow
 async def test_a_hole_in_the_lesson_stays_a_hole_in_its_clip(
     anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
 ) -> None:

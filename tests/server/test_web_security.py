@@ -194,6 +194,7 @@ async def world(
 # --- CSRF on every state-changing route -----------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_every_state_changing_route_needs_the_csrf_token_and_our_origin(
     admin: Person,
     unit: UnitClient,
@@ -365,6 +366,7 @@ def test_the_policy_itself_forbids_inline_script_and_framing() -> None:
     assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
 
 
+@pytest.mark.slow
 async def test_every_page_and_answer_carries_the_headers_and_no_inline_script(
     admin: Person,
     unit: UnitClient,
@@ -549,6 +551,7 @@ async def new_client(
         await client.close()
 
 
+@pytest.mark.slow
 async def test_no_secret_in_a_log_line_a_url_or_the_audit_log(
     make_user: Callable[..., Any],
     new_client: Callable[[], Awaitable[TestClient]],

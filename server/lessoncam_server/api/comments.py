@@ -44,6 +44,9 @@ class ExportQuery(BaseModel):
     sep: Literal["comma", "semicolon"] = Field(
         "comma", description="semicolon suits a spreadsheet set to Dutch."
     )
+    private: bool = Field(
+        False, description="Include my own private notes (left out unless asked for)."
+    )
 
 
 def _comment_id(request: web.Request) -> int:
@@ -190,7 +193,7 @@ async def delete_comment(request: web.Request) -> web.StreamResponse:
 @routes.route(
     "GET",
     "/lessons/{lesson_id}/comments.csv",
-    summary="The comments I can see, as CSV (private notes of others never appear)",
+    summary="The comments I can see, as CSV (my private notes only if asked for, others' never)",
     auth="user",
     query=ExportQuery,
     content="text/csv",
@@ -201,7 +204,8 @@ async def export_comments(request: web.Request) -> web.StreamResponse:
     user, row, acc = lesson_for(request)
     query = parse_query(request, ExportQuery)
     threads = comments.threads(services.db, row["id"], user.id, acc, services.config.viewing_guide)
-    text = comments.to_csv(threads, query.lang, "," if query.sep == "comma" else ";")
+    exported = comments.for_export(threads, private_notes=query.private)
+    text = comments.to_csv(exported, query.lang, "," if query.sep == "comma" else ";")
     services.audit(request, user, "comments_export", object_kind="lesson", object_id=row["id"])
     name = f"comments-{row['started_at'][:10]}-{row['id'][-6:]}.csv"
     return web.Response(

@@ -20,6 +20,7 @@ from ..lessons.guard import LessonDenied, checked_lesson
 from ..lessons.library import visible_lessons
 from ..services import services_of
 from ..units import recordings
+from .media_response import MediaFile, refuse_unsatisfiable
 from .support import (
     ApiRoutes,
     forbidden,
@@ -73,10 +74,7 @@ def _media_file(request: web.Request, row: dict[str, Any], kind: str) -> Path:
 def _file(path: Path, content_type: str, **headers: str) -> web.FileResponse:
     # no-store: a lesson must not linger in a shared school laptop's cache. Never compressed,
     # so sendfile serves it and Range offsets stay byte offsets.
-    response = web.FileResponse(
-        path, headers={"Cache-Control": "no-store", "Content-Type": content_type, **headers}
-    )
-    return response
+    return MediaFile(path, {"Cache-Control": "no-store", "Content-Type": content_type, **headers})
 
 
 class LibraryQuery(BaseModel):
@@ -180,15 +178,17 @@ async def video(request: web.Request) -> web.StreamResponse:
     download = request.query.get("download") == "1"
     user, row, _acc = lesson_for(request, "manage" if download else "view")
     path = _media_file(request, row, "video")
+    refuse_unsatisfiable(request, path)
     if download:
-        services.audit(
-            request,
-            user,
-            "lesson_download",
-            object_kind="lesson",
-            object_id=row["id"],
-            detail={"camera": request.match_info["camera"]},
-        )
+        if request.method == "GET":  # a HEAD only asks how big it is
+            services.audit(
+                request,
+                user,
+                "lesson_download",
+                object_kind="lesson",
+                object_id=row["id"],
+                detail={"camera": request.match_info["camera"]},
+            )
         name = f"lesson-{row['started_at'][:10]}-{request.match_info['camera']}.mp4"
         return _file(path, "video/mp4", **{"Content-Disposition": f'attachment; filename="{name}"'})
     return _file(path, "video/mp4")

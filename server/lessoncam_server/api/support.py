@@ -65,6 +65,13 @@ def _describe_validation(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _describe_json_error(exc: ValidationError) -> str:
+    detail = next(
+        e.get("ctx", {}).get("error", "") for e in exc.errors() if e["type"] == "json_invalid"
+    )
+    return f"the body is not valid JSON ({detail})" if detail else "the body is not valid JSON"
+
+
 async def read_body(request: web.Request, model: type[M]) -> M:
     """Parse the JSON body into ``model``; a 400/415 that names the wrong field otherwise."""
     if request.content_type != "application/json":
@@ -74,12 +81,12 @@ async def read_body(request: web.Request, model: type[M]) -> M:
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, "too_large", "the request body is too large") from None
     try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request("the body is not valid JSON", "invalid_json") from None
-    try:
-        return model.model_validate(data)
+        # pydantic's own parser: a nesting limit (json.loads recurses until RecursionError).
+        # Strict: a JSON number where the model says number (no true for 1.0, no "12" for 12).
+        return model.model_validate_json(raw or b"null", strict=True)
     except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise bad_request(_describe_json_error(exc), "invalid_json") from None
         raise bad_request(_describe_validation(exc), "invalid_body") from None
 
 
@@ -188,6 +195,8 @@ def install(app: web.Application, groups: list[ApiRoutes]) -> list[Operation]:
     operations = [op for group in groups for op in group.operations]
     for op in operations:
         app.router.add_route(op.method, API_PREFIX + op.path, op.handler)
+        if op.method == "GET":  # as aiohttp's add_get does: HEAD answers like GET, no body
+            app.router.add_route("HEAD", API_PREFIX + op.path, op.handler)
     return operations
 
 

@@ -341,6 +341,20 @@ def threads(
 
 # --- export -------------------------------------------------------------------------------
 
+
+def for_export(thread_list: list[dict[str, Any]], private_notes: bool) -> list[dict[str, Any]]:
+    """What an export (CSV, printable page) holds: the threads without the reader's own
+    private notes, unless she asks for them (teachers hand exports to their coach). Other
+    people's private notes are never in ``thread_list`` at all."""
+    if private_notes:
+        return thread_list
+    return [
+        {**thread, "replies": [r for r in thread["replies"] if r["visibility"] != "private"]}
+        for thread in thread_list
+        if thread["visibility"] != "private"
+    ]
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _HEADERS = {
     "en": ["time", "end", "author", "visibility", "tags", "reply to", "comment", "id", "written"],

@@ -50,6 +50,8 @@ async def comment_list(request: web.Request) -> web.StreamResponse:
 async def printable(request: web.Request) -> web.StreamResponse:
     _user, row, acc = page_lesson(request)
     context = {"row": row, "lesson_id": row["id"], **comment_context(request, row, acc)}
+    private_notes = request.query.get("private") == "true"  # the box ticked in the panel
+    context["threads"] = comments.for_export(context["threads"], private_notes)
     return render(request, "comments_print.html", context)
 
 

@@ -34,6 +34,10 @@ DEFAULT_MESSAGES = {
 API_MESSAGES = {
     "csrf": N_("This form has expired. Reload the page and try again."),
     "cross_origin": N_("Requests from other sites are not accepted."),
+    "invalid_text": N_(
+        "What you sent contains characters that cannot be stored. "
+        "Type it again (or paste it as plain text) and send it once more."
+    ),
 }
 
 

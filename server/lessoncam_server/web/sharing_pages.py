@@ -11,11 +11,11 @@ from aiohttp import web
 
 from ..access.permissions import ShareRole
 from ..access.principal import User
-from ..infra.db import query_rows
 from ..infra.errors import Invalid
 from ..infra.timeutil import to_iso
-from ..lessons import clips, sharing, viewings
+from ..lessons import clips, sharing, summary, viewings
 from ..services import client_address, services_of
+from ..units import recordings
 from .i18n import t
 from .lesson_access import page_lesson
 from .render import form_of, redirect, render
@@ -54,16 +54,7 @@ def _page(
             "lesson": row,
             "shares": _shares(request, row["id"]),
             "people": _people(request, user),
-            "cameras": [
-                m["camera"]
-                for m in query_rows(
-                    services_of(request).db,
-                    "SELECT camera FROM media WHERE recording_id = ? ORDER BY camera",
-                    [row["id"]],
-                )
-            ]
-            if row["state"] == "ready"
-            else [],
+            "cameras": _downloadable(request, row),
             "error": error,
             "viewers": viewings.viewers(services_of(request).db, row["id"]),
             "clips": clips.of_lesson(services_of(request).db, row["id"]),
@@ -82,6 +73,19 @@ def _expiry(text: str, zone: ZoneInfo) -> datetime:
     """The end of the chosen day, local time: a share 'until 3 March' works all of 3 March."""
     day = date.fromisoformat(text)
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+
+
+def _downloadable(request: web.Request, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lesson's cameras that have a video, main first, with what the page names them by."""
+    if row["state"] != "ready":
+        return []
+    made = summary.media_of(services_of(request).db, row["id"])
+    cameras = recordings.manifest_of(row).cameras
+    return [
+        {"id": cam.id, "role": cam.role, "label": cam.label}
+        for cam in sorted(cameras, key=lambda cam: cam.role != "main")
+        if cam.id in made
+    ]
 
 
 @routes.post("/lessons/{lesson_id}/sharing")
