@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from aiohttp.test_utils import TestServer
 from gpiozero.pins.mock import MockFactory
 from playwright.async_api import Browser, Page
@@ -23,7 +24,7 @@ from lessoncam_device.states import Event, State
 from lessoncam_server.coaching import reflections
 from lessoncam_server.services import Services
 
-from ..device.test_daemon import FAST, record_for, unit_config, until
+from ..device.test_daemon import FAST, record_for, tap, unit_config, until
 from ..server.helpers import Person, UnitClient
 from ..server.lesson_fixtures import assembled
 from .browser import chromium, screenshot, sign_in, wait_until
@@ -56,9 +57,7 @@ async def _record_on_the_unit(
     task = asyncio.create_task(daemon.run())
     try:
         await asyncio.wait_for(daemon.ready.wait(), 30)
-        button = pins.pin(17)
-        button.drive_low()
-        button.drive_high()
+        await tap(pins.pin(17))
         await until(lambda: daemon.status.state is State.RECORDING)
         await record_for(daemon, clock, seconds)
         daemon.post(Event.LONG_PRESS)
@@ -79,6 +78,7 @@ async def _record_on_the_unit(
     return str(recording_id)
 
 
+@pytest.mark.slow
 async def test_a_trajectory_in_chromium_in_dutch_and_english(
     anna: Person,
     unit: UnitClient,
