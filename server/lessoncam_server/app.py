@@ -17,6 +17,7 @@ from .api import (
     clips,
     comments,
     lessons,
+    measures,
     openapi,
     playback,
     recordings,
@@ -69,6 +70,7 @@ API_GROUPS: list[ApiRoutes] = [
     trajectory_consent.routes,
     trajectory_steps.routes,
     reflections.routes,
+    measures.routes,
 ]
 OPENAPI_DOC = web.AppKey("openapi", dict)
 

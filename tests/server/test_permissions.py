@@ -354,6 +354,10 @@ async def test_trajectory_permission_matrix(
     talk = {**note, "kind": "conversation", "minutes": 20, "participants": ["member"]}
     conversation = (await owner.json("POST", f"{path}/steps", 201, json=talk))["step"]["id"]
     short = {"answers": {"useful": 4, "insight_question": 4, "minutes_preparing": 10}}
+    scores = {"emotional": 4, "conduct": 5, "hyperactivity": 8, "peer": 3, "prosocial": 4}
+    sdq = {"moment": "end", "measured_on": "2026-11-02", "scores": {**scores, "impact": 3}}
+    made = await owner.json("POST", f"{path}/measures", 201, json={**sdq, "moment": "start"})
+    measure = made["measure"]["id"]
     goal = (await owner.json("POST", f"{path}/goals", 201, json={"text": "Starts"}))["goal"]["id"]
     # (method, path, body, (teacher, member, invited)) in the order they are called.
     endpoints: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = [
@@ -374,6 +378,9 @@ async def test_trajectory_permission_matrix(
         ("POST", f"{path}/goals", {"text": "Asks for help"}, (201, 201, 403)),
         ("PATCH", f"{path}/goals/{goal}", {"state": "working"}, (200, 200, 403)),
         ("GET", f"{path}/reflections", None, (200, 200, 403)),
+        ("GET", f"{path}/measures", None, (200, 200, 403)),
+        ("POST", f"{path}/measures", sdq, (201, 403, 403)),
+        ("DELETE", f"{path}/measures/{measure}", None, (204, 403, 403)),
         # Only the member took part: the teacher does not answer the coach's form.
         ("PUT", f"{path}/steps/{conversation}/reflection", short, (403, 201, 403)),
         ("POST", f"{path}/status", {"status": "running"}, (200, 403, 403)),

@@ -173,6 +173,13 @@ async def world(
     goal = await anna.json(
         "POST", f"/api/v1/trajectories/{trajectory_id}/goals", 201, json={"text": "Starts"}
     )
+    scores = {"emotional": 4, "conduct": 5, "hyperactivity": 8, "peer": 3, "prosocial": 4}
+    measure = await anna.json(
+        "POST",
+        f"/api/v1/trajectories/{trajectory_id}/measures",
+        201,
+        json={"moment": "start", "measured_on": "2026-11-02", "scores": {**scores, "impact": 2}},
+    )
     values = {
         "lesson_id": RID,
         "recording_id": RID,
@@ -185,6 +192,7 @@ async def world(
         "member_id": str(member["member"]["id"]),
         "step_id": str(step["step"]["id"]),
         "goal_id": str(goal["goal"]["id"]),
+        "measure_id": str(measure["measure"]["id"]),
         # CSRF is refused before any lookup; the snapshot shows nothing changed either way.
         "upload_id": "0123456789abcdef0123456789abcdef",
     }

@@ -30,6 +30,15 @@ from ..server.lesson_fixtures import assembled
 from .browser import chromium, screenshot, sign_in, wait_until
 
 VIDEO_SECONDS = 20
+SDQ_START = {
+    "emotional": 4,
+    "conduct": 5,
+    "hyperactivity": 8,
+    "peer": 3,
+    "prosocial": 4,
+    "impact": 3,
+}
+SDQ_END = {"emotional": 2, "conduct": 2, "hyperactivity": 6, "peer": 2, "prosocial": 7, "impact": 1}
 
 
 async def _page_for(browser: Browser, base: str, username: str) -> Page:
@@ -222,6 +231,21 @@ async def test_a_trajectory_in_chromium_in_dutch_and_english(
         await goal.locator("select[name=state]").select_option("working")
         await goal.locator("button[type=submit]").click()
         await teacher.wait_for_selector("#goals .goal-working")
+        # She enters the SDQ scale scores she worked out on paper, at the start and the end.
+        for moment, scores in (("start", SDQ_START), ("end", SDQ_END)):
+            form = teacher.locator("form.measure-form")
+            if not await form.is_visible():
+                await teacher.click("#measures summary")
+            await form.locator("select[name=moment]").select_option(moment)
+            for key, value in scores.items():
+                await form.locator(f"input[name=score_{key}]").fill(str(value))
+            await form.locator("button[type=submit]").click()
+            await teacher.wait_for_selector(
+                f"#measures th >> text={'Start' if moment == 'start' else 'Eind'}"
+            )
+        total = teacher.locator("#measures tr[data-scale=total]")
+        assert "iets verhoogd" in await total.inner_text()
+        assert await teacher.locator("#measures svg.chart").count() == 7
         await screenshot(teacher, "trajectory-nl")
         await coach.goto(f"{base}/trajectories/{tid}")
         await screenshot(coach, "trajectory-en")

@@ -187,6 +187,32 @@ async def test_a_trajectory_through_the_pages(
     assert "Reflectie van coach" in html
     assert "Reflectie van coach" not in await anna.get(f"/trajectories/{tid}")  # private
 
+    # The pupil's progress: SDQ scale scores at the start and the end, the total and bands.
+    start = {"emotional": 4, "conduct": 5, "hyperactivity": 8, "peer": 3, "prosocial": 4}
+    form = {"instrument": "sdq_teacher", "measured_on": "2026-11-02", "score_impact": "3"}
+    form |= {f"score_{key}": str(value) for key, value in start.items()}
+    html = await anna.post(
+        f"/trajectories/{tid}/measures", {**form, "moment": "start", "score_peer": "11"}, 422
+    )
+    assert "buiten de schaal" in html
+    await anna.post(f"/trajectories/{tid}/measures", {**form, "moment": "start"})
+    end = {
+        **form,
+        "moment": "end",
+        "score_conduct": "2",
+        "score_hyperactivity": "6",
+        "score_emotional": "2",
+        "score_peer": "2",
+    }
+    html = await coach.get(f"/trajectories/{tid}")
+    assert 'data-scale="total"' in html and "zeer hoog" in html
+    html = await anna.post(f"/trajectories/{tid}/measures", end)
+    total = re.search(r'<tr data-scale="total".*?</tr>', html, re.S)
+    assert total is not None
+    assert re.findall(r"<td>(\d+)</td>", total.group(0)) == ["20", "12"]
+    assert "-8" in total.group(0) and "iets verhoogd" in total.group(0)
+    assert html.count('<svg class="chart"') == 7  # six scales and the total
+
     # A claim on a unit can name the trajectory.
     html = await anna.get("/units")
     assert 'name="trajectory_id"' in html

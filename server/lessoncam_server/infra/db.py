@@ -408,6 +408,28 @@ def m009_reflections(db: Database) -> None:
     )
 
 
+@migrations()
+def m010_measures(db: Database) -> None:
+    # Measures of the focus pupil (scale scores from a paper form the teacher scored), at
+    # the start, the middle and the end of a trajectory: one per instrument and moment.
+    _run_script(
+        db,
+        """
+        CREATE TABLE trajectory_measures (
+            id INTEGER PRIMARY KEY,
+            trajectory_id INTEGER NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            instrument TEXT NOT NULL,
+            moment TEXT NOT NULL CHECK (moment IN ('start', 'middle', 'end')),
+            measured_on TEXT NOT NULL,
+            scores TEXT NOT NULL,
+            entered_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (trajectory_id, instrument, moment)
+        )
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):

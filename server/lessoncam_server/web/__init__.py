@@ -22,6 +22,7 @@ from . import (
     cycle_pages,
     formatting,
     library_pages,
+    measure_pages,
     player_pages,
     reflection_pages,
     sharing_pages,
@@ -49,6 +50,7 @@ PAGE_ROUTES = [
     consent_pages.routes,
     cycle_pages.routes,
     reflection_pages.routes,
+    measure_pages.routes,
 ]
 
 # Why a clip or a browser upload failed (the code before ':' in state_reason), for people.

@@ -12,13 +12,15 @@ from aiohttp import web
 
 from ..access.permissions import TrajectoryAccess
 from ..access.principal import User
-from ..coaching import consent, goals, linking, members, reflections, steps
+from ..coaching import consent, goals, linking, measures, members, reflections, steps
 from ..coaching.timeline import timeline
 from ..coaching.trajectories import Need
 from ..infra.errors import DomainError
 from ..lessons import comments
 from ..lessons.library import LibraryFilter, library_page
 from ..services import Services, services_of
+from .i18n import catalogue_for
+from .measure_view import MOMENT_NAMES, measure_panels
 from .render import form_of, redirect, render
 from .trajectory_access import page_trajectory, refusal
 
@@ -60,7 +62,15 @@ def show(
     for found_reflection in readable:
         if found_reflection["step_id"] is not None:
             step_reflections.setdefault(found_reflection["step_id"], []).append(found_reflection)
+    language = catalogue_for(request).language
     context: dict[str, Any] = {
+        "measure_panels": measure_panels(
+            request,
+            services.config.measures,
+            measures.of_trajectory(services.db, row["id"]),
+            language,
+        ),
+        "moment_names": MOMENT_NAMES,
         "lesson_reflections": {r["recording_id"]: r for r in readable if r["kind"] == "lesson"},
         "step_reflections": step_reflections,
         "asked_steps": {
