@@ -22,6 +22,7 @@ from .api import (
     playback,
     recordings,
     reflections,
+    research,
     session,
     shares,
     support,
@@ -71,6 +72,7 @@ API_GROUPS: list[ApiRoutes] = [
     trajectory_steps.routes,
     reflections.routes,
     measures.routes,
+    research.routes,
 ]
 OPENAPI_DOC = web.AppKey("openapi", dict)
 

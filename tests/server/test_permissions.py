@@ -381,6 +381,7 @@ async def test_trajectory_permission_matrix(
         ("GET", f"{path}/measures", None, (200, 200, 403)),
         ("POST", f"{path}/measures", sdq, (201, 403, 403)),
         ("DELETE", f"{path}/measures/{measure}", None, (204, 403, 403)),
+        ("PUT", f"{path}/research", {"agreed": True}, (200, 403, 403)),
         # Only the member took part: the teacher does not answer the coach's form.
         ("PUT", f"{path}/steps/{conversation}/reflection", short, (403, 201, 403)),
         ("POST", f"{path}/status", {"status": "running"}, (200, 403, 403)),
@@ -419,3 +420,49 @@ async def test_trajectory_permission_matrix(
         "SELECT COUNT(*) FROM audit WHERE action = 'access_denied' AND object_kind = 'trajectory'"
     ).fetchone()[0]
     assert denied > 0
+
+
+async def test_research_permission_matrix(
+    admin: Person,
+    sign_in: Callable[..., Awaitable[Person]],
+    new_client: Callable[[], Awaitable[TestClient]],
+    unit: UnitClient,
+) -> None:
+    """Only a coordinator an admin named exports; only admins name coordinators."""
+    cora = await sign_in("cora")
+    await sign_in("dirk")
+    await admin.json("PUT", "/api/v1/research/coordinators/cora", 204)
+    r = "/api/v1/research"
+    # (method, path, (coordinator, teacher, admin)): anonymous callers and units get 401.
+    endpoints: list[tuple[str, str, tuple[int, int, int]]] = [
+        ("GET", f"{r}/export", (200, 403, 403)),
+        ("GET", f"{r}/export/reflections.csv", (200, 403, 403)),
+        ("GET", f"{r}/export/codebook.csv", (200, 403, 403)),
+        ("GET", f"{r}/summary", (200, 403, 403)),
+        ("GET", f"{r}/coordinators", (403, 403, 200)),
+        ("PUT", f"{r}/coordinators/dirk", (403, 403, 204)),
+        ("DELETE", f"{r}/coordinators/dirk", (403, 403, 204)),
+    ]
+    callers: dict[str, Any] = {
+        "anonymous": await new_client(),
+        "unit": unit,
+        "teacher": await sign_in("teacher"),
+        "coordinator": cora,
+        "admin": admin,
+    }
+    report = []
+    cells = unauthorised = 0
+    for name, caller in callers.items():
+        for method, path, (coordinator, teacher, boss) in endpoints:
+            response = await caller.request(method, path)
+            await response.read()
+            cells += 1
+            want = {"coordinator": coordinator, "teacher": teacher, "admin": boss}.get(name, 401)
+            if response.status != want:
+                report.append(f"{name} {method} {path}: {response.status} != {want}")
+            if 200 <= response.status < 300 and not 200 <= want < 300:
+                unauthorised += 1
+                report.append(f"UNAUTHORISED {name} {method} {path}")
+    reliability.add("matrix_cells", cells)
+    reliability.add("unauthorised_2xx", unauthorised)
+    assert not report, "\n".join(report)

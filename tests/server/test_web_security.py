@@ -193,6 +193,8 @@ async def world(
         "step_id": str(step["step"]["id"]),
         "goal_id": str(goal["goal"]["id"]),
         "measure_id": str(measure["measure"]["id"]),
+        "table": "codebook",
+        "username": "bert",
         # CSRF is refused before any lookup; the snapshot shows nothing changed either way.
         "upload_id": "0123456789abcdef0123456789abcdef",
     }

@@ -1,11 +1,14 @@
 """A coaching trajectory in Chromium, in Dutch (the teacher) and in English (the coach): start
 it (a pupil's name is refused), invite the coach who accepts, record the parents' consent,
 claim the simulated unit into it and record a lesson there with the button, the coach watches
-and comments, then leaves."""
+and comments, then leaves; she reflects, enters SDQ scores, agrees to research and closes;
+a coordinator reads the summary and the export's CSV, checked against what was entered."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,13 @@ async def _page_for(browser: Browser, base: str, username: str) -> Page:
     page = await context.new_page()
     await sign_in(page, base, username)
     return page
+
+
+async def _csv(page: Page, url: str) -> list[dict[str, str]]:
+    """A CSV download as the signed-in person gets it, read back."""
+    response = await page.request.get(url)
+    assert response.status == 200, url
+    return list(csv.DictReader(io.StringIO(await response.text())))
 
 
 async def _record_on_the_unit(
@@ -97,6 +107,7 @@ async def test_a_trajectory_in_chromium_in_dutch_and_english(
     tmp_path: Path,
 ) -> None:
     make_user("coach", "coach")
+    make_user("cora")  # the school's research coordinator, once an admin names her
     base = str(server.make_url("")).rstrip("/")
     credentials = Credentials(base, unit.unit_id, unit.token)
     async with chromium() as browser:
@@ -138,6 +149,7 @@ async def test_a_trajectory_in_chromium_in_dutch_and_english(
         await teacher.goto(f"{base}/trajectories/{tid}")
         assert await teacher.locator("#no-consent").count() == 1
         await teacher.check("#consent-form input[name=watchers][value=coach]")
+        await teacher.check("#consent-form input[name=research]")
         await teacher.click("#consent-form button[type=submit]")
         await teacher.wait_for_selector("#consent-watchers >> text=coach")
 
@@ -172,7 +184,8 @@ async def test_a_trajectory_in_chromium_in_dutch_and_english(
         assert played() <= VIDEO_SECONDS  # wall-clock time while it played, not more
         await teacher.click("#reflect")
         minutes = teacher.locator("input[name=minutes_watching]")
-        assert await minutes.input_value() == str(reflections.watching_minutes(played()))
+        watching = reflections.watching_minutes(played())
+        assert await minutes.input_value() == str(watching)
         for question, value in (
             ("pleasant", "4"),
             ("worth_time", "5"),
@@ -257,3 +270,61 @@ async def test_a_trajectory_in_chromium_in_dutch_and_english(
         assert response is not None and response.status == 404
         response = await coach.goto(f"{base}/trajectories/{tid}")
         assert response is not None and response.status == 404
+
+        # She agrees to research and closes the trajectory with a closing note.
+        await teacher.goto(f"{base}/trajectories/{tid}")
+        await teacher.click("#research-form button[type=submit]")
+        await teacher.wait_for_selector("#research-agreed")
+        await teacher.fill("#close-form textarea[name=closing_note]", "Leerling A begint nu zelf.")
+        await teacher.click("#close-form button[type=submit]")
+        await teacher.wait_for_selector("#timeline .step-closing >> text=begint nu zelf")
+
+        # An admin names a coordinator; she reads the summary and downloads the export, whose
+        # CSV holds, column by column, what the teacher entered.
+        boss = await _page_for(browser, base, "ict-admin")
+        await boss.goto(f"{base}/admin/research")
+        await boss.select_option("#coordinator-form select[name=username]", "cora")
+        await boss.click("#coordinator-form button[type=submit]")
+        await boss.wait_for_selector("#coordinators >> text=cora")
+        cora = await _page_for(browser, base, "cora")
+        await cora.click("button[lang=en]")
+        await cora.goto(f"{base}/trajectories")
+        await cora.click("#research-link")
+        await cora.wait_for_selector("#summary [data-support=video_coach]")
+        assert await cora.inner_text("#summary [data-recordings=video_coach]") == "1"
+        await screenshot(cora, "research-summary")
+        reflections_csv = await _csv(cora, f"{base}/api/v1/research/export/reflections.csv")
+        (row,) = reflections_csv
+        entered = {
+            "pleasant": "4",
+            "worth_time": "5",
+            "insight_pupil": "4",
+            "insight_approach": "3",
+            "insight_interventions": "4",
+            "next_try": "Een kaart met de eerste stap.",
+            "minutes_preparing": "10",
+            "minutes_watching": str(watching),
+            "minutes_talking": "30",
+            "watched_with": "coach",
+        }
+        for key, value in entered.items():
+            assert row[f"q_{key}"] == value, key
+        assert (row["support"], row["respondent_role"], row["form_version"]) == (
+            "video_coach",
+            "teacher",
+            "1",
+        )
+        measures_csv = await _csv(cora, f"{base}/api/v1/research/export/measures.csv")
+        for measured, scores in zip(measures_csv, (SDQ_START, SDQ_END), strict=True):
+            for key, value in scores.items():
+                assert measured[key] == str(value), key
+        assert [m["total"] for m in measures_csv] == ["20", "12"]
+        (talk,) = await _csv(cora, f"{base}/api/v1/research/export/conversations.csv")
+        assert (talk["minutes"], talk["participant_roles"], talk["fragments"]) == (
+            "30",
+            "coach;teacher",
+            "1",
+        )
+        codebook = await _csv(cora, f"{base}/api/v1/research/export/codebook.csv")
+        described = {(c["table"], c["column"]) for c in codebook}
+        assert all(("reflections", column) in described for column in row)

@@ -61,6 +61,10 @@ ACTIONS = (
     "lesson_unlink",
     "consent_record",
     "consent_withdraw",
+    "research_agreement",
+    "coordinator_grant",
+    "coordinator_revoke",
+    "research_export",
 )
 
 

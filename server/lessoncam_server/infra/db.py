@@ -430,6 +430,30 @@ def m010_measures(db: Database) -> None:
     )
 
 
+@migrations()
+def m011_research(db: Database) -> None:
+    # Research: the teacher's agreement per trajectory, the coordinators an admin named, and
+    # the pseudonyms the export uses instead of any name (made once, kept, so that exports
+    # made at different times line up).
+    _run_script(
+        db,
+        """
+        ALTER TABLE trajectories ADD COLUMN research_agreed_at TEXT;
+        CREATE TABLE research_coordinators (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            granted_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            granted_at TEXT NOT NULL
+        );
+        CREATE TABLE research_pseudonyms (
+            kind TEXT NOT NULL CHECK (kind IN ('trajectory', 'person')),
+            local_id INTEGER NOT NULL,
+            pseudonym TEXT NOT NULL UNIQUE,
+            PRIMARY KEY (kind, local_id)
+        )
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):

@@ -25,6 +25,7 @@ from . import (
     measure_pages,
     player_pages,
     reflection_pages,
+    research_pages,
     sharing_pages,
     trajectory_pages,
     upload_pages,
@@ -51,6 +52,7 @@ PAGE_ROUTES = [
     cycle_pages.routes,
     reflection_pages.routes,
     measure_pages.routes,
+    research_pages.routes,
 ]
 
 # Why a clip or a browser upload failed (the code before ':' in state_reason), for people.

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..coaching import linking, members, trajectories
+from ..coaching import coordinators, linking, members, trajectories
 from ..coaching.trajectories import Draft
 from ..infra.errors import DomainError, Forbidden, Invalid
 from ..lessons.guard import LessonDenied, checked_lesson
@@ -57,8 +57,10 @@ def _form_page(
 @routes.get("/trajectories")
 async def list_page(request: web.Request) -> web.StreamResponse:
     user = signed_in(request)
-    found = trajectories.of_user(services_of(request).db, user.id)
-    return render(request, "trajectories.html", {"found": found})
+    db = services_of(request).db
+    found = trajectories.of_user(db, user.id)
+    context = {"found": found, "coordinator": coordinators.is_coordinator(db, user.id)}
+    return render(request, "trajectories.html", context)
 
 
 @routes.get("/trajectories/new")
