@@ -17,7 +17,7 @@ from lessoncam_server.services import Services
 from lessoncam_server.web.charts import Point, Zone, measure_chart
 
 from .helpers import Person
-from .test_trajectories import T, new_trajectory
+from .test_trajectories import T, trajectory_with
 
 START = {"emotional": 4, "conduct": 5, "hyperactivity": 8, "peer": 3, "prosocial": 4, "impact": 3}
 END = {"emotional": 2, "conduct": 2, "hyperactivity": 6, "peer": 2, "prosocial": 7, "impact": 1}
@@ -123,9 +123,7 @@ async def test_the_teacher_enters_measures_and_members_read_them(
     anna: Person, sign_in: Callable[..., Awaitable[Person]], services: Services
 ) -> None:
     coach = await sign_in("coach", "coach")
-    tid = (await anna.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
-    await anna.json("POST", f"{T}/{tid}/members", 201, json={"username": "coach"})
-    await coach.json("POST", f"{T}/{tid}/invitation", json={"accept": True})
+    tid = await trajectory_with(anna, coach)
     path = f"{T}/{tid}/measures"
     start: dict[str, Any] = {"moment": "start", "measured_on": "2026-11-02", "scores": START}
     wrong = {**start, "scores": {**START, "conduct": 12}}

@@ -61,6 +61,31 @@ def expected(relationship: str, index: int) -> int:
     return 404  # expired or revoked share, other teacher, coach, admin: as if it did not exist
 
 
+Call = tuple[str, str, dict[str, Any] | None]
+
+
+async def check_cells(
+    callers: dict[str, Any], calls: list[Call], want: Callable[[str, int], int]
+) -> list[str]:
+    """Every caller makes every call in order; what differs from ``want(relationship, index)``
+    is reported, an unauthorised 2xx twice over. Adds to the reliability figures."""
+    report = []
+    unauthorised = 0
+    for relationship, caller in callers.items():
+        for index, (method, path, body) in enumerate(calls):
+            response = await caller.request(method, path, json=body)
+            await response.read()  # a video left half-sent would hold the test server
+            wanted = want(relationship, index)
+            if response.status != wanted:
+                report.append(f"{relationship} {method} {path}: {response.status} != {wanted}")
+            if 200 <= response.status < 300 and not 200 <= wanted < 300:
+                unauthorised += 1
+                report.append(f"UNAUTHORISED {relationship} {method} {path}")
+    reliability.add("matrix_cells", len(callers) * len(calls))
+    reliability.add("unauthorised_2xx", unauthorised)
+    return report
+
+
 @pytest.mark.slow
 async def test_permission_matrix(
     admin: Person,
@@ -267,6 +292,7 @@ async def _trajectory_with_everyone(
     return tid["id"], ids
 
 
+@pytest.mark.slow
 async def test_trajectory_members_on_the_lesson_permission_matrix(
     admin: Person,
     unit: UnitClient,
@@ -293,42 +319,29 @@ async def test_trajectory_members_on_the_lesson_permission_matrix(
     def want(relationship: str, index: int) -> int:
         return expected("commenter" if relationship == "member" else relationship, index)
 
-    report = []
-    cells = unauthorised = 0
-
-    async def run(callers: dict[str, Any], rule: Callable[[str, int], int]) -> None:
-        nonlocal cells, unauthorised
-        for relationship, caller in callers.items():
-            for index, (method, path, body, _statuses) in enumerate(ENDPOINTS):
-                response = await caller.request(method, path, json=body)
-                await response.read()
-                cells += 1
-                wanted = rule(relationship, index)
-                if response.status != wanted:
-                    report.append(f"{relationship} {method} {path}: {response.status} != {wanted}")
-                if 200 <= response.status < 300 and not 200 <= wanted < 300:
-                    unauthorised += 1
-                    report.append(f"UNAUTHORISED {relationship} {method} {path}")
-
-    await run(dict(people), want)
+    calls = [(method, path, body) for method, path, body, _ in ENDPOINTS]
+    report = await check_cells(dict(people), calls, want)
     # Consent withdrawn (lessons taken out), recorded again, the lesson put back: the member
     # sees it again; then the trajectory closes.
     path = f"/api/v1/trajectories/{tid}"
     await owner.json("POST", f"{path}/consent/withdrawal", json={"lessons": "take_out"})
-    await run({"member after withdrawal": people["member"]}, lambda _r, _i: 404)
+    report += await check_cells(
+        {"member after withdrawal": people["member"]}, calls, lambda _r, _i: 404
+    )
     again = {"given_on": "2026-11-02", "watchers": ["member"]}
     await owner.json("POST", f"{path}/consent", 201, json=again)
     await owner.json("PUT", f"{path}/lessons/{RID}", 201)
     assert (await people["member"].request("GET", L)).status == 200
     note = {"status": "closed", "closing_note": "done"}
     await owner.json("POST", f"/api/v1/trajectories/{tid}/status", json=note)
-    await run({"member after closing": people["member"]}, lambda _r, _i: 404)
-    await run({"owner": owner}, expected)
-    reliability.add("matrix_cells", cells)
-    reliability.add("unauthorised_2xx", unauthorised)
+    report += await check_cells(
+        {"member after closing": people["member"]}, calls, lambda _r, _i: 404
+    )
+    report += await check_cells({"owner": owner}, calls, expected)
     assert not report, "\n".join(report)
 
 
+@pytest.mark.slow
 async def test_trajectory_permission_matrix(
     admin: Person,
     unit: UnitClient,
@@ -396,25 +409,16 @@ async def test_trajectory_permission_matrix(
         "anonymous": await new_client(),
         "teacher": owner,  # last: its changes would change the others' answers
     }
-    report = []
-    cells = unauthorised = 0
-    for relationship, caller in callers.items():
-        for method, where, body, (teacher, member, invited) in endpoints:
-            response = await caller.request(method, where, json=body)
-            await response.read()
-            cells += 1
-            wanted = {"teacher": teacher, "member": member, "invited": invited}.get(
-                relationship, 401 if relationship in ("unit", "anonymous") else 404
-            )
-            if where == "/api/v1/trajectories" and relationship not in ("unit", "anonymous"):
-                wanted = 200  # everyone signed in lists her own
-            if response.status != wanted:
-                report.append(f"{relationship} {method} {where}: {response.status} != {wanted}")
-            if 200 <= response.status < 300 and not 200 <= wanted < 300:
-                unauthorised += 1
-                report.append(f"UNAUTHORISED {relationship} {method} {where}")
-    reliability.add("matrix_cells", cells)
-    reliability.add("unauthorised_2xx", unauthorised)
+
+    def want(relationship: str, index: int) -> int:
+        if relationship in ("unit", "anonymous"):
+            return 401
+        if index == 0:
+            return 200  # everyone signed in lists her own
+        roles = ("teacher", "member", "invited")
+        return endpoints[index][3][roles.index(relationship)] if relationship in roles else 404
+
+    report = await check_cells(callers, [(m, p, b) for m, p, b, _ in endpoints], want)
     assert not report, "\n".join(report)
     denied = services.db.execute(
         "SELECT COUNT(*) FROM audit WHERE action = 'access_denied' AND object_kind = 'trajectory'"
@@ -450,19 +454,10 @@ async def test_research_permission_matrix(
         "coordinator": cora,
         "admin": admin,
     }
-    report = []
-    cells = unauthorised = 0
-    for name, caller in callers.items():
-        for method, path, (coordinator, teacher, boss) in endpoints:
-            response = await caller.request(method, path)
-            await response.read()
-            cells += 1
-            want = {"coordinator": coordinator, "teacher": teacher, "admin": boss}.get(name, 401)
-            if response.status != want:
-                report.append(f"{name} {method} {path}: {response.status} != {want}")
-            if 200 <= response.status < 300 and not 200 <= want < 300:
-                unauthorised += 1
-                report.append(f"UNAUTHORISED {name} {method} {path}")
-    reliability.add("matrix_cells", cells)
-    reliability.add("unauthorised_2xx", unauthorised)
+
+    def want(relationship: str, index: int) -> int:
+        roles = ("coordinator", "teacher", "admin")
+        return endpoints[index][2][roles.index(relationship)] if relationship in roles else 401
+
+    report = await check_cells(callers, [(m, p, None) for m, p, _ in endpoints], want)
     assert not report, "\n".join(report)

@@ -27,7 +27,7 @@ from lessoncam_server.services import SERVICES, Services
 
 from .helpers import FakeClock, Person, UnitClient
 from .lesson_fixtures import ready_lesson
-from .test_trajectories import T, consent, new_trajectory
+from .test_trajectories import T, trajectory_with
 
 RID = "01JDREF0000000000000000001"
 LONE = "01JDREF0000000000000000002"
@@ -135,15 +135,12 @@ async def world(
     bert = await sign_in("bert")
     await ready_lesson(unit, services, clock.now, tmp_path, RID, seconds=10)
     await ready_lesson(unit, services, clock.now, tmp_path, LONE, seconds=10)
-    tid = (await anna.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
-    await anna.json("POST", f"{T}/{tid}/members", 201, json={"username": "coach"})
-    await coach.json("POST", f"{T}/{tid}/invitation", json={"accept": True})
-    await consent(anna, tid, "coach")
-    await anna.json("PUT", f"{T}/{tid}/lessons/{RID}", 201)
+    tid = await trajectory_with(anna, coach, lesson=RID)
     await anna.json("POST", f"/api/v1/lessons/{RID}/shares", 201, json={"username": "bert"})
     return {"tid": tid, "coach": coach, "bert": bert, "anna": anna}
 
 
+@pytest.mark.slow
 async def test_watching_minutes_come_from_what_the_player_measured(world: dict[str, Any]) -> None:
     anna, coach = world["anna"], world["coach"]
     playback = f"/api/v1/lessons/{RID}/playback"
@@ -163,6 +160,7 @@ async def test_watching_minutes_come_from_what_the_player_measured(world: dict[s
     assert [reflections.watching_minutes(s) for s in (0, 1, 89.9, 90, 150)] == [0, 1, 1, 2, 3]
 
 
+@pytest.mark.slow
 async def test_the_teacher_is_asked_until_she_answers_or_declines(
     world: dict[str, Any], services: Services
 ) -> None:
@@ -200,6 +198,7 @@ async def test_the_teacher_is_asked_until_she_answers_or_declines(
     )["error"] == "forbidden"
 
 
+@pytest.mark.slow
 async def test_with_ask_all_every_ready_lesson_is_asked_about(
     world: dict[str, Any], services: Services
 ) -> None:
@@ -210,6 +209,7 @@ async def test_with_ask_all_every_ready_lesson_is_asked_about(
     assert [lesson["id"] for lesson in asked] == [RID]
 
 
+@pytest.mark.slow
 async def test_members_read_the_answers_unless_private(world: dict[str, Any]) -> None:
     anna, coach, bert = world["anna"], world["coach"], world["bert"]
     tid = world["tid"]

@@ -18,7 +18,7 @@ from .helpers import FakeClock, Person, UnitClient
 from .lesson_fixtures import ready_lesson
 from .test_measures import END, START
 from .test_reflections import ANSWERS
-from .test_trajectories import T, consent, new_trajectory
+from .test_trajectories import T, consent, new_trajectory, trajectory_with
 
 RID = "01JDRES0000000000000000001"
 R = "/api/v1/research"
@@ -40,11 +40,7 @@ async def world(
     coach = await sign_in("kees", "coach")
     bert, carl, cora = [await sign_in(name) for name in ("bert", "carl", "cora")]
     await ready_lesson(unit, services, clock.now, tmp_path, RID, seconds=10)
-    tid = (await anna.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
-    await anna.json("POST", f"{T}/{tid}/members", 201, json={"username": "kees"})
-    await coach.json("POST", f"{T}/{tid}/invitation", json={"accept": True})
-    await consent(anna, tid, "kees", research=True)
-    await anna.json("PUT", f"{T}/{tid}/lessons/{RID}", 201)
+    tid = await trajectory_with(anna, coach, research=True, lesson=RID)
     await anna.json("PUT", f"/api/v1/trajectories/{tid}/research", json={"agreed": True})
     await anna.json("PUT", f"/api/v1/lessons/{RID}/reflection", 201, json={"answers": ANSWERS})
     talk = {
@@ -76,6 +72,7 @@ async def world(
     return {"tid": tid, "cora": cora, "coach": coach, "others": others, "anna": anna}
 
 
+@pytest.mark.slow
 async def test_only_coordinators_export_and_admins_name_them(
     world: dict[str, Any], admin: Person
 ) -> None:
@@ -94,6 +91,7 @@ async def test_only_coordinators_export_and_admins_name_them(
     await admin.json("DELETE", f"{R}/coordinators/cora", 404)
 
 
+@pytest.mark.slow
 async def test_the_export_holds_pseudonyms_only_and_reads_back_column_by_column(
     world: dict[str, Any], services: Services
 ) -> None:
@@ -170,6 +168,7 @@ async def test_the_export_holds_pseudonyms_only_and_reads_back_column_by_column(
     assert exports == 6
 
 
+@pytest.mark.slow
 async def test_one_trajectory_needs_its_consent_and_a_withdrawal_takes_it_out(
     world: dict[str, Any],
 ) -> None:
@@ -187,6 +186,7 @@ async def test_one_trajectory_needs_its_consent_and_a_withdrawal_takes_it_out(
     assert data["trajectories"] == 0 and data["reflections"] == [] and data["measures"] == []
 
 
+@pytest.mark.slow
 async def test_the_summary_compares_the_forms_of_support(world: dict[str, Any]) -> None:
     summary = (await world["cora"].json("GET", f"{R}/summary"))["summary"]
     (coached,) = summary

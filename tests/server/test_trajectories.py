@@ -44,6 +44,26 @@ async def consent(
     return await teacher.json("POST", f"{T}/{tid}/consent", expect, json=body)
 
 
+async def trajectory_with(
+    teacher: Person,
+    *members: Person,
+    named: tuple[str, ...] | None = None,
+    research: bool = False,
+    lesson: str | None = None,
+) -> int:
+    """The teacher's new trajectory with ``members`` (coaches) who accepted, the parents'
+    consent naming ``named`` (all members when None), and ``lesson`` in it; its id."""
+    tid: int = (await teacher.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
+    for member in members:
+        await teacher.json("POST", f"{T}/{tid}/members", 201, json={"username": member.username})
+        await member.json("POST", f"{T}/{tid}/invitation", json={"accept": True})
+    watchers = named if named is not None else tuple(m.username for m in members)
+    await consent(teacher, tid, *watchers, research=research)
+    if lesson is not None:
+        await teacher.json("PUT", f"{T}/{tid}/lessons/{lesson}", 201)
+    return tid
+
+
 @pytest.mark.parametrize(
     "label", ["Pupil A", "Leerling B", "leerling 3", "Kind BK", "JK", "J.K.", "J. v.d. B.", "A"]
 )
@@ -256,12 +276,8 @@ async def test_closing_ends_the_members_access_to_the_lessons(
 ) -> None:
     coach = await sign_in("coach", "coach")
     lesson = await _lesson(unit, services, clock, tmp_path)
-    tid = (await anna.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
+    tid = await trajectory_with(anna, coach, lesson=lesson)
     path = f"{T}/{tid}"
-    await anna.json("POST", f"{path}/members", 201, json={"username": "coach"})
-    await consent(anna, tid, "coach")
-    await anna.json("PUT", f"{path}/lessons/{lesson}", 201)
-    await coach.json("POST", f"{path}/invitation", json={"accept": True})
     await coach.json("GET", f"/api/v1/lessons/{lesson}")
     assert (await coach.json("POST", f"{path}/status", 403, json={"status": "running"}))[
         "error"

@@ -17,7 +17,7 @@ from lessoncam_server.services import Services
 
 from .helpers import FakeClock, Person, UnitClient
 from .lesson_fixtures import ready_lesson
-from .test_trajectories import T, consent, new_trajectory
+from .test_trajectories import T, trajectory_with
 
 RID = "01JDSTP0000000000000000001"
 OTHER = "01JDSTP0000000000000000002"
@@ -88,13 +88,7 @@ async def world(
     colleague = await sign_in("bert")
     await ready_lesson(unit, services, clock.now, tmp_path, RID, seconds=40)
     await ready_lesson(unit, services, clock.now, tmp_path, OTHER, seconds=10)
-    tid = (await anna.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
-    for person, role in ((coach, "coach"), (colleague, "colleague")):
-        path = f"{T}/{tid}/members"
-        await anna.json("POST", path, 201, json={"username": person.username, "role": role})
-        await person.json("POST", f"{T}/{tid}/invitation", json={"accept": True})
-    await consent(anna, tid, "coach")
-    await anna.json("PUT", f"{T}/{tid}/lessons/{RID}", 201)
+    tid = await trajectory_with(anna, coach, colleague, named=("coach",), lesson=RID)
     return {"tid": tid, "coach": coach, "colleague": colleague, "anna": anna}
 
 
@@ -102,6 +96,7 @@ def fragment(start: float, end: float, lesson: str = RID) -> dict[str, Any]:
     return {"lesson_id": lesson, "start_s": start, "end_s": end}
 
 
+@pytest.mark.slow
 async def test_writing_down_the_cycle(world: dict[str, Any], services: Services) -> None:
     anna, coach, colleague = world["anna"], world["coach"], world["colleague"]
     steps = f"{T}/{world['tid']}/steps"
@@ -200,6 +195,7 @@ async def test_writing_down_the_cycle(world: dict[str, Any], services: Services)
     ]
 
 
+@pytest.mark.slow
 async def test_who_may_delete_a_step_and_nothing_changes_once_closed(
     world: dict[str, Any], sign_in: Callable[..., Awaitable[Person]]
 ) -> None:

@@ -8,6 +8,8 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from lessoncam_server.services import Services
 from lessoncam_server.web.i18n import CATALOGUES
 
@@ -32,6 +34,7 @@ def _trajectory_id(services: Services) -> int:
     return int(services.db.execute("SELECT MAX(id) FROM trajectories").fetchone()[0])
 
 
+@pytest.mark.slow
 async def test_a_trajectory_through_the_pages(
     lesson_id: str,
     reader: Callable[[str], Awaitable[Reader]],

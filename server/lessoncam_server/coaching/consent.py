@@ -24,6 +24,7 @@ from ..infra.errors import Conflict, Invalid
 from ..infra.timeutil import to_iso
 from ..lessons import clips, deletion
 from ..services import Services
+from .rules import require_open
 
 Withdrawal = Literal["take_out", "delete"]
 NOTE_MAX = 500
@@ -112,8 +113,7 @@ def record(
     audited. Returns it. Raises Conflict ``trajectory_closed``; Invalid
     ``consent_recording_required``, ``consent_date_future``, ``consent_note_too_long``,
     ``consent_watcher_unknown``."""
-    if trajectory["status"] == "closed":
-        raise Conflict("trajectory_closed", "this trajectory is closed; nothing can change in it")
+    require_open(trajectory)
     if not draft.recording:
         raise Invalid(
             "consent_recording_required",

@@ -11,20 +11,16 @@ from sqlite_utils import Database
 
 from ..access.principal import User
 from ..infra.db import query_row, query_rows
-from ..infra.errors import Conflict, Invalid, NotFound
+from ..infra.errors import Invalid, NotFound
 from ..infra.timeutil import to_iso
 from ..services import Services
 from . import fragments
 from .fragments import Fragment
+from .rules import require_open, url_id
 
 GoalState = Literal["open", "working", "reached"]
 STATES: tuple[GoalState, ...] = ("open", "working", "reached")
 TEXT_MAX = 500
-
-
-def _open(trajectory: dict[str, Any]) -> None:
-    if trajectory["status"] == "closed":
-        raise Conflict("trajectory_closed", "this trajectory is closed; nothing can change in it")
 
 
 def _text(value: str) -> str:
@@ -37,7 +33,7 @@ def _text(value: str) -> str:
 
 
 def _goal(db: Database, trajectory: dict[str, Any], raw_id: str) -> dict[str, Any]:
-    goal_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 12 else 0
+    goal_id = url_id(raw_id)
     goal = query_row(
         db,
         "SELECT * FROM trajectory_goals WHERE id = ? AND trajectory_id = ?",
@@ -58,7 +54,7 @@ def add(
     """A new goal (state ``open``), with fragments that show it. Returns it as ``of_trajectory``
     lists it. Raises Conflict ``trajectory_closed``; Invalid ``goal_empty``, ``goal_too_long``
     and those of ``fragments.checked``."""
-    _open(trajectory)
+    require_open(trajectory)
     now = services.now()
     spans = fragments.checked(services.db, trajectory["id"], user.id, now, shown_in)
     with services.db.atomic():
@@ -91,7 +87,7 @@ def change(
     ``not_found``; Conflict ``trajectory_closed``; Invalid ``goal_state_invalid`` and those of
     ``add``."""
     goal = _goal(services.db, trajectory, raw_id)
-    _open(trajectory)
+    require_open(trajectory)
     values: dict[str, Any] = {"changed_at": to_iso(services.now())}
     if state is not None:
         if state not in STATES:

@@ -22,6 +22,7 @@ from ..infra.db import query_row, query_rows
 from ..infra.errors import Conflict, Forbidden, Invalid, NotFound
 from ..infra.timeutil import to_iso
 from ..services import Services
+from .rules import require_open
 
 
 def has_consent(db: Database, trajectory_id: int) -> bool:
@@ -121,8 +122,7 @@ def link(
     ``trajectory_closed``, ``consent_missing`` or ``lesson_in_other_trajectory``."""
     if lesson["owner_id"] != trajectory["teacher_id"] or teacher.id != trajectory["teacher_id"]:
         raise Forbidden("lesson_not_yours", "only the teacher's own lessons go into her trajectory")
-    if trajectory["status"] == "closed":
-        raise Conflict("trajectory_closed", "this trajectory is closed; nothing can change in it")
+    require_open(trajectory)
     db = services.db
     _require_consent(trajectory["id"], db)
     with db.atomic():

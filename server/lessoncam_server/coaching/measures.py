@@ -18,6 +18,7 @@ from ..infra.db import query_row, query_rows
 from ..infra.errors import Conflict, Invalid, NotFound
 from ..infra.timeutil import to_iso
 from ..services import Services
+from .rules import require_open, url_id
 
 Moment = Literal["start", "middle", "end"]
 MOMENTS: tuple[Moment, ...] = ("start", "middle", "end")
@@ -140,8 +141,7 @@ def add(
     """The teacher enters a measure (one per instrument and moment). Raises Conflict
     ``trajectory_closed``, ``measure_exists``; Invalid ``instrument_unknown``,
     ``moment_invalid``, ``measure_date_future`` and those of ``check_scores``."""
-    if trajectory["status"] == "closed":
-        raise Conflict("trajectory_closed", "this trajectory is closed; nothing can change in it")
+    require_open(trajectory)
     tool = instrument(services.config.measures, instrument_key)
     if moment not in MOMENTS:
         raise Invalid("moment_invalid", f"a measure is taken at {', '.join(MOMENTS)}")
@@ -177,7 +177,7 @@ def add(
 def remove(services: Services, trajectory: dict[str, Any], raw_id: str) -> None:
     """The teacher deletes a measure (to enter it again). Raises NotFound ``not_found``,
     Conflict ``trajectory_closed``."""
-    measure_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 12 else 0
+    measure_id = url_id(raw_id)
     found = query_row(
         services.db,
         "SELECT id FROM trajectory_measures WHERE id = ? AND trajectory_id = ?",
@@ -185,8 +185,7 @@ def remove(services: Services, trajectory: dict[str, Any], raw_id: str) -> None:
     )
     if found is None:
         raise NotFound("not_found", "no such measure in this trajectory")
-    if trajectory["status"] == "closed":
-        raise Conflict("trajectory_closed", "this trajectory is closed; nothing can change in it")
+    require_open(trajectory)
     services.db.execute("DELETE FROM trajectory_measures WHERE id = ?", [measure_id])
 
 

@@ -17,6 +17,7 @@ from ..infra.db import query_row, query_rows
 from ..infra.errors import Conflict, Invalid, NotFound
 from ..infra.timeutil import to_iso
 from ..services import Services
+from .rules import require_open, url_id
 
 MemberRole = Literal["coach", "colleague"]
 ROLES: tuple[MemberRole, ...] = ("coach", "colleague")
@@ -48,11 +49,6 @@ def _open_row(db: Database, trajectory_id: int, user_id: int) -> dict[str, Any] 
     )
 
 
-def _require_open(trajectory: dict[str, Any]) -> None:
-    if trajectory["status"] == "closed":
-        raise Conflict("trajectory_closed", "this trajectory is closed; nothing can change in it")
-
-
 def invite(
     services: Services,
     teacher: User,
@@ -65,7 +61,7 @@ def invite(
     """The teacher invites the active account ``username`` as ``coach`` or ``colleague``;
     audited. Returns the invitation. Raises Invalid ``member_role``, ``member_unknown_account``,
     ``member_self``, ``member_admin``; Conflict ``member_already``, ``trajectory_closed``."""
-    _require_open(trajectory)
+    require_open(trajectory)
     if role not in ROLES:
         raise Invalid("member_role", "a member is a 'coach' or a 'colleague'")
     target = accounts.find_user(services.db, username) if username else None
@@ -114,7 +110,7 @@ def respond(
 ) -> dict[str, Any]:
     """``user`` accepts or declines her open invitation; audited. Returns her membership.
     Raises NotFound ``no_invitation``; Conflict ``trajectory_closed``."""
-    _require_open(trajectory)
+    require_open(trajectory)
     held = _open_row(services.db, trajectory["id"], user.id)
     if held is None or held["accepted_at"] is not None:
         raise NotFound("no_invitation", "you have no open invitation to this trajectory")
@@ -165,7 +161,7 @@ def remove(
 ) -> None:
     """The teacher removes a member, or withdraws an invitation (``raw_id`` as in a URL): that
     person's access ends at once; audited. Raises NotFound ``not_found``."""
-    member_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 12 else 0
+    member_id = url_id(raw_id)
     held = query_row(
         services.db,
         """SELECT m.*, u.username FROM trajectory_members m JOIN users u ON u.id = m.user_id

@@ -24,6 +24,7 @@ from ..lessons import viewings
 from ..services import Services
 from . import reflection_forms
 from .reflection_forms import FormKind
+from .rules import url_id
 
 # The lessons :user is asked about: hers, ready, not answered or declined.
 _ASKED = """SELECT r.id, r.title, r.started_at, tl.trajectory_id FROM recordings r
@@ -204,7 +205,7 @@ def answer_conversation(
     """A coach or colleague who took part in a conversation answers the short form about it.
     Raises NotFound ``not_found`` (no such conversation here), Forbidden ``not_participant``,
     Conflict ``reflection_exists``, Invalid as ``reflection_forms.check_answers``."""
-    step_id = int(raw_step_id) if raw_step_id.isdigit() and len(raw_step_id) < 12 else 0
+    step_id = url_id(raw_step_id)
     step = query_row(
         services.db,
         "SELECT * FROM trajectory_steps WHERE id = ? AND trajectory_id = ?"

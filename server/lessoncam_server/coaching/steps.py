@@ -21,6 +21,7 @@ from ..infra.timeutil import to_iso
 from ..services import Services
 from . import fragments
 from .fragments import Fragment
+from .rules import require_open, url_id
 
 StepKind = Literal["intake", "analysis", "conversation", "evaluation"]
 KINDS: tuple[StepKind, ...] = ("intake", "analysis", "conversation", "evaluation")
@@ -79,8 +80,7 @@ def add(
     ``agreed_question_too_long``, ``agreements_too_long``, ``analysis_needs_lesson``,
     ``fragment_other_lesson``, ``minutes_invalid``, ``participant_unknown`` and those of
     ``fragments.checked``."""
-    if trajectory["status"] == "closed":
-        raise Conflict("trajectory_closed", "this trajectory is closed; nothing can change in it")
+    require_open(trajectory)
     if draft.kind not in KINDS:
         raise Invalid("step_kind_invalid", f"a step is one of {', '.join(KINDS)}")
     now = services.now()
@@ -143,7 +143,7 @@ def remove(
 ) -> None:
     """Delete a step (its author, or the teacher) while the trajectory is open. Raises
     NotFound ``not_found``, Forbidden ``not_author``, Conflict ``trajectory_closed``."""
-    step_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 12 else 0
+    step_id = url_id(raw_id)
     step = query_row(
         services.db,
         "SELECT * FROM trajectory_steps WHERE id = ? AND trajectory_id = ?",
@@ -151,8 +151,7 @@ def remove(
     )
     if step is None:
         raise NotFound("not_found", "no such step in this trajectory")
-    if trajectory["status"] == "closed":
-        raise Conflict("trajectory_closed", "this trajectory is closed; nothing can change in it")
+    require_open(trajectory)
     if step["author_id"] != user.id and not acc.manage:
         raise Forbidden("not_author", "only its author or the teacher may delete a step")
     services.db.execute("DELETE FROM trajectory_steps WHERE id = ?", [step_id])

@@ -22,6 +22,7 @@ from ..infra.errors import Conflict, Forbidden, Invalid, NotFound
 from ..infra.timeutil import to_iso
 from ..services import Services
 from .pupil import check_pupil
+from .rules import require_open, url_id
 
 Status = Literal["intake", "running", "closed"]
 Need = Literal["see", "view", "contribute", "manage", "respond"]
@@ -151,17 +152,12 @@ def start(services: Services, teacher: User, draft: Draft, *, address: str) -> d
     return row
 
 
-def _open(trajectory: dict[str, Any]) -> None:
-    if trajectory["status"] == "closed":
-        raise Conflict("trajectory_closed", "this trajectory is closed; nothing can change in it")
-
-
 def change(
     services: Services, teacher: User, trajectory: dict[str, Any], draft: Draft, *, address: str
 ) -> dict[str, Any]:
     """The teacher changes her open trajectory; audited. Returns the fresh row. Raises
     Conflict ``trajectory_closed`` and Invalid as ``check_draft``."""
-    _open(trajectory)
+    require_open(trajectory)
     values = check_draft(draft)
     with services.db.atomic():
         services.db.table("trajectories").update(trajectory["id"], values)
@@ -228,7 +224,7 @@ def checked(
     ``manage`` or ``respond``. Every refusal is audited. Raises NotFound (no such trajectory,
     or not hers to know of: the same answer), Conflict ``trajectory_closed`` (to contribute to
     a closed one) or Forbidden (she sees it but may not ``need``)."""
-    trajectory_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 12 else None
+    trajectory_id = url_id(raw_id)
     facts = trajectory_facts(services.db, trajectory_id) if trajectory_id else None
     acc = trajectory_access(user.id, facts) if facts else NO_TRAJECTORY_ACCESS
     if _allowed(acc, need):

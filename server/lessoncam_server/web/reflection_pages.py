@@ -65,17 +65,22 @@ async def lesson_form(request: web.Request) -> web.StreamResponse:
     mine = reflections.of_lesson(services.db, row["id"], user.id)
     if mine is not None and mine["state"] == "answered":
         raise redirect(f"/lessons/{row['id']}")  # answered: it shows on the lesson page
-    form = reflection_forms.configured(config, "lesson")
     values = reflections.prefill(services.db, "lesson", config, row["id"], user.id)
-    return _form_page(
-        request,
-        form,
-        f"/lessons/{row['id']}/reflection",
-        f"/lessons/{row['id']}",
-        row["title"] or row["started_at"],
-        values,
-        decline=reflections.is_asked(services.db, row, user.id, config),
-    )
+    asked = reflections.is_asked(services.db, row, user.id, config)
+    return _lesson_page(request, row, values, decline=asked)
+
+
+def _lesson_page(
+    request: web.Request,
+    row: dict[str, Any],
+    values: dict[str, Any],
+    error: DomainError | None = None,
+    decline: bool = False,
+) -> web.Response:
+    form = reflection_forms.configured(services_of(request).config.reflection, "lesson")
+    action, back = f"/lessons/{row['id']}/reflection", f"/lessons/{row['id']}"
+    subject = row["title"] or row["started_at"]
+    return _form_page(request, form, action, back, subject, values, error, decline)
 
 
 @routes.post("/lessons/{lesson_id}/reflection")
@@ -88,15 +93,7 @@ async def answer_lesson(request: web.Request) -> web.StreamResponse:
     try:
         reflections.answer_lesson(services, user, row, answers, posted.get("private") == "1")
     except DomainError as exc:
-        return _form_page(
-            request,
-            form,
-            f"/lessons/{row['id']}/reflection",
-            f"/lessons/{row['id']}",
-            row["title"] or row["started_at"],
-            {**answers, "private": posted.get("private") == "1"},
-            exc,
-        )
+        return _lesson_page(request, row, {**answers, "private": posted.get("private") == "1"}, exc)
     raise redirect(f"/lessons/{row['id']}", "reflected")
 
 
