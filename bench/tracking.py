@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import logging
 import math
 import os
 import platform
@@ -56,6 +57,7 @@ from lessoncam_device.tracking.baseline import ProportionalController
 from lessoncam_device.tracking.controller import ControllerSettings, PanController
 from lessoncam_device.tracking.detector import DetectorSettings, Hint, MarkerDetector
 from lessoncam_device.tracking.motion import stopping_distance
+from lessoncam_device.tracking.search import Phase
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "tracking.json"
@@ -203,6 +205,8 @@ def run_job(job: Job) -> tuple[Job, list[FrameRecord], int, int, int, float]:
     and the seconds it took."""
     global _SCENE
     cv2.setNumThreads(1)  # the closed loop's speed does not matter, its results do
+    # The other marker's id is noted in the log once a minute per run: not news here.
+    logging.getLogger("lessoncam_device.tracking.tracker").setLevel(logging.ERROR)
     if _SCENE is None:
         _SCENE = Scene()
     path = _path(job)
@@ -331,6 +335,23 @@ def sprint_excuse(limits: ControllerSettings, third_deg: float) -> dict[str, Any
         "middle_third_half_width_deg": round(third_deg, 1),
         "impossible": lag > third_deg,
     }
+
+
+def sweep_time() -> dict[str, float]:
+    """How long the search takes with the default settings, never finding her: from the lesson's
+    start at pan 0 (look 2.5 s, then the sweep) to resting, on the controller alone."""
+    controller = PanController(ControllerSettings(), 0.0, 0.0)
+    t, began, ended = 0.0, None, None
+    while t < 30.0 and ended is None:
+        t = round(t + 0.02, 6)
+        controller.update(t)
+        phase = controller.search_phase
+        if phase is Phase.SWEEP and began is None:
+            began = t
+        if phase is Phase.REST and ended is None:
+            ended = t
+    assert began is not None and ended is not None
+    return {"sweep_starts_s": round(began, 2), "sweep_covers_reach_s": round(ended - began, 2)}
 
 
 def main() -> None:
@@ -548,6 +569,7 @@ def _summary(
         | {"controller": f"pan += {BASELINE_GAIN} x pixel error per sighting, holds when lost"},
         "scenarios": entries,
         "sprint_near_excuse": sprint_excuse(limits, third),
+        "search": sweep_time(),
         "held_out": {
             "paths": "wild_path(seed): random classroom stretches, seeds never used in tuning",
             "overall": held_overall.get("ours", {}),

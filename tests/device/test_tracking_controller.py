@@ -277,7 +277,7 @@ def test_lost_looks_where_she_went_then_sweeps_and_comes_to_rest() -> None:
 def test_lost_standing_holds_on_her_spot_while_she_is_likely_there() -> None:
     controller = PanController(S, 0.0, 30.0)
     run(controller, [30.0] * 20)
-    positions, _ = run(controller, [None] * 50, t0=20 * DETECT_EVERY * DT)  # 4 s
+    positions, _ = run(controller, [None] * 44, t0=20 * DETECT_EVERY * DT)  # 3.5 s
     assert positions == [30.0] * len(positions)
     assert controller.state is TrackState.SEARCHING
 
@@ -301,7 +301,7 @@ def test_states_locked_searching_lost() -> None:
     controller.update(2.0)
     assert controller.state is TrackState.SEARCHING  # never seen yet: looks where it was put
     assert controller.position_deg == 20.0
-    controller.update(14.0)
+    controller.update(18.0)
     assert controller.state is TrackState.LOST  # searched: resting at home
     assert controller.position_deg == pytest.approx(0.0, abs=0.3)
     controller = PanController(ControllerSettings(), 0.0)

@@ -75,7 +75,7 @@ class ControllerSettings:
     look_standing_s: float = 12.0  # ... and keep it in the picture so long
     other_edge_s: float = 5.0  # walked out of reach: wait this long where she may come back
     stare_s: float = 0.35  # sweeping: hold still this long at each view
-    search_accel_dps2: float = 30.0  # searching, turning to a standing teacher: calmer
+    calm_accel_share: float = 0.5  # searching, turning to a standing teacher: this much of it
     return_home_s: float = 15.0  # unseen this long: rest at home
     home_speed_dps: float = 12.0
     # Lazy re-centring: stood (sway allowed) this long, glide to the middle of her sway at
@@ -98,7 +98,6 @@ class ControllerSettings:
             "max_speed_dps",
             "max_accel_dps2",
             "max_jerk_dps3",
-            "search_accel_dps2",
             "home_speed_dps",
             "max_step_s",
         ):
@@ -108,6 +107,8 @@ class ControllerSettings:
             raise ValueError("recentre_after_s and recentre_speed_dps must be >= 0")
         if not 0 <= self.settle_deg < self.dead_band_deg:
             raise ValueError("settle_deg must be >= 0 and below dead_band_deg")
+        if not 0.0 < self.calm_accel_share <= 1.0:
+            raise ValueError("calm_accel_share must be in (0, 1]")
         if not 20.0 <= self.hfov_deg < 180.0:
             raise ValueError("hfov_deg must be in [20, 180)")
         FilterSettings(self.alpha, self.beta)  # checks the gains
@@ -115,6 +116,12 @@ class ControllerSettings:
     @property
     def limits(self) -> MotionLimits:
         return MotionLimits(self.max_speed_dps, self.max_accel_dps2, self.max_jerk_dps3)
+
+    @property
+    def calm_limits(self) -> MotionLimits:
+        """Searching, and turning to a teacher who stands: gentler."""
+        accel = self.max_accel_dps2 * self.calm_accel_share
+        return MotionLimits(self.max_speed_dps, accel, self.max_jerk_dps3)
 
     def rest_settings(self) -> RestSettings:
         return RestSettings(
@@ -173,10 +180,10 @@ class PanController:
         self._glide_limits = MotionLimits(
             speed, min(s.max_accel_dps2, speed / _GLIDE_RAMP_S), s.max_jerk_dps3
         )
+        self._search_limits = s.calm_limits
         self._home_limits = MotionLimits(
-            min(s.home_speed_dps, s.max_speed_dps), s.search_accel_dps2, s.max_jerk_dps3
+            min(s.home_speed_dps, s.max_speed_dps), self._search_limits.accel_dps2, s.max_jerk_dps3
         )
-        self._search_limits = MotionLimits(s.max_speed_dps, s.search_accel_dps2, s.max_jerk_dps3)
         self._last_seen: float | None = None
         self.mode = Mode.SEARCH
         # Not seen yet: look where the camera was put, then sweep, then rest at home.
@@ -199,6 +206,11 @@ class PanController:
     @property
     def accel_dps2(self) -> float:
         return self._pan.accel_dps2
+
+    @property
+    def search_phase(self) -> Phase | None:
+        """What the search is doing (None while she is followed or the camera rests on her)."""
+        return self._plan.phase if self.mode is Mode.SEARCH and self._plan is not None else None
 
     @property
     def recentring(self) -> bool:

@@ -203,9 +203,9 @@ class Tracker:
                 seen.bearing_deg,
             )
         elif after is TrackState.SEARCHING:
-            log.info("tracking: marker not seen; holding and searching the whole picture")
+            log.info("tracking: marker not seen; looking where she went, then over the whole reach")
         else:
-            log.info("tracking: marker not seen for a while; turning back to the home position")
+            log.info("tracking: marker not found; resting on a view that shows where she was")
 
     def _note(self, t: float, result: FrameResult) -> None:
         if t - self._noted_at < _NOTE_EVERY_S:
