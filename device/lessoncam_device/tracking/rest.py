@@ -112,9 +112,11 @@ class RestPolicy:
         recent = [(ts, b) for ts, b in self._sightings if ts >= t - s.walk_window_s]
         if len(recent) < 4 or recent[-1][0] - recent[0][0] < 0.6 * s.walk_window_s:
             return False
-        now, rate, accel = fit_motion(recent, t)
+        _, rate, accel = fit_motion(recent, t)
         if abs(rate) < s.walk_dps:
             return False
+        # Where she is: the last two sightings (a parabola through a jump rings past it).
+        now = (recent[-1][1] + recent[-2][1]) / 2.0
         before = [b for ts, b in self._sightings if ts < recent[0][0]]
         anchor = sum(before) / len(before) if before else self.pan
         moved = now - anchor
