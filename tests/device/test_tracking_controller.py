@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -115,7 +116,7 @@ def test_no_motion_while_she_sways_and_leans(
         for j in range(DETECT_EVERY):
             positions.append(controller.update(t + (j + 1) * DT))
     assert max(positions) - min(positions) < 0.5
-    moving = [b != a for a, b in zip(positions, positions[1:], strict=False)]
+    moving = [b != a for a, b in itertools.pairwise(positions)]
     assert sum(1 for a, b in zip([False, *moving], moving, strict=False) if b and not a) <= 1
 
 
