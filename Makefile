@@ -1,31 +1,49 @@
 # lessoncam: the two commands are `make demo` and `make test` (see README.md).
+# Neither builds anything from C: every dependency comes as a wheel, and picamera2 (for the
+# adapter's tests off a Pi) is installed without its dependencies, whose Pi-only parts the
+# tests stub.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+# What the demo needs (the server and the simulated unit), and what the tests need on top.
+DEMO_STAMP := $(VENV)/.demo-stamp
+STAMP := $(VENV)/.test-stamp
 DEMO_DATA ?= var/demo
 
-.PHONY: demo test lint typecheck format bench bench-ingest bench-playback bench-assembly \
-	bench-avsync bench-stop-to-ready bench-web bench-tracking reliability messages clean
+.PHONY: venv demo test check lint typecheck format bench bench-ingest bench-playback \
+	bench-assembly bench-avsync bench-stop-to-ready bench-web bench-tracking reliability \
+	messages clean
 
-$(STAMP): pyproject.toml
+$(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "lessoncam needs Python 3.11 or newer"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+$(DEMO_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[server,device]'
+	touch $(DEMO_STAMP)
+
+$(STAMP): pyproject.toml tests/picamera2-requirements.txt | $(PY)
 	$(PY) -m pip install --quiet -e '.[server,device,dev]'
+	$(PY) -m pip install --quiet --no-deps -r tests/picamera2-requirements.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/lessoncam-server demo --data-dir $(DEMO_DATA)
 
 test: $(STAMP) lint typecheck
 	$(PY) -m pytest
 
+# The fast lane while working: lint, types and the tests not marked slow (each under a second).
+check: $(STAMP) lint typecheck
+	$(PY) -m pytest -m 'not slow' -q
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	shellcheck -x systemd/install-device.sh systemd/install-server.sh
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

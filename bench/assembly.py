@@ -42,8 +42,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.mediagen, the synthetic media generator
 
-from lessoncam_server.previews import make_poster, make_thumbnail_strip  # noqa: E402
-from lessoncam_server.remux import SegmentFile, assemble_camera  # noqa: E402
+from lessoncam_common.durable import fsync_path  # noqa: E402
+from lessoncam_server.media.previews import make_poster, make_thumbnail_strip  # noqa: E402
+from lessoncam_server.media.remux import SegmentFile, assemble_camera  # noqa: E402
 from tests.mediagen import make_segments  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "assembly.json"
@@ -132,14 +133,6 @@ def write_segments(clip: Clip, folder: Path, count: int, audio: bool) -> list[Se
     return out
 
 
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def ffmpeg_concat(segments: list[SegmentFile], out: Path) -> None:
     listing = out.with_suffix(".txt")
     listing.write_text("".join(f"file '{s.path}'\n" for s in segments))
@@ -150,7 +143,7 @@ def ffmpeg_concat(segments: list[SegmentFile], out: Path) -> None:
         ],
         check=True,
     )
-    fsync_file(out)
+    fsync_path(out)
 
 
 def pyav_concat(segments: list[SegmentFile], out: Path) -> None:
@@ -167,7 +160,7 @@ def pyav_concat(segments: list[SegmentFile], out: Path) -> None:
                 continue
             p.stream = mapping[p.stream_index]
             dst.mux(p)
-    fsync_file(out)
+    fsync_path(out)
 
 
 def plain_copy(segments: list[SegmentFile], out: Path) -> None:

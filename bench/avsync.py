@@ -28,8 +28,8 @@ from typing import Any
 
 from unit_harness import ROOT, loopback_server, record_lesson, run_facts, unit_config
 
-from lessoncam_device.hardware import simulated_sources
 from lessoncam_device.recorder import AudioSettings, AudioSyncSettings, RecorderOptions
+from lessoncam_device.sim.sources import simulated_sources
 from tests.mediagen import beep_onsets, flash_times
 
 RESULTS = ROOT / "bench" / "results" / "avsync.json"

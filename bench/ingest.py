@@ -33,8 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lessoncam_server.tus import TusEndpoint
-from lessoncam_server.upload_store import UploadStore
+from lessoncam_server.uploads.store import UploadStore
+from lessoncam_server.uploads.tus.endpoint import TusEndpoint
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "ingest.json"
@@ -68,7 +68,7 @@ def serve_ours(args: argparse.Namespace) -> None:
     """Serve our tus endpoint on a free loopback port; prints ``PORT <n>`` when ready."""
     from aiohttp import web
 
-    from lessoncam_server.principal import PRINCIPAL, Unit
+    from lessoncam_server.access.principal import PRINCIPAL, Unit
 
     unit = Unit(id="bench", name="bench", teacher_id=None)
     root = Path(args.root)

@@ -23,10 +23,10 @@ from pathlib import Path
 
 from loopback import free_port, wait_for
 
-from lessoncam_server import accounts
-from lessoncam_server.db import open_database
-from lessoncam_server.paths import DataPaths
-from lessoncam_server.timeutil import to_iso
+from lessoncam_server.access import accounts
+from lessoncam_server.infra.db import open_database
+from lessoncam_server.infra.paths import DataPaths
+from lessoncam_server.infra.timeutil import to_iso
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "playback.json"

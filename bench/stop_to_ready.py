@@ -27,8 +27,8 @@ from typing import Any
 
 from unit_harness import ROOT, LessonRun, loopback_server, record_lesson, run_facts, unit_config
 
-from lessoncam_device.hardware import simulated_sources
 from lessoncam_device.recorder import AudioSettings, RecorderOptions
+from lessoncam_device.sim.sources import simulated_sources
 
 RESULTS = ROOT / "bench" / "results" / "stop_to_ready.json"
 TARGET_SECONDS = 10.0

@@ -28,15 +28,17 @@ sys.path.insert(0, str(ROOT))  # for tests.mediagen (the flash and beep finders)
 
 from lessoncam_device import enrolment  # noqa: E402
 from lessoncam_device.config import DeviceConfig, parse_config  # noqa: E402
-from lessoncam_device.daemon import Daemon, SourcesFactory  # noqa: E402
+from lessoncam_device.daemon import Daemon  # noqa: E402
 from lessoncam_device.recorder import Recorder, RecorderOptions  # noqa: E402
 from lessoncam_device.sim.clock import SteppedClock  # noqa: E402
+from lessoncam_device.sources import SourcesFactory  # noqa: E402
 from lessoncam_device.states import Event, State  # noqa: E402
-from lessoncam_server import accounts, recordings, units  # noqa: E402
+from lessoncam_server.access import accounts  # noqa: E402
 from lessoncam_server.app import init_app  # noqa: E402
 from lessoncam_server.config import parse_config as parse_server_config  # noqa: E402
+from lessoncam_server.infra.timeutil import utc_now  # noqa: E402
 from lessoncam_server.services import SERVICES, Services  # noqa: E402
-from lessoncam_server.timeutil import utc_now  # noqa: E402
+from lessoncam_server.units import fleet, recordings  # noqa: E402
 
 
 def run_facts() -> dict[str, str]:
@@ -57,7 +59,7 @@ class LoopbackServer:
 
     async def enrol_unit(self, name: str = "Bench unit") -> enrolment.Credentials:
         """A new unit enrolled over HTTP, its lessons owned by the bench teacher."""
-        code, _ = units.new_enrolment_code(
+        code, _ = fleet.new_enrolment_code(
             self.services.db,
             name,
             self.admin_id,

@@ -31,11 +31,12 @@ from pathlib import Path
 import aiohttp
 from loopback import free_port, wait_for
 
-from lessoncam_server import accounts, comments
+from lessoncam_server.access import accounts
 from lessoncam_server.config import ViewingGuideConfig
-from lessoncam_server.db import open_database
-from lessoncam_server.paths import DataPaths
-from lessoncam_server.timeutil import to_iso
+from lessoncam_server.infra.db import open_database
+from lessoncam_server.infra.paths import DataPaths
+from lessoncam_server.infra.timeutil import to_iso
+from lessoncam_server.lessons import comments
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "web.json"

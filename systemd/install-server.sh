@@ -15,7 +15,7 @@ install -d -m 0700 -o lessoncam -g lessoncam /var/lib/lessoncam
 
 python3 -m venv "$prefix/venv"
 "$prefix/venv/bin/pip" install --quiet --upgrade pip
-"$prefix/venv/bin/pip" install --quiet "$here[server]"
+"$prefix/venv/bin/pip" install --quiet "${here}[server]"
 install -m 0644 "$here/README.md" "$prefix/README.md"
 
 if [ ! -e /etc/lessoncam/server.toml ]; then

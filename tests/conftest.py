@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from lessoncam_server import accounts
+from lessoncam_server.access import accounts
 from lessoncam_server.app import init_app
 from lessoncam_server.config import ServerConfig, parse_config
 from lessoncam_server.services import SERVICES, Services

@@ -12,7 +12,6 @@ so A/V sync can be measured with :func:`flash_times` and :func:`beep_onsets`.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ import av
 import cv2
 import numpy as np
 from av.video.frame import PictureType
+
+from lessoncam_common.hashing import sha256_file
 
 #: Frames after each whole second at which the white flash (and the beep) happens.
 FLASH_PHASE = 10
@@ -48,14 +49,6 @@ class GeneratedSegment:
     path: Path
     sha256: str
     frames: int
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _FramePainter:
@@ -160,7 +153,7 @@ class _SegmentWriter:
                 start_s=self.first_frame / self.fps,
                 duration_s=self.frames / self.fps,
                 path=self.path,
-                sha256=_sha256(self.path),
+                sha256=sha256_file(self.path),
                 frames=self.frames,
             )
         )

@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from lessoncam_device import config as device_config
 from lessoncam_server import config as server_config
-from lessoncam_server import tus
-from lessoncam_server.manifest import Manifest, SegmentMeta
+from lessoncam_server.units.manifest import Manifest, SegmentMeta
+from lessoncam_server.uploads.tus import protocol
 
 from . import reliability
 
@@ -159,7 +159,7 @@ def test_upload_metadata_of_any_text_parses_or_says_why(
 ) -> None:
     counted()
     try:
-        metadata = tus.parse_metadata(header)
+        metadata = protocol.parse_metadata(header)
     except ValueError as exc:
         assert str(exc)
         return
@@ -170,7 +170,7 @@ def test_upload_metadata_of_any_text_parses_or_says_why(
 @given(metadata=st.dictionaries(meta_keys, st.text(max_size=40), max_size=6))
 def test_upload_metadata_round_trips(metadata: dict[str, str], counted: Callable[[], None]) -> None:
     counted()
-    assert tus.parse_metadata(tus.encode_metadata(metadata)) == metadata
+    assert protocol.parse_metadata(protocol.encode_metadata(metadata)) == metadata
 
 
 @FUZZ
@@ -185,8 +185,8 @@ def test_offset_and_length_headers_are_a_count_or_a_400(
 ) -> None:
     counted()
     try:
-        value = tus._parse_uint(header, "Upload-Offset")
-    except tus._Fail as fail:
+        value = protocol.parse_uint(header, "Upload-Offset")
+    except protocol.TusFailure as fail:
         assert fail.status == 400
         assert "Upload-Offset" in fail.message
         return
@@ -200,7 +200,7 @@ def test_offset_and_length_headers_are_a_count_or_a_400(
     header=st.none()
     | st.text(max_size=80)
     | st.tuples(
-        st.sampled_from([*tus.CHECKSUM_ALGORITHMS, "SHA256", "crc32", ""]),
+        st.sampled_from([*protocol.CHECKSUM_ALGORITHMS, "SHA256", "crc32", ""]),
         st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()) | st.text(max_size=50),
     ).map(" ".join)
 )
@@ -209,8 +209,8 @@ def test_upload_checksum_is_parsed_or_a_400(
 ) -> None:
     counted()
     try:
-        parsed = tus._parse_checksum(header)
-    except tus._Fail as fail:
+        parsed = protocol.parse_checksum(header)
+    except protocol.TusFailure as fail:
         assert fail.status == 400
         return
     if header is None:
@@ -218,8 +218,8 @@ def test_upload_checksum_is_parsed_or_a_400(
         return
     assert parsed is not None
     algorithm, digest = parsed
-    assert algorithm in tus.CHECKSUM_ALGORITHMS
-    assert len(digest) == tus._new_digest(algorithm).digest_size
+    assert algorithm in protocol.CHECKSUM_ALGORITHMS
+    assert len(digest) == protocol.new_digest(algorithm).digest_size
 
 
 # --- config parsers --------------------------------------------------------------------------
@@ -260,6 +260,7 @@ def _environment() -> st.SearchStrategy[dict[str, str]]:
     return st.dictionaries(names | st.just("LESSONCAM_LOG_LEVEL"), values, max_size=5)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=_config_data(server_config.ServerConfig), environ=_environment())
 def test_server_config_is_valid_or_a_config_error(
@@ -273,6 +274,7 @@ def test_server_config_is_valid_or_a_config_error(
         assert all(problem.strip() for problem in exc.problems)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=_config_data(device_config.DeviceConfig))
 def test_device_config_is_valid_or_a_config_error(

@@ -1,3 +1,7 @@
 """lessoncam device: the classroom unit's daemon and tools."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+# The one place the version is written is the package metadata (pyproject.toml); the heartbeat
+# and each recording's manifest report it.
+__version__ = version("lessoncam")

@@ -11,10 +11,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from . import __version__, devices, enrolment
+from .clock import Clock, RealClock
 from .config import CameraConfig, ConfigError, DeviceConfig, load_config
 from .daemon import Daemon
-from .hardware import simulated_sources, sources_for
-from .sim.clock import RealClock
+from .hardware import sources_for
+from .segments import RecordingPlan
+from .sim.calibration import simulated_rig
+from .sim.sources import simulated_sources
+from .sources import Sources
 from .states import Event, State
 from .tracking import commands as tracking_commands
 
@@ -37,9 +41,7 @@ def _read_config(args: argparse.Namespace) -> DeviceConfig | None:
     try:
         return load_config(Path(args.config) if args.config else None)
     except ConfigError as exc:
-        print(f"configuration error in {exc.source}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
+        print(exc.report(), file=sys.stderr)
         return None
 
 
@@ -72,13 +74,21 @@ async def _run_daemon(daemon: Daemon, script: Callable[[Daemon], Awaitable[None]
     await runner
 
 
+def unit_sources(config: DeviceConfig, plan: RecordingPlan, clock: Clock) -> Sources:
+    """What the config asks to record from; simulated cameras come from the simulator.
+
+    This module is where the simulator is wired in: nothing else outside ``sim/`` imports it.
+    """
+    return sources_for(config, plan, clock, simulated=simulated_sources)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     creds = enrolment.load(config.unit.state_dir)
     simulated = config.unit.hardware == "simulated" or (
         config.unit.hardware == "auto" and not Path("/dev/gpiochip0").exists()
     )
-    daemon = Daemon(config, RealClock(), sources_for, creds, use_pins=not simulated)
+    daemon = Daemon(config, RealClock(), unit_sources, creds, use_pins=not simulated)
     asyncio.run(_run_daemon(daemon, None))
     return 0
 
@@ -91,7 +101,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         small = CameraConfig(source="simulated", width=640, height=360, fps=15)
         config = config.model_copy(
             update={
-                "cameras": {"main": small, "pupils": small.model_copy(update={"label": "pupils"})}
+                "cameras": {"main": small, "pupils": small},
             }
         )
     state_dir = config.unit.state_dir
@@ -149,7 +159,9 @@ def cmd_marker(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     config = _read_config(args)
-    return 2 if config is None else tracking_commands.cmd_calibrate(args, config)
+    if config is None:
+        return 2
+    return tracking_commands.cmd_calibrate(args, config, simulated_rig)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,6 @@ that name the key and the fix. Every key has a default, so an empty file runs a 
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -12,6 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lessoncam_common.config_errors import ConfigError as ConfigError
+from lessoncam_common.config_errors import describe
 
 DEFAULT_PATH = Path("/etc/lessoncam/device.toml")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
@@ -144,7 +146,10 @@ class MotorConfig(_Section):
     """The pan motor; see docs/tracking.md for wiring."""
 
     kind: Literal["simulated", "gpio_servo", "hardware_pwm", "pca9685", "pantilt_hat", "none"] = (
-        "simulated"
+        Field(
+            "none",
+            description='Left out: "simulated" if every camera is simulated, else "none".',
+        )
     )
     pin: int = Field(18, ge=0, le=27, description="gpio_servo: BCM pin of the signal wire.")
     pin_factory: Literal["pigpio", "default"] = "pigpio"
@@ -177,6 +182,18 @@ class DeviceConfig(_Section):
     motor: MotorConfig = MotorConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _motor_by_default(cls, data: Any) -> Any:
+        # The simulated motor turns only the simulated camera: it is the default there alone.
+        if not isinstance(data, Mapping):
+            return data
+        motor = data.get("motor", {})
+        if not isinstance(motor, Mapping) or "kind" in motor:
+            return data
+        kind = "simulated" if _camera_sources(data.get("cameras")) <= {"simulated"} else "none"
+        return {**data, "motor": {**motor, "kind": kind}}
+
     @field_validator("cameras", mode="before")
     @classmethod
     def _main_camera_by_default(cls, value: Any) -> Any:
@@ -192,58 +209,35 @@ class DeviceConfig(_Section):
         for name in self.cameras:
             if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,31}", name):
                 raise ValueError(f"camera name {name!r}: use lowercase letters, digits, - or _")
+        real = sorted(n for n, cam in self.cameras.items() if cam.source != "simulated")
+        if self.motor.kind == "simulated" and real:
+            cam = self.cameras[real[0]]
+            raise ValueError(
+                f'[motor] kind = "simulated" cannot turn [cameras.{real[0]}] source = '
+                f'"{cam.source}": set [motor] kind to the fitted motor (gpio_servo, '
+                'hardware_pwm, pca9685, pantilt_hat) or "none" for a fixed camera'
+            )
         return self
 
 
-class ConfigError(ValueError):
-    """The configuration is wrong; ``problems`` holds one readable line per mistake."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
-
-
-def _known(path: list[str]) -> list[str]:
-    """The keys allowed at ``path`` (for "did you mean" hints)."""
-    model: type[BaseModel] = DeviceConfig
-    parts = list(path)
-    while parts:
-        part = parts.pop(0)
-        if model is DeviceConfig and part == "cameras":
-            if not parts:
-                return []  # the keys here are camera names
-            parts.pop(0)
-            model = CameraConfig
-            continue
-        field = model.model_fields.get(part)
-        annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return sorted(model.model_fields)
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    loc = [str(p) for p in error["loc"]]
-    if not loc:
-        return str(error["msg"]).removeprefix("Value error, ")
-    key = f"[{'.'.join(loc[:-1])}] {loc[-1]}" if len(loc) > 1 else loc[0]
-    if error["type"] == "extra_forbidden":
-        known = _known(loc[:-1])
-        hint = difflib.get_close_matches(loc[-1], known, n=1)
-        fix = f"did you mean '{hint[0]}'?" if hint else f"known keys here: {', '.join(known)}"
-        return f"{key}: unknown key; {fix}"
-    message = error["msg"].removeprefix("Value error, ")
-    message = message[:1].lower() + message[1:]
-    return f"{key} = {error.get('input')!r}: {message}"
+def _camera_sources(cameras: Any) -> set[str]:
+    """The sources of raw ``cameras`` data (tables or ``CameraConfig``); unset = simulated."""
+    if not isinstance(cameras, Mapping):
+        return {"simulated"}
+    sources: set[str] = set()
+    for cam in cameras.values():
+        if isinstance(cam, CameraConfig):
+            sources.add(cam.source)
+        elif isinstance(cam, Mapping):
+            sources.add(str(cam.get("source", "simulated")))
+    return sources
 
 
 def parse_config(data: Mapping[str, Any], source: str = "config") -> DeviceConfig:
     try:
         return DeviceConfig.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+        raise ConfigError(source, [describe(e, DeviceConfig) for e in exc.errors()]) from None
 
 
 def load_config(path: Path | None) -> DeviceConfig:

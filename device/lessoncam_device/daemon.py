@@ -13,19 +13,18 @@ import contextlib
 import logging
 import shutil
 import sqlite3
-from collections.abc import Callable
-from typing import Any
+
+from lessoncam_common.disk import disk_full
 
 from . import __version__
+from .clock import Clock
 from .config import DeviceConfig
 from .controls import Controls
 from .enrolment import Credentials
-from .hardware import HardwareUnavailable, PiCameras, Sources, camera_specs
+from .hardware import camera_specs
 from .ids import new_ulid
 from .recorder import (
-    AudioSyncSettings,
     LessonRecorder,
-    Recorder,
     RecorderError,
     RecorderOptions,
     closed_recording_segments,
@@ -33,14 +32,11 @@ from .recorder import (
     recording_dir,
     recover_recordings,
 )
-from .recorder.inputs import PullCamera
 from .sd_notify import notify
 from .segments import RecordingPlan, SegmentInfo
-from .sim.camera import SimulatedCamera
-from .sim.clock import Clock
-from .spare_room import SpareRoom, disk_full
+from .sources import Capture, HardwareUnavailable, SourcesFactory
+from .spare_room import SpareRoom
 from .states import STORAGE_REASONS, Action, Event, Facts, State, Status, led_pattern, step
-from .tracking.frames import RecorderFrames
 from .tracking.service import TrackingService
 from .uploader import (
     Backoff,
@@ -55,7 +51,6 @@ from .uploader.heartbeat import jpeg_snapshot
 
 log = logging.getLogger(__name__)
 
-SourcesFactory = Callable[[DeviceConfig, RecordingPlan, Clock], Sources | PiCameras]
 MONITOR_EVERY_S = 1.0
 MIB = 1024 * 1024
 
@@ -78,7 +73,7 @@ class Daemon:
         self.clock = clock
         self.sources = sources
         self.credentials = credentials
-        self.recorder_options = recorder_options  # None: chosen per lesson's sources
+        self.recorder_options = recorder_options  # None: what suits the lesson's sources
         self.pin_factory = pin_factory
         self.use_pins = use_pins
         self.status = Status()
@@ -250,7 +245,8 @@ class Daemon:
         self._trouble = None
         plan = self._plan()
         try:
-            recorder, follow = self._recorder(plan)
+            capture = self._capture(plan)
+            recorder = capture.recorder
             self.queue.add_recording(plan)
             await recorder.start()
         except (HardwareUnavailable, RecorderError, OSError, sqlite3.Error) as exc:
@@ -264,39 +260,14 @@ class Daemon:
             return
         self.recorder = recorder
         self._started_at = self.clock.monotonic()
-        await self.tracking.start(follow)  # the main camera follows her
+        await self.tracking.start(capture.frames)  # the main camera follows her
         self._events.put_nowait(Event.STARTED)
 
-    def _recorder(self, plan: RecordingPlan) -> tuple[LessonRecorder, Any]:
+    def _capture(self, plan: RecordingPlan) -> Capture:
         """The lesson's recorder, and what the tracker watches (the main camera's frames)."""
         sources = self.sources(self.config, plan, self.clock)
-        if isinstance(sources, PiCameras):
-            pi = sources.recorder(plan, self.state_dir, self.clock, self._segment_closed)
-            width, height = sources.settings[0].lores_size or sources.settings[0].size
-            return pi, RecorderFrames(pi, self.clock, width, height, self.config.tracking.hfov_deg)
-        recorder = Recorder(
-            plan,
-            self.state_dir,
-            sources.cameras,
-            sources.microphone,
-            self.clock,
-            self.recorder_options or self._options_for(sources),
-            on_segment=self._segment_closed,
-        )
-        main = sources.cameras[0]
-        if isinstance(main, SimulatedCamera):
-            return recorder, main
-        cam = self.config.cameras["main"]
-        return recorder, RecorderFrames(
-            recorder, self.clock, cam.width, cam.height, self.config.tracking.hfov_deg
-        )
-
-    def _options_for(self, sources: Sources) -> RecorderOptions:
-        # Simulated sources are pulled up to the clock's now; real ones stream in real time.
-        pull = all(isinstance(c, PullCamera) for c in sources.cameras)
-        return RecorderOptions(
-            mode="pull" if pull else "stream",
-            audio_sync=AudioSyncSettings(offset_s=self.config.audio.offset_ms / 1000.0),
+        return sources.capture(
+            plan, self.state_dir, self.clock, self._segment_closed, self.recorder_options
         )
 
     def _segment_closed(self, info: SegmentInfo) -> None:

@@ -6,13 +6,15 @@ from the server package.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+
+from lessoncam_common.durable import write_json_atomic
 
 CREDENTIALS_FILE = "credentials.json"
 
@@ -37,15 +39,8 @@ class Credentials:
 
 def save(state_dir: Path, creds: Credentials) -> Path:
     """Write the credentials with mode 0600, atomically (a power cut leaves old or new)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
     target = state_dir / CREDENTIALS_FILE
-    temp = target.with_suffix(".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(creds.__dict__, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, target)
+    write_json_atomic(target, dataclasses.asdict(creds), mode=0o600)
     return target
 
 

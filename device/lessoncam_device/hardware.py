@@ -1,37 +1,23 @@
-"""The recording sources a lesson uses, chosen by the config: simulated here, the Pi's on a Pi."""
+"""The real sources a lesson records from, chosen by the config: webcams and ALSA, or the Pi's
+cameras. Simulated cameras come from the simulator, which the entry point hands in
+(``sources_for(..., simulated=...)``): nothing here imports ``sim/``."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import CameraConfig, DeviceConfig
+from .clock import Clock
+from .config import CameraConfig, DeviceConfig, TrackingConfig
 from .real.alsa_microphone import AlsaMicrophone
 from .real.v4l2_camera import V4L2Camera
-from .recorder.audio_sync import AudioSyncSettings
+from .recorder import AudioSyncSettings, Recorder, RecorderOptions
 from .recorder.picamera2_adapter import Picamera2Recorder, Picamera2Settings
 from .segments import RecordingPlan, SegmentInfo
-from .sim.camera import CameraConfig as SimCameraConfig
-from .sim.camera import SimulatedCamera, pupil_camera
-from .sim.clock import Clock
-from .sim.microphone import MicrophoneConfig, SimulatedMicrophone
-from .sim.scene import Scene
-from .sim.teacher_path import lesson_path
-
-
-class HardwareUnavailable(Exception):
-    """The configured camera or microphone cannot be used here; the message says why."""
-
-
-@dataclass
-class Sources:
-    """One lesson's cameras (in the plan's order) and its microphone (or None)."""
-
-    cameras: list[Any]
-    microphone: Any | None
+from .sources import Capture, HardwareUnavailable, RecorderSources, Sources, SourcesFactory
+from .tracking.frames import RecorderFrames
 
 
 def camera_specs(config: DeviceConfig) -> tuple[dict[str, Any], ...]:
@@ -54,52 +40,6 @@ def camera_specs(config: DeviceConfig) -> tuple[dict[str, Any], ...]:
     )
 
 
-@functools.cache
-def _scene() -> Scene:
-    return Scene()  # building the panorama takes ~0.6 s: once per process
-
-
-def simulated_sources(
-    config: DeviceConfig,
-    plan: RecordingPlan,
-    clock: Clock,
-    *,
-    flash_every_s: float | None = 2.0,
-    drift_ppm: float = 0.0,
-) -> Sources:
-    """The simulated classroom, starting now: a teacher walking a lesson-long path, a flash
-    (and a beep) every ``flash_every_s``, a microphone clock ``drift_ppm`` fast or slow."""
-    start = clock.monotonic()
-    cameras: list[Any] = []
-    for spec in plan.cameras:
-        cam = config.cameras[spec["id"]]
-        settings = SimCameraConfig(
-            width=cam.width,
-            height=cam.height,
-            fps=float(cam.fps),
-            start_pts_s=start,
-            flash_every_s=flash_every_s if spec["role"] == "main" else None,
-        )
-        if spec["role"] == "main":
-            path = lesson_path(config.recording.max_minutes)
-            cameras.append(SimulatedCamera(_scene(), path, settings))
-        else:
-            cameras.append(pupil_camera(_scene(), None, settings))
-    microphone = None
-    if config.audio.source != "none":
-        microphone = SimulatedMicrophone(
-            MicrophoneConfig(
-                sample_rate=config.audio.sample_rate,
-                channels=config.audio.channels,
-                start_pts_s=start,
-                drift_ppm=drift_ppm,
-            ),
-            cameras[0].flashes,
-            clock.time() - clock.monotonic(),
-        )
-    return Sources(cameras, microphone)
-
-
 def _cameras_of(
     config: DeviceConfig, plan: RecordingPlan, source: str
 ) -> list[tuple[str, CameraConfig]]:
@@ -120,18 +60,38 @@ def _cameras_of(
     return found
 
 
-def real_sources(config: DeviceConfig, plan: RecordingPlan) -> Sources:
+@dataclass
+class Webcams(RecorderSources):
+    """USB webcams and an ALSA microphone (or none), recorded in real time with PyAV."""
+
+    mode = "stream"
+    cameras: list[V4L2Camera]  # in the plan's order
+    microphone: AlsaMicrophone | None
+    main: CameraConfig
+    tracking: TrackingConfig
+    offset_ms: float = 0.0
+
+    def tracking_frames(self, recorder: Recorder, clock: Clock) -> RecorderFrames:
+        """The recorder's newest main-camera picture."""
+        return RecorderFrames(
+            recorder, clock, self.main.width, self.main.height, self.tracking.hfov_deg
+        )
+
+
+def real_sources(config: DeviceConfig, plan: RecordingPlan) -> Webcams:
     """USB webcams through V4L2 and an ALSA microphone (or none)."""
-    cameras: list[Any] = [
+    cameras = [
         V4L2Camera(cam.device, cam.width, cam.height, float(cam.fps))
         for _, cam in _cameras_of(config, plan, "v4l2")
     ]
-    microphone: Any | None = None
+    microphone = None
     if config.audio.source == "alsa":
         microphone = AlsaMicrophone(
             config.audio.device, config.audio.sample_rate, config.audio.channels
         )
-    return Sources(cameras, microphone)
+    return Webcams(
+        cameras, microphone, config.cameras["main"], config.tracking, config.audio.offset_ms
+    )
 
 
 @dataclass
@@ -141,17 +101,21 @@ class PiCameras:
     settings: list[Picamera2Settings]
     with_audio: bool
     offset_ms: float
+    hfov_deg: float = 66.0
     picamera2_factory: Callable[[int], Any] | None = None
     audio_input: dict[str, Any] | None = None
 
-    def recorder(
+    def capture(
         self,
         plan: RecordingPlan,
         state_dir: Path,
         clock: Clock,
         on_segment: Callable[[SegmentInfo], None],
-    ) -> Picamera2Recorder:
-        return Picamera2Recorder(
+        options: RecorderOptions | None = None,
+    ) -> Capture:
+        """A picamera2 recorder (``options`` do not apply: picamera2 encodes); the tracker
+        watches the main camera's low-resolution stream."""
+        recorder = Picamera2Recorder(
             plan,
             state_dir,
             self.settings,
@@ -162,6 +126,8 @@ class PiCameras:
             picamera2_factory=self.picamera2_factory,
             audio_input=self.audio_input,
         )
+        width, height = self.settings[0].lores_size or self.settings[0].size
+        return Capture(recorder, RecorderFrames(recorder, clock, width, height, self.hfov_deg))
 
 
 def pi_cameras(config: DeviceConfig, plan: RecordingPlan) -> PiCameras:
@@ -185,18 +151,35 @@ def pi_cameras(config: DeviceConfig, plan: RecordingPlan) -> PiCameras:
                 },
             )
         )
-    return PiCameras(settings, config.audio.source == "alsa", config.audio.offset_ms)
+    return PiCameras(
+        settings,
+        config.audio.source == "alsa",
+        config.audio.offset_ms,
+        hfov_deg=config.tracking.hfov_deg,
+    )
 
 
-def sources_for(config: DeviceConfig, plan: RecordingPlan, clock: Clock) -> Sources | PiCameras:
-    """What the config asks to record from: simulated, Pi cameras, or webcams and ALSA."""
+def sources_for(
+    config: DeviceConfig,
+    plan: RecordingPlan,
+    clock: Clock,
+    *,
+    simulated: SourcesFactory | None = None,
+) -> Sources:
+    """What the config asks to record from: simulated (made by ``simulated``), Pi cameras,
+    or webcams and ALSA."""
     kinds = {cam.source for cam in config.cameras.values()}
     if kinds == {"simulated"}:
         if config.audio.source == "alsa":
             raise HardwareUnavailable(
                 '[audio] source = "alsa" needs real cameras; use "simulated" or "none"'
             )
-        return simulated_sources(config, plan, clock)
+        if simulated is None:
+            raise HardwareUnavailable(
+                "simulated cameras need the simulator, which `lessoncam-device run` loads; "
+                'on a unit set source = "picamera2" or "v4l2" in [cameras]'
+            )
+        return simulated(config, plan, clock)
     if "picamera2" in kinds:
         return pi_cameras(config, plan)
     return real_sources(config, plan)

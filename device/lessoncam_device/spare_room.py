@@ -9,28 +9,16 @@ space up when the disk is full, and takes it back once there is room again.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 from pathlib import Path
+
+from lessoncam_common.disk import disk_full
 
 log = logging.getLogger(__name__)
 
 SPARE_ROOM_FILE = "spare-room"
 SPARE_ROOM_BYTES = 2 * 1024 * 1024
-
-
-def disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) means the disk, or a quota, is full."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        # sqlite3 says SQLITE_FULL as "database or disk is full".
-        if "disk is full" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 class SpareRoom:

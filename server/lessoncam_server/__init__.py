@@ -1,3 +1,6 @@
 """lessoncam server: receives lessons from classroom units and serves them to the people allowed."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+# The one place the version is written is the package metadata (pyproject.toml).
+__version__ = version("lessoncam")

@@ -9,22 +9,38 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from . import api_support, browser_upload, openapi
-from .api import admin, claims, clips, comments, lessons, recordings, session, shares, units, users
-from .api_support import API_PREFIX, ApiRoutes, json_response
-from .assembly import assembler_ctx
+from .api import (
+    admin,
+    claims,
+    clips,
+    comments,
+    lessons,
+    openapi,
+    recordings,
+    session,
+    shares,
+    support,
+    units,
+    users,
+)
+from .api.support import API_PREFIX, ApiRoutes, json_response
 from .config import ServerConfig
-from .db import open_database
-from .housekeeping import housekeeping_ctx
-from .ingest import SegmentIngest
-from .paths import DataPaths
+from .infra.db import open_database
+from .infra.disk_space import disk_space
+from .infra.paths import DataPaths
+from .infra.timeutil import Clock, utc_now
+from .lessons.housekeeping import housekeeping_ctx
+from .media.assembly import assembler_ctx
+from .media.live_assembly import LiveAssemblies
+from .media.makers import ClipMaker, MediaMaker, UnitLessonMaker, UploadMaker
+from .middleware import auth_middleware, forwarded_middleware, headers_middleware
 from .services import SERVICES, Services
-from .storage import disk_space
-from .timeutil import Clock, utc_now
-from .tus import TUS_OPERATIONS, setup_tus
-from .upload_store import UploadStore
+from .uploads import browser
+from .uploads.segments import SegmentUploadHooks
+from .uploads.store import UploadStore
+from .uploads.tus.endpoint import setup_tus
+from .uploads.tus.openapi import TUS_OPERATIONS
 from .web import setup_web, web_error_middleware
-from .web_security import auth_middleware, forwarded_middleware, headers_middleware
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +68,7 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
             forwarded_middleware,
             headers_middleware,
             web_error_middleware,
-            api_support.error_middleware,
+            support.error_middleware,
             auth_middleware,
         ],
         client_max_size=config.http.max_request_kib * 1024,
@@ -67,8 +83,8 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
         db.close()
 
     app.cleanup_ctx.append(database_ctx)
-    operations = api_support.install(app, API_GROUPS)
-    app[OPENAPI_DOC] = openapi.build(operations, TUS_OPERATIONS + browser_upload.TUS_OPERATIONS)
+    operations = support.install(app, API_GROUPS)
+    app[OPENAPI_DOC] = openapi.build(operations, TUS_OPERATIONS + browser.TUS_OPERATIONS)
     app.router.add_get(API_PREFIX + "/openapi.json", _openapi)
     app.router.add_get("/healthz", _health)
     store = UploadStore(
@@ -77,15 +93,24 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
     setup_tus(
         app,
         store,
-        SegmentIngest(app),
+        SegmentUploadHooks(app),
         max_size=config.uploads.max_size_mib * 1024 * 1024,
         stall_timeout_s=config.uploads.stall_timeout_s,
     )
-    browser_upload.setup(app, paths, config, clock)
+    browser.setup(app, paths, config, clock)
     setup_web(app, config)
-    app.cleanup_ctx.append(assembler_ctx)
+    app.cleanup_ctx.append(assembler_ctx(_makers))
     app.cleanup_ctx.append(housekeeping_ctx)
     return app
+
+
+def _makers(services: Services, live: LiveAssemblies) -> dict[str, MediaMaker]:
+    """How each kind of lesson gets its media."""
+    return {
+        "unit": UnitLessonMaker(services.db, services.paths, live),
+        "clip": ClipMaker(services.db, services.paths),
+        "upload": UploadMaker(services.paths),
+    }
 
 
 async def _openapi(request: web.Request) -> web.StreamResponse:

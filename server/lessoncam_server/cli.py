@@ -14,12 +14,17 @@ from pathlib import Path
 
 from aiohttp import web
 
-from . import __version__, accounts, units
-from .config import ConfigError, ServerConfig, load_config
-from .db import open_database
-from .passwords import WeakPassword
-from .paths import DataPaths
-from .timeutil import to_iso, utc_now
+from lessoncam_common.config_errors import ConfigError
+
+from . import __version__
+from .access import accounts, administration
+from .config import ServerConfig, load_config
+from .infra.db import open_database
+from .infra.errors import DomainError
+from .infra.paths import DataPaths
+from .infra.timeutil import to_iso, utc_now
+from .services import Services
+from .units import fleet
 
 log = logging.getLogger("lessoncam_server")
 DEFAULT_CONFIG = Path("/etc/lessoncam/server.toml")
@@ -156,7 +161,7 @@ def _demo_unit(config: ServerConfig) -> list[str] | None:
         admin = accounts.find_user(db, "demo-admin")
         teacher = accounts.find_user(db, "demo-teacher")
         assert admin is not None and teacher is not None
-        code, _ = units.new_enrolment_code(
+        code, _ = fleet.new_enrolment_code(
             db, "Demo unit", admin["id"], utc_now(), timedelta(minutes=15), teacher["id"]
         )
     finally:
@@ -179,7 +184,8 @@ def _demo_unit(config: ServerConfig) -> list[str] | None:
 def cmd_user(args: argparse.Namespace) -> int:
     config = _config(args)
     db = _database(config)
-    now = utc_now()
+    # The same rules and audit entries as the admin pages, with no actor: ICT at the server.
+    services = Services.build(config, db, utc_now)
     try:
         if args.action == "list":
             for user in accounts.list_users(db):
@@ -192,11 +198,18 @@ def cmd_user(args: argparse.Namespace) -> int:
         if not args.username:
             raise SystemExit(f"user {args.action}: give the username")
         if args.action == "add":
-            password = _password(args) or accounts.generate_password()
-            accounts.create_user(db, args.username, password, args.role, now, args.display_name)
+            _, generated = administration.create_account(
+                services,
+                None,
+                args.username,
+                args.role,
+                password=_password(args),
+                display_name=args.display_name,
+                address=None,
+            )
             print(
                 f"created {args.role} {args.username!r}"
-                + ("" if args.password_stdin else f" with password {password}")
+                + (f" with password {generated}" if generated else "")
             )
             return 0
         row = accounts.find_user(db, args.username)
@@ -205,21 +218,19 @@ def cmd_user(args: argparse.Namespace) -> int:
                 f"no account named {args.username!r} (see: lessoncam-server user list)"
             )
         if args.action in ("disable", "enable"):
-            db.table("users").update(row["id"], {"disabled": int(args.action == "disable")})
-            if args.action == "disable":
-                db.execute("DELETE FROM sessions WHERE user_id = ?", [row["id"]])
+            administration.update_account(
+                services, None, str(row["id"]), {"disabled": args.action == "disable"}, address=None
+            )
             print(f"{args.username} {args.action}d")
         elif args.action == "reset-password":
-            password = _password(args) or accounts.generate_password()
-            accounts.set_password(db, row["id"], password, now)
-            db.execute("DELETE FROM sessions WHERE user_id = ?", [row["id"]])
-            print(
-                f"new password for {args.username}"
-                + ("" if args.password_stdin else f": {password}")
+            given = _password(args)
+            _, password = administration.reset_password(
+                services, None, str(row["id"]), address=None, password=given
             )
+            print(f"new password for {args.username}" + ("" if given else f": {password}"))
         return 0
-    except (accounts.AccountError, WeakPassword) as exc:
-        raise SystemExit(f"error: {exc}") from None
+    except DomainError as exc:
+        raise SystemExit(f"error: {exc.message}") from None
     finally:
         db.close()
 
@@ -246,7 +257,7 @@ def cmd_enrolment_code(args: argparse.Namespace) -> int:
             if teacher is None or teacher["disabled"] or teacher["role"] == "admin":
                 raise SystemExit(f"no active teacher or coach named {args.teacher!r}")
             teacher_id = teacher["id"]
-        code, expires = units.new_enrolment_code(
+        code, expires = fleet.new_enrolment_code(
             db, args.unit_name, admin["id"], utc_now(), lifetime, teacher_id
         )
         print(f"enrolment code for {args.unit_name!r}: {code} (valid until {to_iso(expires)})")
@@ -307,9 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = _config(args)
     except ConfigError as exc:
-        print(f"configuration error in {exc.source}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
+        print(exc.report(), file=sys.stderr)
         return 2
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -5,12 +5,11 @@ Every key has a default, so an empty file is a valid config. Errors name the key
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -21,6 +20,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from lessoncam_common.config_errors import ConfigError, describe
 
 ENV_PREFIX = "LESSONCAM_"
 
@@ -140,15 +141,6 @@ class ServerConfig(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-class ConfigError(ValueError):
-    """The configuration is wrong; ``problems`` holds one readable line per mistake."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(problems))
-
-
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     """``LESSONCAM_HTTP__PORT=9000`` becomes ``{"http": {"port": 9000}}``."""
     tree: dict[str, Any] = {}
@@ -191,32 +183,6 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _describe(error: Mapping[str, Any], model: type[BaseModel]) -> str:
-    loc = [str(p) for p in error["loc"]]
-    key = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else loc[0]
-    if error["type"] == "extra_forbidden":
-        known = _known_keys(model, loc[:-1])
-        hint = difflib.get_close_matches(loc[-1], known, n=1)
-        fix = f"did you mean '{hint[0]}'?" if hint else f"known keys here: {', '.join(known)}"
-        return f"{key}: unknown key; {fix}"
-    return f"{key} = {error.get('input')!r}: {error['msg'].lower()}"
-
-
-def _known_keys(model: type[BaseModel], path: list[str]) -> list[str]:
-    current: type[BaseModel] = model
-    for part in path:
-        if part.isdigit():
-            continue  # an index into a list of tables: the table's keys follow
-        field = current.model_fields.get(part)
-        # A table, or a list of tables ([[viewing_guide.tags]]): the model of its keys.
-        candidates = (field.annotation, *get_args(field.annotation)) if field else ()
-        found = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
-        if not found:
-            return []
-        current = found[0]
-    return sorted(current.model_fields)
-
-
 def parse_config(
     data: Mapping[str, Any], environ: Mapping[str, str] | None = None, source: str = "config"
 ) -> ServerConfig:
@@ -225,7 +191,7 @@ def parse_config(
     try:
         return ServerConfig.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(e, ServerConfig) for e in exc.errors()]) from None
+        raise ConfigError(source, [describe(e, ServerConfig) for e in exc.errors()]) from None
 
 
 def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> ServerConfig:

@@ -4,21 +4,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from sqlite_utils import Database
 
-from . import audit
+from .access import audit
+from .access.principal import Principal
+from .access.sessions import SessionPolicy, SessionStore
+from .access.throttle import LoginThrottle
 from .config import ServerConfig
-from .paths import DataPaths
-from .principal import Principal
-from .sessions import SessionPolicy, SessionStore
-from .throttle import LoginThrottle
-from .timeutil import Clock
+from .infra.paths import DataPaths
+from .infra.timeutil import Clock
 
-if TYPE_CHECKING:
-    from .assembly import Assembler
+
+class Assembly(Protocol):
+    """What request handlers and upload hooks ask of the assembler (``media/assembly.py``)."""
+
+    def segment_stored(self, recording_id: str, camera: str) -> None:
+        """A unit's segment arrived: start on it while the lesson is still being recorded."""
+
+    def consider(self, recording_id: str) -> None:
+        """Start making the media when every segment the unit announced has arrived."""
+
+    def submit(self, recording_id: str) -> None:
+        """Queue a recording already in state 'assembling' (a clip, a browser upload)."""
+
+    def forget(self, recording_id: str) -> None:
+        """A recording was deleted: drop what is being assembled of it."""
 
 
 @dataclass
@@ -29,7 +42,7 @@ class Services:
     clock: Clock
     sessions: SessionStore
     throttle: LoginThrottle
-    assembler: Assembler | None = field(default=None)
+    assembler: Assembly | None = field(default=None)
 
     @classmethod
     def build(cls, config: ServerConfig, db: Database, clock: Clock) -> Services:
@@ -59,7 +72,15 @@ class Services:
     def audit(
         self, request: web.Request | None, actor: Principal | None, action: str, **kw: Any
     ) -> None:
+        """Record ``action`` in the audit log, from the client of ``request`` (if any)."""
         client_ip = client_address(request) if request is not None else None
+        self.audit_from(client_ip, actor, action, **kw)
+
+    def audit_from(
+        self, client_ip: str | None, actor: Principal | None, action: str, **kw: Any
+    ) -> None:
+        """Record ``action`` in the audit log, from ``client_ip`` (for the concerns' actions,
+        which know the caller's address but not the request)."""
         audit.record(self.db, self.now(), actor, action, client_ip=client_ip, **kw)
 
 

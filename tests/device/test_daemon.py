@@ -17,7 +17,7 @@ from gpiozero.pins.mock import MockFactory
 from lessoncam_device.config import DeviceConfig, parse_config
 from lessoncam_device.daemon import Daemon
 from lessoncam_device.enrolment import Credentials
-from lessoncam_device.hardware import simulated_sources, sources_for
+from lessoncam_device.hardware import sources_for
 from lessoncam_device.recorder import (
     AudioSettings,
     Recorder,
@@ -26,6 +26,7 @@ from lessoncam_device.recorder import (
     recording_dir,
 )
 from lessoncam_device.sim.clock import SteppedClock, VirtualClock
+from lessoncam_device.sim.sources import simulated_sources
 from lessoncam_device.states import Event, State
 from lessoncam_device.uploader.queue import UploadQueue
 from lessoncam_server.services import Services
@@ -85,6 +86,7 @@ def credentials(server: TestServer, unit: UnitClient) -> Credentials:
     return Credentials(str(server.make_url("/")).rstrip("/"), unit.unit_id, unit.token)
 
 
+@pytest.mark.slow
 async def test_button_to_ready_lesson(
     anna: Person, credentials: Credentials, services: Services, tmp_path: Path
 ) -> None:
@@ -220,6 +222,7 @@ async def lesson_without_server(state_dir: Path, seconds: float) -> Daemon:
     return daemon
 
 
+@pytest.mark.slow
 async def test_a_stop_request_finishes_the_lesson_cleanly(tmp_path: Path) -> None:
     """systemd's SIGTERM mid-lesson: the recording is closed, not left for recovery."""
     daemon = await lesson_without_server(tmp_path / "unit", 12)
@@ -229,6 +232,7 @@ async def test_a_stop_request_finishes_the_lesson_cleanly(tmp_path: Path) -> Non
     assert record.closed.segments["main"] >= 2
 
 
+@pytest.mark.slow
 async def test_a_crash_between_closing_on_disk_and_in_the_queue_loses_no_segment(
     tmp_path: Path,
 ) -> None:
@@ -258,6 +262,7 @@ async def test_a_crash_between_closing_on_disk_and_in_the_queue_loses_no_segment
         queue.close()
 
 
+@pytest.mark.slow
 async def test_a_power_cut_mid_lesson_loses_at_most_2_s(
     anna: Person, credentials: Credentials, services: Services, tmp_path: Path
 ) -> None:

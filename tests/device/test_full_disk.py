@@ -23,11 +23,11 @@ from gpiozero.pins.mock import MockFactory
 
 from lessoncam_device.daemon import Daemon
 from lessoncam_device.enrolment import Credentials
-from lessoncam_device.hardware import simulated_sources
 from lessoncam_device.recorder import Recorder, read_record, recording_dir
 from lessoncam_device.recorder.recovery import readable_length, salvage_partial
 from lessoncam_device.recorder.storage import PARTIAL_SUFFIX
 from lessoncam_device.sim.clock import SteppedClock
+from lessoncam_device.sim.sources import simulated_sources
 from lessoncam_device.states import NO_ROOM_TO_START, STORAGE_FULL, Event, State
 from lessoncam_device.uploader.queue import DB_FILE
 from lessoncam_server.services import Services
@@ -101,6 +101,7 @@ async def fill_during_lesson(
     return recorder.stop_at - recorder.t0
 
 
+@pytest.mark.slow
 async def test_a_full_disk_stops_the_lesson_cleanly_and_loses_nothing(
     anna: Person, credentials: Credentials, services: Services
 ) -> None:
@@ -285,6 +286,7 @@ def _a_segment(folder: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 async def test_a_disk_full_for_a_moment_is_said_as_storage_not_as_a_camera_failure(
     tmp_path: Path,
 ) -> None:

@@ -7,8 +7,10 @@ which collects the cuts and the worst loss as figures."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -46,9 +48,14 @@ heartbeat_s = 5
 
 
 class UnitProcess:
-    """``lessoncam-device run`` in a child process, as systemd would start it."""
+    """``lessoncam-device run`` in a child process, as systemd would start it: with a notify
+    socket, on which the daemon says ``READY=1`` once it takes presses."""
 
     def __init__(self, state_dir: Path, config: Path, log: IO[bytes]) -> None:
+        notify_path = state_dir.parent / f"notify-{id(self)}.sock"
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(notify_path))
+        self.notify.setblocking(False)
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -63,7 +70,15 @@ class UnitProcess:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
+            env={**os.environ, "NOTIFY_SOCKET": str(notify_path)},
         )
+
+    async def ready(self) -> None:
+        """Wait for ``READY=1`` (the button's signal handlers are in place by then)."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(60):
+            while b"READY=1" not in (await loop.sock_recv(self.notify, 4096)).split(b"\n"):
+                pass
 
     def press(self, sig: signal.Signals) -> None:
         self.proc.send_signal(sig)
@@ -71,10 +86,12 @@ class UnitProcess:
     def kill(self) -> None:
         self.proc.kill()  # SIGKILL: no cleanup at all, as a power cut
         self.proc.wait(10)
+        self.notify.close()
 
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.terminate()
+        self.notify.close()
         return self.proc.wait(60)
 
 
@@ -89,6 +106,7 @@ def closed_segments(log: Path) -> int:
     return log.read_text().count("segment main/")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cut", range(reliability.sized(1, 20)))
 async def test_kill_9_mid_lesson_loses_at_most_2_s(
     server: TestServer, unit: UnitClient, anna: Person, tmp_path: Path, cut: int
@@ -106,7 +124,7 @@ async def test_kill_9_mid_lesson_loses_at_most_2_s(
     with log_path.open("ab") as log:
         first = UnitProcess(state_dir, config, log)
         try:
-            await asyncio.sleep(3)  # starting Python and the scene
+            await first.ready()  # Python and the scene started, the button listened to
             first.press(signal.SIGUSR1)  # the button: start a lesson
             await wait_for(lambda: closed_segments(log_path) >= segments_before)
             await asyncio.sleep(into_segment_s)  # somewhere inside the next segment

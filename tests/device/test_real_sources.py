@@ -17,19 +17,18 @@ import cv2
 import numpy as np
 import pytest
 
+from lessoncam_device import cli
 from lessoncam_device.config import parse_config
-from lessoncam_device.hardware import (
-    HardwareUnavailable,
-    PiCameras,
-    Sources,
-    camera_specs,
-    sources_for,
-)
+from lessoncam_device.hardware import PiCameras, Webcams, camera_specs, sources_for
 from lessoncam_device.real.alsa_microphone import AlsaMicrophone, MicrophoneLost
 from lessoncam_device.real.v4l2_camera import CameraLost, V4L2Camera
+from lessoncam_device.recorder import Recorder
 from lessoncam_device.recorder.picamera2_adapter import Picamera2Recorder
 from lessoncam_device.segments import RecordingPlan
 from lessoncam_device.sim.clock import VirtualClock
+from lessoncam_device.sim.frames import SimulatedFrames
+from lessoncam_device.sim.sources import SimulatedSources
+from lessoncam_device.sources import HardwareUnavailable
 from lessoncam_device.tracking.frames import RecorderFrames
 
 RATE = 48000
@@ -90,6 +89,7 @@ def alsa_beep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
     return pcm
 
 
+@pytest.mark.slow
 async def test_alsa_microphone_delivers_the_devices_samples_in_equal_chunks(
     alsa_beep: np.ndarray,
 ) -> None:
@@ -128,7 +128,7 @@ def plan_for(config: Any) -> RecordingPlan:
     )
 
 
-def test_webcams_and_alsa_are_streaming_sources() -> None:
+def test_webcams_and_alsa_are_streaming_sources(tmp_path: Path) -> None:
     config = parse_config(
         {
             "cameras": {
@@ -138,13 +138,21 @@ def test_webcams_and_alsa_are_streaming_sources() -> None:
             "audio": {"source": "alsa", "device": "hw:1,0"},
         }
     )
-    sources = sources_for(config, plan_for(config), VirtualClock())
-    assert isinstance(sources, Sources)
+    plan = plan_for(config)
+    sources = sources_for(config, plan, VirtualClock())
+    assert isinstance(sources, Webcams)
     main, pupils = sources.cameras
     assert isinstance(main, V4L2Camera) and main.device == "/dev/video0"
     assert isinstance(pupils, V4L2Camera) and (pupils.width, pupils.height) == (640, 480)
     assert isinstance(sources.microphone, AlsaMicrophone)
     assert sources.microphone.device == "hw:1,0"
+    capture = sources.capture(plan, tmp_path, VirtualClock(), lambda _info: None)
+    assert isinstance(capture.recorder, Recorder)
+    assert capture.recorder.options.mode == "stream"  # real time: they cannot be pulled
+    # The tracker watches the recorder's newest main picture, at the main camera's size.
+    assert isinstance(capture.frames, RecorderFrames)
+    assert capture.frames.recorder is capture.recorder
+    assert (capture.frames.geometry.width, capture.frames.geometry.height) == (1920, 1080)
 
 
 def test_pi_cameras_record_through_picamera2(tmp_path: Path) -> None:
@@ -163,9 +171,13 @@ def test_pi_cameras_record_through_picamera2(tmp_path: Path) -> None:
     assert [s.camera_num for s in pi.settings] == [0, 1]
     assert pi.settings[1].fps == 25.0 and pi.settings[0].size == (1920, 1080)
     assert pi.settings[0].audio_device == "hw:2,0" and pi.with_audio
-    recorder = pi.recorder(plan, tmp_path, VirtualClock(), lambda _info: None)
-    assert isinstance(recorder, Picamera2Recorder)
-    assert recorder.audio_sync.offset_s == pytest.approx(-0.040)
+    capture = pi.capture(plan, tmp_path, VirtualClock(), lambda _info: None)
+    assert isinstance(capture.recorder, Picamera2Recorder)
+    assert capture.recorder.audio_sync.offset_s == pytest.approx(-0.040)
+    # The tracker watches the main camera's low-resolution stream.
+    assert isinstance(capture.frames, RecorderFrames)
+    assert capture.frames.recorder is capture.recorder
+    assert (capture.frames.geometry.width, capture.frames.geometry.height) == (640, 360)
 
 
 @pytest.mark.parametrize(
@@ -183,6 +195,20 @@ def test_impossible_combinations_are_refused_clearly(
     config = parse_config({"cameras": cameras, "audio": {"source": audio}})
     with pytest.raises(HardwareUnavailable, match=complaint):
         sources_for(config, plan_for(config), VirtualClock())
+
+
+def test_simulated_cameras_come_from_the_simulator_the_cli_hands_in(tmp_path: Path) -> None:
+    config = parse_config({"cameras": {"main": {"source": "simulated"}}})
+    plan, clock = plan_for(config), VirtualClock()
+    with pytest.raises(HardwareUnavailable, match="need the simulator"):
+        sources_for(config, plan, clock)  # production code alone knows no simulated camera
+    sources = cli.unit_sources(config, plan, clock)
+    assert isinstance(sources, SimulatedSources)
+    capture = sources.capture(plan, tmp_path, clock, lambda _info: None)
+    assert isinstance(capture.recorder, Recorder)
+    assert capture.recorder.options.mode == "pull"  # pulled up to the clock's now
+    assert isinstance(capture.frames, SimulatedFrames)
+    assert capture.frames.camera is sources.cameras[0]  # the tracker watches the main camera
 
 
 def test_the_tracker_sees_the_recorders_newest_frame_as_luma() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import pytest
 
+from lessoncam_common.hashing import sha256_and_size
 from lessoncam_device.recorder import (
     AudioSettings,
     AudioSyncSettings,
@@ -19,7 +20,6 @@ from lessoncam_device.recorder import (
     RecorderOptions,
     RecordingStats,
 )
-from lessoncam_device.recorder.storage import sha256_file
 from lessoncam_device.segments import RecordingPlan, SegmentInfo
 from lessoncam_device.sim.camera import CameraConfig, SimulatedCamera, pupil_camera
 from lessoncam_device.sim.clock import VirtualClock
@@ -80,6 +80,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     return asyncio.run(_record_two_cameras(tmp_path_factory.mktemp("recorder")))
 
 
+@pytest.mark.slow
 def test_segments_of_10_s_cut_at_keyframes_on_one_continuous_timeline(recorded: Recorded) -> None:
     assert recorded.counts == {"main": 3, "pupils": 3}
     for camera, first_frame_s in (("main", 0.5), ("pupils", 0.52)):
@@ -99,12 +100,13 @@ def test_segments_of_10_s_cut_at_keyframes_on_one_continuous_timeline(recorded: 
         assert sum(span.frames for span in spans) == recorded.stats.cameras[camera].frames
 
 
+@pytest.mark.slow
 def test_closed_segments_are_announced_with_their_real_sha256_and_size(recorded: Recorded) -> None:
     assert len(recorded.segments) == 6
     for seg in recorded.segments:
         assert seg.recording_id == recorded.plan.recording_id
         assert seg.path == recorded.rec_dir / seg.camera / f"{seg.sequence:06d}.ts"
-        assert sha256_file(seg.path) == (seg.sha256, seg.size)
+        assert sha256_and_size(seg.path) == (seg.sha256, seg.size)
     assert not list(recorded.rec_dir.glob("*/*.partial"))
     index = (recorded.rec_dir / "main" / "segments.jsonl").read_text().splitlines()
     assert [json.loads(line)["sha256"] for line in index] == [
@@ -112,6 +114,7 @@ def test_closed_segments_are_announced_with_their_real_sha256_and_size(recorded:
     ]
 
 
+@pytest.mark.slow
 def test_main_camera_carries_aac_and_the_second_camera_none(recorded: Recorded) -> None:
     for seg in recorded.segments:
         with av.open(str(seg.path)) as c:
@@ -121,6 +124,7 @@ def test_main_camera_carries_aac_and_the_second_camera_none(recorded: Recorded) 
         assert audio == (["aac"] if seg.camera == "main" else [])
 
 
+@pytest.mark.slow
 def test_recording_json_holds_the_plan_and_is_closed_with_counts(recorded: Recorded) -> None:
     data = json.loads((recorded.rec_dir / "recording.json").read_text())
     assert data["manifest"] == recorded.plan.manifest()
@@ -130,6 +134,7 @@ def test_recording_json_holds_the_plan_and_is_closed_with_counts(recorded: Recor
     assert timeline == {"file_pts_to_recording_s": -10.0, "fps": 30.0}
 
 
+@pytest.mark.slow
 def test_flashes_and_beeps_line_up_within_a_frame(recorded: Recorded) -> None:
     offsets = av_offsets([s.path for s in _by_camera(recorded.segments, "main")])
     assert len(offsets) == 12  # a flash every 2 s from 2.5 s to 24.5 s
@@ -138,6 +143,7 @@ def test_flashes_and_beeps_line_up_within_a_frame(recorded: Recorded) -> None:
     assert recorded.stats.audio.first_sample_s == pytest.approx(0.5)
 
 
+@pytest.mark.slow
 def test_the_open_segment_is_on_disk_and_demuxable_within_2_s(recorded: Recorded) -> None:
     assert recorded.snapshot.stat().st_size > 0
     span = demux_video_pts(recorded.snapshot)
@@ -149,6 +155,7 @@ def test_the_open_segment_is_on_disk_and_demuxable_within_2_s(recorded: Recorded
         assert 0 < cam.max_sync_gap_s <= 2.0
 
 
+@pytest.mark.slow
 def test_stats_count_frames_drops_and_seconds(recorded: Recorded) -> None:
     main = recorded.stats.cameras["main"]
     assert main.frames == 735  # 0.5 s .. 25 s at 30 fps
@@ -164,6 +171,7 @@ DRIFT_PPM = 3000.0
 DRIFT_RECORDING_S = 120.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ppm", [DRIFT_PPM, -DRIFT_PPM])
 async def test_drift_is_corrected_to_within_40_ms(tmp_path: Path, ppm: float) -> None:
     offsets, stats = await _record_drifting(tmp_path, ppm, correct=True)
@@ -173,6 +181,7 @@ async def test_drift_is_corrected_to_within_40_ms(tmp_path: Path, ppm: float) ->
     assert max(abs(o) for o in offsets) < 0.040, offsets
 
 
+@pytest.mark.slow
 async def test_without_drift_correction_the_sound_slips_away(tmp_path: Path) -> None:
     offsets, _ = await _record_drifting(tmp_path, DRIFT_PPM, correct=False)
     assert offsets[-1] == pytest.approx(110.0 * DRIFT_PPM / 1e6, abs=0.005)  # the last flash
@@ -208,6 +217,7 @@ async def _record_drifting(
     return av_offsets(paths), recorder.stats()
 
 
+@pytest.mark.slow
 async def test_streams_in_real_time_on_a_virtual_clock(tmp_path: Path) -> None:
     """The daemon's way in: the sources' stream() iterators, paced by the clock."""
     clock = VirtualClock(monotonic_s=1234.0)

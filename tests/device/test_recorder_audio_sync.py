@@ -13,6 +13,7 @@ from lessoncam_device.recorder.audio_sync import (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ppm", [100.0, -100.0])
 def test_a_60_minute_lesson_stays_within_40_ms_at_100_ppm(ppm: float) -> None:
     """An hour of chunks arriving with real-time jitter; no encoding, so the whole hour."""

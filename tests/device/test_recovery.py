@@ -12,9 +12,9 @@ from pathlib import Path
 import av
 import pytest
 
+from lessoncam_common.hashing import sha256_and_size
 from lessoncam_device.recorder import AudioSettings, Recorder, RecorderOptions, recover_recordings
 from lessoncam_device.recorder.recovery import readable_length
-from lessoncam_device.recorder.storage import sha256_file
 from lessoncam_device.segments import RecordingPlan, SegmentInfo
 from lessoncam_device.sim.camera import CameraConfig, SimulatedCamera
 from lessoncam_device.sim.clock import VirtualClock
@@ -98,6 +98,7 @@ def _cut_like_a_power_loss(partial: Path, fraction: float) -> int:
     return cut
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fraction", [0.0, 0.37, 0.93])
 def test_recovery_keeps_closed_segments_and_salvages_the_open_one(
     crash: Crash, disk: Path, fraction: float
@@ -125,7 +126,7 @@ def test_recovery_keeps_closed_segments_and_salvages_the_open_one(
         (cam, seq) for cam in ("main", "pupils") for seq in range(3)
     ]
     for info in announced:
-        assert sha256_file(info.path) == (info.sha256, info.size)
+        assert sha256_and_size(info.path) == (info.sha256, info.size)
         if info.sequence < 2:  # closed before the cut: kept exactly as announced then
             live = crash.live[(info.camera, info.sequence)]
             assert dataclasses.replace(info, path=live.path) == live
@@ -150,6 +151,7 @@ def test_recovery_keeps_closed_segments_and_salvages_the_open_one(
     assert {p: p.stat().st_size for p in rec_dir.rglob("*")} == before
 
 
+@pytest.mark.slow
 def test_a_partial_with_nothing_readable_is_kept_and_not_counted(crash: Crash, disk: Path) -> None:
     rec_dir = disk / "recordings" / crash.plan.recording_id
     partial = rec_dir / "pupils" / "000002.ts.partial"
@@ -163,6 +165,7 @@ def test_a_partial_with_nothing_readable_is_kept_and_not_counted(crash: Crash, d
     assert partial.stat().st_size == 100  # never deleted
 
 
+@pytest.mark.slow
 def test_a_segment_closed_just_before_the_cut_is_read_back(crash: Crash, disk: Path) -> None:
     """Renamed to .ts, but the power went before its index line was written."""
     rec_dir = disk / "recordings" / crash.plan.recording_id
@@ -178,6 +181,7 @@ def test_a_segment_closed_just_before_the_cut_is_read_back(crash: Crash, disk: P
         assert main[seq].duration_s == pytest.approx(live.duration_s, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_readable_length_stops_at_the_last_complete_unit(crash: Crash, disk: Path) -> None:
     partial = disk / "recordings" / crash.plan.recording_id / "main" / "000002.ts.partial"
     size = partial.stat().st_size

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from lessoncam_device.clock import RealClock
 from lessoncam_device.sim.camera import (
     CameraConfig,
     FlashSchedule,
@@ -15,7 +16,7 @@ from lessoncam_device.sim.camera import (
     pupil_camera,
     to_i420,
 )
-from lessoncam_device.sim.clock import RealClock, VirtualClock
+from lessoncam_device.sim.clock import VirtualClock
 from lessoncam_device.sim.teacher_path import scenario
 
 from .sim_helpers import detect, shared_scene
@@ -107,6 +108,7 @@ def test_sensor_noise_changes_from_frame_to_frame() -> None:
     assert 1.5 < diff.mean() < 6.0
 
 
+@pytest.mark.slow
 def test_closed_loop_pan_follows_the_teacher() -> None:
     """A naive proportional tracker on real ArUco detections keeps her in view at 3 m."""
     path = scenario("walk_near")

@@ -9,14 +9,15 @@ from lessoncam_device.motors.base import MotorLimits
 from lessoncam_device.motors.simulated import SimulatedMotorSettings, SimulatedPanMotor
 from lessoncam_device.sim.camera import CameraConfig, SimulatedCamera
 from lessoncam_device.sim.clock import VirtualClock
+from lessoncam_device.sim.frames import SimulatedFrames
 from lessoncam_device.sim.teacher_path import TeacherPath
 from lessoncam_device.tracking.calibrate import Calibrator
 from lessoncam_device.tracking.detector import DetectorSettings, MarkerDetector
-from lessoncam_device.tracking.frames import SimulatedFrames
 
 from .sim_helpers import shared_scene
 
 
+@pytest.mark.slow
 def test_finds_end_stops_centre_and_marker_size() -> None:
     clock = VirtualClock(monotonic_s=0.0)
     camera = SimulatedCamera(
@@ -47,6 +48,7 @@ def test_finds_end_stops_centre_and_marker_size() -> None:
     assert any("marker size there: 3" in line and "(fine)" in line for line in report.lines())
 
 
+@pytest.mark.slow
 def test_calibrate_command_on_the_simulated_unit(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["calibrate", "--end-stops", "-60", "70", "--step-deg", "5"]) == 0
     out = capsys.readouterr().out

@@ -46,6 +46,7 @@ def follow(
     return result.records, result.wrong_sightings, min(pans), max(pans)
 
 
+@pytest.mark.slow
 def test_follows_her_through_a_walk_and_a_two_second_hiding() -> None:
     path = scenario("hidden_2s")  # walks 2 m, a pupil hides her 2 s, walks on
     records, _, _, _ = follow(path)
@@ -64,6 +65,7 @@ def test_follows_her_through_a_walk_and_a_two_second_hiding() -> None:
     assert abs(final.bearing_deg - final.pan_deg) < ControllerSettings().dead_band_deg
 
 
+@pytest.mark.slow
 def test_a_search_finds_her_reappearing_40_deg_away() -> None:
     """A pupil walks with her between her and the camera across the room; she reappears 40
     deg from where she vanished: found within 1.5 s of being findable at all."""
@@ -89,6 +91,7 @@ def test_a_search_finds_her_reappearing_40_deg_away() -> None:
     assert abs(records[-1].bearing_deg - records[-1].pan_deg) < 2.0
 
 
+@pytest.mark.slow
 def test_no_overshoot_past_a_dead_stop() -> None:
     """She dashes across the front at 2.5 m/s and stops dead within half a metre."""
     records, _, _, _ = follow(scenario("sprint_far"), duration_s=9.0)
@@ -97,6 +100,7 @@ def test_no_overshoot_past_a_dead_stop() -> None:
     assert scores.in_view_fraction == 1.0
 
 
+@pytest.mark.slow
 def test_no_glide_while_she_stands_and_sways() -> None:
     path = TeacherPath.from_xy(
         "sway", 0.8, 3.3, (Pause(20.0, sway_m=0.03), Pause(3.0, sway_m=0.03, lean_m=0.1))
@@ -106,6 +110,7 @@ def test_no_glide_while_she_stands_and_sways() -> None:
     assert score_records(records, 1280, 30.0).still_glides == 0
 
 
+@pytest.mark.slow
 def test_never_follows_another_marker() -> None:
     """A colleague wearing marker 3 walks about, also while a pupil hides the teacher."""
     records, wrong, _, _ = follow(scenario("other_marker"), duration_s=16.0)
@@ -115,6 +120,7 @@ def test_never_follows_another_marker() -> None:
     assert max(abs(r.bearing_deg - r.pan_deg) for r in records if r.reachable) < 12.0
 
 
+@pytest.mark.slow
 def test_never_passes_the_soft_limits_while_searching() -> None:
     """She leaves the reach round the back of the room; the search runs to both edges."""
     limits = ControllerSettings(min_deg=-40.0, max_deg=35.0)
@@ -123,6 +129,7 @@ def test_never_passes_the_soft_limits_while_searching() -> None:
     assert lowest < -39.0 and highest > 34.0  # it did search to both
 
 
+@pytest.mark.slow
 def test_the_baseline_shakes_the_picture_more() -> None:
     path = scenario("walk_front")
     settings = ClosedLoopSettings(width=1280, height=720, start_pan_deg=path.start_bearing_deg)

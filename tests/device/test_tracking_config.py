@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lessoncam_device.config import ConfigError, DeviceConfig, load_config
+from lessoncam_device import cli
+from lessoncam_device.config import ConfigError, DeviceConfig, load_config, parse_config
 
 SAMPLE = Path(__file__).parents[2] / "device" / "lessoncam-device.sample.toml"
 
@@ -40,3 +41,34 @@ def test_tracking_mistakes_name_the_key(tmp_path: Path, text: str, expected: str
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("cameras", "kind"),
+    [
+        ({}, "simulated"),  # an empty file: the simulated unit, its motor turning its camera
+        ({"main": {"source": "picamera2"}}, "none"),
+        ({"main": {"source": "v4l2", "device": "/dev/video0"}}, "none"),
+        ({"pupils": {"source": "v4l2"}}, "none"),  # a real second camera is real hardware too
+    ],
+)
+def test_the_motor_is_simulated_only_by_default_with_simulated_cameras(
+    cameras: dict[str, object], kind: str
+) -> None:
+    data: dict[str, object] = {"motor": {"min_deg": -70}}
+    if cameras:
+        data["cameras"] = cameras
+    assert parse_config(data).motor.kind == kind
+
+
+def test_a_simulated_motor_with_a_real_camera_is_refused_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "device.toml"
+    path.write_text('[cameras.main]\nsource = "picamera2"\n\n[motor]\nkind = "simulated"\n')
+    assert cli.main(["check-config", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert '[motor] kind = "simulated" cannot turn [cameras.main] source = "picamera2"' in err
+    assert '"none" for a fixed camera' in err
+    path.write_text('[cameras.main]\nsource = "picamera2"\n\n[motor]\nkind = "pca9685"\n')
+    assert cli.main(["check-config", "--config", str(path)]) == 0

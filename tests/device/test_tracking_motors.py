@@ -1,5 +1,6 @@
 """Pan motors: pulse widths through gpiozero's own mock pins, the kernel's PWM files, the
-simulated servo's dynamics, and motors that are missing or configured wrong."""
+simulated servo's dynamics, and motors that are missing or configured wrong (the I2C boards:
+test_motor_boards.py)."""
 
 from __future__ import annotations
 
@@ -96,10 +97,6 @@ def test_missing_motors_say_what_to_install_or_check() -> None:
     clock = VirtualClock()
     with pytest.raises(MotorError, match="pigpio"):
         open_motor(MotorConfig(kind="gpio_servo", pin_factory="pigpio"), clock)
-    with pytest.raises(MotorError, match="servokit"):
-        open_motor(MotorConfig(kind="pca9685"), clock)
-    with pytest.raises(MotorError, match="pantilthat"):
-        open_motor(MotorConfig(kind="pantilt_hat"), clock)
     with pytest.raises(MotorError, match="dtoverlay=pwm-2chan"):
         open_motor(MotorConfig(kind="hardware_pwm", pwm_chip=9), clock)
     assert open_motor(MotorConfig(kind="none"), clock) is None

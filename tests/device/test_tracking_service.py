@@ -10,17 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from lessoncam_device.config import parse_config
 from lessoncam_device.daemon import Daemon
-from lessoncam_device.hardware import simulated_sources
+from lessoncam_device.motors.base import MotorLimits
+from lessoncam_device.motors.servo import GpioServoMotor
 from lessoncam_device.motors.simulated import SimulatedPanMotor
 from lessoncam_device.sim.camera import CameraConfig, SimulatedCamera
 from lessoncam_device.sim.clock import SteppedClock, VirtualClock
+from lessoncam_device.sim.frames import SimulatedFrames
+from lessoncam_device.sim.sources import simulated_sources
 from lessoncam_device.sim.teacher_path import scenario
 from lessoncam_device.states import Event, State
 from lessoncam_device.tracking.detector import DetectorSettings, MarkerDetector
-from lessoncam_device.tracking.frames import SimulatedFrames
+from lessoncam_device.tracking.frames import RecorderFrames
 from lessoncam_device.tracking.service import TrackingService
 
 from .sim_helpers import shared_scene
@@ -56,16 +60,20 @@ def config(**tracking: Any) -> Any:
     )
 
 
+@pytest.mark.slow
 async def test_follows_the_teacher_on_the_simulated_camera() -> None:
     clock = SteppedClock(monotonic_s=500.0)
     path = scenario("walk_front")  # from -22 deg to +22 deg at 7.4 m
     camera = SimulatedCamera(
         shared_scene(), path, CameraConfig(width=1280, height=720, start_pts_s=500.0)
     )
-    service = TrackingService(config(), clock)
+    cfg = config()
+    service = TrackingService(cfg, clock)
     service.open()
     assert service.state() == "idle"
-    await service.start(camera)
+    await service.start(
+        SimulatedFrames(camera, clock, cfg.tracking.stream, cfg.tracking.lores_width)
+    )
     seen: set[str | None] = set()
     try:
         await run_for(clock, path.duration_s, lambda: seen.add(service.state()), service)
@@ -77,6 +85,8 @@ async def test_follows_the_teacher_on_the_simulated_camera() -> None:
         service.close()
     assert "locked" in seen
     assert service.state() == "idle"
+    assert isinstance(service.motor, SimulatedPanMotor)
+    assert service.motor.camera is None  # let go of the camera with the lesson
 
 
 def test_lores_frames_are_smaller_and_still_show_her_near() -> None:
@@ -135,7 +145,7 @@ def test_tracking_off_and_unknown_camera() -> None:
 async def test_a_camera_without_tracking_frames_is_said() -> None:
     service = TrackingService(config(), VirtualClock())
     service.open()
-    await service.start(object())
+    await service.start(None)
     assert service.state() == "no-frames"
     await service.stop()
 
@@ -202,3 +212,50 @@ async def test_the_daemon_tracks_while_it_records(tmp_path: Path) -> None:
     finally:
         daemon.stop()
         await asyncio.wait_for(task, 60)
+
+
+class StillRecorder:
+    """A real camera's recorder as the tracker sees it: its newest picture, which no motor of
+    ours turns (here the teacher at the front, in view)."""
+
+    def __init__(self) -> None:
+        camera = SimulatedCamera(
+            shared_scene(), scenario("walk_front"), CameraConfig(width=1280, height=720)
+        )
+        self.picture = camera.frame_at(0)[1]
+
+    def latest_frame(self) -> Any:
+        return self.picture
+
+
+async def test_a_motor_that_does_not_turn_the_picture_is_never_locked() -> None:
+    clock = SteppedClock(monotonic_s=500.0)
+    service = TrackingService(config(), clock)  # the simulated motor...
+    service.open()
+    assert isinstance(service.motor, SimulatedPanMotor)
+    frames = RecorderFrames(StillRecorder(), clock, 1280, 720, 66.0)  # ...and a real camera
+    seen: set[str | None] = set()
+    await service.start(frames)
+    try:
+        await run_for(clock, 3.0, lambda: seen.add(service.state()), service)
+    finally:
+        await service.stop()
+    assert seen == {"no-motor"}
+    assert service.motor.commanded_deg == 0.0  # never chased her to a limit
+    assert "does not turn this camera" in (service.problem or "")
+    service.close()
+
+
+async def test_a_real_motor_does_not_turn_the_simulated_picture() -> None:
+    factory = MockFactory(pin_class=MockPWMPin)
+    motor = GpioServoMotor(18, MotorLimits(), pin_factory=factory)
+    clock = SteppedClock(monotonic_s=500.0)
+    service = TrackingService(config(), clock, motor=motor)
+    camera = SimulatedCamera(
+        shared_scene(), scenario("walk_front"), CameraConfig(width=1280, height=720)
+    )
+    await service.start(SimulatedFrames(camera, clock))
+    assert service.state() == "no-motor"
+    await service.stop()
+    service.close()
+    factory.reset()

@@ -23,7 +23,7 @@ from lessoncam_device.uploader import (
     UploadSettings,
 )
 from lessoncam_server.services import Services
-from lessoncam_server.tus import UPLOAD_STORE
+from lessoncam_server.uploads.tus.endpoint import UPLOAD_STORE
 
 from ..faultproxy import Proxy
 from ..server.helpers import Person, UnitClient, upload_segment
@@ -334,6 +334,7 @@ async def test_a_server_that_does_not_answer_times_out_and_is_retried(
 QUICK_TIMEOUT_S = 1.5
 
 
+@pytest.mark.slow
 async def test_a_stall_mid_body_times_out_and_resumes_from_the_servers_offset(
     rigs: RigFactory, proxy: Proxy, tmp_path: Path, services: Services, server: TestServer
 ) -> None:
@@ -374,6 +375,7 @@ async def test_a_stall_shorter_than_the_timeout_costs_nothing(
     assert sha256_file(services.paths.segment(RID, "main", 0)) == info.sha256
 
 
+@pytest.mark.slow
 async def test_a_slow_link_finishes_without_false_timeouts(
     rigs: RigFactory, proxy: Proxy, tmp_path: Path, services: Services
 ) -> None:
@@ -388,6 +390,7 @@ async def test_a_slow_link_finishes_without_false_timeouts(
     assert sha256_file(services.paths.segment(RID, "main", 0)) == info.sha256
 
 
+@pytest.mark.slow
 async def test_a_link_too_slow_for_a_whole_chunk_gets_smaller_chunks(
     rigs: RigFactory, proxy: Proxy, tmp_path: Path, services: Services
 ) -> None:

@@ -73,6 +73,7 @@ def status_of(queue: UploadQueue, info: SegmentInfo) -> str | None:
     return seg.status if seg else None
 
 
+@pytest.mark.slow
 async def test_a_lesson_uploads_while_recording_and_becomes_ready(
     rigs: RigFactory,
     pool: dict[str, list[Path]],

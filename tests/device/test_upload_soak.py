@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from lessoncam_device.uploader import KeepPolicy, UploadSettings
 from lessoncam_server.services import Services
-from lessoncam_server.tus import UPLOAD_STORE
+from lessoncam_server.uploads.tus.endpoint import UPLOAD_STORE
 
 from .. import reliability
 from ..faultproxy import Proxy
@@ -52,6 +52,7 @@ def _mismatched(a: bytes, b: bytes) -> int:
     return sum(x != y for x, y in zip(a, b, strict=False)) + abs(len(a) - len(b))
 
 
+@pytest.mark.slow
 async def test_a_lesson_arrives_intact_through_many_random_faults(
     unit: UnitClient, proxy: Proxy, server: TestServer, services: Services, tmp_path: Path
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import random
 import shutil
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from pathlib import Path
 
+from lessoncam_common.hashing import sha256_file
 from lessoncam_device.enrolment import Credentials
 from lessoncam_device.segments import RecordingPlan, SegmentInfo
 from lessoncam_device.sim.clock import VirtualClock
@@ -20,10 +20,6 @@ from ..mediagen import make_segments
 
 CAMERAS = ("main", "pupils")
 SEGMENT_S = 10.0
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def make_pool(base: Path, seconds: float = 20.0) -> dict[str, list[Path]]:

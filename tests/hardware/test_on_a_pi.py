@@ -15,10 +15,10 @@ import av
 import pytest
 
 from lessoncam_device import devices
+from lessoncam_device.clock import RealClock
 from lessoncam_device.config import DEFAULT_PATH, DeviceConfig, load_config
 from lessoncam_device.daemon import Daemon
 from lessoncam_device.hardware import sources_for
-from lessoncam_device.sim.clock import RealClock
 from lessoncam_device.states import Event, State
 
 pytestmark = pytest.mark.hardware

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lessoncam_server.paths import DataPaths
+from lessoncam_server.infra.paths import DataPaths
 
 from .live import LiveServer
 

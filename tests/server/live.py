@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lessoncam_server import accounts
-from lessoncam_server.db import open_database
-from lessoncam_server.paths import DataPaths
+from lessoncam_server.access import accounts
+from lessoncam_server.infra.db import open_database
+from lessoncam_server.infra.paths import DataPaths
 
 PASSWORD = "live server password"
 START_TIMEOUT_S = 30

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from lessoncam_server.sessions import COOKIE_NAME, token_hash
+from lessoncam_server.access.sessions import COOKIE_NAME, token_hash
 
 from .helpers import PASSWORD, FakeClock, Person
 
@@ -224,7 +224,7 @@ async def test_security_headers_on_every_answer(
 async def test_behind_a_trusted_tls_proxy_cookies_are_secure(
     aiohttp_server: Any, clock: FakeClock, tmp_path: Any
 ) -> None:
-    from lessoncam_server import accounts as accounts_module
+    from lessoncam_server.access import accounts as accounts_module
     from lessoncam_server.app import init_app
     from lessoncam_server.config import parse_config
     from lessoncam_server.services import SERVICES

@@ -17,9 +17,10 @@ from aiohttp.test_utils import TestServer
 from tusclient.client import TusClient
 from tusclient.exceptions import TusCommunicationError
 
-from lessoncam_server.browser_upload import UPLOAD_PREFIX, sniff
+from lessoncam_server.access.sessions import COOKIE_NAME
+from lessoncam_server.media.probing import sniff
 from lessoncam_server.services import Services
-from lessoncam_server.sessions import COOKIE_NAME
+from lessoncam_server.uploads.browser import UPLOAD_PREFIX
 
 from ..mediagen import make_phone_video, read_frame_index, top_level_boxes
 from .helpers import Person, UnitClient

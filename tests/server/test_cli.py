@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from lessoncam_server import accounts, cli
-from lessoncam_server.db import open_database
+from lessoncam_server import cli
+from lessoncam_server.access import accounts
+from lessoncam_server.access.sessions import SessionPolicy, SessionStore
+from lessoncam_server.infra.db import open_database
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -64,3 +67,28 @@ def test_enrolment_code_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
     cli.bootstrap_admin(config)
     code, out, _ = run(capsys, "enrolment-code", "--unit-name", "Group 5", "--data-dir", data)
     assert code == 0 and "enrolment code for 'Group 5'" in out
+
+
+def test_account_commands_follow_the_admin_pages_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Disabling and resetting on the command line end the account's sessions and are
+    audited, as from the admin pages (one implementation: access/administration.py)."""
+    data = tmp_path / "data"
+    assert run(capsys, "user", "add", "j.devries", "--data-dir", str(data))[0] == 0
+    db = open_database(data / "lessoncam.db")
+    user = accounts.find_user(db, "j.devries")
+    assert user is not None
+    store = SessionStore(db, SessionPolicy(timedelta(hours=1), timedelta(hours=8)))
+    store.create(user["id"], None, datetime.now(UTC))
+    assert run(capsys, "user", "disable", "j.devries", "--data-dir", str(data))[0] == 0
+    assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+    assert run(capsys, "user", "enable", "j.devries", "--data-dir", str(data))[0] == 0
+    store.create(user["id"], None, datetime.now(UTC))
+    code, out, _ = run(capsys, "user", "reset-password", "j.devries", "--data-dir", str(data))
+    assert code == 0 and "new password for j.devries: " in out
+    assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+    assert accounts.authenticate(db, "j.devries", out.rsplit(": ", 1)[1].strip()) is not None
+    actions = [r[0] for r in db.execute("SELECT action FROM audit ORDER BY id")]
+    assert actions == ["user_create", "user_update", "user_update", "password_reset"]
+    db.close()

@@ -113,6 +113,7 @@ async def test_moments_fragments_replies_and_private_notes(
     assert counts == {"anna": 5, "coach": 5, "viewer": 4}
 
 
+@pytest.mark.slow
 async def test_bad_input_is_refused_with_a_code_and_nothing_is_stored(
     anna: Person,
     lesson: str,
@@ -158,6 +159,7 @@ async def test_bad_input_is_refused_with_a_code_and_nothing_is_stored(
     assert len(big["comment"]["body"]) == 5000
 
 
+@pytest.mark.slow
 async def test_editing_and_deleting(
     anna: Person, lesson: str, sign_in: Callable[..., Awaitable[Person]], services: Services
 ) -> None:
@@ -227,6 +229,7 @@ async def test_editing_and_deleting(
     assert (await anna.json("DELETE", f"{L}/comments/abc", 404))["error"] == "not_found"
 
 
+@pytest.mark.slow
 async def test_csv_export_is_safe_and_respects_private_notes(
     anna: Person, lesson: str, sign_in: Callable[..., Awaitable[Person]]
 ) -> None:
@@ -271,9 +274,44 @@ async def test_csv_export_is_safe_and_respects_private_notes(
         csv.reader(io.StringIO(await (await coach.request("GET", f"{L}/comments.csv")).text()))
     )
     assert coach_rows[0][0].lstrip("\ufeff") == "time"
+    # Her own private note only when she asks for it (exports are handed to others).
+    assert [r[6] for r in coach_rows[1:]] == ["Klassenmanagement, goed", rows[2][6]]
+    asked = await coach.request("GET", f"{L}/comments.csv?private=true")
+    coach_rows = list(csv.reader(io.StringIO(await asked.text())))
     assert [r[6] for r in coach_rows[1:]] == ["'+secret", "Klassenmanagement, goed", rows[2][6]]
     bad = await anna.request("GET", f"{L}/comments.csv?lang=fr")
     assert bad.status == 400 and (await bad.json())["error"] == "invalid_query"
+
+
+@pytest.mark.slow
+async def test_exports_leave_my_private_notes_out_unless_i_ask(anna: Person, lesson: str) -> None:
+    """The owner's own CSV export and printable page: her private notes, and private replies
+    in a shared thread, only when she ticks "include my private notes"."""
+    shared = await anna.json("POST", f"{L}/comments", 201, json={"body": "Shared", "start_s": 1})
+    await anna.json(
+        "POST",
+        f"{L}/comments",
+        201,
+        json={"body": "Note to self", "start_s": 2, "visibility": "private"},
+    )
+    await anna.json(
+        "POST",
+        f"{L}/comments",
+        201,
+        json={
+            "body": "Private reply",
+            "parent_id": shared["comment"]["id"],
+            "visibility": "private",
+        },
+    )
+
+    async def exported(query: str) -> list[str]:
+        text = await (await anna.request("GET", f"{L}/comments.csv{query}")).text()
+        return [row[6] for row in csv.reader(io.StringIO(text.lstrip("\ufeff")))][1:]
+
+    assert await exported("") == ["Shared"]
+    assert await exported("?private=false") == ["Shared"]
+    assert await exported("?private=true") == ["Shared", "Private reply", "Note to self"]
 
 
 async def test_a_lesson_still_uploading_takes_no_comments_or_clips(

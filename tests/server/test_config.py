@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from lessoncam_server.config import ConfigError, ServerConfig, load_config, parse_config
+from lessoncam_common.config_errors import ConfigError
+from lessoncam_server.config import ServerConfig, load_config, parse_config
 
 SAMPLE = Path(__file__).parents[2] / "server" / "lessoncam-server.sample.toml"
 

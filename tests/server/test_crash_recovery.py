@@ -12,12 +12,14 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from lessoncam_server.app import init_app
 from lessoncam_server.config import ServerConfig
 from lessoncam_server.services import Services
-from lessoncam_server.tus import TUS_ENDPOINT, TUS_VERSION, UPLOAD_STORE, encode_metadata
+from lessoncam_server.uploads.tus.endpoint import TUS_ENDPOINT, UPLOAD_STORE
+from lessoncam_server.uploads.tus.protocol import TUS_VERSION, encode_metadata
 
 from .helpers import FakeClock, UnitClient, manifest, segment_metadata, upload_segment
 from .lesson_fixtures import ready_lesson, record
@@ -52,6 +54,7 @@ async def _create_upload(unit: UnitClient, path: Path, sequence: int, start_s: f
     return response.headers["Location"].rsplit("/", 1)[-1]
 
 
+@pytest.mark.slow
 async def test_an_upload_whose_creation_answer_was_lost_is_removed_once_its_segment_arrived(
     unit: UnitClient, server: TestServer, services: Services, clock: FakeClock, tmp_path: Path
 ) -> None:

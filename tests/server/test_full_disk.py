@@ -11,7 +11,6 @@ more fill-and-return cycles under ``make reliability``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -22,15 +21,16 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
+from lessoncam_common.hashing import sha256_file
 from lessoncam_device.daemon import Daemon
 from lessoncam_device.enrolment import Credentials
-from lessoncam_device.hardware import simulated_sources
 from lessoncam_device.sim.clock import SteppedClock
+from lessoncam_device.sim.sources import simulated_sources
 from lessoncam_device.states import Event, State
-from lessoncam_server.assembly import WAITING_FOR_SPACE
-from lessoncam_server.remux import LiveAssembly, RemuxError, SegmentFile
+from lessoncam_server.media.assembly import WAITING_FOR_SPACE
+from lessoncam_server.media.remux import LiveAssembly, RemuxError, SegmentFile
 from lessoncam_server.services import Services
-from lessoncam_server.tus import RESULT_HEADER
+from lessoncam_server.uploads.tus.protocol import RESULT_HEADER
 
 from .. import reliability
 from ..device.test_daemon import FAST, record_for, unit_config, until
@@ -58,10 +58,6 @@ def credentials(server: TestServer, unit: UnitClient) -> Credentials:
     return Credentials(str(server.make_url("/")).rstrip("/"), unit.unit_id, unit.token)
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 async def lesson_state(person: Person, recording_id: str) -> dict[str, Any]:
     response = await person.request("GET", f"/api/v1/lessons/{recording_id}")
     return dict(await response.json()) if response.status == 200 else {"state": None}
@@ -79,6 +75,7 @@ async def lesson_when(
             await asyncio.sleep(0.05)
 
 
+@pytest.mark.slow
 async def test_a_full_server_disk_holds_uploads_back_and_loses_nothing(
     anna: Person,
     credentials: Credentials,
@@ -124,7 +121,7 @@ async def test_a_full_server_disk_holds_uploads_back_and_loses_nothing(
             await until(lambda: "disk is full" in (queue.last_error() or ""), clock)
             assert daemon.queue_length() > 0
             held = queue.segments(recording_id)
-            assert all(seg.path.exists() and sha256(seg.path) == seg.sha256 for seg in held)
+            assert all(seg.path.exists() and sha256_file(seg.path) == seg.sha256 for seg in held)
             state = await lesson_state(anna, recording_id)
             assert state["state"] != "ready"
             with sqlite3.connect(services.paths.database) as db:
@@ -148,7 +145,7 @@ async def test_a_full_server_disk_holds_uploads_back_and_loses_nothing(
             lost += len(set(on_unit) - set(on_server))
             assert on_server == on_unit
             for (camera, sequence), sha in on_unit.items():
-                assert sha256(services.paths.segment(recording_id, camera, sequence)) == sha
+                assert sha256_file(services.paths.segment(recording_id, camera, sequence)) == sha
             server_disk.free_filler()
     finally:
         daemon.stop()
@@ -157,6 +154,7 @@ async def test_a_full_server_disk_holds_uploads_back_and_loses_nothing(
     reliability.add("disk_full_lost_segments", lost)
 
 
+@pytest.mark.slow
 async def test_an_assembly_that_runs_out_of_space_waits_and_is_made_when_there_is_room(
     unit: UnitClient, anna: Person, services: Services, server_disk: SmallDisk, tmp_path: Path
 ) -> None:

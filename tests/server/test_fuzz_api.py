@@ -102,6 +102,7 @@ def _fuzz(live: LiveServer, who: str) -> Tally:
     return tally
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("who", ["teacher", "anonymous"])
 def test_no_generated_request_gets_a_5xx_or_hangs(live: LiveServer, who: str) -> None:
     tally = _fuzz(live, who)
@@ -159,6 +160,7 @@ def own_live(tmp_path: Path) -> Iterator[LiveServer]:
         yield running
 
 
+@pytest.mark.slow
 def test_tus_headers_of_any_value_get_no_5xx(own_live: LiveServer) -> None:
     live = own_live
     session = _signed_in(live.base)

@@ -11,7 +11,7 @@ from typing import Any
 import av
 import pytest
 
-from lessoncam_server.remux import SegmentFile, assemble_camera
+from lessoncam_server.media.remux import SegmentFile, assemble_camera
 from lessoncam_server.services import Services
 
 from ..mediagen import make_segments
@@ -56,6 +56,7 @@ async def test_a_two_camera_lesson_becomes_playable(
     assert services.assembler is not None and services.assembler.live.used == 2
 
 
+@pytest.mark.slow
 async def test_segments_arriving_out_of_order_are_assembled_as_they_come(
     anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -116,6 +117,7 @@ async def test_range_requests(
     assert same.status == 304
 
 
+@pytest.mark.slow
 async def test_a_missing_segment_stays_a_gap(
     anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
 ) -> None:

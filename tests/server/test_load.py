@@ -25,7 +25,7 @@ import aiotus
 import pytest
 from yarl import URL
 
-from lessoncam_server.sessions import COOKIE_NAME
+from lessoncam_server.access.sessions import COOKIE_NAME
 
 from .. import reliability
 from ..mediagen import GeneratedSegment, make_segments
@@ -266,6 +266,7 @@ def _p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
+@pytest.mark.slow
 async def test_viewers_units_and_commenters_at_once(live: LiveServer, tmp_path: Path) -> None:
     base = live.base
     async with (

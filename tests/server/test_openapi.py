@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from lessoncam_server.api_support import API_PREFIX
+from lessoncam_server.api.support import API_PREFIX
 
 
 async def test_document_lists_exactly_the_api_routes(

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from lessoncam_server.services import Services
@@ -56,6 +57,7 @@ def expected(relationship: str, index: int) -> int:
     return 404  # expired or revoked share, other teacher, coach, admin: as if it did not exist
 
 
+@pytest.mark.slow
 async def test_permission_matrix(
     admin: Person,
     unit: UnitClient,

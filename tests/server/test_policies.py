@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lessoncam_server import retention
-from lessoncam_server.permissions import NO_ACCESS, OWNER_ACCESS, ShareFacts, lesson_access
-from lessoncam_server.recordings import outstanding
-from lessoncam_server.sessions import SessionPolicy
-from lessoncam_server.storage import DiskSpace
-from lessoncam_server.throttle import LoginThrottle
+import pytest
+
+from lessoncam_server.access.permissions import NO_ACCESS, OWNER_ACCESS, ShareFacts, lesson_access
+from lessoncam_server.access.sessions import SessionPolicy
+from lessoncam_server.access.throttle import LoginThrottle
+from lessoncam_server.infra.disk_space import DiskSpace
+from lessoncam_server.lessons import retention
+from lessoncam_server.units.recordings import outstanding
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
@@ -70,6 +72,7 @@ def test_outstanding_segments() -> None:
     assert outstanding({"main": 2, "pupils": 1}, {}, {"main": {0, 1}}) == {"pupils": [0]}
 
 
+@pytest.mark.slow
 def test_throttle_forgets_stale_keys() -> None:
     throttle = LoginThrottle(per_account=3, per_address=5, window=timedelta(minutes=1))
     for i in range(6000):

@@ -8,14 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-from lessoncam_server.previews import (
+from lessoncam_server.media.previews import (
     PreviewError,
     ThumbnailStrip,
     default_interval,
     make_poster,
     make_thumbnail_strip,
 )
-from lessoncam_server.remux import SegmentFile, assemble_camera
+from lessoncam_server.media.remux import SegmentFile, assemble_camera
 
 from ..mediagen import make_segments, read_frame_index
 

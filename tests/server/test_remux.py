@@ -11,8 +11,8 @@ import av
 import numpy as np
 import pytest
 
-from lessoncam_server import remux
-from lessoncam_server.remux import (
+from lessoncam_server.media import remux
+from lessoncam_server.media.remux import (
     AssembledVideo,
     LiveAssembly,
     RemuxError,
@@ -92,6 +92,7 @@ def no_temp_files(directory: Path) -> bool:
     return not [p for p in directory.iterdir() if p.name.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_all_segments_make_one_playable_faststart_mp4(
     recorded: list[GeneratedSegment], tmp_path: Path
 ) -> None:
@@ -235,6 +236,7 @@ def test_nothing_usable_raises(recorded: list[GeneratedSegment], tmp_path: Path)
     assert not out.exists() and no_temp_files(tmp_path)
 
 
+@pytest.mark.slow
 def test_restarting_timestamps(tmp_path: Path) -> None:
     segs = make_segments(tmp_path / "in", seconds=15.0, segment_s=5.0, continuous=False)
     with av.open(str(segs[2].path)) as c:  # the premise: every file starts at the same pts
@@ -285,6 +287,7 @@ def test_video_only_camera(tmp_path: Path) -> None:
     assert abs(video.duration_s - 10.0) <= FRAME
 
 
+@pytest.mark.slow
 def test_b_frames_and_fragmented_mp4_input(tmp_path: Path) -> None:
     """Other encoders: B-frames (pts != dts), segments in fragmented MP4."""
     segs = make_segments(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from lessoncam_server import housekeeping
+import pytest
+
+from lessoncam_server.lessons import housekeeping
 from lessoncam_server.services import Services
 
 from .helpers import FakeClock, Person, UnitClient
@@ -14,6 +16,7 @@ from .lesson_fixtures import assembled, record, send_lesson
 OLD, NEW = "01JD00000000000000000000AA", "01JD00000000000000000000BB"
 
 
+@pytest.mark.slow
 async def test_retention_sweep_deletes_only_expired_lessons(
     admin: Person,
     anna: Person,
@@ -67,9 +70,9 @@ async def test_owner_deletes_a_lesson_and_its_files(
 
 
 async def test_orphaned_folders_are_removed_at_start(services: Services) -> None:
-    from lessoncam_server import lessons
+    from lessoncam_server.lessons import deletion
 
     stray = services.paths.recording_dir("01JDORPHAN0000000000000000")
     (stray / "segments").mkdir(parents=True)
-    assert lessons.remove_orphans(services.db, services.paths) == [stray.name]
+    assert deletion.remove_orphans(services.db, services.paths) == [stray.name]
     assert not stray.exists()

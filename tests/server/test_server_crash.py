@@ -39,8 +39,9 @@ import pytest
 
 from lessoncam_device.segments import RecordingPlan, SegmentInfo
 from lessoncam_device.uploader import KeepPolicy, UploadError, UploadSettings
-from lessoncam_server import accounts, units
-from lessoncam_server.db import open_database
+from lessoncam_server.access import accounts
+from lessoncam_server.infra.db import open_database
+from lessoncam_server.units import fleet
 
 from .. import reliability
 from ..device.upload_helpers import Rig, make_plan, make_rig
@@ -213,10 +214,10 @@ def crash_server(tmp_path: Path) -> Iterator[tuple[LiveServer, list[tuple[str, s
     assert teacher is not None
     enrolled = []
     for n in range(UNITS + 1):  # the last one uploads with aiotus
-        code, _ = units.new_enrolment_code(
+        code, _ = fleet.new_enrolment_code(
             db, f"Room {n}", teacher["id"], now, timedelta(minutes=5), teacher["id"]
         )
-        unit, token = units.enrol(db, code, now)
+        unit, token = fleet.enrol(db, code, now)
         enrolled.append((unit.id, token))
     db.close()
     running = LiveServer(paths, free_port(), tmp_path / "server.log")
@@ -322,6 +323,7 @@ def _database_duplicates(db_path: Path, lessons: list[str]) -> list[str]:
         db.close()
 
 
+@pytest.mark.slow
 async def test_lessons_survive_server_crashes_during_uploads_and_assembly(
     crash_server: tuple[LiveServer, list[tuple[str, str]]],
     media: dict[str, list[GeneratedSegment]],

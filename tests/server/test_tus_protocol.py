@@ -20,17 +20,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from yarl import URL
 
-from lessoncam_server.principal import Unit, User
-from lessoncam_server.tus import (
-    TUS_ENDPOINT,
-    TUS_OPERATIONS,
-    TusRejected,
-    encode_metadata,
-    parse_metadata,
-    principal_from_snapshot,
-    principal_snapshot,
-)
-from lessoncam_server.upload_store import UploadStore, is_valid_upload_id
+from lessoncam_server.access.principal import Unit, User
+from lessoncam_server.uploads.store import UploadStore, is_valid_upload_id
+from lessoncam_server.uploads.tus.endpoint import TUS_ENDPOINT
+from lessoncam_server.uploads.tus.hooks import TusRejected
+from lessoncam_server.uploads.tus.openapi import TUS_OPERATIONS
+from lessoncam_server.uploads.tus.owners import principal_from_snapshot, principal_snapshot
+from lessoncam_server.uploads.tus.protocol import encode_metadata, parse_metadata
 
 from .tus_helpers import (
     COLLECTION,

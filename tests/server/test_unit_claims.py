@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from lessoncam_server import claims
-from lessoncam_server.claims import ClaimFacts
+import pytest
+
+from lessoncam_server.access.principal import Role, User
+from lessoncam_server.infra.errors import Conflict, Forbidden, Invalid, NotFound
 from lessoncam_server.services import Services
+from lessoncam_server.units import claims
+from lessoncam_server.units.claims import ClaimFacts
 
 from .helpers import FakeClock, Person, UnitClient
 from .lesson_fixtures import record, send_lesson
@@ -119,3 +124,38 @@ async def test_bad_claims(
     await admin.json("POST", f"/api/v1/units/{unit.unit_id}/revoke", 204)
     await anna.json("POST", "/api/v1/unit-claims", 404, json={"unit_id": unit.unit_id})
     assert services.db.execute("SELECT COUNT(*) FROM unit_claims").fetchone()[0] == 0
+
+
+async def test_claiming_and_ending_as_the_concern_does_it_for_the_api_and_the_pages(
+    unit: UnitClient, services: Services, make_user: Callable[..., dict[str, Any]]
+) -> None:
+    def user(name: str, role: Role = "teacher") -> User:
+        row = make_user(name, role)
+        return User(id=row["id"], username=name, display_name=name, role=role)
+
+    bert, carla, boss = user("bert"), user("carla"), user("boss", "admin")
+    here = "192.0.2.9"
+    too_long = services.config.unit_claims.hours + 1
+    with pytest.raises(NotFound):
+        claims.claim_unit(services, bert, "f" * 32, 1, address=here)
+    with pytest.raises(Forbidden):
+        claims.claim_unit(services, boss, unit.unit_id, 1, address=here)
+    for hours in (0, too_long):
+        with pytest.raises(Invalid, match="a claim lasts from 1 to"):
+            claims.claim_unit(services, bert, unit.unit_id, hours, address=here)
+    held, created = claims.claim_unit(services, bert, unit.unit_id, None, address=here)
+    assert created and held["username"] == "bert"
+    with pytest.raises(Conflict) as taken:
+        claims.claim_unit(services, carla, unit.unit_id, 1, address=here)
+    assert taken.value.code == "unit_claimed"
+
+    with pytest.raises(Forbidden):
+        claims.end_claim(services, carla, unit.unit_id, address=here, path="/units/x/release")
+    denied = services.db.execute(
+        "SELECT detail, client_ip FROM audit WHERE action = 'access_denied'"
+    ).fetchall()
+    assert denied == [('{"path": "/units/x/release"}', here)]
+    assert claims.end_claim(services, boss, unit.unit_id, address=here, path="/") is not None
+    assert claims.end_claim(services, bert, unit.unit_id, address=here, path="/") is None
+    actions = [row[0] for row in services.db.execute("SELECT action FROM audit")]
+    assert actions.count("unit_claim") == 1 and actions.count("unit_release") == 1

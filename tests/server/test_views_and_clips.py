@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import av
+import pytest
 
-from lessoncam_server import clips, housekeeping, lessons
+from lessoncam_server.lessons import clips, housekeeping, retention
 from lessoncam_server.services import Services
 
 from ..mediagen import read_frame_index
@@ -66,6 +67,7 @@ def _first_frame(data: bytes) -> tuple[float, int]:
         return float(frame.time), read_frame_index(frame)
 
 
+@pytest.mark.slow
 async def test_a_clip_is_a_lesson_of_its_own_with_only_its_minutes(
     anna: Person,
     unit: UnitClient,
@@ -169,7 +171,7 @@ async def test_a_clip_expires_with_its_lesson(
     await ready_lesson(unit, services, clock.now, tmp_path, RID, seconds=10)
     await anna.json("POST", f"{L}/clips", 202, json={"start_s": 2, "end_s": 6})
     await assembled(services)
-    days = lessons.retention_days(services.db, services.config.retention.days)
+    days = retention.retention_days(services.db, services.config.retention.days)
     clock.advance(days=days, seconds=1)
     deleted = housekeeping.sweep(services)
     assert len(deleted) == 1 and deleted == [RID]  # the clip starts 2 s later
@@ -178,6 +180,7 @@ async def test_a_clip_expires_with_its_lesson(
     assert services.db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
 
 
+@pytest.mark.slow
 async def test_a_hole_in_the_lesson_stays_a_hole_in_its_clip(
     anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
 ) -> None:

@@ -22,14 +22,14 @@ from aiohttp import ClientResponse, TraceConfig, TraceRequestEndParams, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from lessoncam_device.enrolment import enrol
-from lessoncam_server.api_support import API_PREFIX
+from lessoncam_server.access.sessions import COOKIE_NAME
+from lessoncam_server.api.support import API_PREFIX
 from lessoncam_server.app import API_GROUPS, init_app
 from lessoncam_server.config import ServerConfig
+from lessoncam_server.middleware import CONTENT_SECURITY_POLICY, CSRF_EXEMPT
 from lessoncam_server.services import Services
-from lessoncam_server.sessions import COOKIE_NAME
 from lessoncam_server.web.errors import API_MESSAGES
 from lessoncam_server.web.i18n import CATALOGUES
-from lessoncam_server.web_security import CONTENT_SECURITY_POLICY, CSRF_EXEMPT
 
 from .. import reliability
 from ..device.upload_helpers import copy_lesson, make_plan, make_pool, make_rig
@@ -162,6 +162,7 @@ async def world(
 # --- CSRF on every state-changing route -----------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_every_state_changing_route_needs_the_csrf_token_and_our_origin(
     admin: Person,
     unit: UnitClient,
@@ -333,6 +334,7 @@ def test_the_policy_itself_forbids_inline_script_and_framing() -> None:
     assert directives["frame-ancestors"] == "'none'" and directives["object-src"] == "'none'"
 
 
+@pytest.mark.slow
 async def test_every_page_and_answer_carries_the_headers_and_no_inline_script(
     admin: Person,
     unit: UnitClient,
@@ -517,6 +519,7 @@ async def new_client(
         await client.close()
 
 
+@pytest.mark.slow
 async def test_no_secret_in_a_log_line_a_url_or_the_audit_log(
     make_user: Callable[..., Any],
     new_client: Callable[[], Awaitable[TestClient]],

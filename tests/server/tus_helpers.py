@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,9 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
-from lessoncam_server.principal import PRINCIPAL, Principal, Unit, User
-from lessoncam_server.tus import TusEndpoint, TusRejected, setup_tus
-from lessoncam_server.upload_store import UploadStore
+from lessoncam_common.hashing import sha256_file
+from lessoncam_server.access.principal import PRINCIPAL, Principal, Unit, User
+from lessoncam_server.uploads.store import UploadStore
+from lessoncam_server.uploads.tus.endpoint import TusEndpoint, setup_tus
+from lessoncam_server.uploads.tus.hooks import TusRejected
 
 PREFIX = "/api/v1/uploads"
 COLLECTION = f"{PREFIX}/"
@@ -87,14 +88,6 @@ class RecordingHooks:
         digest = sha256_file(path)
         self.completed.append((principal.key, upload_id, metadata, digest))
         return {"sha256": digest, "bytes": path.stat().st_size}
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(MIB):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def make_app(

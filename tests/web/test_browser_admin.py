@@ -6,6 +6,7 @@ import base64
 
 import cv2
 import numpy as np
+import pytest
 from aiohttp.test_utils import TestServer
 
 from ..server.helpers import Person, UnitClient
@@ -20,6 +21,7 @@ def _snapshot() -> str:
     return base64.b64encode(jpeg.tobytes()).decode()
 
 
+@pytest.mark.slow
 async def test_admin_enrols_a_unit_watches_the_fleet_and_manages_accounts(
     admin: Person, unit: UnitClient, server: TestServer
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page
 
@@ -29,6 +30,7 @@ async def _open_lesson(page: Page, base: str, lesson_id: str) -> None:
     await wait_until(page, "document.getElementById('video-main').readyState >= 1")
 
 
+@pytest.mark.slow
 async def test_comment_at_042_share_reply_and_refusals(
     lesson_id: str,
     server: TestServer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Page
 
@@ -18,6 +19,7 @@ async def _times(page: Page) -> tuple[float, float]:
     return float(main), float(second)
 
 
+@pytest.mark.slow
 async def test_teacher_plays_and_seeks_with_both_cameras_in_sync(
     lesson_id: str, server: TestServer
 ) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Request, Route
 
@@ -35,6 +36,7 @@ def noisy_video(path: Path, frames: int = 40, width: int = 640, height: int = 48
     return path
 
 
+@pytest.mark.slow
 async def test_browser_upload_resumes_after_a_reload(
     anna: object, server: TestServer, services: Services, tmp_path: Path
 ) -> None:

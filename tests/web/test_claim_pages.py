@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import pytest
+
 from lessoncam_server.services import Services
 
 from ..server.helpers import Person, UnitClient
 from .pages import Reader
 
 
+@pytest.mark.slow
 async def test_claim_refuse_release(
     anna: Person,
     unit: UnitClient,

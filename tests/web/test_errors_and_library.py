@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from lessoncam_server.services import Services
 
 from ..server.helpers import FakeClock, Person, UnitClient
@@ -29,6 +31,7 @@ async def test_unknown_page_and_server_error_pages(
     assert "Only an administrator may open this page." in html
 
 
+@pytest.mark.slow
 async def test_library_shows_progress_filters_renames_and_deletes(
     anna: Person,
     unit: UnitClient,

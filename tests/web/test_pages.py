@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from lessoncam_server import recordings
-from lessoncam_server.assembly import WAITING_FOR_SPACE
+import pytest
+
+from lessoncam_server.media.assembly import WAITING_FOR_SPACE
 from lessoncam_server.services import Services
+from lessoncam_server.units import recordings
 
 from ..server.helpers import Person
 from .pages import Reader
 
 
+@pytest.mark.slow
 async def test_pages_render_in_both_languages(
     lesson_id: str,
     reader: Callable[[str], Awaitable[Reader]],

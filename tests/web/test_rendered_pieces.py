@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import pytest
+
 from ..server.helpers import Person
 from .pages import Reader
 
 
+@pytest.mark.slow
 async def test_comment_list_follows_every_change_and_every_reader(
     lesson_id: str,
     anna: Person,

@@ -47,5 +47,5 @@ def open_motor(
     if kind == "pantilt_hat":
         from .pantilt_hat import PanTiltHat
 
-        return PanTiltHat(limits, invert=config.invert)
+        return PanTiltHat(limits, calibration_of(config))
     raise MotorError(f"unknown motor kind {kind!r}")

@@ -16,7 +16,7 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
-from ..sim.clock import Clock
+from ..clock import Clock
 
 log = logging.getLogger(__name__)
 

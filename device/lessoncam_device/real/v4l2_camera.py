@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ..sim.clock import Clock
+from ..clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -9,16 +9,9 @@ See ``docs/recorder.md``.
 """
 
 from .audio_sync import AudioSyncSettings
+from .base import AudioStats, CameraStats, LessonRecorder, RecorderError, RecordingStats
 from .encoders import AudioSettings
-from .recording import (
-    AudioStats,
-    CameraStats,
-    LessonRecorder,
-    Recorder,
-    RecorderError,
-    RecorderOptions,
-    RecordingStats,
-)
+from .recording import Recorder, RecorderOptions
 from .recovery import RecoveredRecording, closed_recording_segments, recover_recordings
 from .storage import ClosedMarker, read_record, recording_dir
 

@@ -28,7 +28,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from ..sim.clock import Clock
+from ..clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,13 @@ class StreamMicrophone(Protocol):
     """A microphone that delivers chunks in real time on a clock."""
 
     def stream(self, clock: Clock, samples_per_chunk: int) -> AsyncIterator[MicrophoneChunk]: ...
+
+
+Camera = PullCamera | StreamCamera
+"""A camera the recorder takes: pulled by index (virtual time) or streamed (real time)."""
+
+Microphone = PullMicrophone | StreamMicrophone
+"""A microphone the recorder takes, pulled or streamed like the cameras."""
 
 
 @dataclass(frozen=True)

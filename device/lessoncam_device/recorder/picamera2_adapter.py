@@ -32,7 +32,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -42,25 +42,15 @@ from typing import Any, Literal
 import av
 import numpy as np
 
+from ..clock import Clock
 from ..segments import RecordingPlan, SegmentInfo
-from ..sim.clock import Clock
 from .audio_sync import AudioSyncSettings, AudioTimeline
+from .base import AudioStats, CameraStats, RecorderError, RecordingStats
 from .encoders import AudioSettings, as_bgr
-from .recording import AudioStats, CameraStats, RecorderError, RecordingStats, recording_t0
+from .lifecycle import RecorderLifecycle, Stopped
 from .recovery import salvage_leftovers
-from .segment_io import Announcements, PartialFile, SegmentIO
-from .storage import (
-    ClosedMarker,
-    RecordingRecord,
-    Timeline,
-    camera_dir,
-    make_dirs,
-    partial_path,
-    recording_dir,
-    segment_path,
-    write_record,
-    write_timeline,
-)
+from .segment_io import PartialFile, SegmentIO
+from .storage import Timeline, camera_dir, partial_path, segment_path, write_timeline
 
 log = logging.getLogger(__name__)
 
@@ -505,7 +495,7 @@ def _interleaved(frame: av.AudioFrame) -> np.ndarray:
     return arr.reshape(-1, channels)
 
 
-class Picamera2Recorder:
+class Picamera2Recorder(RecorderLifecycle):
     """The :class:`Recorder` API on a Pi: one picamera2 pipeline per camera of the plan.
 
     ``picamera2_factory(camera_num)`` makes the ``Picamera2`` object (tests pass a fake);
@@ -531,41 +521,23 @@ class Picamera2Recorder:
         audio_input: dict[str, Any] | None = None,
         stamp_to_monotonic: Callable[[float], float] | None = None,
     ) -> None:
-        if len(cameras) != len(plan.cameras):
-            raise RecorderError(f"the plan has {len(plan.cameras)} cameras, {len(cameras)} given")
-        self.plan = plan
-        self.clock = clock
-        self.dir = recording_dir(state_dir, plan.recording_id)
+        super().__init__(plan, state_dir, clock, len(cameras), on_segment)
         self.settings = list(cameras)
         self.segment_s = segment_s or plan.segment_seconds
         self.sync_s = sync_s
         self.audio = audio or AudioSettings()
         self.audio_sync = audio_sync or AudioSyncSettings()
         self.with_audio = with_audio
-        self.on_segment = on_segment
         self._factory = picamera2_factory
         self._audio_input = audio_input
         self._stamp_to_monotonic = stamp_to_monotonic
         self._sessions: list[_CameraSession] = []
-        self._io: SegmentIO | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._announce = Announcements(on_segment)
-        self._counts: dict[str, int] | None = None
-        self.error: BaseException | None = None
 
-    async def start(self) -> None:
-        """Create the files, configure and start every camera."""
-        self._loop = asyncio.get_running_loop()
-        self._announce.bind(self._loop)
-        t0 = recording_t0(self.plan, self.clock)
-        wall_minus_mono = self.clock.time() - self.clock.monotonic()
+    async def _start_cameras(self, t0: float, wall_minus_mono: float) -> None:
+        """Configure and start every camera."""
+        assert self._io is not None
         to_mono = self._stamp_to_monotonic or (lambda s: s - wall_minus_mono)
-        await asyncio.to_thread(self._create_files)
-        self._io = SegmentIO(
-            self._announce.emit_threadsafe, name=f"segment-io-{self.plan.recording_id}"
-        )
-        for spec, settings in zip(self.plan.cameras, self.settings, strict=True):
-            cam = str(spec["id"])
+        for cam, settings in zip(self.camera_ids, self.settings, strict=True):
             audio = self.with_audio and self.plan.audio_camera == cam
             self._sessions.append(
                 _CameraSession(
@@ -587,12 +559,9 @@ class Picamera2Recorder:
         for session in self._sessions:
             await asyncio.to_thread(session.start)
 
-    async def stop(self) -> dict[str, int]:
-        """Stop every camera, close the last segments, mark the recording closed."""
-        if self._counts is not None:
-            return dict(self._counts)
-        if self._loop is None or self._io is None:
-            raise RecorderError("not started")
+    async def _stop_cameras(self) -> Stopped:
+        """Stop every camera; a camera that failed keeps what its open segment holds."""
+        assert self._io is not None
         counts: dict[str, int] = {}
         errors: list[BaseException] = []
         failed: list[str] = []
@@ -609,24 +578,9 @@ class Picamera2Recorder:
         errors += self._io.errors
         for camera in failed:  # its open segment is still .partial: keep what it holds
             counts[camera] = await asyncio.to_thread(
-                salvage_leftovers,
-                self.dir,
-                camera,
-                self.plan.recording_id,
-                self._announce.emit_threadsafe,
+                salvage_leftovers, self.dir, camera, self.plan.recording_id, self._emit
             )
-        self.error = errors[0] if errors else None
-        marker = ClosedMarker(self.clock.now().isoformat(), bool(errors), counts)
-        await asyncio.to_thread(write_record, self.dir, RecordingRecord(self.plan, marker))
-        self._counts = counts
-        self._announce.close()
-        await asyncio.sleep(0)
-        return dict(counts)
-
-    async def segments(self) -> AsyncIterator[SegmentInfo]:
-        """Closed segments in the order they closed, until the recording has stopped."""
-        async for info in self._announce.segments():
-            yield info
+        return counts, errors, {}
 
     def latest_frame(self) -> np.ndarray | None:
         """A BGR picture from the main camera's lores stream (for the aiming snapshot)."""
@@ -661,15 +615,3 @@ class Picamera2Recorder:
         errors = [repr(s.error) for s in self._sessions if s.error is not None]
         failed = [s.camera for s in self._sessions if s.error is not None]
         return RecordingStats(cams, audio, main.seconds if main else 0.0, errors, failed)
-
-    def _main_camera(self) -> str:
-        for spec in self.plan.cameras:
-            if spec.get("role") == "main":
-                return str(spec["id"])
-        return str(self.plan.cameras[0]["id"])
-
-    def _create_files(self) -> None:
-        make_dirs(self.dir)
-        write_record(self.dir, RecordingRecord(self.plan))
-        for spec in self.plan.cameras:
-            make_dirs(camera_dir(self.dir, str(spec["id"])))

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from lessoncam_common.disk import disk_full
+
+from ..clock import Clock
 from ..segments import RecordingPlan, SegmentInfo
-from ..sim.clock import Clock
-from ..spare_room import disk_full
 from .audio_sync import AudioSyncSettings, AudioTimeline
+from .base import AudioStats, CameraStats, RecorderError, RecordingStats
 from .encoders import PTS_BASE_S, AudioSettings, EncoderBank, VideoSettings, as_bgr
 from .inputs import (
+    Camera,
     Feed,
+    Microphone,
     PullCamera,
     PullFeed,
     PullMicrophone,
@@ -36,41 +39,13 @@ from .inputs import (
     pump_camera,
     pump_microphone,
 )
+from .lifecycle import RecorderLifecycle, Stopped
 from .pipeline import CameraPipeline
 from .recovery import recover_camera
-from .segment_io import Announcements, SegmentIO
 from .segmenter import Segmenter
-from .storage import (
-    ClosedMarker,
-    RecordingRecord,
-    Timeline,
-    camera_dir,
-    make_dirs,
-    recording_dir,
-    write_record,
-    write_timeline,
-)
+from .storage import Timeline, camera_dir, write_timeline
 
 log = logging.getLogger(__name__)
-
-# A plan's started_at further than this from "now" is not trusted as t = 0.
-_T0_TOLERANCE_S = (60.0, 1.0)  # (in the past, in the future)
-
-
-def recording_t0(plan: RecordingPlan, clock: Clock) -> float:
-    """t = 0 on the monotonic clock: the plan's started_at, if that is about now."""
-    now = clock.monotonic()
-    started = datetime.fromisoformat(plan.started_at_iso).timestamp()
-    t0 = started - (clock.time() - now)
-    past, future = _T0_TOLERANCE_S
-    if not now - past <= t0 <= now + future:
-        log.warning("plan started_at is %.1f s from now: recording from now instead", t0 - now)
-        return now
-    return t0
-
-
-class RecorderError(Exception):
-    """The recorder cannot start, or a camera's recording failed (the message says which)."""
 
 
 @dataclass(frozen=True)
@@ -95,57 +70,7 @@ class RecorderOptions:
     stop_timeout_s: float = 10.0  # real seconds to wait for a source to end at stop
 
 
-@dataclass(frozen=True)
-class CameraStats:
-    """One camera's recording so far."""
-
-    camera: str
-    frames: int
-    dropped: int
-    seconds: float
-    segments: int  # closed
-    bytes: int
-    max_sync_gap_s: float  # longest recorded stretch without an fsync of the open file
-
-
-@dataclass(frozen=True)
-class AudioStats:
-    """The microphone's part of the recording so far."""
-
-    chunks: int
-    blocks: int  # AAC frames encoded
-    drift_ppm: float  # measured microphone clock error
-    first_sample_s: float | None
-
-
-@dataclass(frozen=True)
-class RecordingStats:
-    """What :meth:`Recorder.stats` reports (for the heartbeat and the logs)."""
-
-    cameras: dict[str, CameraStats]
-    audio: AudioStats | None
-    seconds: float  # of the main camera
-    errors: list[str] = field(default_factory=list)
-    failed_cameras: list[str] = field(default_factory=list)  # no more pictures from these
-    disk_full: bool = False  # a write found the disk full
-
-
-class LessonRecorder(Protocol):
-    """What the daemon needs of a recorder (``Recorder``, or ``Picamera2Recorder`` on a Pi)."""
-
-    plan: RecordingPlan
-    error: BaseException | None
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> dict[str, int]: ...
-
-    def stats(self) -> RecordingStats: ...
-
-    def latest_frame(self) -> NDArray[np.uint8] | None: ...
-
-
-class Recorder:
+class Recorder(RecorderLifecycle):
     """Records one lesson from ``cameras`` (in the plan's order) and ``microphone``.
 
     ``on_segment`` (optional) is called on the event loop with every closed segment; or
@@ -156,48 +81,27 @@ class Recorder:
         self,
         plan: RecordingPlan,
         state_dir: Path,
-        cameras: Sequence[object],
-        microphone: object | None,
+        cameras: Sequence[Camera],
+        microphone: Microphone | None,
         clock: Clock,
         options: RecorderOptions | None = None,
         on_segment: Callable[[SegmentInfo], None] | None = None,
     ) -> None:
-        if len(cameras) != len(plan.cameras):
-            raise RecorderError(f"the plan has {len(plan.cameras)} cameras, {len(cameras)} given")
-        self.plan = plan
-        self.state_dir = state_dir
+        super().__init__(plan, state_dir, clock, len(cameras), on_segment)
         self.cameras = list(cameras)
         self.microphone = microphone
-        self.clock = clock
         self.options = options or RecorderOptions()
-        self.on_segment = on_segment
-        self.dir = recording_dir(state_dir, plan.recording_id)
-        self.camera_ids = [str(c["id"]) for c in plan.cameras]
         self._check_sources()
         self._stop = StopTime()
-        self._announce = Announcements(on_segment)
         self._pipelines: list[CameraPipeline] = []
         self._timeline: AudioTimeline | None = None
         self._pumps: list[asyncio.Task[None]] = []
-        self._io: SegmentIO | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._counts: dict[str, int] | None = None
-        self._announced: dict[str, set[int]] = {}  # sequences handed on, per camera
-        self.t0: float | None = None  # monotonic time of the recording's t = 0
-        self.error: BaseException | None = None
 
-    # --- the daemon's API ---------------------------------------------------------------
+    # --- the lifecycle's camera steps -------------------------------------------------------
 
-    async def start(self) -> None:
-        """Create the recording's files and start every camera's encoder thread."""
-        if self._loop is not None:
-            raise RecorderError("a Recorder records once")
-        self._loop = asyncio.get_running_loop()
-        self._announce.bind(self._loop)
-        wall_minus_mono = self.clock.time() - self.clock.monotonic()
-        self.t0 = t0 = recording_t0(self.plan, self.clock)
-        await asyncio.to_thread(self._create_files)
-        self._io = SegmentIO(self._emit, name=f"segment-io-{self.plan.recording_id}")
+    async def _start_cameras(self, t0: float, wall_minus_mono: float) -> None:
+        """Start every camera's encoder thread."""
+        assert self._io is not None
         try:
             for index, source in enumerate(self.cameras):
                 self._pipelines.append(self._pipeline(index, source, t0, wall_minus_mono))
@@ -210,23 +114,10 @@ class Recorder:
             raise
         for p in self._pipelines:
             p.start()
-        log.info(
-            "recording %s started: %s cameras, t0 = %.3f (monotonic)",
-            self.plan.recording_id,
-            len(self._pipelines),
-            t0,
-        )
 
-    async def stop(self) -> dict[str, int]:
-        """Stop at the clock's now, close the last segments, mark the recording closed.
-
-        Returns the number of segments per camera. A camera that failed is logged, reported
-        in :attr:`error` and :meth:`stats`, and the recording is marked interrupted.
-        """
-        if self._counts is not None:
-            return dict(self._counts)
-        if self._loop is None or self._io is None:
-            raise RecorderError("not started")
+    async def _stop_cameras(self) -> Stopped:
+        """Stop at the clock's now; after a failure keep every segment that is on the disk."""
+        assert self._io is not None
         self._stop.set(self.clock.monotonic())
         if self._pumps:
             _, late = await asyncio.wait(self._pumps, timeout=self.options.stop_timeout_s)
@@ -237,29 +128,13 @@ class Recorder:
         await asyncio.to_thread(self._finish_threads)
         errors = [p.error for p in self._pipelines if p.error is not None]
         errors += self._pump_errors() + self._io.errors
-        if errors:
-            self.error = errors[0]
         counts = {p.camera: p.segmenter.next_sequence for p in self._pipelines}
         missing: dict[str, list[int]] = {}
         if errors:
             counts, missing = await asyncio.to_thread(self._reconcile, counts)
-        marker = ClosedMarker(
-            at_iso=self.clock.now().isoformat(),
-            interrupted=bool(errors),
-            segments=counts,
-            missing=missing,
-        )
-        await asyncio.to_thread(write_record, self.dir, RecordingRecord(self.plan, marker))
-        self._counts = counts
-        self._announce.close()  # after every segment announced
-        await asyncio.sleep(0)
-        log.info("recording %s stopped: %s", self.plan.recording_id, counts)
-        return dict(counts)
+        return counts, errors, missing
 
-    async def segments(self) -> AsyncIterator[SegmentInfo]:
-        """Closed segments in the order they closed, until the recording has stopped."""
-        async for info in self._announce.segments():
-            yield info
+    # --- the daemon's API -------------------------------------------------------------------
 
     async def sync(self) -> None:
         """Wait until everything captured by now is encoded and asked-for fsyncs are done."""
@@ -339,23 +214,14 @@ class Recorder:
             need = "chunk_at/sample_pts" if pull else "stream(clock, n)"
             raise RecorderError(f"microphone: a source with {need} is needed")
 
-    def _main_camera(self) -> str:
-        for c in self.plan.cameras:
-            if c.get("role") == "main":
-                return str(c["id"])
-        return self.camera_ids[0]
-
     def _create_files(self) -> None:
-        make_dirs(self.dir)
-        write_record(self.dir, RecordingRecord(self.plan))
-        for c in self.plan.cameras:
-            cam_dir = camera_dir(self.dir, str(c["id"]))
-            make_dirs(cam_dir)
-            fps = float(c["video"]["fps"])
-            write_timeline(cam_dir, Timeline(-PTS_BASE_S, fps))
+        super()._create_files()
+        for spec in self.plan.cameras:
+            cam_dir = camera_dir(self.dir, str(spec["id"]))
+            write_timeline(cam_dir, Timeline(-PTS_BASE_S, float(spec["video"]["fps"])))
 
     def _pipeline(
-        self, index: int, source: object, t0: float, wall_minus_mono: float
+        self, index: int, source: Camera, t0: float, wall_minus_mono: float
     ) -> CameraPipeline:
         o = self.options
         spec = self.plan.cameras[index]
@@ -415,7 +281,9 @@ class Recorder:
             wall_minus_mono_s=wall_minus_mono,
         )
 
-    def _feed(self, camera_id: str, camera: object, microphone: object | None, t0: float) -> Feed:
+    def _feed(
+        self, camera_id: str, camera: Camera, microphone: Microphone | None, t0: float
+    ) -> Feed:
         o = self.options
         if o.mode == "pull":
             assert isinstance(camera, PullCamera)
@@ -455,11 +323,6 @@ class Recorder:
             p.join()
         assert self._io is not None
         self._io.finish()
-
-    def _emit(self, info: SegmentInfo) -> None:
-        """Announce a closed segment (from the I/O thread), remembering that it was."""
-        self._announced.setdefault(info.camera, set()).add(info.sequence)
-        self._announce.emit_threadsafe(info)
 
     def _reconcile(self, counts: dict[str, int]) -> tuple[dict[str, int], dict[str, list[int]]]:
         """After a failure (a full disk, a camera): keep every segment that is on the disk.

@@ -27,8 +27,11 @@ import av
 import av.error
 import numpy as np
 
+from lessoncam_common.disk import disk_full
+from lessoncam_common.durable import fsync_path
+from lessoncam_common.hashing import sha256_and_size
+
 from ..segments import RecordingPlan, SegmentInfo
-from ..spare_room import disk_full
 from .storage import (
     PARTIAL_SUFFIX,
     RECORDINGS_DIR,
@@ -36,12 +39,10 @@ from .storage import (
     ClosedMarker,
     RecordingRecord,
     camera_dir,
-    fsync_dir,
     read_index,
     read_record,
     read_timeline,
     sequence_of,
-    sha256_file,
     write_record,
 )
 
@@ -147,10 +148,6 @@ class Salvage:
     original_bytes: int
     kept_bytes: int
 
-    @property
-    def lost_bytes(self) -> int:
-        return self.original_bytes - self.kept_bytes
-
 
 def salvage_partial(
     partial: Path,
@@ -196,10 +193,10 @@ def salvage_partial(
         os.replace(partial, final)
     else:
         os.replace(tmp, final)
-        fsync_dir(final.parent)
+        fsync_path(final.parent)
         os.replace(partial, final.with_name(final.name + SALVAGED_SUFFIX))
-    fsync_dir(final.parent)
-    sha, size = sha256_file(final)
+    fsync_path(final.parent)
+    sha, size = sha256_and_size(final)
     if pts_to_recording_s is None:
         start = fallback_start_s
     else:
@@ -322,7 +319,7 @@ def _closed_info(
     if probe is None:
         log.warning("%s: closed but unreadable; left as it is", path)
         return None
-    sha, size = sha256_file(path)
+    sha, size = sha256_and_size(path)
     start = probe.first_pts_s + (offset or 0.0)
     duration = probe.last_pts_s - probe.first_pts_s + 1.0 / fps
     return SegmentInfo(

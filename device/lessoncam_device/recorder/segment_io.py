@@ -17,8 +17,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lessoncam_common.durable import fsync_path
+from lessoncam_common.hashing import sha256_and_size
+
 from ..segments import SegmentInfo
-from .storage import append_index, fsync_dir, sha256_file
+from .storage import append_index
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +115,7 @@ class SegmentIO:
                     task.file.fsync()
                     self.fsyncs += 1
                     if task.new:
-                        fsync_dir(task.file.partial.parent)
+                        fsync_path(task.file.partial.parent)
                 else:
                     self._close(task)
             except Exception as e:  # keep serving the other files; the recorder reports it
@@ -130,8 +133,8 @@ class SegmentIO:
         finally:
             f.close_fd()
         os.replace(f.partial, f.final)
-        fsync_dir(f.final.parent)
-        sha, size = sha256_file(f.final)
+        fsync_path(f.final.parent)
+        sha, size = sha256_and_size(f.final)
         info = SegmentInfo(
             recording_id=f.recording_id,
             camera=f.camera,

@@ -15,7 +15,6 @@ to and fsync'd; a torn last line (power cut while appending) is ignored when rea
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lessoncam_common.durable import fsync_path, write_json_atomic
 
 from ..segments import RecordingPlan
 
@@ -72,15 +73,6 @@ def sequence_of(path: Path) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a directory's entries (new names, renames) durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def make_dirs(path: Path) -> None:
     """``mkdir -p`` that also makes each new entry durable in its parent."""
     missing: list[Path] = []
@@ -90,30 +82,7 @@ def make_dirs(path: Path) -> None:
         p = p.parent
     for d in reversed(missing):
         d.mkdir(exist_ok=True)
-        fsync_dir(d.parent)
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Replace ``path`` with ``data`` as JSON: a crash leaves the old file or the new one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def sha256_file(path: Path) -> tuple[str, int]:
-    """(hex sha256, size in bytes) of a file."""
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-            size += len(block)
-    return h.hexdigest(), size
+        fsync_path(d.parent)
 
 
 def plan_from_manifest(manifest: dict[str, Any]) -> RecordingPlan:

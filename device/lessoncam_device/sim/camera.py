@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from .clock import Clock
+from ..clock import Clock
 from .geometry import Image, Optics
 from .scene import Scene
 from .teacher_path import TeacherPath, TeacherPose, companions_at, position_at

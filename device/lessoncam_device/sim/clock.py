@@ -1,50 +1,14 @@
-"""Clocks: the real one, and a virtual one whose ``sleep`` moves time instead of waiting."""
+"""Virtual clocks for the simulator: ``sleep`` moves time instead of waiting.
+
+They implement :class:`lessoncam_device.clock.Clock`; the real clock lives there.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import heapq
 import itertools
-import time
 from datetime import UTC, datetime
-from typing import Protocol
-
-
-class Clock(Protocol):
-    """Monotonic seconds (for pts and deadlines) and UTC wall time (for timestamps people read)."""
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never jumps (CLOCK_MONOTONIC on the unit)."""
-        ...
-
-    def time(self) -> float:
-        """UTC wall time, seconds since the epoch."""
-        ...
-
-    def now(self) -> datetime:
-        """UTC wall time as an aware datetime."""
-        ...
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` of this clock's time."""
-        ...
-
-
-class RealClock:
-    """The machine's clocks; ``sleep`` really waits."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def time(self) -> float:
-        return time.time()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
-
 
 # Loop iterations to wait before time jumps, so tasks woken by the last jump (and tasks they
 # wake in turn) can run up to their next sleep first and time only moves once all are waiting.

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..clock import Clock
 from .camera import FlashSchedule
-from .clock import Clock
 
 # Noise is generated in fixed blocks seeded by block number, so a sample's value does not
 # depend on how the stream is chunked.
 _NOISE_BLOCK = 4800
+_BLOCKS_KEPT = 4  # two channels, each with the block a chunk started in and the next
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class SimulatedMicrophone:
         self.start_pts_s = start
         # Samples per second of camera time: the sample clock's true rate.
         self.true_rate = c.sample_rate * (1.0 + c.drift_ppm / 1e6)
+        self._blocks: dict[tuple[int, int], NDArray[np.float64]] = {}
 
     def sample_position(self, pts_s: float) -> float:
         """The (fractional) sample index captured at camera time ``pts_s``."""
@@ -134,9 +136,17 @@ class SimulatedMicrophone:
         if c.noise_level <= 0:
             return np.zeros(count)
         b0, b1 = first // _NOISE_BLOCK, (first + count - 1) // _NOISE_BLOCK
-        blocks = [
-            np.random.default_rng([c.seed, channel, b]).normal(0.0, c.noise_level, _NOISE_BLOCK)
-            for b in range(b0, b1 + 1)
-        ]
+        blocks = [self._noise_block(channel, b) for b in range(b0, b1 + 1)]
         start = first - b0 * _NOISE_BLOCK
         return np.concatenate(blocks)[start : start + count]
+
+    def _noise_block(self, channel: int, b: int) -> NDArray[np.float64]:
+        # A chunk is a fraction of a block: keep the last few rather than draw each again.
+        block = self._blocks.get((channel, b))
+        if block is None:
+            c = self.config
+            rng = np.random.default_rng([c.seed, channel, b])
+            block = self._blocks[(channel, b)] = rng.normal(0.0, c.noise_level, _NOISE_BLOCK)
+            while len(self._blocks) > _BLOCKS_KEPT:
+                del self._blocks[next(iter(self._blocks))]  # the oldest drawn
+        return block

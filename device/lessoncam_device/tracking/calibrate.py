@@ -29,6 +29,18 @@ _MARGIN_DEG = 5.0  # suggested soft limits stay this far inside the found ones
 
 
 @dataclass(frozen=True)
+class CalibrationRig:
+    """What ``calibrate`` works on: the motor, the main camera's frames, a way to let time
+    pass, and one line saying what it is (the CLI is handed one; today the simulated unit's,
+    ``sim/calibration.py``)."""
+
+    motor: PanMotor
+    frames: TrackingFrames
+    wait: Callable[[float], None]
+    description: str
+
+
+@dataclass(frozen=True)
 class CalibrationReport:
     """What calibration found."""
 

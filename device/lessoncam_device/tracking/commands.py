@@ -5,21 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..config import DeviceConfig
-from ..motors.base import MotorError, MotorLimits
+from ..motors.base import MotorError
 from ..motors.factory import open_motor
-from ..motors.simulated import SimulatedMotorSettings, SimulatedPanMotor
-from ..sim.camera import CameraConfig as SimCameraConfig
-from ..sim.camera import SimulatedCamera
-from ..sim.clock import VirtualClock
-from ..sim.geometry import MarkerSpec
-from ..sim.scene import Scene
-from ..sim.teacher_path import TeacherPath
-from .calibrate import Calibrator
+from .calibrate import CalibrationRig, Calibrator
 from .detector import DetectorSettings, MarkerDetector
-from .frames import SimulatedFrames, frames_for
 from .marker import MIN_MARKER_PX, MarkerError, SheetSpec, marker_px, required_side_m, write_sheets
 
 
@@ -89,7 +82,12 @@ def cmd_marker(args: argparse.Namespace, config: DeviceConfig) -> int:
     return 0
 
 
-def cmd_calibrate(args: argparse.Namespace, config: DeviceConfig) -> int:
+RigFactory = Callable[[argparse.Namespace, DeviceConfig], CalibrationRig]
+"""Builds what ``calibrate`` works on from its arguments and the config (raises MotorError)."""
+
+
+def cmd_calibrate(args: argparse.Namespace, config: DeviceConfig, rig: RigFactory) -> int:
+    """Calibrate on the ``rig`` the CLI hands in (the simulated unit's, today)."""
     tracking = config.tracking
     main = config.cameras["main"]
     detector = MarkerDetector(
@@ -107,47 +105,18 @@ def cmd_calibrate(args: argparse.Namespace, config: DeviceConfig) -> int:
             file=sys.stderr,
         )
         return 1
-    clock = VirtualClock(monotonic_s=0.0)
-    marker = MarkerSpec(
-        dictionary=tracking.dictionary,
-        marker_id=tracking.marker_ids[0],
-        size_m=tracking.marker_size_m,
-    )
-    scene = Scene(marker=marker)
-    standing = TeacherPath("calibration", args.bearing, args.distance, ())
-    camera = SimulatedCamera(
-        scene,
-        standing,
-        SimCameraConfig(
-            width=main.width, height=main.height, hfov_deg=tracking.hfov_deg, start_pts_s=0.0
-        ),
-    )
     try:
-        motor = SimulatedPanMotor(
-            MotorLimits(config.motor.min_deg, config.motor.max_deg),
-            clock,
-            SimulatedMotorSettings(end_stops_deg=(args.end_stops[0], args.end_stops[1])),
-            camera=camera,
-        )
+        unit = rig(args, config)
     except MotorError as exc:
         print(f"calibrate: {exc}", file=sys.stderr)
         return 1
-    frames = frames_for(camera, clock) or SimulatedFrames(camera, clock)
-
-    def wait(seconds: float) -> None:
-        clock.advance(seconds)
-        motor.poll()
-
-    print(
-        f"calibrating the simulated unit: marker {marker.marker_id} ({marker.size_m * 100:g} cm) "
-        f"at {args.distance:g} m, {args.bearing:g} deg"
-    )
+    print(unit.description)
     started = time.monotonic()
-    report = Calibrator(motor, frames, detector, wait, step_deg=args.step_deg).run()
+    report = Calibrator(unit.motor, unit.frames, detector, unit.wait, step_deg=args.step_deg).run()
     for line in report.lines():
         print(line)
     print(f"(took {time.monotonic() - started:.1f} s)")
-    motor.close()
+    unit.motor.close()
     return 0 if report.marker_px is not None else 1
 
 

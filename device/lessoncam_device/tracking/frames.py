@@ -1,19 +1,21 @@
 """Frames for the tracker: the newest picture, as luma, with its capture time.
 
-A source has ``geometry`` (size and lens of the frames it gives) and ``latest()``. The simulated
-camera renders the current view at the current time; with real cameras the recorder's newest
-frame is used (a webcam's picture, or a Pi camera's low-resolution stream).
+A source has ``geometry`` (size and lens of the frames it gives), ``latest()``, and ``mount``
+(the motor that turns its camera). With real cameras the recorder's newest frame is used (a
+webcam's picture, or a Pi camera's low-resolution stream); the simulated classroom gives its
+own (``sim/frames.py``). Each kind of source hands the daemon its frames (``sources.Capture``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
-from ..sim.camera import SimulatedCamera
-from ..sim.clock import Clock
+from ..clock import Clock
+from ..motors.base import PanMotor
 from .detector import Gray
 from .tracker import CameraGeometry
 
@@ -27,34 +29,17 @@ class TrackingFrames(Protocol):
         """The newest frame as (capture time on the monotonic clock, luma), or None."""
         ...
 
+    def mount(self, motor: PanMotor | None) -> bool:
+        """The camera now sits on ``motor`` (None: the lesson is over); True when that motor
+        really turns this picture. A real camera is bolted on a real motor by hand; a
+        simulated one is turned by a simulated motor only."""
+        ...
 
-class SimulatedFrames:
-    """The simulated camera's newest frame, rendered at its current pan (in the caller's
-    thread), optionally scaled down as a low-resolution stream would be."""
 
-    def __init__(
-        self, camera: SimulatedCamera, clock: Clock, stream: str = "main", lores_width: int = 960
-    ) -> None:
-        self.camera = camera
-        self.clock = clock
-        c = camera.config
-        width, height = c.width, c.height
-        self.size: tuple[int, int] | None = None
-        if stream == "lores" and lores_width < c.width:
-            height = round(c.height * lores_width / c.width / 2) * 2
-            width = lores_width
-            self.size = (width, height)
-        self.geometry = CameraGeometry(width, height, c.hfov_deg)
+class LatestFrame(Protocol):
+    """A recorder's newest picture (``LessonRecorder.latest_frame``)."""
 
-    def latest(self) -> tuple[float, Gray] | None:
-        index = self.camera.index_at(self.clock.monotonic())
-        if index < 0:
-            return None
-        pts, bgr = self.camera.frame_at(index)
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-        if self.size is not None:
-            gray = cv2.resize(gray, self.size, interpolation=cv2.INTER_AREA)
-        return pts, np.asarray(gray, np.uint8)
+    def latest_frame(self) -> NDArray[np.uint8] | None: ...
 
 
 class RecorderFrames:
@@ -62,7 +47,7 @@ class RecorderFrames:
     as luma scaled to ``width`` x ``height``; stamped when it is taken."""
 
     def __init__(
-        self, recorder: Any, clock: Clock, width: int, height: int, hfov_deg: float
+        self, recorder: LatestFrame, clock: Clock, width: int, height: int, hfov_deg: float
     ) -> None:
         self.recorder = recorder
         self.clock = clock
@@ -79,13 +64,7 @@ class RecorderFrames:
             gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
         return taken, np.asarray(gray, np.uint8)
 
-
-def frames_for(
-    camera: Any, clock: Clock, stream: str = "main", lores_width: int = 960
-) -> TrackingFrames | None:
-    """The tracking frames a recording camera can give, or None if it gives none."""
-    if isinstance(camera, SimulatedCamera):
-        return SimulatedFrames(camera, clock, stream, lores_width)
-    if isinstance(camera, RecorderFrames):
-        return camera
-    return None
+    def mount(self, motor: PanMotor | None) -> bool:
+        """Nothing to attach: the real camera sits on the real motor. A simulated motor turns
+        no real picture (tracking it would chase the marker to a limit and say "locked")."""
+        return motor is not None and motor.kind != "simulated"

@@ -11,17 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
+from ..clock import Clock
 from ..config import DeviceConfig, TrackingConfig
 from ..motors.base import MotorError, PanMotor
 from ..motors.factory import open_motor
-from ..motors.simulated import SimulatedPanMotor
-from ..sim.camera import SimulatedCamera
-from ..sim.clock import Clock
 from .controller import ControllerSettings, PanController
 from .detector import DetectorSettings, MarkerDetector
-from .frames import TrackingFrames, frames_for
+from .frames import TrackingFrames
 from .tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -84,6 +81,7 @@ class TrackingService:
         self.motor = motor
         self.problem: str | None = None  # what keeps tracking from working, for people
         self.tracker: Tracker | None = None
+        self._frames: TrackingFrames | None = None  # this lesson's, while it is followed
         self._tasks: list[asyncio.Task[None]] = []
         self._opened = motor is not None
         self.busy = False  # a frame is being searched in the worker thread right now
@@ -114,33 +112,39 @@ class TrackingService:
         if not self.tracking.enabled or (self._opened and self.motor is None and not self.problem):
             return "off"
         if self.problem is not None:
-            return {"motor": "no-motor", "frames": "no-frames"}.get(
+            return {"motor": "no-motor", "picture": "no-motor", "frames": "no-frames"}.get(
                 self.problem.split(":", 1)[0], "error"
             )
         if self.tracker is None:
             return "idle"
         return self.tracker.state.value
 
-    async def start(self, camera: Any) -> None:
-        """Follow the marker in ``camera``'s frames until ``stop``; never raises."""
+    async def start(self, frames: TrackingFrames | None) -> None:
+        """Follow the marker in the main camera's ``frames`` until ``stop``; never raises.
+
+        None: this lesson's camera gives the tracker no frames (said in the heartbeat).
+        """
         try:
-            await self._start(camera)
+            await self._start(frames)
         except Exception as exc:
             self.problem = f"tracking: {exc}"
             log.exception("tracking off for this lesson; the recording goes on")
 
-    async def _start(self, camera: Any) -> None:
+    async def _start(self, frames: TrackingFrames | None) -> None:
         if not self.tracking.enabled or self.motor is None or self.tracker is not None:
             return
-        frames = frames_for(camera, self.clock, self.tracking.stream, self.tracking.lores_width)
         if frames is None:
             self.problem = "frames: this camera gives the tracker no frames"
             log.error("tracking off for this lesson: the camera gives the tracker no frames")
             return
-        if self.problem is not None and self.problem.startswith("frames"):
-            self.problem = None
-        if isinstance(self.motor, SimulatedPanMotor) and isinstance(camera, SimulatedCamera):
-            self.motor.attach(camera)  # the simulated motor turns the simulated camera
+        if self.problem is not None and self.problem.startswith(("frames", "picture")):
+            self.problem = None  # this lesson's camera may be another
+        if not frames.mount(self.motor):
+            # Chasing a marker in a picture the motor does not turn ends at a limit, "locked".
+            self.problem = f"picture: the {self.motor.kind} motor does not turn this camera"
+            log.error("tracking off for this lesson: %s", self.problem)
+            return
+        self._frames = frames
         now = self.clock.monotonic()
         controller = PanController(
             controller_settings(self.tracking, self.motor),
@@ -174,6 +178,7 @@ class TrackingService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         tracker, self.tracker = self.tracker, None
+        frames, self._frames = self._frames, None
         if tracker is not None and self.motor is not None:
             log.info(
                 "tracking: lesson over (%d frames searched, marker found in %d)",
@@ -182,8 +187,8 @@ class TrackingService:
             )
             with contextlib.suppress(MotorError):
                 self.motor.move_to(tracker.controller.position_deg)
-            if isinstance(self.motor, SimulatedPanMotor):
-                self.motor.attach(None)
+        if frames is not None:
+            frames.mount(None)
 
     def close(self) -> None:
         if self.motor is not None:

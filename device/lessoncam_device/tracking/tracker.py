@@ -120,11 +120,6 @@ class Tracker:
     def state(self) -> TrackState:
         return self._state
 
-    def pan_at(self, t: float) -> float:
-        """Where the camera pointed at time ``t``: the command ``motor_lag_s`` earlier."""
-        with self._lock:
-            return self._pan_at(t)
-
     def _pan_at(self, t: float) -> float:
         times, angles = self._times, self._angles
         t -= self.motor_lag_s

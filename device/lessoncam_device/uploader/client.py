@@ -154,10 +154,6 @@ class ServerClient:
             await self._http.close()
             self._http = None
 
-    @property
-    def base_url(self) -> str:
-        return str(self._base)
-
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from ..sim.clock import Clock
+from ..clock import Clock
 from .client import ServerClient, UploadError
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,9 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from ..sim.clock import Clock
-from ..spare_room import disk_full
+from lessoncam_common.disk import disk_full
+
+from ..clock import Clock
 from .client import Refused, ServerClient, TimedOut, Unauthorized, Unavailable
 from .policy import Backoff, KeepPolicy, TokenBucket, UploadWindows, is_due
 from .queue import QueuedRecording, QueuedSegment, UploadQueue

@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from .. import audit, lessons, retention
-from ..api_support import ApiRoutes, json_response, parse_query, read_body, require_user
+from ..access import audit
+from ..infra.timeutil import to_iso
+from ..lessons import retention
 from ..services import services_of
-from ..timeutil import to_iso
+from .support import ApiRoutes, json_response, parse_query, read_body, require_user
 
 routes = ApiRoutes("admin")
 
@@ -53,7 +54,7 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
 @routes.route("GET", "/settings", summary="Server-wide settings", auth="admin")
 async def get_settings(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
-    days = lessons.retention_days(services.db, services.config.retention.days)
+    days = retention.retention_days(services.db, services.config.retention.days)
     return json_response({"retention_days": days})
 
 

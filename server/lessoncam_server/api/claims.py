@@ -1,25 +1,13 @@
-"""Unit claims: a teacher uses a unit for her lessons for a while (rules in ``claims.py``)."""
+"""Unit claims: a teacher uses a unit for her lessons for a while (rules in ``units/claims.py``)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import claims, units
-from ..api_support import (
-    ApiError,
-    ApiRoutes,
-    forbidden,
-    json_response,
-    not_found,
-    read_body,
-    require_user,
-)
-from ..fragments import InvalidInput
-from ..services import services_of
-from .comments import refused
+from ..services import client_address, services_of
+from ..units import claims
+from .support import ApiRoutes, json_response, not_found, read_body, require_user
 
 routes = ApiRoutes("claims")
 
@@ -28,13 +16,6 @@ class NewClaim(BaseModel):
     model_config = ConfigDict(extra="forbid")
     unit_id: str = Field(max_length=64)
     hours: int | None = Field(None, description="Fewer hours than the server's maximum.")
-
-
-def _active_unit(request: web.Request, unit_id: str) -> dict[str, Any]:
-    unit = units.active_unit(services_of(request).db, unit_id)
-    if unit is None:
-        raise not_found("unit")
-    return unit
 
 
 @routes.route(
@@ -76,27 +57,10 @@ async def list_claims(request: web.Request) -> web.StreamResponse:
     },
 )
 async def create_claim(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
     user = require_user(request)
     body = await read_body(request, NewClaim)
-    unit = _active_unit(request, body.unit_id)
-    if user.role == "admin":
-        raise forbidden("administrator accounts do not own lessons; a teacher claims a unit")
-    limit = services.config.unit_claims.hours
-    hours = body.hours if body.hours is not None else limit
-    if not 1 <= hours <= limit:
-        raise ApiError(422, "claim_hours", f"a claim lasts from 1 to {limit} hours")
-    try:
-        claim, created = claims.claim(services.db, unit["id"], user.id, hours, services.now())
-    except InvalidInput as exc:
-        raise refused(exc) from None
-    services.audit(
-        request,
-        user,
-        "unit_claim",
-        object_kind="unit",
-        object_id=unit["id"],
-        detail={"until": claim["expires_at"], "extended": not created},
+    claim, created = claims.claim_unit(
+        services_of(request), user, body.unit_id, body.hours, address=client_address(request)
     )
     return json_response({"claim": claims.describe(claim, user.id)}, status=201 if created else 200)
 
@@ -109,31 +73,13 @@ async def create_claim(request: web.Request) -> web.StreamResponse:
     responses={204: "Ended", 403: "Not yours to end", 404: "No such unit or no claim"},
 )
 async def end_claim(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
-    user = require_user(request)
-    unit = _active_unit(request, request.match_info["unit_id"])
-    now = services.now()
-    held = claims.active(services.db, unit["id"], now)
-    if held is None:
-        raise not_found("claim")
-    if not claims.may_end(user, held, unit):
-        services.audit(
-            request,
-            user,
-            "access_denied",
-            outcome="denied",
-            object_kind="unit",
-            object_id=unit["id"],
-            detail={"path": request.path},
-        )
-        raise forbidden("only the teacher using the unit, its own teacher or an admin may end it")
-    claims.release(services.db, held["id"], user.id, now)
-    services.audit(
-        request,
-        user,
-        "unit_release",
-        object_kind="unit",
-        object_id=unit["id"],
-        detail={"claimed_by": held["username"]},
+    ended = claims.end_claim(
+        services_of(request),
+        require_user(request),
+        request.match_info["unit_id"],
+        address=client_address(request),
+        path=request.path,
     )
+    if ended is None:
+        raise not_found("claim")
     return web.Response(status=204)

@@ -9,13 +9,11 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import clips, lesson_views, lessons
-from ..api_support import ApiRoutes, json_response, read_body
-from ..fragments import InvalidInput
-from ..permissions import OWNER_ACCESS
+from ..access.permissions import OWNER_ACCESS
+from ..lessons import clips, summary, viewings
 from ..services import services_of
-from .comments import refused
 from .lessons import lesson_for
+from .support import ApiRoutes, json_response, read_body
 
 routes = ApiRoutes("clips")
 
@@ -45,10 +43,7 @@ async def create_clip(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, _acc = lesson_for(request, "manage")
     body = await read_body(request, NewClip)
-    try:
-        clip = clips.create(services.db, row, body.start_s, body.end_s, body.title, services.now())
-    except InvalidInput as exc:
-        raise refused(exc) from None
+    clip = clips.create(services.db, row, body.start_s, body.end_s, body.title, services.now())
     services.audit(
         request,
         user,
@@ -64,7 +59,7 @@ async def create_clip(request: web.Request) -> web.StreamResponse:
     if services.assembler is not None:
         services.assembler.submit(clip["id"])
     return json_response(
-        {"clip": lessons.summary(services.db, clip, user.id, OWNER_ACCESS)}, status=202
+        {"clip": summary.summary(services.db, clip, user.id, OWNER_ACCESS)}, status=202
     )
 
 
@@ -91,4 +86,4 @@ async def list_clips(request: web.Request) -> web.StreamResponse:
 async def list_views(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     _user, row, _acc = lesson_for(request, "manage")
-    return json_response({"views": lesson_views.viewers(services.db, row["id"])})
+    return json_response({"views": viewings.viewers(services.db, row["id"])})

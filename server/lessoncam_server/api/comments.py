@@ -1,7 +1,7 @@
 """Comments on a lesson: list, add, reply, edit, delete, export as CSV; the viewing guide.
 
 Access to the lesson is checked on every request (``lesson_for``); which comments the caller
-sees (shared ones and her own private notes) is decided in ``comments.py``.
+sees (shared ones and her own private notes) is decided in ``lessons/comments.py``.
 """
 
 from __future__ import annotations
@@ -11,19 +11,10 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import comments
-from ..api_support import (
-    ApiError,
-    ApiRoutes,
-    json_response,
-    not_found,
-    parse_query,
-    read_body,
-    require_user,
-)
-from ..fragments import InvalidInput
+from ..lessons import comments
 from ..services import services_of
 from .lessons import lesson_for
+from .support import ApiRoutes, json_response, not_found, parse_query, read_body, require_user
 
 routes = ApiRoutes("comments")
 
@@ -53,11 +44,9 @@ class ExportQuery(BaseModel):
     sep: Literal["comma", "semicolon"] = Field(
         "comma", description="semicolon suits a spreadsheet set to Dutch."
     )
-
-
-def refused(exc: InvalidInput) -> ApiError:
-    """The API answer for input a person can correct (status, stable code, message)."""
-    return ApiError(exc.status, exc.code, exc.message)
+    private: bool = Field(
+        False, description="Include my own private notes (left out unless asked for)."
+    )
 
 
 def _comment_id(request: web.Request) -> int:
@@ -115,10 +104,7 @@ async def create_comment(request: web.Request) -> web.StreamResponse:
         parent_id=body.parent_id,
     )
     guide_config = services.config.viewing_guide
-    try:
-        stored = comments.create(services.db, row, user.id, new, guide_config, services.now())
-    except InvalidInput as exc:
-        raise refused(exc) from None
+    stored = comments.create(services.db, row, user.id, new, guide_config, services.now())
     services.audit(
         request,
         user,
@@ -160,12 +146,9 @@ async def update_comment(request: web.Request) -> web.StreamResponse:
         tags=tuple(body.tags) if body.tags is not None else None,
     )
     guide_config = services.config.viewing_guide
-    try:
-        stored = comments.update(
-            services.db, row, user.id, comment_id, change, guide_config, services.now()
-        )
-    except InvalidInput as exc:
-        raise refused(exc) from None
+    stored = comments.update(
+        services.db, row, user.id, comment_id, change, guide_config, services.now()
+    )
     services.audit(
         request,
         user,
@@ -191,10 +174,7 @@ async def delete_comment(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, acc = lesson_for(request)
     comment_id = _comment_id(request)
-    try:
-        gone = comments.delete(services.db, row, user.id, comment_id, acc)
-    except InvalidInput as exc:
-        raise refused(exc) from None
+    gone = comments.delete(services.db, row, user.id, comment_id, acc)
     services.audit(
         request,
         user,
@@ -213,7 +193,7 @@ async def delete_comment(request: web.Request) -> web.StreamResponse:
 @routes.route(
     "GET",
     "/lessons/{lesson_id}/comments.csv",
-    summary="The comments I can see, as CSV (private notes of others never appear)",
+    summary="The comments I can see, as CSV (my private notes only if asked for, others' never)",
     auth="user",
     query=ExportQuery,
     content="text/csv",
@@ -224,7 +204,8 @@ async def export_comments(request: web.Request) -> web.StreamResponse:
     user, row, acc = lesson_for(request)
     query = parse_query(request, ExportQuery)
     threads = comments.threads(services.db, row["id"], user.id, acc, services.config.viewing_guide)
-    text = comments.to_csv(threads, query.lang, "," if query.sep == "comma" else ";")
+    exported = comments.for_export(threads, private_notes=query.private)
+    text = comments.to_csv(exported, query.lang, "," if query.sep == "comma" else ";")
     services.audit(request, user, "comments_export", object_kind="lesson", object_id=row["id"])
     name = f"comments-{row['started_at'][:10]}-{row['id'][-6:]}.csv"
     return web.Response(

@@ -6,15 +6,22 @@ no URL that serves a lesson's bytes without that check.
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from .. import clips, lesson_views, lessons, recordings
-from ..api_support import (
+from ..access.permissions import Access
+from ..access.principal import User
+from ..infra.paths import CAMERA_ID
+from ..lessons import clips, deletion, summary, viewings
+from ..lessons.guard import LessonDenied, checked_lesson
+from ..lessons.library import visible_lessons
+from ..services import services_of
+from ..units import recordings
+from .media_response import MediaFile, refuse_unsatisfiable
+from .support import (
     ApiRoutes,
     forbidden,
     json_response,
@@ -23,11 +30,6 @@ from ..api_support import (
     read_body,
     require_user,
 )
-from ..lesson_guard import LessonDenied, checked_lesson
-from ..paths import CAMERA_ID
-from ..permissions import Access
-from ..principal import User
-from ..services import services_of
 
 routes = ApiRoutes("lessons")
 
@@ -58,7 +60,7 @@ def _media_file(request: web.Request, row: dict[str, Any], kind: str) -> Path:
         return services.paths.poster(row["id"], version)
     camera = request.match_info["camera"]
     media = (
-        lessons.media_of(services.db, row["id"]).get(camera)
+        summary.media_of(services.db, row["id"]).get(camera)
         if CAMERA_ID.fullmatch(camera)
         else None
     )
@@ -72,10 +74,7 @@ def _media_file(request: web.Request, row: dict[str, Any], kind: str) -> Path:
 def _file(path: Path, content_type: str, **headers: str) -> web.FileResponse:
     # no-store: a lesson must not linger in a shared school laptop's cache. Never compressed,
     # so sendfile serves it and Range offsets stay byte offsets.
-    response = web.FileResponse(
-        path, headers={"Cache-Control": "no-store", "Content-Type": content_type, **headers}
-    )
-    return response
+    return MediaFile(path, {"Cache-Control": "no-store", "Content-Type": content_type, **headers})
 
 
 class LibraryQuery(BaseModel):
@@ -94,22 +93,14 @@ async def library(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user = require_user(request)
     q = parse_query(request, LibraryQuery)
-    now: datetime = services.now()
-    rows = [
-        row
-        for rid in lessons.visible_ids(services.db, user.id, now)
-        if (row := recordings.get(services.db, rid)) is not None
-    ]
-    rows.sort(key=lambda row: row["started_at"], reverse=True)
-    page = rows[q.offset : q.offset + q.limit]
-    # Summaries (several queries each) only for the page asked for.
-    out = [
-        lessons.summary(services.db, row, user.id, lessons.access(services.db, user.id, row, now))
-        for row in page
-    ]
-    more = q.offset + len(page) < len(rows)
+    found, total = visible_lessons(
+        services.db, user.id, services.now(), limit=q.limit, offset=q.offset
+    )
+    # Summaries (a few queries each) only for the page asked for.
+    out = [summary.summary(services.db, row, user.id, acc) for row, acc in found]
+    more = q.offset + len(found) < total
     return json_response(
-        {"lessons": out, "total": len(rows), "next_offset": q.offset + len(page) if more else None}
+        {"lessons": out, "total": total, "next_offset": q.offset + len(found) if more else None}
     )
 
 
@@ -123,8 +114,8 @@ async def library(request: web.Request) -> web.StreamResponse:
 async def lesson_detail(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, acc = lesson_for(request)
-    lesson_views.record_open(services, request, user, row)
-    return json_response(lessons.summary(services.db, row, user.id, acc))
+    viewings.record_open(services, request, user, row)
+    return json_response(summary.summary(services.db, row, user.id, acc))
 
 
 @routes.route(
@@ -144,7 +135,7 @@ async def update_lesson(request: web.Request) -> web.StreamResponse:
         services.db.table("recordings").update(row["id"], changes)
     services.audit(request, user, "lesson_update", object_kind="lesson", object_id=row["id"])
     fresh = recordings.get(services.db, row["id"]) or row
-    return json_response(lessons.summary(services.db, fresh, user.id, acc))
+    return json_response(summary.summary(services.db, fresh, user.id, acc))
 
 
 @routes.route(
@@ -162,8 +153,8 @@ async def delete_lesson(request: web.Request) -> web.StreamResponse:
         doomed += [c["id"] for c in clips.of_lesson(services.db, row["id"])]
     for rid in doomed:
         if services.assembler is not None:
-            services.assembler.live.forget(rid)
-        lessons.delete(services.db, services.paths, rid)
+            services.assembler.forget(rid)
+        deletion.delete(services.db, services.paths, rid)
         services.audit(request, user, "lesson_delete", object_kind="lesson", object_id=rid)
     return web.Response(status=204)
 
@@ -187,15 +178,17 @@ async def video(request: web.Request) -> web.StreamResponse:
     download = request.query.get("download") == "1"
     user, row, _acc = lesson_for(request, "manage" if download else "view")
     path = _media_file(request, row, "video")
+    refuse_unsatisfiable(request, path)
     if download:
-        services.audit(
-            request,
-            user,
-            "lesson_download",
-            object_kind="lesson",
-            object_id=row["id"],
-            detail={"camera": request.match_info["camera"]},
-        )
+        if request.method == "GET":  # a HEAD only asks how big it is
+            services.audit(
+                request,
+                user,
+                "lesson_download",
+                object_kind="lesson",
+                object_id=row["id"],
+                detail={"camera": request.match_info["camera"]},
+            )
         name = f"lesson-{row['started_at'][:10]}-{request.match_info['camera']}.mp4"
         return _file(path, "video/mp4", **{"Content-Disposition": f'attachment; filename="{name}"'})
     return _file(path, "video/mp4")

@@ -5,9 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from .. import accounts, recordings
-from ..api_support import (
-    ApiError,
+from ..access import accounts
+from ..infra.paths import RECORDING_ID
+from ..middleware import ApiError
+from ..services import services_of
+from ..units import recordings
+from ..units.manifest import Completion, Manifest
+from ..units.recordings import RecordingError
+from .support import (
     ApiRoutes,
     bad_request,
     json_response,
@@ -16,10 +21,6 @@ from ..api_support import (
     require_unit,
     require_user,
 )
-from ..manifest import Completion, Manifest
-from ..paths import RECORDING_ID
-from ..recordings import RecordingError
-from ..services import services_of
 
 routes = ApiRoutes("recordings")
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from .. import accounts
-from ..api_support import ApiError, ApiRoutes, json_response, read_body, require_user
-from ..passwords import WeakPassword, verify_password
+from ..access import accounts, signing_in
+from ..access.sessions import COOKIE_NAME
+from ..middleware import clear_session_cookie, set_session_cookie
 from ..services import client_address, services_of
-from ..sessions import COOKIE_NAME
-from ..web_security import clear_session_cookie, set_session_cookie
+from .support import ApiRoutes, json_response, read_body, require_user
 
 routes = ApiRoutes("session")
 
@@ -39,40 +38,16 @@ def _me(user_id: int, request: web.Request, csrf: str) -> dict[str, object]:
     responses={200: "Signed in", 401: "Wrong username or password", 429: "Too many tries"},
 )
 async def login(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
     body = await read_body(request, LoginRequest)
-    now, address = services.now(), client_address(request)
-    wait = services.throttle.retry_after(body.username, address, now)
-    if wait is not None:
-        services.audit(
-            request,
-            None,
-            "login",
-            outcome="denied",
-            actor_name=body.username,
-            detail={"reason": "throttled"},
-        )
-        raise ApiError(
-            429,
-            "throttled",
-            f"too many failed sign-ins; try again in {int(wait) + 1} seconds",
-            **{"Retry-After": str(int(wait) + 1)},
-        )
-    row = accounts.authenticate(services.db, body.username, body.password)
-    if row is None:
-        services.throttle.failed(body.username, address, now)
-        services.audit(request, None, "login", outcome="failed", actor_name=body.username)
-        raise ApiError(401, "bad_credentials", "wrong username or password")
-    services.throttle.succeeded(body.username)
-    old = request.cookies.get(COOKIE_NAME)
-    if old:
-        services.sessions.revoke(old)  # rotate: never reuse a token from before sign-in
-    token, csrf = services.sessions.create(row["id"], address, now)
-    services.audit(
-        request, None, "login", actor_name=row["username"], object_kind="user", object_id=row["id"]
+    session = signing_in.sign_in(
+        services_of(request),
+        body.username,
+        body.password,
+        address=client_address(request),
+        previous_token=request.cookies.get(COOKIE_NAME),
     )
-    response = json_response(_me(row["id"], request, csrf))
-    set_session_cookie(request, response, token)
+    response = json_response(_me(session.user_id, request, session.csrf_token))
+    set_session_cookie(request, response, session.token)
     return response
 
 
@@ -96,10 +71,9 @@ async def whoami(request: web.Request) -> web.StreamResponse:
     responses={204: "Signed out"},
 )
 async def logout(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
     user = require_user(request)
-    services.sessions.revoke(request.cookies.get(COOKIE_NAME, ""))
-    services.audit(request, user, "logout")
+    token = request.cookies.get(COOKIE_NAME, "")
+    signing_in.sign_out(services_of(request), user, token, address=client_address(request))
     response = web.Response(status=204)
     clear_session_cookie(request, response)
     return response
@@ -114,21 +88,15 @@ async def logout(request: web.Request) -> web.StreamResponse:
     responses={200: "Changed; a new session, all others signed out", 400: "Too weak or wrong"},
 )
 async def change_password(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
     user = require_user(request)
     body = await read_body(request, PasswordChange)
-    row = accounts.get_user(services.db, user.id)
-    if row is None or not verify_password(row["password_hash"], body.current_password):
-        services.audit(request, user, "password_change", outcome="failed")
-        raise ApiError(400, "bad_credentials", "the current password is wrong")
-    try:
-        accounts.set_password(services.db, user.id, body.new_password, services.now())
-    except WeakPassword as exc:
-        raise ApiError(400, "weak_password", str(exc)) from None
-    # Sign out everywhere, then give this browser a fresh session.
-    services.sessions.revoke_all(user.id)
-    token, csrf = services.sessions.create(user.id, client_address(request), services.now())
-    services.audit(request, user, "password_change")
-    response = json_response(_me(user.id, request, csrf))
-    set_session_cookie(request, response, token)
+    session = signing_in.change_password(
+        services_of(request),
+        user,
+        body.current_password,
+        body.new_password,
+        address=client_address(request),
+    )
+    response = json_response(_me(user.id, request, session.csrf_token))
+    set_session_cookie(request, response, session.token)
     return response

@@ -11,9 +11,16 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 from sqlite_utils import Database
 
-from .. import accounts, claims, units
-from ..api_support import (
-    ApiError,
+from lessoncam_common.durable import write_atomic
+
+from ..access import accounts
+from ..infra.db import query_row, query_rows
+from ..infra.paths import UNIT_ID
+from ..infra.timeutil import to_iso
+from ..middleware import ApiError
+from ..services import services_of
+from ..units import claims, fleet
+from .support import (
     ApiRoutes,
     bad_request,
     json_response,
@@ -22,11 +29,6 @@ from ..api_support import (
     require_unit,
     require_user,
 )
-from ..db import query_row, query_rows
-from ..durable import write_atomic
-from ..paths import UNIT_ID
-from ..services import services_of
-from ..timeutil import to_iso
 
 routes = ApiRoutes("units")
 
@@ -90,7 +92,7 @@ async def create_code(request: web.Request) -> web.StreamResponse:
     body = await read_body(request, NewCode)
     lifetime = timedelta(minutes=services.config.security.enrolment_code_minutes)
     teacher_id = _teacher_id(services.db, body.teacher) if body.teacher else None
-    code, expires = units.new_enrolment_code(
+    code, expires = fleet.new_enrolment_code(
         services.db, body.unit_name, admin.id, services.now(), lifetime, teacher_id
     )
     services.audit(request, admin, "enrolment_code_create", detail={"unit_name": body.unit_name})
@@ -109,8 +111,8 @@ async def enrol(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     body = await read_body(request, Enrolment)
     try:
-        unit, token = units.enrol(services.db, body.code, services.now())
-    except units.EnrolmentRefused as exc:
+        unit, token = fleet.enrol(services.db, body.code, services.now())
+    except fleet.EnrolmentRefused as exc:
         services.audit(request, None, "unit_enrol", outcome="failed", detail={"reason": str(exc)})
         raise ApiError(400, "enrolment_refused", str(exc)) from None
     services.audit(request, unit, "unit_enrol", object_kind="unit", object_id=unit.id)
@@ -138,7 +140,7 @@ async def heartbeat(request: web.Request) -> web.StreamResponse:
     unit = require_unit(request)
     beat = await read_body(request, Heartbeat)
     now = services.now()
-    units.store_heartbeat(services.db, unit.id, beat.model_dump(), now)
+    fleet.store_heartbeat(services.db, unit.id, beat.model_dump(), now)
     if beat.snapshot_jpeg_base64:
         try:
             jpeg = base64.b64decode(beat.snapshot_jpeg_base64, validate=True)
@@ -164,10 +166,10 @@ async def list_units(request: web.Request) -> web.StreamResponse:
         """SELECT u.*, t.username AS teacher FROM units u
            LEFT JOIN users t ON t.id = u.teacher_id ORDER BY u.name""",
     )
-    fleet = [units.describe(r, now) for r in rows]
-    for unit in fleet:
+    described = [fleet.describe(r, now) for r in rows]
+    for unit in described:
         unit["claim"] = claims.describe(claims.active(services.db, unit["id"], now), None)
-    return json_response({"units": fleet})
+    return json_response({"units": described})
 
 
 @routes.route(
@@ -201,7 +203,7 @@ async def update_unit(request: web.Request) -> web.StreamResponse:
         object_id=str(row["id"]),
         detail=body.model_dump(exclude_none=True),
     )
-    return json_response({"unit": units.describe(_unit_row(request), services.now())})
+    return json_response({"unit": fleet.describe(_unit_row(request), services.now())})
 
 
 @routes.route(
@@ -215,7 +217,7 @@ async def revoke_unit(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     admin = require_user(request)
     row = _unit_row(request)
-    units.revoke(services.db, str(row["id"]), services.now())
+    fleet.revoke(services.db, str(row["id"]), services.now())
     services.audit(request, admin, "unit_revoke", object_kind="unit", object_id=str(row["id"]))
     return web.Response(status=204)
 

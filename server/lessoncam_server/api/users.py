@@ -5,11 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from .. import accounts
-from ..api_support import ApiError, ApiRoutes, json_response, not_found, read_body, require_user
-from ..passwords import WeakPassword
-from ..principal import Role
-from ..services import services_of
+from ..access import accounts, administration
+from ..access.principal import Role
+from ..infra.errors import Invalid
+from ..middleware import ApiError
+from ..services import client_address, services_of
+from .support import ApiRoutes, json_response, read_body, require_user
 
 routes = ApiRoutes("users")
 
@@ -27,13 +28,6 @@ class UserChange(BaseModel):
     disabled: bool | None = None
 
 
-def _user_id(request: web.Request) -> int:
-    raw = request.match_info["user_id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise not_found("user")
-    return int(raw)
-
-
 @routes.route("GET", "/users", summary="All accounts", auth="admin")
 async def list_users(request: web.Request) -> web.StreamResponse:
     return json_response({"users": accounts.list_users(services_of(request).db)})
@@ -48,27 +42,23 @@ async def list_users(request: web.Request) -> web.StreamResponse:
     responses={201: "Created; a generated password is returned once", 400: "Invalid"},
 )
 async def create_user(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
-    admin = require_user(request)
     body = await read_body(request, NewUser)
-    password = body.password or accounts.generate_password()
     try:
-        user = accounts.create_user(
-            services.db, body.username, password, body.role, services.now(), body.display_name
+        user, generated = administration.create_account(
+            services_of(request),
+            require_user(request),
+            body.username,
+            body.role,
+            password=body.password,
+            display_name=body.display_name,
+            address=client_address(request),
         )
-    except (accounts.AccountError, WeakPassword) as exc:
-        raise ApiError(400, "invalid_user", str(exc)) from None
-    services.audit(
-        request,
-        admin,
-        "user_create",
-        object_kind="user",
-        object_id=user["id"],
-        detail={"role": body.role},
-    )
+    except Invalid as exc:
+        # The API has answered every refused account with this code since the start.
+        raise ApiError(400, "invalid_user", exc.message) from None
     out: dict[str, object] = {"user": user}
-    if body.password is None:
-        out["password"] = password
+    if generated is not None:
+        out["password"] = generated
     return json_response(out, status=201)
 
 
@@ -81,25 +71,15 @@ async def create_user(request: web.Request) -> web.StreamResponse:
     responses={200: "Changed", 404: "No such user"},
 )
 async def update_user(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
-    admin = require_user(request)
-    user_id = _user_id(request)
     body = await read_body(request, UserChange)
-    if accounts.get_user(services.db, user_id) is None:
-        raise not_found("user")
-    changes = body.model_dump(exclude_none=True)
-    if user_id == admin.id and (changes.get("disabled") or changes.get("role", "admin") != "admin"):
-        raise ApiError(400, "self_lockout", "you cannot disable yourself or drop your admin role")
-    accounts.update_user(services.db, services.sessions, user_id, changes)
-    services.audit(
-        request,
-        admin,
-        "user_update",
-        object_kind="user",
-        object_id=user_id,
-        detail=body.model_dump(exclude_none=True),
+    user = administration.update_account(
+        services_of(request),
+        require_user(request),
+        request.match_info["user_id"],
+        body.model_dump(exclude_none=True),
+        address=client_address(request),
     )
-    return json_response({"user": accounts.public(accounts.get_user(services.db, user_id) or {})})
+    return json_response({"user": user})
 
 
 @routes.route(
@@ -110,15 +90,12 @@ async def update_user(request: web.Request) -> web.StreamResponse:
     responses={200: "The new password, shown once", 404: "No such user"},
 )
 async def reset_password(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
-    admin = require_user(request)
-    user_id = _user_id(request)
-    if accounts.get_user(services.db, user_id) is None:
-        raise not_found("user")
-    password = accounts.generate_password()
-    accounts.set_password(services.db, user_id, password, services.now())
-    services.sessions.revoke_all(user_id)
-    services.audit(request, admin, "password_reset", object_kind="user", object_id=user_id)
+    _user, password = administration.reset_password(
+        services_of(request),
+        require_user(request),
+        request.match_info["user_id"],
+        address=client_address(request),
+    )
     return json_response({"password": password})
 
 

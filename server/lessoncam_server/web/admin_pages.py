@@ -12,14 +12,18 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .. import accounts, audit, claims, lessons, retention, storage, units
-from ..assembly import WAITING_FOR_SPACE
-from ..audit import ACTIONS
-from ..db import query_rows
-from ..passwords import MIN_LENGTH, WeakPassword
-from ..paths import UNIT_ID
-from ..services import services_of
-from ..timeutil import to_iso
+from ..access import accounts, administration, audit
+from ..access.audit import ACTIONS
+from ..access.passwords import MIN_LENGTH
+from ..infra import disk_space
+from ..infra.db import query_rows
+from ..infra.errors import Invalid, NotFound
+from ..infra.paths import UNIT_ID
+from ..infra.timeutil import to_iso
+from ..lessons import retention
+from ..media.assembly import WAITING_FOR_SPACE
+from ..services import client_address, services_of
+from ..units import claims, fleet
 from .i18n import N_, t
 from .qr import qr_svg
 from .render import PageError, form_of, redirect, render, signed_in_admin
@@ -67,88 +71,73 @@ async def users_page(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/admin/users")
 async def create_user(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
     admin = signed_in_admin(request)
     form = await form_of(request)
     username = form.get("username", "").strip()
-    role = form.get("role", "teacher")
-    password = form.get("password", "") or accounts.generate_password()
-    if role not in accounts.ROLES:
-        return _users_page(request, t(request, "Choose a role."), status=400)
-    if accounts.USERNAME.fullmatch(username) is None:
-        message = t(
-            request,
-            "A username has 2 to 64 characters: letters, digits and . _ @ -, "
-            "starting with a letter or digit.",
-        )
-        return _users_page(request, message, status=400)
-    if accounts.find_user(services.db, username) is not None:
-        message = t(request, "The username %(name)s is taken.", name=username)
-        return _users_page(request, message, status=400)
     try:
-        user = accounts.create_user(
-            services.db,
+        _user, generated = administration.create_account(
+            services_of(request),
+            admin,
             username,
-            password,
-            role,
-            services.now(),
-            form.get("display_name", "").strip()[:120] or None,
+            form.get("role", "teacher"),
+            password=form.get("password") or None,
+            display_name=form.get("display_name", "").strip()[:120] or None,
+            address=client_address(request),
         )
-    except WeakPassword:
-        message = t(request, "A password needs at least %(count)s characters.", count=MIN_LENGTH)
-        return _users_page(request, message, status=400)
-    services.audit(
-        request,
-        admin,
-        "user_create",
-        object_kind="user",
-        object_id=user["id"],
-        detail={"role": role},
-    )
-    shown = None if form.get("password") else (username, password)
+    except Invalid as exc:
+        messages = {
+            "role_unknown": t(request, "Choose a role."),
+            "username_invalid": t(
+                request,
+                "A username has 2 to 64 characters: letters, digits and . _ @ -, "
+                "starting with a letter or digit.",
+            ),
+            "username_taken": t(request, "The username %(name)s is taken.", name=username),
+            "weak_password": t(
+                request, "A password needs at least %(count)s characters.", count=MIN_LENGTH
+            ),
+        }
+        if exc.code not in messages:
+            raise
+        return _users_page(request, messages[exc.code], status=400)
+    shown = (username, generated) if generated is not None else None
     return _users_page(request, shown_password=shown)
-
-
-def _user_id(request: web.Request) -> int:
-    raw = request.match_info["user_id"]
-    services = services_of(request)
-    if not raw.isdigit() or len(raw) > 12 or accounts.get_user(services.db, int(raw)) is None:
-        raise PageError(404, NO_SUCH_PAGE)
-    return int(raw)
 
 
 @routes.post("/admin/users/{user_id}/disabled")
 async def set_disabled(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
     admin = signed_in_admin(request)
-    user_id = _user_id(request)
     form = await form_of(request)
-    disabled = form.get("disabled") == "1"
-    if user_id == admin.id and disabled:
+    changes = {"disabled": form.get("disabled") == "1"}
+    try:
+        administration.update_account(
+            services_of(request),
+            admin,
+            request.match_info["user_id"],
+            changes,
+            address=client_address(request),
+        )
+    except NotFound:
+        raise PageError(404, NO_SUCH_PAGE) from None
+    except Invalid as exc:
+        if exc.code != "self_lockout":
+            raise
         return _users_page(request, t(request, "You cannot disable your own account."), status=400)
-    accounts.update_user(services.db, services.sessions, user_id, {"disabled": disabled})
-    services.audit(
-        request,
-        admin,
-        "user_update",
-        object_kind="user",
-        object_id=user_id,
-        detail={"disabled": disabled},
-    )
     raise redirect("/admin/users", "user_changed")
 
 
 @routes.post("/admin/users/{user_id}/password-reset")
 async def reset_password(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
-    admin = signed_in_admin(request)
-    user_id = _user_id(request)
-    password = accounts.generate_password()
-    accounts.set_password(services.db, user_id, password, services.now())
-    services.sessions.revoke_all(user_id)
-    services.audit(request, admin, "password_reset", object_kind="user", object_id=user_id)
-    row = accounts.get_user(services.db, user_id) or {}
-    return _users_page(request, shown_password=(str(row.get("username")), password))
+    try:
+        user, password = administration.reset_password(
+            services_of(request),
+            signed_in_admin(request),
+            request.match_info["user_id"],
+            address=client_address(request),
+        )
+    except NotFound:
+        raise PageError(404, NO_SUCH_PAGE) from None
+    return _users_page(request, shown_password=(str(user.get("username")), password))
 
 
 # --- units and the fleet ----------------------------------------------------------------------
@@ -170,10 +159,10 @@ def _fleet(request: web.Request) -> list[dict[str, Any]]:
            LEFT JOIN users t ON t.id = u.teacher_id ORDER BY u.revoked_at IS NOT NULL, u.name""",
     )
     now = services.now()
-    fleet = [units.describe(r, now) for r in rows]
-    for unit in fleet:
+    described = [fleet.describe(r, now) for r in rows]
+    for unit in described:
         unit["claim"] = claims.describe(claims.active(services.db, unit["id"], now), None)
-    return fleet
+    return described
 
 
 def _units_page(
@@ -224,7 +213,7 @@ async def create_code(request: web.Request) -> web.StreamResponse:
         if teacher_id is None:
             return _units_page(request, t(request, "Choose a teacher from the list."), status=400)
     lifetime = timedelta(minutes=services.config.security.enrolment_code_minutes)
-    code, expires = units.new_enrolment_code(
+    code, expires = fleet.new_enrolment_code(
         services.db, name, admin.id, services.now(), lifetime, teacher_id
     )
     services.audit(request, admin, "enrolment_code_create", detail={"unit_name": name})
@@ -282,7 +271,7 @@ async def revoke_unit(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     admin = signed_in_admin(request)
     unit_id = _unit_id(request)
-    units.revoke(services.db, unit_id, services.now())
+    fleet.revoke(services.db, unit_id, services.now())
     services.audit(request, admin, "unit_revoke", object_kind="unit", object_id=unit_id)
     raise redirect("/admin/units", "unit_revoked")
 
@@ -294,14 +283,14 @@ def _settings_page(
     request: web.Request, error: str | None = None, status: int = 200
 ) -> web.Response:
     services = services_of(request)
-    days = lessons.retention_days(services.db, services.config.retention.days)
+    days = retention.retention_days(services.db, services.config.retention.days)
     context = {
         "days": days,
         "error": error,
         "min": retention.MIN_DAYS,
         "max": retention.MAX_DAYS,
-        "disk": storage.disk_space(services.paths.root),
-        "waiting": storage.lessons_waiting_for_space(services.db, WAITING_FOR_SPACE),
+        "disk": disk_space.disk_space(services.paths.root),
+        "waiting": disk_space.lessons_waiting_for_space(services.db, WAITING_FOR_SPACE),
     }
     return render(request, "admin/settings.html", context, status=status)
 

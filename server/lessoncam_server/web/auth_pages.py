@@ -6,11 +6,12 @@ import math
 
 from aiohttp import web
 
-from .. import accounts
-from ..passwords import MIN_LENGTH, WeakPassword, verify_password
+from ..access import signing_in
+from ..access.passwords import MIN_LENGTH
+from ..access.sessions import COOKIE_NAME
+from ..infra.errors import BadCredentials, DomainError, Throttled
+from ..middleware import clear_session_cookie, cookie_secure, set_session_cookie
 from ..services import client_address, services_of
-from ..sessions import COOKIE_NAME
-from ..web_security import clear_session_cookie, cookie_secure, set_session_cookie
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, t
 from .render import current_user, form_of, redirect, render, safe_next, signed_in
 
@@ -40,7 +41,6 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/login")
 async def login(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
     form = await form_of(request)
     username = form.get("username", "").strip()[:64]
     password = form.get("password", "")[:1024]
@@ -52,48 +52,34 @@ async def login(request: web.Request) -> web.StreamResponse:
 
     if not username or not password:
         return again(t(request, "Enter your username and password."), 400)
-    now, address = services.now(), client_address(request)
-    wait = services.throttle.retry_after(username, address, now)
-    if wait is not None:
-        services.audit(
-            request,
-            None,
-            "login",
-            outcome="denied",
-            actor_name=username,
-            detail={"reason": "throttled"},
+    try:
+        session = signing_in.sign_in(
+            services_of(request),
+            username,
+            password,
+            address=client_address(request),
+            previous_token=request.cookies.get(COOKIE_NAME),
         )
+    except Throttled as exc:
         message = t(
             request,
             "Too many failed sign-ins. Try again in %(minutes)s minutes.",
-            minutes=max(1, math.ceil(wait / 60)),
+            minutes=max(1, math.ceil(exc.retry_after_s / 60)),
         )
         return again(message, 429)
-    row = accounts.authenticate(services.db, username, password)
-    if row is None:
-        services.throttle.failed(username, address, now)
-        services.audit(request, None, "login", outcome="failed", actor_name=username)
+    except BadCredentials:
         return again(t(request, "Wrong username or password."), 401)
-    services.throttle.succeeded(username)
-    old = request.cookies.get(COOKIE_NAME)
-    if old:
-        services.sessions.revoke(old)  # rotate: never keep a token from before sign-in
-    token, _csrf = services.sessions.create(row["id"], address, now)
-    services.audit(
-        request, None, "login", actor_name=row["username"], object_kind="user", object_id=row["id"]
-    )
     response = web.HTTPSeeOther(target)
-    set_session_cookie(request, response, token)
+    set_session_cookie(request, response, session.token)
     raise response
 
 
 @routes.post("/logout")
 async def logout(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
-    services = services_of(request)
     if user is not None:
-        services.sessions.revoke(request.cookies.get(COOKIE_NAME, ""))
-        services.audit(request, user, "logout")
+        token = request.cookies.get(COOKIE_NAME, "")
+        signing_in.sign_out(services_of(request), user, token, address=client_address(request))
     response = redirect("/login", "signed_out")
     clear_session_cookie(request, response)
     raise response
@@ -107,7 +93,6 @@ async def password_page(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/account/password")
 async def change_password(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
     user = signed_in(request)
     form = await form_of(request)
     current, new, repeat = (form.get(k, "") for k in ("current", "new", "repeat"))
@@ -116,23 +101,30 @@ async def change_password(request: web.Request) -> web.StreamResponse:
         context = {"error": message, "min_length": MIN_LENGTH}
         return render(request, "password.html", context, status=400)
 
-    row = accounts.get_user(services.db, user.id)
-    if row is None or not verify_password(row["password_hash"], current):
-        services.audit(request, user, "password_change", outcome="failed")
-        return again(t(request, "Your current password is wrong."))
-    if new != repeat:
-        return again(t(request, "The two new passwords differ. Type the same password twice."))
+    messages = {
+        "bad_credentials": t(request, "Your current password is wrong."),
+        "passwords_differ": t(
+            request, "The two new passwords differ. Type the same password twice."
+        ),
+        "weak_password": t(
+            request, "A password needs at least %(count)s characters.", count=MIN_LENGTH
+        ),
+    }
     try:
-        accounts.set_password(services.db, user.id, new, services.now())
-    except WeakPassword:
-        return again(
-            t(request, "A password needs at least %(count)s characters.", count=MIN_LENGTH)
+        session = signing_in.change_password(
+            services_of(request),
+            user,
+            current,
+            new,
+            address=client_address(request),
+            repeated=repeat,
         )
-    services.sessions.revoke_all(user.id)
-    token, _csrf = services.sessions.create(user.id, client_address(request), services.now())
-    services.audit(request, user, "password_change")
+    except DomainError as exc:
+        if exc.code not in messages:
+            raise
+        return again(messages[exc.code])
     response = redirect("/library", "password_changed")
-    set_session_cookie(request, response, token)
+    set_session_cookie(request, response, session.token)
     raise response
 
 

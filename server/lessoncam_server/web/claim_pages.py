@@ -1,7 +1,7 @@
 """Units for teachers: "I am using unit Group 5" (a claim), until when, and ending it.
 
-The rules live in ``claims.py``: one holder at a time, at most ``[unit_claims] hours``, lessons
-that start while the claim holds are the holder's; admins cannot claim.
+The rules live in ``units/claims.py``: one holder at a time, at most ``[unit_claims] hours``,
+lessons that start while the claim holds are the holder's; admins cannot claim.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import claims, units
-from ..fragments import InvalidInput
-from ..services import services_of
+from ..infra.errors import DomainError, Forbidden, NotFound
+from ..services import client_address, services_of
+from ..units import claims
 from .i18n import N_, t
 from .render import PageError, form_of, redirect, render, signed_in
 
@@ -43,13 +43,6 @@ def _page(request: web.Request, error: str | None = None, status: int = 200) -> 
     return render(request, "units.html", context, status=status)
 
 
-def _unit(request: web.Request) -> dict[str, Any]:
-    unit = units.active_unit(services_of(request).db, request.match_info["unit_id"])
-    if unit is None:
-        raise PageError(404, NO_SUCH_UNIT)
-    return unit
-
-
 @routes.get("/units")
 async def units_page(request: web.Request) -> web.StreamResponse:
     signed_in(request)
@@ -60,69 +53,46 @@ async def units_page(request: web.Request) -> web.StreamResponse:
 async def claim(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user = signed_in(request)
-    unit = _unit(request)
-    if user.role == "admin":
-        message = t(request, "Administrator accounts do not own lessons, so they cannot claim.")
-        return _page(request, message, 403)
-    form = await form_of(request)
+    unit_id = request.match_info["unit_id"]
     limit = services.config.unit_claims.hours
-    raw = form.get("hours", str(limit))
-    hours = int(raw) if raw.isdigit() and len(raw) < 4 else 0
-    if not 1 <= hours <= limit:
-        message = t(request, "Choose from 1 to %(max)s hours.", max=limit)
-        return _page(request, message, 400)
+    raw = (await form_of(request)).get("hours", str(limit))
+    hours = int(raw) if raw.isdigit() and len(raw) < 4 else 0  # 0: refused as too few
     try:
-        held, created = claims.claim(services.db, unit["id"], user.id, hours, services.now())
-    except InvalidInput as exc:
+        claims.claim_unit(services, user, unit_id, hours, address=client_address(request))
+    except DomainError as exc:
+        if exc.code == "not_found":
+            raise PageError(404, NO_SUCH_UNIT) from None
+        if exc.code == "forbidden":
+            message = t(request, "Administrator accounts do not own lessons, so they cannot claim.")
+            return _page(request, message, 403)
+        if exc.code == "claim_hours":
+            return _page(request, t(request, "Choose from 1 to %(max)s hours.", max=limit), 400)
         if exc.code != "unit_claimed":
             raise
-        current = claims.active(services.db, unit["id"], services.now()) or {}
+        current = claims.active(services.db, unit_id, services.now()) or {}
         message = t(
             request,
             "%(name)s is using this unit now. Ask her or him to stop, or wait.",
             name=current.get("display_name", "?"),
         )
         return _page(request, message, 409)
-    services.audit(
-        request,
-        user,
-        "unit_claim",
-        object_kind="unit",
-        object_id=unit["id"],
-        detail={"until": held["expires_at"], "extended": not created},
-    )
     raise redirect("/units", "claimed")
 
 
 @routes.post("/units/{unit_id}/release")
 async def release(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
-    user = signed_in(request)
-    unit = _unit(request)
-    now = services.now()
-    held = claims.active(services.db, unit["id"], now)
-    if held is None:
-        raise redirect("/units", "released")
-    if not claims.may_end(user, held, unit):
-        services.audit(
-            request,
-            user,
-            "access_denied",
-            outcome="denied",
-            object_kind="unit",
-            object_id=unit["id"],
-            detail={"path": request.path},
+    try:
+        claims.end_claim(
+            services_of(request),
+            signed_in(request),
+            request.match_info["unit_id"],
+            address=client_address(request),
+            path=request.path,
         )
+    except NotFound:
+        raise PageError(404, NO_SUCH_UNIT) from None
+    except Forbidden:
         raise PageError(
             403, N_("Only the person using the unit, its own teacher or an admin may end this.")
-        )
-    claims.release(services.db, held["id"], user.id, now)
-    services.audit(
-        request,
-        user,
-        "unit_release",
-        object_kind="unit",
-        object_id=unit["id"],
-        detail={"claimed_by": held["username"]},
-    )
+        ) from None
     raise redirect("/units", "released")

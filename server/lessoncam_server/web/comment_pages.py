@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 from markupsafe import Markup
 
-from .. import comments
-from ..permissions import Access
+from ..access.permissions import Access
+from ..lessons import comments
 from ..services import services_of
 from .lesson_access import page_lesson
 from .memo import rendered
@@ -50,6 +50,8 @@ async def comment_list(request: web.Request) -> web.StreamResponse:
 async def printable(request: web.Request) -> web.StreamResponse:
     _user, row, acc = page_lesson(request)
     context = {"row": row, "lesson_id": row["id"], **comment_context(request, row, acc)}
+    private_notes = request.query.get("private") == "true"  # the box ticked in the panel
+    context["threads"] = comments.for_export(context["threads"], private_notes)
     return render(request, "comments_print.html", context)
 
 

@@ -6,8 +6,8 @@ import logging
 
 from aiohttp import web
 
-from ..api_support import ApiError
-from ..web_security import Handler
+from ..infra.errors import DomainError
+from ..middleware import ApiError, Handler
 from .i18n import N_
 from .render import PageError, render
 
@@ -34,6 +34,10 @@ DEFAULT_MESSAGES = {
 API_MESSAGES = {
     "csrf": N_("This form has expired. Reload the page and try again."),
     "cross_origin": N_("Requests from other sites are not accepted."),
+    "invalid_text": N_(
+        "What you sent contains characters that cannot be stored. "
+        "Type it again (or paste it as plain text) and send it once more."
+    ),
 }
 
 
@@ -66,6 +70,8 @@ async def web_error_middleware(request: web.Request, handler: Handler) -> web.St
         return error_page(request, exc.status, exc.message)
     except ApiError as exc:
         return error_page(request, exc.status, API_MESSAGES.get(exc.code))
+    except DomainError as exc:  # a page that did not say it better itself
+        return error_page(request, exc.status)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

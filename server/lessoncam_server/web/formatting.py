@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,7 @@ from babel.dates import format_date, get_month_names
 from babel.numbers import format_decimal
 from jinja2 import Environment
 
-from ..timeutil import from_iso
+from ..infra.timeutil import from_iso
 from .i18n import current_catalogue
 
 # The time zone of the page being rendered (set by ``render`` with the catalogue).
@@ -47,6 +47,21 @@ def datetime_filter(value: str | datetime | None, form: str = "medium") -> str:
     if form == "long":
         clock += f":{local.second:02d}"
     return f"{local.day} {month} {local.year} {clock}"
+
+
+def until_filter(value: str | datetime | None) -> str:
+    """When something stops being valid, as people count days: an end at local midnight is
+    the last day it is valid ('until 10 Dec' ends at 11 Dec 00:00 and reads '10 Dec 2026');
+    an end at any other moment is shown with its time."""
+    moment = _moment(value)
+    if moment is None:
+        return NOTHING
+    local = moment.astimezone(CURRENT_ZONE.get(UTC_ZONE))
+    if local.time() != time.min:
+        return datetime_filter(moment)
+    last = local.date() - timedelta(days=1)
+    month = _month_abbreviations(current_catalogue().language)[last.month]
+    return f"{last.day} {month} {last.year}"
 
 
 def date_filter(value: str | datetime | None) -> str:
@@ -88,6 +103,7 @@ def install(env: Environment) -> None:
     filters: dict[str, Any] = {
         "datetime": datetime_filter,
         "date": date_filter,
+        "until": until_filter,
         "clock": clock_filter,
         "bytes": bytes_filter,
         "number": number_filter,

@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ..lesson_guard import LessonDenied, checked_lesson
-from ..permissions import Access
-from ..principal import User
+from ..access.permissions import Access
+from ..access.principal import User
+from ..lessons.guard import LessonDenied, checked_lesson
 from .i18n import N_
 from .render import PageError, lesson_unavailable, signed_in
 

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .. import clips, lessons
+from ..lessons import clips, deletion
+from ..lessons.library import LibraryFilter, library_page
 from ..services import services_of
 from .lesson_access import page_lesson
-from .library_query import LibraryFilter, library_page
 from .memo import rendered
 from .render import form_of, redirect, render, signed_in
 
@@ -92,6 +92,6 @@ async def delete(request: web.Request) -> web.StreamResponse:
     if form.get("with_clips") == "1":
         doomed += [c["id"] for c in clips.of_lesson(services.db, row["id"])]
     for rid in doomed:
-        lessons.delete(services.db, services.paths, rid)
+        deletion.delete(services.db, services.paths, rid)
         services.audit(request, user, "lesson_delete", object_kind="lesson", object_id=rid)
     raise redirect("/library", "deleted")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import lesson_views, lessons
+from ..lessons import summary, viewings
 from ..services import services_of
 from .comment_pages import comment_panel
 from .lesson_access import page_lesson
@@ -18,8 +18,8 @@ routes = web.RouteTableDef()
 async def lesson_page(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, acc = page_lesson(request)
-    lesson_views.record_open(services, request, user, row)
-    lesson = lessons.summary(services.db, row, user.id, acc)
+    viewings.record_open(services, request, user, row)
+    lesson = summary.summary(services.db, row, user.id, acc)
     playable = [c for c in lesson["cameras"] if c["video_url"]]
     main = next((c for c in playable if c["role"] == "main"), playable[0] if playable else None)
     second = next((c for c in playable if c is not main), None)

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import aiohttp_jinja2
 from aiohttp import web
 
-from ..principal import User, principal_of
+from ..access.principal import User, principal_of
+from ..access.sessions import COOKIE_NAME
+from ..middleware import form_fields
 from ..services import services_of
-from ..sessions import COOKIE_NAME
 from .formatting import CURRENT_ZONE
 from .i18n import CURRENT, LANGUAGES, N_, catalogue_for
 
@@ -149,6 +150,6 @@ def redirect(location: str, notice: str | None = None) -> web.HTTPSeeOther:
 
 
 async def form_of(request: web.Request) -> dict[str, str]:
-    """The posted form's text fields (files are not accepted by these forms)."""
-    data = await request.post()
-    return {k: v for k, v in data.items() if isinstance(v, str)}
+    """The posted form's text fields (files are not accepted by these forms); text that is
+    not UTF-8 is a 400 page."""
+    return await form_fields(request)

@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .. import accounts, clips, lesson_views, sharing
-from ..db import query_rows
-from ..permissions import ShareRole
-from ..principal import User
-from ..services import services_of
-from ..timeutil import to_iso
+from ..access.permissions import ShareRole
+from ..access.principal import User
+from ..infra.errors import Invalid
+from ..infra.timeutil import to_iso
+from ..lessons import clips, sharing, summary, viewings
+from ..services import client_address, services_of
+from ..units import recordings
 from .i18n import t
 from .lesson_access import page_lesson
 from .render import form_of, redirect, render
@@ -23,22 +24,15 @@ routes = web.RouteTableDef()
 
 
 def _shares(request: web.Request, recording_id: str) -> list[dict[str, Any]]:
+    """The lesson's shares, the revoked ones last, each saying whether it is active now."""
     services = services_of(request)
     now = to_iso(services.now())
-    shares = query_rows(
-        services.db,
-        """SELECT s.id, u.username, u.display_name, s.role, s.created_at, s.expires_at,
-                  s.revoked_at FROM shares s JOIN users u ON u.id = s.user_id
-           WHERE s.recording_id = ? ORDER BY s.revoked_at IS NOT NULL, s.created_at""",
-        [recording_id],
-    )
-    out = []
+    shares = sharing.shares_of(services.db, recording_id)
     for share in shares:
         share["active"] = share["revoked_at"] is None and (
             share["expires_at"] is None or share["expires_at"] > now
         )
-        out.append(share)
-    return out
+    return sorted(shares, key=lambda share: share["revoked_at"] is not None)
 
 
 def _people(request: web.Request, user: User) -> list[dict[str, str]]:
@@ -60,18 +54,9 @@ def _page(
             "lesson": row,
             "shares": _shares(request, row["id"]),
             "people": _people(request, user),
-            "cameras": [
-                m["camera"]
-                for m in query_rows(
-                    services_of(request).db,
-                    "SELECT camera FROM media WHERE recording_id = ? ORDER BY camera",
-                    [row["id"]],
-                )
-            ]
-            if row["state"] == "ready"
-            else [],
+            "cameras": _downloadable(request, row),
             "error": error,
-            "viewers": lesson_views.viewers(services_of(request).db, row["id"]),
+            "viewers": viewings.viewers(services_of(request).db, row["id"]),
             "clips": clips.of_lesson(services_of(request).db, row["id"]),
         },
         status=status,
@@ -90,6 +75,19 @@ def _expiry(text: str, zone: ZoneInfo) -> datetime:
     return datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
 
 
+def _downloadable(request: web.Request, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lesson's cameras that have a video, main first, with what the page names them by."""
+    if row["state"] != "ready":
+        return []
+    made = summary.media_of(services_of(request).db, row["id"])
+    cameras = recordings.manifest_of(row).cameras
+    return [
+        {"id": cam.id, "role": cam.role, "label": cam.label}
+        for cam in sorted(cameras, key=lambda cam: cam.role != "main")
+        if cam.id in made
+    ]
+
+
 @routes.post("/lessons/{lesson_id}/sharing")
 async def share(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
@@ -97,48 +95,31 @@ async def share(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
     username = form.get("username", "").strip()[:64]
     role: ShareRole = "commenter" if form.get("role") == "commenter" else "viewer"
-    now = services.now()
-    target = accounts.find_user(services.db, username) if username else None
-    if target is None or target["disabled"]:
-        return _page(request, user, row, t(request, "Choose an account to share with."), 400)
-    if target["id"] == user.id:
-        return _page(request, user, row, t(request, "This is your own lesson already."), 400)
     expires: datetime | None = None
     if form.get("expires"):
         try:
             expires = _expiry(form["expires"], ZoneInfo(services.config.web.timezone))
         except ValueError:
             return _page(request, user, row, t(request, "The end date is not a valid date."), 400)
-        if expires <= now:
-            return _page(request, user, row, t(request, "The end date lies in the past."), 400)
-    sharing.grant(services.db, row["id"], target["id"], role, expires, user.id, now)
-    services.audit(
-        request,
-        user,
-        "share_create",
-        object_kind="lesson",
-        object_id=row["id"],
-        detail={
-            "with": target["username"],
-            "role": role,
-            "expires_at": to_iso(expires) if expires else None,
-        },
-    )
+    try:
+        sharing.share_lesson(
+            services, user, row, username, role, expires, address=client_address(request)
+        )
+    except Invalid as exc:
+        messages = {
+            "share_unknown_account": t(request, "Choose an account to share with."),
+            "share_own_lesson": t(request, "This is your own lesson already."),
+            "share_expired": t(request, "The end date lies in the past."),
+        }
+        if exc.code not in messages:
+            raise
+        return _page(request, user, row, messages[exc.code], 400)
     raise redirect(f"/lessons/{row['id']}/sharing", "shared")
 
 
 @routes.post("/lessons/{lesson_id}/sharing/{share_id}/revoke")
 async def revoke(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
     user, row, _acc = page_lesson(request, "manage")
-    revoked = sharing.revoke(services.db, row["id"], request.match_info["share_id"], services.now())
-    if revoked is not None:
-        services.audit(
-            request,
-            user,
-            "share_revoke",
-            object_kind="lesson",
-            object_id=row["id"],
-            detail={"share": revoked},
-        )
+    share_id = request.match_info["share_id"]
+    sharing.revoke_share(services_of(request), user, row, share_id, address=client_address(request))
     raise redirect(f"/lessons/{row['id']}/sharing", "revoked")

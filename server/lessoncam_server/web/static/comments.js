@@ -26,6 +26,19 @@
     errorBox.hidden = !text;
     if (text) noticeBox.hidden = true;
   }
+  // An error about one comment's button is shown under that button, where she looks.
+  function showErrorBy(button, text) {
+    var actions = button.closest(".comment-actions");
+    var box = actions.nextElementSibling;
+    if (!box || !box.classList.contains("action-error")) {
+      box = document.createElement("p");
+      box.className = "error action-error";
+      box.setAttribute("role", "alert");
+      actions.insertAdjacentElement("afterend", box);
+    }
+    box.textContent = text;
+    box.hidden = !text;
+  }
   function showNotice(text, link) {
     noticeBox.textContent = text;
     if (link) {
@@ -212,15 +225,17 @@
       button.closest("form").remove();
     } else if (action === "clip") {
       button.disabled = true;
-      var title = comment.querySelector(".comment-body").textContent.slice(0, 80);
+      // Cut on characters, not UTF-16 units: half an emoji is not text the server takes.
+      var title = Array.from(comment.querySelector(".comment-body").textContent).slice(0, 80).join("");
       call("POST", "/clips", {
         start_s: parseFloat(button.dataset.start),
         end_s: parseFloat(button.dataset.end),
         title: title
       }).then(function (data) {
+        showErrorBy(button, "");
         showNotice(message("clip-started"), "/lessons/" + encodeURIComponent(data.clip.id));
       }).catch(function (err) {
-        showError(err.message);
+        showErrorBy(button, err.message);
         button.disabled = false;
       });
     }

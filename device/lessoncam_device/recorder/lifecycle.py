@@ -1,0 +1,161 @@
+"""The lifecycle every recorder shares, whatever encodes its cameras.
+
+``start``: refuse a second start, fix t = 0, create the recording's folders and
+``recording.json``, open the segment I/O thread, then start the cameras. ``stop``: stop the
+cameras, write the closed marker (interrupted if anything failed), and end the announcements
+once every segment has been announced. ``Recorder`` (PyAV) and ``Picamera2Recorder`` fill in
+how their cameras start and stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from pathlib import Path
+
+from ..clock import Clock
+from ..segments import RecordingPlan, SegmentInfo
+from .base import RecorderError
+from .segment_io import Announcements, SegmentIO
+from .storage import (
+    ClosedMarker,
+    RecordingRecord,
+    camera_dir,
+    make_dirs,
+    recording_dir,
+    write_record,
+)
+
+log = logging.getLogger(__name__)
+
+# A plan's started_at further than this from "now" is not trusted as t = 0.
+_T0_TOLERANCE_S = (60.0, 1.0)  # (in the past, in the future)
+
+
+def recording_t0(plan: RecordingPlan, clock: Clock) -> float:
+    """t = 0 on the monotonic clock: the plan's started_at, if that is about now."""
+    now = clock.monotonic()
+    started = datetime.fromisoformat(plan.started_at_iso).timestamp()
+    t0 = started - (clock.time() - now)
+    past, future = _T0_TOLERANCE_S
+    if not now - past <= t0 <= now + future:
+        log.warning("plan started_at is %.1f s from now: recording from now instead", t0 - now)
+        return now
+    return t0
+
+
+Stopped = tuple[dict[str, int], list[BaseException], dict[str, list[int]]]
+"""What the cameras left: segments per camera, what failed, sequences with nothing readable."""
+
+
+class RecorderLifecycle(ABC):
+    """One lesson's recording folder, announcements and closed marker around its cameras.
+
+    ``cameras`` is how many the subclass was given: it must match the plan. Closed segments
+    go to ``on_segment`` (on the event loop) and to :meth:`segments`.
+    """
+
+    def __init__(
+        self,
+        plan: RecordingPlan,
+        state_dir: Path,
+        clock: Clock,
+        cameras: int,
+        on_segment: Callable[[SegmentInfo], None] | None,
+    ) -> None:
+        if cameras != len(plan.cameras):
+            raise RecorderError(f"the plan has {len(plan.cameras)} cameras, {cameras} given")
+        self.plan = plan
+        self.state_dir = state_dir
+        self.clock = clock
+        self.on_segment = on_segment
+        self.dir = recording_dir(state_dir, plan.recording_id)
+        self.camera_ids = [str(c["id"]) for c in plan.cameras]
+        self.t0: float | None = None  # monotonic time of the recording's t = 0
+        self.error: BaseException | None = None
+        self._announce = Announcements(on_segment)
+        self._announced: dict[str, set[int]] = {}  # sequences handed on, per camera
+        self._io: SegmentIO | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._counts: dict[str, int] | None = None
+
+    # --- what a recorder fills in ---------------------------------------------------------
+
+    @abstractmethod
+    async def _start_cameras(self, t0: float, wall_minus_mono: float) -> None:
+        """Start every camera (the files and the I/O thread exist); clean up if one fails."""
+
+    @abstractmethod
+    async def _stop_cameras(self) -> Stopped:
+        """Stop every camera and the I/O thread; keep whatever a failed camera left."""
+
+    # --- the lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Create the recording's files and start every camera."""
+        if self._loop is not None:
+            raise RecorderError("a recorder records once")
+        self._loop = asyncio.get_running_loop()
+        self._announce.bind(self._loop)
+        wall_minus_mono = self.clock.time() - self.clock.monotonic()
+        self.t0 = t0 = recording_t0(self.plan, self.clock)
+        await asyncio.to_thread(self._create_files)
+        self._io = SegmentIO(self._emit, name=f"segment-io-{self.plan.recording_id}")
+        await self._start_cameras(t0, wall_minus_mono)
+        log.info(
+            "recording %s started: %s cameras, t0 = %.3f (monotonic)",
+            self.plan.recording_id,
+            len(self.camera_ids),
+            t0,
+        )
+
+    async def stop(self) -> dict[str, int]:
+        """Stop at the clock's now, close the last segments, mark the recording closed.
+
+        Returns the number of segments per camera. A camera that failed is logged, reported
+        in :attr:`error` and ``stats()``, and the recording is marked interrupted.
+        """
+        if self._counts is not None:
+            return dict(self._counts)
+        if self._loop is None or self._io is None:
+            raise RecorderError("not started")
+        counts, errors, missing = await self._stop_cameras()
+        self.error = errors[0] if errors else None
+        marker = ClosedMarker(
+            at_iso=self.clock.now().isoformat(),
+            interrupted=bool(errors),
+            segments=counts,
+            missing=missing,
+        )
+        await asyncio.to_thread(write_record, self.dir, RecordingRecord(self.plan, marker))
+        self._counts = counts
+        self._announce.close()  # after every segment announced
+        await asyncio.sleep(0)
+        log.info("recording %s stopped: %s", self.plan.recording_id, counts)
+        return dict(counts)
+
+    async def segments(self) -> AsyncIterator[SegmentInfo]:
+        """Closed segments in the order they closed, until the recording has stopped."""
+        async for info in self._announce.segments():
+            yield info
+
+    def _main_camera(self) -> str:
+        for c in self.plan.cameras:
+            if c.get("role") == "main":
+                return str(c["id"])
+        return self.camera_ids[0]
+
+    def _create_files(self) -> None:
+        """The recording's folder, ``recording.json`` and a folder per camera (a thread)."""
+        make_dirs(self.dir)
+        write_record(self.dir, RecordingRecord(self.plan))
+        for cam_id in self.camera_ids:
+            make_dirs(camera_dir(self.dir, cam_id))
+
+    def _emit(self, info: SegmentInfo) -> None:
+        """Announce a closed segment (from any thread), remembering that it was."""
+        self._announced.setdefault(info.camera, set()).add(info.sequence)
+        self._announce.emit_threadsafe(info)

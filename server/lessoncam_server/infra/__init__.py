@@ -1,0 +1,2 @@
+"""Plumbing every concern uses: the database, the data directory, durable writes, time, disk
+space."""
