@@ -120,6 +120,7 @@ def test_no_motion_while_she_sways_and_leans(
     assert sum(1 for a, b in zip([False, *moving], moving, strict=False) if b and not a) <= 1
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(
     st.floats(-55.0, 55.0),
@@ -181,6 +182,7 @@ def test_lazy_recentring_can_be_turned_off() -> None:
     assert positions == [0.0] * len(positions)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(st.floats(-55.0, 55.0), st.floats(-55.0, 55.0))
 def test_settles_on_a_still_target_without_hunting(start: float, target: float) -> None:

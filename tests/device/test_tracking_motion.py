@@ -32,6 +32,7 @@ def brake_by_stepping(v: float, a: float, dt: float = 0.0005) -> float:
     return state.position_deg
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(st.floats(1.0, 45.0), st.floats(-60.0, 60.0))
 def test_stopping_distance_is_what_braking_takes(v: float, a: float) -> None:
