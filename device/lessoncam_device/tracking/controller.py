@@ -204,17 +204,9 @@ class PanController:
         return self._pan.velocity_dps
 
     @property
-    def accel_dps2(self) -> float:
-        return self._pan.accel_dps2
-
-    @property
     def search_phase(self) -> Phase | None:
         """What the search is doing (None while she is followed or the camera rests on her)."""
         return self._plan.phase if self.mode is Mode.SEARCH and self._plan is not None else None
-
-    @property
-    def recentring(self) -> bool:
-        return self.mode is Mode.GLIDE and self._glide_to is not None
 
     # -- inputs --
 
