@@ -43,7 +43,7 @@ check: $(STAMP) lint typecheck
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	shellcheck -x systemd/install-device.sh systemd/install-server.sh
+	shellcheck -x systemd/install-device.sh systemd/install-server.sh tests/hardware/run-on-unit.sh
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -16,11 +17,14 @@ from .config import CameraConfig, ConfigError, DeviceConfig, load_config
 from .daemon import Daemon
 from .hardware import sources_for
 from .segments import RecordingPlan
+from .selftest.person import TerminalPerson
+from .selftest.runner import SelftestSettings, run_selftest
 from .sim.calibration import simulated_rig
 from .sim.sources import simulated_sources
 from .sources import Sources
 from .states import Event, State
 from .tracking import commands as tracking_commands
+from .tracking.detection_stream import tracking_problems
 
 DEFAULT_STATE_DIR = Path("/var/lib/lessoncam-device")
 
@@ -82,15 +86,36 @@ def unit_sources(config: DeviceConfig, plan: RecordingPlan, clock: Clock) -> Sou
     return sources_for(config, plan, clock, simulated=simulated_sources)
 
 
+def _uses_pins(config: DeviceConfig) -> bool:
+    """The unit has GPIO for its button and light (a Pi), unless configured as simulated."""
+    if config.unit.hardware == "simulated":
+        return False
+    return config.unit.hardware == "pi" or Path("/dev/gpiochip0").exists()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     creds = enrolment.load(config.unit.state_dir)
-    simulated = config.unit.hardware == "simulated" or (
-        config.unit.hardware == "auto" and not Path("/dev/gpiochip0").exists()
-    )
-    daemon = Daemon(config, RealClock(), unit_sources, creds, use_pins=not simulated)
+    daemon = Daemon(config, RealClock(), unit_sources, creds, use_pins=_uses_pins(config))
     asyncio.run(_run_daemon(daemon, None))
     return 0
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    """Check every fitted part of this unit; exit 1 if a check failed."""
+    config = _load(args)
+    creds = enrolment.load(config.unit.state_dir)
+    person = None if args.yes or not sys.stdin.isatty() else TerminalPerson()
+    settings = SelftestSettings(
+        seconds=args.seconds, button_timeout_s=args.button_timeout, use_pins=_uses_pins(config)
+    )
+    report = asyncio.run(run_selftest(config, RealClock(), unit_sources, creds, person, settings))
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        for line in report.lines():
+            print(line)
+    return 0 if report.ok else 1
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -139,6 +164,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{name} ({cam.source} {cam.width}x{cam.height}@{cam.fps})"
         for name, cam in config.cameras.items()
     )
+    problems = tracking_problems(config)
+    for problem in problems:
+        print(f"config refused: {problem}", file=sys.stderr)
+    if problems:
+        return 2
     print(
         f"config OK; cameras: {cams}; audio: {config.audio.source}; "
         f"state in {config.unit.state_dir}"
@@ -186,6 +216,21 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the unit (what the systemd service starts)")
     run.add_argument("--config", help="TOML file (default /etc/lessoncam/device.toml if present)")
     run.set_defaults(func=cmd_run)
+    test = sub.add_parser(
+        "selftest", help="check each fitted part of this unit (stop the service first)"
+    )
+    test.add_argument("--config", help="TOML file (default /etc/lessoncam/device.toml if present)")
+    test.add_argument(
+        "--seconds", type=float, default=20.0, help="length of the test recording (default 20)"
+    )
+    test.add_argument(
+        "--button-timeout", type=float, default=15.0, help="seconds to wait for a press"
+    )
+    test.add_argument(
+        "--yes", action="store_true", help="ask nothing: skip the checks that need a person"
+    )
+    test.add_argument("--json", action="store_true", help="print the report as JSON")
+    test.set_defaults(func=cmd_selftest)
     sim = sub.add_parser("simulate", help="record and upload one lesson on simulated hardware")
     sim.add_argument("--config", help="TOML file (default: the built-in simulated unit)")
     sim.add_argument("--server", help="server URL, to enrol on first use")

@@ -41,12 +41,37 @@ class CameraConfig(_Section):
     fps: int = Field(30, ge=5, le=60)
 
 
+class VideoConfig(_Section):
+    """How Pi cameras encode H.264, per Raspberry Pi model (read from the device tree)."""
+
+    encoder: Literal["auto", "hardware", "libx264"] = Field(
+        "auto",
+        description="auto = the hardware encoder on a Pi 4 (and older), libx264 on a Pi 5, "
+        "which has none.",
+    )
+    bitrate_kbps: int = Field(
+        0,
+        ge=0,
+        le=25000,
+        description="Per camera; 0 = by encoder: 6000 (hardware) or 7000 (libx264) at "
+        "1080p30, scaled to the picture size and rate.",
+    )
+    x264_preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast"] = Field(
+        "ultrafast", description="libx264's speed: slower presets cost CPU (see docs/recorder.md)."
+    )
+
+
 class AudioConfig(_Section):
     source: Literal["alsa", "simulated", "none"] = "simulated"
     device: str = Field("default", description="ALSA device, e.g. 'hw:1,0' (see `devices`).")
     sample_rate: int = Field(48000, ge=8000, le=96000)
     channels: int = Field(1, ge=1, le=2)
     offset_ms: float = Field(0.0, ge=-1000, le=1000, description="Calibrated A/V offset.")
+    required: bool = Field(
+        False,
+        description="A microphone that cannot be opened: true = refuse the lesson, "
+        "false = record it without sound (and say so).",
+    )
 
 
 class RecordingConfig(_Section):
@@ -63,6 +88,9 @@ class ControlsConfig(_Section):
     button_pin: int | None = Field(17, ge=0, le=27, description="BCM pin; None = no button.")
     led_pin: int | None = Field(27, ge=0, le=27, description="BCM pin of the status LED.")
     long_press_s: float = Field(2.0, ge=0.5, le=10, description="Hold this long to stop.")
+    bounce_s: float = Field(
+        0.05, ge=0, le=0.5, description="Debounce: a shorter press is contact bounce; 0 = off."
+    )
 
 
 class UploadsConfig(_Section):
@@ -104,6 +132,9 @@ class TrackingConfig(_Section):
         default_factory=lambda: [7], min_length=1, description="The teacher's marker id(s)."
     )
     marker_size_m: float = Field(0.20, gt=0.01, le=1.0, description="Printed black square.")
+    room_depth_m: float = Field(
+        8.0, ge=1, le=40, description="Farthest the marker must be found (m): sizes the stream."
+    )
     rate_hz: float = Field(15.0, ge=1, le=60, description="Frames searched per second.")
     stream: Literal["main", "lores"] = Field(
         "main", description="Search a crop of the main stream, or the low-resolution stream."
@@ -175,6 +206,7 @@ class DeviceConfig(_Section):
         description="'main' follows the teacher; an optional second one films pupils.",
     )
     audio: AudioConfig = AudioConfig()
+    video: VideoConfig = VideoConfig()
     recording: RecordingConfig = RecordingConfig()
     controls: ControlsConfig = ControlsConfig()
     uploads: UploadsConfig = UploadsConfig()

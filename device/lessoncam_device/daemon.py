@@ -21,10 +21,10 @@ from .clock import Clock
 from .config import DeviceConfig
 from .controls import Controls
 from .enrolment import Credentials
-from .hardware import camera_specs
-from .ids import new_ulid
+from .hardware import lesson_plan
 from .recorder import (
     LessonRecorder,
+    MicrophoneUnavailable,
     RecorderError,
     RecorderOptions,
     closed_recording_segments,
@@ -36,7 +36,17 @@ from .sd_notify import notify
 from .segments import RecordingPlan, SegmentInfo
 from .sources import Capture, HardwareUnavailable, SourcesFactory
 from .spare_room import SpareRoom
-from .states import STORAGE_REASONS, Action, Event, Facts, State, Status, led_pattern, step
+from .states import (
+    BUTTON_DEAD,
+    STORAGE_REASONS,
+    Action,
+    Event,
+    Facts,
+    State,
+    Status,
+    led_pattern,
+    step,
+)
 from .tracking.service import TrackingService
 from .uploader import (
     Backoff,
@@ -91,6 +101,7 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._started_at = 0.0
         self._controls: Controls | None = None
+        self._button_problem: str | None = None  # why the button cannot be read
         self.tracking = TrackingService(config, clock)
         self.ready = asyncio.Event()
 
@@ -203,7 +214,11 @@ class Daemon:
 
     async def _apply(self, event: Event) -> None:
         before = self.status
-        facts = Facts(storage_ok=self.storage_ok(), enrolled=self.credentials is not None)
+        facts = Facts(
+            storage_ok=self.storage_ok(),
+            enrolled=self.credentials is not None,
+            button_ok=self._button_problem is None,
+        )
         self.status, actions = step(self.status, event, facts)
         if self.status != before:
             log.info(
@@ -216,8 +231,9 @@ class Daemon:
             if self.status.reason in STORAGE_REASONS:
                 self._trouble = self._storage_words()
             if self.status.reason:
-                # The state's reason, with the recorder's own words when it has some.
-                detail = f": {self._trouble}" if self._trouble else ""
+                # The state's reason, with the recorder's (or the button's) own words.
+                words = self._button_problem if self.status.reason == BUTTON_DEAD else self._trouble
+                detail = f": {words}" if words else ""
                 self.last_error = self.status.reason + detail
             notify(f"STATUS={self.status.state.value}")
         for action in actions:
@@ -229,39 +245,53 @@ class Daemon:
 
     # --- recording ------------------------------------------------------------------------
 
-    def _plan(self) -> RecordingPlan:
-        now = self.clock.now()
-        return RecordingPlan(
-            recording_id=new_ulid(now),
-            started_at_iso=now.isoformat(),
-            cameras=camera_specs(self.config),
-            audio_camera=None if self.config.audio.source == "none" else "main",
-            segment_seconds=self.config.recording.segment_seconds,
-            software_version=__version__,
-        )
-
     async def _start_recording(self) -> None:
         assert self.queue is not None
         self._trouble = None
-        plan = self._plan()
+        plan = lesson_plan(self.config, self.clock)
+        recorder: LessonRecorder | None = None
+        queued = False
         try:
             capture = self._capture(plan)
             recorder = capture.recorder
             self.queue.add_recording(plan)
+            queued = True
             await recorder.start()
-        except (HardwareUnavailable, RecorderError, OSError, sqlite3.Error) as exc:
-            log.error("cannot start recording: %s", exc)
-            if disk_full(exc):
-                self._trouble = self._storage_words()
-                self._events.put_nowait(Event.STORAGE_LOW)
-                return
-            self.last_error = str(exc)
-            self._events.put_nowait(Event.CAMERA_FAILED)
+        except Exception as exc:  # whatever the hardware raised: said, and the unit lives on
+            await self._start_failed(plan, recorder if queued else None, exc)
             return
         self.recorder = recorder
         self._started_at = self.clock.monotonic()
         await self.tracking.start(capture.frames)  # the main camera follows her
         self._events.put_nowait(Event.STARTED)
+
+    async def _start_failed(
+        self, plan: RecordingPlan, recorder: LessonRecorder | None, exc: Exception
+    ) -> None:
+        """Say why the lesson did not start (the microphone, the disk, or a camera), and
+        close the queued recording: the recorder has already closed it on the disk."""
+        known = (HardwareUnavailable, RecorderError, OSError, sqlite3.Error)
+        if isinstance(exc, known):
+            log.error("cannot start recording: %s", exc)
+        else:
+            log.exception("cannot start recording")
+        if recorder is not None and self.queue is not None:
+            with contextlib.suppress(RecorderError):
+                counts = await recorder.stop()  # what the failed start closed it with
+                try:
+                    self.queue.close_recording(plan.recording_id, counts, interrupted=True)
+                except (OSError, sqlite3.Error, ValueError) as close_exc:
+                    log.error("lesson %s stays open in the queue: %s", plan.recording_id, close_exc)
+                self.finished_recordings.append(plan.recording_id)
+        if disk_full(exc):
+            self._trouble = self._storage_words()
+            self._events.put_nowait(Event.STORAGE_LOW)
+            return
+        self._trouble = str(exc) or repr(exc)
+        if isinstance(exc, MicrophoneUnavailable):
+            self._events.put_nowait(Event.MICROPHONE_FAILED)
+        else:
+            self._events.put_nowait(Event.CAMERA_FAILED)
 
     def _capture(self, plan: RecordingPlan) -> Capture:
         """The lesson's recorder, and what the tracker watches (the main camera's frames)."""
@@ -402,19 +432,27 @@ class Daemon:
     # --- button and light -----------------------------------------------------------------
 
     def _open_controls(self) -> None:
+        """Open the button and the LED; one that cannot be opened is said in the log and the
+        fleet view, and a dead button puts the unit in the attention state (on the LED, if
+        that works): it must not look ready when a press would do nothing."""
         pins = self.config.controls
         if not self.use_pins or (pins.button_pin is None and pins.led_pin is None):
             return
-        try:
-            self._controls = Controls(
-                self.post,
-                button_pin=pins.button_pin,
-                led_pin=pins.led_pin,
-                long_press_s=pins.long_press_s,
-                pin_factory=self.pin_factory,
-            )
-        except Exception as exc:  # no GPIO here: the unit still records, say why
-            log.warning("button and LED unavailable (%s); the unit runs without them", exc)
+        self._controls = Controls(
+            self.post,
+            button_pin=pins.button_pin,
+            led_pin=pins.led_pin,
+            long_press_s=pins.long_press_s,
+            bounce_s=pins.bounce_s,
+            pin_factory=self.pin_factory,
+        )
+        if self._controls.led_problem is not None:
+            log.error("%s", self._controls.led_problem)
+            self.last_error = self._controls.led_problem
+        if self._controls.button_problem is not None:
+            log.error("%s", self._controls.button_problem)
+            self._button_problem = self._controls.button_problem
+            self._events.put_nowait(Event.BUTTON_FAILED)
 
     def _show(self) -> None:
         if self._controls is None or self.queue is None:

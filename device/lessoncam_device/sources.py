@@ -62,6 +62,8 @@ class RecorderSources(ABC):
     cameras: Sequence[Camera]  # in the plan's order
     microphone: Microphone | None
     offset_ms: float  # calibrated A/V offset, added to the microphone's timestamps
+    sound_required: bool = False  # a microphone that cannot be opened refuses the lesson
+    x264_preset: str = "veryfast"  # libx264's speed preset for these cameras
 
     def capture(
         self,
@@ -73,10 +75,19 @@ class RecorderSources(ABC):
     ) -> Capture:
         """A ``Recorder`` of these sources, and the frames the tracker watches."""
         options = options or RecorderOptions(
-            mode=self.mode, audio_sync=AudioSyncSettings(offset_s=self.offset_ms / 1000.0)
+            mode=self.mode,
+            audio_sync=AudioSyncSettings(offset_s=self.offset_ms / 1000.0),
+            x264_preset=self.x264_preset,
         )
         recorder = Recorder(
-            plan, state_dir, self.cameras, self.microphone, clock, options, on_segment
+            plan,
+            state_dir,
+            self.cameras,
+            self.microphone,
+            clock,
+            options,
+            on_segment,
+            sound_required=self.sound_required,
         )
         return Capture(recorder, self.tracking_frames(recorder, clock))
 

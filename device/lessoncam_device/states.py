@@ -27,6 +27,8 @@ class Event(StrEnum):
     STORAGE_LOW = "storage_low"  # free space fell to the reserve, or a write found it full
     STORAGE_OK = "storage_ok"  # free space is above the reserve again
     CAMERA_FAILED = "camera_failed"
+    MICROPHONE_FAILED = "microphone_failed"  # it cannot be opened and [audio] required = true
+    BUTTON_FAILED = "button_failed"  # the button cannot be read (at start-up)
     STOP_REQUESTED = "stop_requested"  # service stop: finish cleanly
 
 
@@ -49,6 +51,7 @@ class Facts:
 
     storage_ok: bool = True
     enrolled: bool = True
+    button_ok: bool = True  # False: the unit is never just "ready" (attention instead)
 
 
 ALL_FINE = Facts()
@@ -60,10 +63,25 @@ STORAGE_FULL = (
     "free space on the unit (it uploads, then deletes, its recordings)"
 )
 STORAGE_REASONS = (NO_ROOM_TO_START, STORAGE_FULL)
+BUTTON_DEAD = "the button does not work: lessons cannot be started at the unit"
+MICROPHONE_DID_NOT_START = (
+    "the microphone did not start, so no lesson was recorded; check it and [audio] device"
+)
 
 
 def step(status: Status, event: Event, facts: Facts = ALL_FINE) -> tuple[Status, list[Action]]:
-    """The next status and the actions to carry out for ``event``."""
+    """The next status and the actions to carry out for ``event``.
+
+    Without a working button the unit is never shown as ready: where it would be idle it is
+    in the attention state (``BUTTON_DEAD``); a press (a signal) still starts a lesson.
+    """
+    new, actions = _step(status, event, facts)
+    if new.state is State.IDLE and not facts.button_ok:
+        return Status(State.ERROR, BUTTON_DEAD), actions
+    return new, actions
+
+
+def _step(status: Status, event: Event, facts: Facts) -> tuple[Status, list[Action]]:
     state = status.state
     if state in (State.IDLE, State.ERROR) and event is Event.SHORT_PRESS:
         if not facts.storage_ok:
@@ -74,6 +92,8 @@ def step(status: Status, event: Event, facts: Facts = ALL_FINE) -> tuple[Status,
             return Status(State.RECORDING), []
         if event is Event.CAMERA_FAILED:
             return Status(State.ERROR, "the camera did not start; check its cable"), []
+        if event is Event.MICROPHONE_FAILED:
+            return Status(State.ERROR, MICROPHONE_DID_NOT_START), []
         if event is Event.STORAGE_LOW:  # the disk was too full to create the lesson's files
             return Status(State.ERROR, NO_ROOM_TO_START), []
         if event in (Event.LONG_PRESS, Event.STOP_REQUESTED):

@@ -27,7 +27,7 @@ def test_sample_shows_the_defaults_and_explains_every_key() -> None:
             above = lines[number - 1]
             assert above.startswith("#") or "=" in above, f"key without explanation: {line}"
     data = tomllib.loads(SAMPLE.read_text())
-    for section in ("unit", "audio", "recording", "controls", "uploads"):
+    for section in ("unit", "audio", "video", "recording", "controls", "uploads"):
         assert set(data[section]) == set(type(getattr(DeviceConfig(), section)).model_fields)
 
 

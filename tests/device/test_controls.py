@@ -44,6 +44,7 @@ def test_a_tap_is_a_short_press(
     _, events, seen = controls
     pin = factory.pin(BUTTON)
     pin.drive_low()
+    time.sleep(0.1)  # a finger's tap lasts longer than contact bounce (bounce_s = 0.05)
     pin.drive_high()
     assert seen.wait(2)
     assert events == [Event.SHORT_PRESS]
@@ -75,3 +76,74 @@ def test_led_steady_off_and_blinking(
     while time.monotonic() < deadline and sum(1 for _t, s in pin.states if s) < 3:
         time.sleep(0.02)
     assert sum(1 for _t, s in pin.states if s) >= 3  # it really blinks
+
+
+def button(factory: MockFactory, events: list[Event], bounce_s: float) -> Controls:
+    """A button alone, held far longer than any test holds it before it is a long press."""
+    return Controls(
+        events.append,
+        button_pin=BUTTON,
+        led_pin=None,
+        long_press_s=5.0,
+        bounce_s=bounce_s,
+        pin_factory=factory,
+    )
+
+
+def test_contact_bounce_makes_no_extra_presses(factory: MockFactory) -> None:
+    """A press whose contacts chatter on the way down and up is one press: edges closer than
+    bounce_s are bounce (gpiozero's mock pins ignore bounce_time; the filter is ours)."""
+    events: list[Event] = []
+    made = button(factory, events, bounce_s=0.1)
+    try:
+        pin = factory.pin(BUTTON)
+        for _ in range(3):  # chatter: three quick closes and opens, then held down
+            pin.drive_low()
+            pin.drive_high()
+        pin.drive_low()
+        time.sleep(0.3)  # a real press, longer than bounce_s
+        pin.drive_high()
+        for _ in range(3):  # chatter on release
+            pin.drive_low()
+            pin.drive_high()
+        assert events == [Event.SHORT_PRESS]
+    finally:
+        made.close()
+
+
+def test_without_debounce_the_same_chatter_is_many_presses(factory: MockFactory) -> None:
+    events: list[Event] = []
+    made = button(factory, events, bounce_s=0.0)
+    try:
+        pin = factory.pin(BUTTON)
+        for _ in range(3):
+            pin.drive_low()
+            pin.drive_high()
+        assert events == [Event.SHORT_PRESS] * 3
+    finally:
+        made.close()
+
+
+def test_a_button_that_cannot_be_read_is_said_and_the_led_still_works(
+    factory: MockFactory,
+) -> None:
+    from gpiozero import Button
+
+    taken = Button(BUTTON, pin_factory=factory)  # another program holds the pin
+    try:
+        made = Controls(
+            lambda _e: None,
+            button_pin=BUTTON,
+            led_pin=LED_PIN,
+            long_press_s=1.0,
+            pin_factory=factory,
+        )
+        assert made.button is None and made.led is not None
+        assert made.button_problem is not None
+        assert "button on BCM pin 17 cannot be read" in made.button_problem
+        assert "[controls] button_pin" in made.button_problem
+        made.show(Blink(1.0, 0.0))
+        assert factory.pin(LED_PIN).state
+        made.close()
+    finally:
+        taken.close()

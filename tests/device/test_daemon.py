@@ -27,7 +27,7 @@ from lessoncam_device.recorder import (
 )
 from lessoncam_device.sim.clock import SteppedClock, VirtualClock
 from lessoncam_device.sim.sources import simulated_sources
-from lessoncam_device.states import Event, State
+from lessoncam_device.states import BUTTON_DEAD, Event, State, led_pattern
 from lessoncam_device.uploader.queue import UploadQueue
 from lessoncam_server.services import Services
 
@@ -58,6 +58,13 @@ async def until(predicate: Callable[[], bool], clock: SteppedClock | None = None
             if clock is not None:
                 clock.advance(0.1)
             await asyncio.sleep(0.01)
+
+
+async def tap(pin: Any) -> None:
+    """A finger's tap on a mock button pin: down a tenth of a second (longer than bounce)."""
+    pin.drive_low()
+    await asyncio.sleep(0.1)
+    pin.drive_high()
 
 
 async def record_for(daemon: Daemon, clock: SteppedClock, seconds: float) -> None:
@@ -106,8 +113,7 @@ async def test_button_to_ready_lesson(
     try:
         await asyncio.wait_for(daemon.ready.wait(), 30)
         button = pins.pin(17)
-        button.drive_low()  # a tap: starts the lesson
-        button.drive_high()
+        await tap(button)  # starts the lesson
         await until(lambda: daemon.status.state is State.RECORDING)
         recorder = daemon.recorder
         assert isinstance(recorder, Recorder)
@@ -307,3 +313,50 @@ async def test_a_power_cut_mid_lesson_loses_at_most_2_s(
     finally:
         restarted.stop()
         await asyncio.wait_for(task, 30)
+
+
+class DeadButtonPins(MockFactory):
+    """Mock pins where the button's pin cannot be opened, as lgpio fails under systemd when
+    it cannot write its notification pipe (gpiozero issue 1106); the LED's pin works."""
+
+    def pin(self, name: Any, pin_class: Any = None, **kwargs: Any) -> Any:
+        if name == 17:
+            raise OSError("lgpio: can not open gpiochip (no notification pipe)")
+        return super().pin(name, pin_class, **kwargs)
+
+
+async def test_a_dead_button_is_an_attention_state_not_a_ready_unit(tmp_path: Path) -> None:
+    """Defect 2 of issue 12: the unit must not look ready when a press would do nothing."""
+    pins = DeadButtonPins()
+    clock = SteppedClock()
+    daemon = Daemon(
+        unit_config(tmp_path / "unit"),
+        clock,
+        simulated_sources,
+        None,
+        recorder_options=FAST,
+        pin_factory=pins,
+    )
+    task = asyncio.create_task(daemon.run())
+    try:
+        await asyncio.wait_for(daemon.ready.wait(), 30)
+        await until(lambda: daemon.status.state is State.ERROR)
+        assert daemon.status.reason == BUTTON_DEAD
+        said = daemon.last_error or ""
+        assert said.startswith(BUTTON_DEAD) and "button on BCM pin 17 cannot be read" in said
+        assert "lgpio" in said  # the real cause, for ICT
+        attention = led_pattern(daemon.status, uploading=False)
+        controls = daemon._controls
+        assert controls is not None
+        await until(lambda: controls.pattern == attention, clock)  # the LED says so too
+        # A signal still starts a lesson; after it the unit asks for attention again.
+        daemon.post(Event.SHORT_PRESS)
+        await until(lambda: daemon.status.state is State.RECORDING)
+        await record_for(daemon, clock, 3)
+        daemon.post(Event.LONG_PRESS)
+        await until(lambda: daemon.status.reason == BUTTON_DEAD, clock)
+        assert daemon.finished_recordings
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, 30)
+        pins.reset()

@@ -35,7 +35,7 @@ from lessoncam_server.services import Services
 from .. import reliability
 from ..server.helpers import Person
 from ..small_disk import MIB, SmallDisk, small_disk
-from .test_daemon import FAST, credentials, ready_lesson, record_for, unit_config, until
+from .test_daemon import FAST, credentials, ready_lesson, record_for, tap, unit_config, until
 
 __all__ = ["credentials"]  # the fixture, shared with the daemon's tests
 
@@ -127,8 +127,7 @@ async def test_a_full_disk_stops_the_lesson_cleanly_and_loses_nothing(
             button = pins.pin(17)
             for cycle in range(cycles):
                 at_once = cycle % 2 == 0
-                button.drive_low()
-                button.drive_high()
+                await tap(button)
                 await until(lambda: daemon.status.state is State.RECORDING)
                 recorder = daemon.recorder
                 assert recorder is not None
@@ -143,8 +142,7 @@ async def test_a_full_disk_stops_the_lesson_cleanly_and_loses_nothing(
                 assert (daemon.last_error or "").startswith("storage full")
                 assert not task.done()
                 # A press while the disk is full says so again, and nothing crashes.
-                button.drive_low()
-                button.drive_high()
+                await tap(button)
                 await until(lambda: daemon.status.reason == NO_ROOM_TO_START)
                 assert daemon.recorder is None and not task.done()
                 # The heartbeat tells the server.

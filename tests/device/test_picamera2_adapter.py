@@ -1,243 +1,44 @@
 """The picamera2 adapter, driven through picamera2's real encoder and outputs off a Pi.
 
-picamera2 0.3.38 from PyPI, installed without its dependencies (nothing is built from C),
-imports on x86 once its Pi-only and C-built modules (libcamera, prctl, ...) are stubbed in
-``sys.modules``; the stubs (and every picamera2 module imported under them)
-are removed again after each test. A fake ``Picamera2`` hands frames of the simulated camera
-to the adapter's real ``LibavH264Encoder`` as the camera thread would, and the simulated
-microphone comes in as raw PCM through the encoder's own audio input (``av.open``), paced by
-the video as ALSA would be in real time. The segment files are real.
+The stand-in Pi (stubbed libcamera, a fake ``Picamera2`` with simulated frames) is in
+``picamera2_fakes.py``. The segment files are real.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import itertools
 import json
-import sys
-import threading
-from collections.abc import Iterator
+import queue
+from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
-from unittest import mock
 
 import av
-import cv2
 import numpy as np
 import pytest
 
-from lessoncam_device.recorder import picamera2_adapter
+from lessoncam_device.config import parse_config
+from lessoncam_device.hardware import MixedCameras, PiCameras, camera_specs, sources_for
+from lessoncam_device.real.v4l2_camera import V4L2Camera
+from lessoncam_device.recorder import RecorderError
 from lessoncam_device.recorder.picamera2_adapter import Picamera2Recorder, Picamera2Settings
-from lessoncam_device.segments import SegmentInfo
-from lessoncam_device.sim.camera import CameraConfig, SimulatedCamera
-from lessoncam_device.sim.clock import VirtualClock
-from lessoncam_device.sim.microphone import MicrophoneConfig, SimulatedMicrophone
+from lessoncam_device.segments import RecordingPlan, SegmentInfo
+from lessoncam_device.sim.clock import SteppedClock
 
+from .picamera2_fakes import FPS, H, PacedMicrophone, W, picamera2_stubbed, rig
 from .recorder_helpers import av_offsets, demux_video_pts, make_plan
-from .sim_helpers import shared_scene
 
-# What picamera2 imports that only exists on Raspberry Pi OS or is built from C (never installed).
-PI_ONLY = (
-    "libcamera",
-    "prctl",
-    "simplejpeg",
-    "piexif",
-    "pidng",
-    "pidng.core",
-    "pidng.camdefs",
-    "libarchive",
-    "OpenEXR",
-    "pykms",
-    "kms",
-)
-W, H, FPS = 320, 240, 30.0
 SEGMENT_S = 3.0
 
-
-@pytest.fixture
-def picamera2_stubbed() -> Iterator[Any]:
-    """picamera2 importable with its Pi-only modules stubbed; everything undone afterwards."""
-    if importlib.util.find_spec("picamera2") is None:
-        pytest.skip("picamera2 is not installed (see tests/picamera2-requirements.txt)")
-    stubs = {name: mock.MagicMock(name=name) for name in PI_ONLY}
-    with mock.patch.dict(sys.modules, stubs):
-        picamera2_adapter._picamera2.cache_clear()
-        # Installed but not importable is a broken set-up (a new dependency to stub), not a skip.
-        importlib.import_module("picamera2.encoders")
-        yield stubs["libcamera"]
-    picamera2_adapter._picamera2.cache_clear()
-    assert "picamera2" not in sys.modules and "libcamera" not in sys.modules
-
-
-class _Buffer:
-    """What picamera2's allocator ``sync`` gives ``MappedArray``: the frame's memory."""
-
-    def __init__(self, allocator: Any, fb: np.ndarray, write: bool) -> None:
-        self.fb = fb
-
-    def __enter__(self) -> np.ndarray:
-        return self.fb
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-
-class FakeRequest:
-    """A completed request as the encoder reads it: buffers, metadata, acquire/release."""
-
-    def __init__(self, picam2: FakePicamera2, buffer: np.ndarray, sensor_ns: int) -> None:
-        self.picam2 = picam2
-        self.config = picam2.config
-        self.stream_map = {"main": "main-stream"}
-        timestamp = picam2.libcamera.controls.SensorTimestamp
-        self.request = SimpleNamespace(
-            buffers={"main-stream": buffer}, metadata={timestamp: sensor_ns}
-        )
-
-    def acquire(self) -> None:
-        pass
-
-    def release(self) -> None:
-        pass
-
-    def get_metadata(self) -> dict[str, Any]:
-        return {}
-
-
-class FakePicamera2:
-    """Just enough of ``Picamera2`` for the adapter: configure, start_encoder, frames, stop."""
-
-    def __init__(self, camera: SimulatedCamera, libcamera: Any, before_stop: Any = None) -> None:
-        from picamera2.request import Helpers
-
-        self.camera = camera
-        self.libcamera = libcamera
-        self.helpers = Helpers(self)
-        self.allocator = SimpleNamespace(sync=_Buffer)
-        self.before_stop = before_stop
-        self.config: dict[str, Any] = {}
-        self.encoder: Any = None
-        self.calls: list[str] = []
-        self.delivered = 0
-
-    def create_video_configuration(
-        self, main: dict[str, Any], lores: dict[str, Any] | None = None, **kw: Any
-    ) -> dict[str, Any]:
-        config = {"main": dict(main), "lores": dict(lores) if lores else None, "encode": "main"}
-        config.update(kw)
-        return config
-
-    def configure(self, config: dict[str, Any]) -> None:
-        assert config["main"]["format"] == "YUV420"
-        assert config["lores"] is None or config["lores"]["format"] == "YUV420"
-        self.config = {
-            "main": {**config["main"], "stride": config["main"]["size"][0]},
-            "lores": config["lores"],
-            "controls": config["controls"],
-        }
-        self.calls.append("configure")
-
-    def start_encoder(self, encoder: Any, output: Any, name: str = "main") -> None:
-        # What Picamera2.start_encoder does with a configured main stream.
-        encoder.output = output
-        encoder.name = name
-        encoder.width, encoder.height = self.config[name]["size"]
-        encoder.format = self.config[name]["format"]
-        encoder.stride = self.config[name]["stride"]
-        encoder.start()
-        self.encoder = encoder
-        self.calls.append("start_encoder")
-
-    def start(self) -> None:
-        self.calls.append("start")
-
-    def deliver(self, index: int) -> None:
-        """The camera thread: frame ``index`` of the simulated camera to the encoder."""
-        self.delivered = index
-        pts, i420 = self.camera.i420_at(index)
-        self.encoder.encode("main", FakeRequest(self, i420.reshape(-1), round(pts * 1e9)))
-
-    def capture_array(self, name: str = "main") -> np.ndarray:
-        """The latest picture of stream ``name`` as YUV420 planes (what picamera2 returns)."""
-        width, height = self.config[name]["size"]
-        _, bgr = self.camera.frame_at(self.delivered)
-        small = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
-        return np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2YUV_I420))
-
-    def stop_encoder(self, encoder: Any) -> None:
-        if self.before_stop is not None:
-            self.before_stop()
-        encoder.stop()
-        self.calls.append("stop_encoder")
-
-    def stop(self) -> None:
-        self.calls.append("stop")
-
-    def close(self) -> None:
-        self.calls.append("close")
-
-
-class PacedPcm:
-    """The simulated microphone as a raw s16le byte stream for ``av.open``: a read returns
-    only samples captured by the time of the latest video frame (as ALSA would in real time)
-    and blocks until the camera gets further, or the stream is closed."""
-
-    LEAD_S = 0.1
-
-    def __init__(self, mic: SimulatedMicrophone) -> None:
-        self.mic = mic
-        self.video_pts = mic.start_pts_s
-        self.cond = threading.Condition()
-        self.closed = False
-        self.sample = 0
-        self.pending = b""
-
-    def video_at(self, pts: float) -> None:
-        with self.cond:
-            self.video_pts = pts
-            self.cond.notify_all()
-
-    def close(self) -> None:
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = 1024
-        with self.cond:
-            while not self.pending:
-                ready = self.mic.sample_pts(self.sample + chunk) <= self.video_pts + self.LEAD_S
-                if ready:
-                    samples = self.mic.chunk_at(self.sample // chunk, chunk).samples
-                    self.pending = samples.astype("<i2").tobytes()
-                    self.sample += chunk
-                elif self.closed:
-                    return b""
-                else:
-                    self.cond.wait()
-            n = len(self.pending) if size < 0 else min(size, len(self.pending))
-            out, self.pending = self.pending[:n], self.pending[n:]
-            return out
-
-
-def _rig(libcamera: Any) -> tuple[VirtualClock, dict[int, FakePicamera2], PacedPcm]:
-    clock = VirtualClock(monotonic_s=1234.0)
-    config = CameraConfig(width=W, height=H, fps=FPS, start_pts_s=1234.5, flash_every_s=1.0)
-    main = SimulatedCamera(shared_scene(), None, config)
-    second = SimulatedCamera(shared_scene(), None, CameraConfig(width=W, height=H, pan_deg=-30))
-    mic = SimulatedMicrophone(MicrophoneConfig(), main.flashes, clock.time() - clock.monotonic())
-    pcm = PacedPcm(mic)
-    fakes = {0: FakePicamera2(main, libcamera, pcm.close), 1: FakePicamera2(second, libcamera)}
-    return clock, fakes, pcm
+__all__ = ["picamera2_stubbed"]  # the fixture
 
 
 @pytest.mark.slow
 async def test_picamera2_pipeline_writes_split_segments_on_one_timeline(
     picamera2_stubbed: Any, tmp_path: Path
 ) -> None:
-    clock, fakes, pcm = _rig(picamera2_stubbed)
+    clock, fakes, pcm = rig(picamera2_stubbed)
     plan = make_plan(clock, [("main", W, H, FPS), ("pupils", W, H, FPS)], SEGMENT_S)
     got: list[SegmentInfo] = []
     recorder = Picamera2Recorder(
@@ -250,11 +51,7 @@ async def test_picamera2_pipeline_writes_split_segments_on_one_timeline(
         clock,
         on_segment=got.append,
         picamera2_factory=lambda num: fakes[num],
-        audio_input={
-            "file": pcm,
-            "format": "s16le",
-            "options": {"sample_rate": "48000", "ch_layout": "mono"},
-        },
+        microphone=PacedMicrophone(pcm),
         stamp_to_monotonic=lambda s: pcm.mic.start_pts_s + s,
     )
     await recorder.start()
@@ -304,3 +101,151 @@ async def test_picamera2_pipeline_writes_split_segments_on_one_timeline(
     offsets = av_offsets(main)
     assert len(offsets) == 7  # a flash a second from 1 s after the first frame
     assert max(abs(o) for o in offsets) < 1 / FPS, offsets
+
+
+async def test_the_tracker_gets_a_stream_big_enough_for_the_marker(
+    picamera2_stubbed: Any, tmp_path: Path
+) -> None:
+    """Issue 12, defect 4: the main camera's low-resolution stream is sized from [tracking]
+    (a 20 cm marker at 7.4 m needs 1154 px, not the old 640x360); the second camera gets none."""
+    config = parse_config(
+        {
+            "cameras": {
+                "main": {"source": "picamera2", "device": "0"},
+                "pupils": {"source": "picamera2", "device": "1"},
+            },
+            "audio": {"source": "none"},
+            "tracking": {"room_depth_m": 7.4},
+        }
+    )
+    clock, fakes, _ = rig(picamera2_stubbed)
+    plan = RecordingPlan(
+        recording_id="01JTESTTESTTESTTESTTESTTES",
+        started_at_iso=clock.now().isoformat(),
+        cameras=camera_specs(config),
+        audio_camera=None,
+        segment_seconds=10.0,
+        software_version="test",
+    )
+    pi = sources_for(config, plan, clock)
+    assert isinstance(pi, PiCameras)
+    pi = replace(pi, picamera2_factory=lambda num: fakes[num])
+    capture = pi.capture(plan, tmp_path, clock, lambda _info: None)
+    await capture.recorder.start()
+    try:
+        assert fakes[0].config["main"]["size"] == (1920, 1080)
+        assert fakes[0].config["lores"] == {"size": (1216, 684), "format": "YUV420"}
+        assert fakes[1].config["lores"] is None
+        assert capture.frames is not None
+        assert (capture.frames.geometry.width, capture.frames.geometry.height) == (1216, 684)
+        seen = capture.frames.latest()
+        assert seen is not None and seen[1].shape == (684, 1216)
+    finally:
+        await capture.recorder.stop()
+
+
+async def test_libx264_takes_the_configured_preset_and_bitrate(
+    picamera2_stubbed: Any, tmp_path: Path
+) -> None:
+    clock, fakes, _ = rig(picamera2_stubbed)
+    plan = make_plan(clock, [("main", W, H, FPS)], SEGMENT_S, audio_camera=None)
+    settings = Picamera2Settings(
+        0, (W, H), FPS, None, encoder="libav", bitrate=2_000_000, preset="superfast"
+    )
+    recorder = Picamera2Recorder(
+        plan, tmp_path, [settings], clock, picamera2_factory=lambda num: fakes[num]
+    )
+    await recorder.start()
+    try:
+        context = fakes[0].encoder._stream.codec_context
+        assert context.options["preset"] == "superfast" and context.bit_rate == 2_000_000
+    finally:
+        await recorder.stop()
+
+
+async def test_asking_for_a_hardware_encoder_that_is_not_there_says_the_key(
+    picamera2_stubbed: Any, tmp_path: Path
+) -> None:
+    clock, fakes, _ = rig(picamera2_stubbed)  # an x86 machine: no /dev/video11
+    plan = make_plan(clock, [("main", W, H, FPS)], SEGMENT_S, audio_camera=None)
+    settings = Picamera2Settings(0, (W, H), FPS, None, encoder="hardware")
+    recorder = Picamera2Recorder(
+        plan, tmp_path, [settings], clock, picamera2_factory=lambda num: fakes[num]
+    )
+    with pytest.raises(RecorderError, match=r'set \[video\] encoder = "libx264"'):
+        await recorder.start()
+    assert fakes[0].calls == ["configure", "stop", "close"]
+
+
+class PacedWebcam:
+    """What ``cv2.VideoCapture`` gives the webcam adapter: frames the test hands over."""
+
+    def __init__(self) -> None:
+        self.frames: queue.Queue[np.ndarray | None] = queue.Queue()
+
+    def isOpened(self) -> bool:
+        return True
+
+    def set(self, _prop: int, _value: float) -> bool:
+        return True
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        image = self.frames.get()
+        return image is not None, image
+
+    def release(self) -> None:
+        self.frames.put(None)
+
+
+async def test_a_pi_camera_and_a_usb_webcam_record_one_lesson(
+    picamera2_stubbed: Any, tmp_path: Path
+) -> None:
+    """Issue 12, part 2: a Pi 4's second camera is a USB webcam. The Pi camera through
+    picamera2, the webcam through PyAV, one recording on one timeline."""
+    _, fakes, _ = rig(picamera2_stubbed)
+    clock = SteppedClock(monotonic_s=1234.0)
+    plan = make_plan(clock, [("main", W, H, FPS), ("pupils", W, H, 15.0)], SEGMENT_S, None)
+    config = parse_config({"cameras": {"pupils": {"source": "v4l2"}}})
+    webcam = PacedWebcam()
+    mixed = MixedCameras(
+        PiCameras(
+            [Picamera2Settings(0, (W, H), FPS, (160, 120), encoder="libav")],
+            None,
+            0.0,
+            picamera2_factory=lambda num: fakes[num],
+            camera_ids=["main"],
+        ),
+        [V4L2Camera("usb", W, H, 15.0, opener=lambda _device: webcam)],
+        ["pupils"],
+        None,
+        config.cameras["main"],
+        config.tracking,
+    )
+    got: list[SegmentInfo] = []
+    capture = mixed.capture(plan, tmp_path, clock, got.append)
+    recorder = capture.recorder
+    await recorder.start()
+    picture = np.full((H, W, 3), 90, np.uint8)
+    for i in range(round(8 * FPS)):  # 8 s: the Pi camera at 30 fps, the webcam at 15
+        clock.advance(fakes[0].camera.pts_of(i) - clock.monotonic())
+        await asyncio.to_thread(fakes[0].deliver, i)
+        if i % 2 == 0:
+            webcam.frames.put(picture)
+        await asyncio.sleep(0)
+    stopping = asyncio.create_task(recorder.stop())
+    while not stopping.done():  # the webcam goes on until the stop time has passed
+        clock.advance(1 / 15)
+        webcam.frames.put(picture)
+        await asyncio.sleep(0.02)
+    counts = await stopping
+
+    assert counts["main"] == 3 and counts["pupils"] >= 2
+    closed = json.loads((recorder.dir / "recording.json").read_text())["closed"]
+    assert closed["segments"] == counts and not closed["interrupted"]
+    stats = recorder.stats()
+    assert stats.errors == [] and stats.cameras["main"].frames == 240
+    assert stats.cameras["pupils"].frames >= 110  # 15 fps for ~8 s
+    firsts = {cam: min(s.start_s for s in got if s.camera == cam) for cam in ("main", "pupils")}
+    assert firsts["main"] == pytest.approx(0.5, abs=1e-3)
+    assert firsts["pupils"] == pytest.approx(0.5, abs=0.2)  # one timeline for both
+    assert capture.frames is not None and capture.frames.latest() is not None

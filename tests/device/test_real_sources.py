@@ -2,7 +2,7 @@
 
 No webcam or sound card here: the webcam adapter reads a synthetic video file through the
 same ``cv2.VideoCapture`` interface, and the microphone adapter reads a synthetic beep through
-real ALSA (alsa-lib's ``file`` plugin feeding a capture PCM).
+real ALSA (alsa-lib's ``file`` plugin feeding a capture PCM, see ``alsa_helpers.py``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,17 @@ import pytest
 
 from lessoncam_device import cli
 from lessoncam_device.config import parse_config
-from lessoncam_device.hardware import PiCameras, Webcams, camera_specs, sources_for
-from lessoncam_device.real.alsa_microphone import AlsaMicrophone, MicrophoneLost
+from lessoncam_device.hardware import (
+    MixedCameras,
+    PiCameras,
+    Webcams,
+    camera_specs,
+    sources_for,
+)
+from lessoncam_device.real.alsa_microphone import AlsaMicrophone
 from lessoncam_device.real.v4l2_camera import CameraLost, V4L2Camera
-from lessoncam_device.recorder import Recorder
+from lessoncam_device.recorder import MicrophoneUnavailable, Recorder
+from lessoncam_device.recorder.mixed import MixedRecorder
 from lessoncam_device.recorder.picamera2_adapter import Picamera2Recorder
 from lessoncam_device.segments import RecordingPlan
 from lessoncam_device.sim.clock import VirtualClock
@@ -31,7 +38,9 @@ from lessoncam_device.sim.sources import SimulatedSources
 from lessoncam_device.sources import HardwareUnavailable
 from lessoncam_device.tracking.frames import RecorderFrames
 
-RATE = 48000
+from .alsa_helpers import RATE, TEST_PCM, alsa_user_config, system_alsa
+
+__all__ = ["alsa_user_config", "system_alsa"]  # the fixtures
 
 
 def synthetic_video(path: Path, frames: int, size: tuple[int, int] = (320, 240)) -> Path:
@@ -70,30 +79,11 @@ async def test_a_missing_webcam_says_which_device() -> None:
             pass
 
 
-@pytest.fixture
-def alsa_beep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> np.ndarray:
-    """An ALSA capture PCM ``lessoncam_test`` that plays back a synthetic beep."""
-    t = np.arange(RATE // 2) / RATE
-    pcm = (np.sin(2 * np.pi * 1000 * t) * 8000).astype("<i2")
-    pcm[: RATE // 10] = 0  # 100 ms of silence, then the beep
-    raw = tmp_path / "beep.raw"
-    pcm.tofile(raw)
-    conf = tmp_path / "alsa.conf"
-    conf.write_text(
-        "</usr/share/alsa/alsa.conf>\n"
-        "pcm.lessoncam_test {\n"
-        '  type file\n  slave.pcm "null"\n  file "/dev/null"\n'
-        f'  infile "{raw}"\n  format "raw"\n}}\n'
-    )
-    monkeypatch.setenv("ALSA_CONFIG_PATH", str(conf))
-    return pcm
-
-
 @pytest.mark.slow
 async def test_alsa_microphone_delivers_the_devices_samples_in_equal_chunks(
-    alsa_beep: np.ndarray,
+    system_alsa: np.ndarray,
 ) -> None:
-    mic = AlsaMicrophone("lessoncam_test", RATE, 1)
+    mic = AlsaMicrophone(TEST_PCM, RATE, 1)
     chunks = []
     stream = mic.stream(VirtualClock(), 1024)
     async for chunk in stream:
@@ -103,16 +93,16 @@ async def test_alsa_microphone_delivers_the_devices_samples_in_equal_chunks(
     await stream.aclose()
     assert all(c.samples.shape == (1024, 1) and c.samples.dtype == np.int16 for c in chunks)
     heard = np.concatenate([c.samples[:, 0] for c in chunks])
-    assert np.array_equal(heard, alsa_beep[: len(heard)])  # bit for bit through ALSA
+    assert np.array_equal(heard, system_alsa[: len(heard)])  # bit for bit through ALSA
     # Stamped by ALSA on the wall clock, in order (this test device is not paced, so the
     # stamps are as far apart as the reads were, not one chunk's length).
     stamps = [c.wall_s for c in chunks]
     assert stamps == sorted(stamps) and abs(stamps[0] - time.time()) < 10
 
 
-async def test_a_missing_microphone_says_which_device(alsa_beep: np.ndarray) -> None:
+async def test_a_missing_microphone_says_which_device(system_alsa: np.ndarray) -> None:
     mic = AlsaMicrophone("no_such_pcm", RATE, 1)
-    with pytest.raises(MicrophoneLost, match="no_such_pcm"):
+    with pytest.raises(MicrophoneUnavailable, match="no_such_pcm"):
         async for _ in mic.stream(VirtualClock(), 1024):
             pass
 
@@ -170,20 +160,54 @@ def test_pi_cameras_record_through_picamera2(tmp_path: Path) -> None:
     assert isinstance(pi, PiCameras)
     assert [s.camera_num for s in pi.settings] == [0, 1]
     assert pi.settings[1].fps == 25.0 and pi.settings[0].size == (1920, 1080)
-    assert pi.settings[0].audio_device == "hw:2,0" and pi.with_audio
+    assert isinstance(pi.microphone, AlsaMicrophone) and pi.microphone.device == "hw:2,0"
+    assert pi.microphone.av_input() == {
+        "file": "hw:2,0",
+        "format": "alsa",
+        "options": {"sample_rate": "48000", "channels": "1"},
+    }
     capture = pi.capture(plan, tmp_path, VirtualClock(), lambda _info: None)
     assert isinstance(capture.recorder, Picamera2Recorder)
     assert capture.recorder.audio_sync.offset_s == pytest.approx(-0.040)
-    # The tracker watches the main camera's low-resolution stream.
+    # The tracker watches the main camera's low-resolution stream, sized for the marker
+    # (20 cm at the default 8 m room depth: 1280x720; see test_detection_stream.py).
     assert isinstance(capture.frames, RecorderFrames)
     assert capture.frames.recorder is capture.recorder
-    assert (capture.frames.geometry.width, capture.frames.geometry.height) == (640, 360)
+    assert (capture.frames.geometry.width, capture.frames.geometry.height) == (1280, 720)
+
+
+def test_a_pi_camera_and_a_webcam_record_one_lesson(tmp_path: Path) -> None:
+    """A Pi 4 has one camera connector: its second camera is a USB webcam."""
+    config = parse_config(
+        {
+            "cameras": {
+                "main": {"source": "picamera2", "device": "0"},
+                "pupils": {"source": "v4l2", "device": "/dev/video0", "width": 1280},
+            },
+            "audio": {"source": "alsa", "device": "hw:1,0"},
+        }
+    )
+    plan = plan_for(config)
+    mixed = sources_for(config, plan, VirtualClock())
+    assert isinstance(mixed, MixedCameras)
+    assert mixed.pi.camera_ids == ["main"] and mixed.webcam_ids == ["pupils"]
+    capture = mixed.capture(plan, tmp_path, VirtualClock(), lambda _info: None)
+    recorder = capture.recorder
+    assert isinstance(recorder, MixedRecorder)
+    pi_part, webcam_part = recorder.parts
+    assert isinstance(pi_part, Picamera2Recorder) and pi_part.camera_ids == ["main"]
+    assert isinstance(pi_part.microphone, AlsaMicrophone)  # the sound goes with main
+    assert isinstance(webcam_part, Recorder) and webcam_part.camera_ids == ["pupils"]
+    assert webcam_part.microphone is None and webcam_part.options.mode == "stream"
+    assert webcam_part.options.x264_preset == "ultrafast"  # [video] x264_preset: the Pi's CPU
+    assert isinstance(capture.frames, RecorderFrames)
+    assert (capture.frames.geometry.width, capture.frames.geometry.height) == (1280, 720)
 
 
 @pytest.mark.parametrize(
     ("cameras", "audio", "complaint"),
     [
-        ({"main": {"source": "picamera2"}, "b": {"source": "v4l2"}}, "none", "cameras.b"),
+        ({"main": {"source": "picamera2"}, "b": {"source": "simulated"}}, "none", "cameras.b"),
         ({"main": {"source": "picamera2", "device": "/dev/video0"}}, "none", "by its number"),
         ({"main": {"source": "v4l2"}}, "simulated", "needs simulated cameras"),
         ({"main": {"source": "simulated"}}, "alsa", "needs real cameras"),

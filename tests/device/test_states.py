@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from lessoncam_device.states import (
     ALL_FINE,
+    BUTTON_DEAD,
+    MICROPHONE_DID_NOT_START,
     Action,
     Blink,
     Event,
@@ -55,6 +57,27 @@ def test_a_camera_that_does_not_start_is_an_error_that_a_press_retries() -> None
     assert status.state is State.ERROR and "camera" in (status.reason or "")
     status, actions = step(status, Event.SHORT_PRESS, Facts())
     assert status.state is State.STARTING and actions == [Action.START_RECORDING]
+
+
+def test_a_microphone_that_does_not_start_is_said_as_the_microphone() -> None:
+    status, _ = run(Event.SHORT_PRESS, Event.MICROPHONE_FAILED)
+    assert status == Status(State.ERROR, MICROPHONE_DID_NOT_START)
+    assert "camera" not in MICROPHONE_DID_NOT_START
+    status, actions = step(status, Event.SHORT_PRESS, Facts())
+    assert status.state is State.STARTING and actions == [Action.START_RECORDING]
+
+
+def test_without_a_button_the_unit_is_never_shown_ready() -> None:
+    dead = Facts(button_ok=False)
+    status, _ = run(Event.BUTTON_FAILED, facts=dead)
+    assert status == Status(State.ERROR, BUTTON_DEAD)
+    # A lesson started some other way (a signal) ends in the attention state again.
+    status, actions = run(
+        Event.BUTTON_FAILED, Event.SHORT_PRESS, Event.STARTED, Event.LONG_PRESS, facts=dead
+    )
+    assert status.state is State.FINISHING and actions[0] is Action.START_RECORDING
+    status, _ = step(status, Event.FINISHED, dead)
+    assert status == Status(State.ERROR, BUTTON_DEAD)
 
 
 def test_led_patterns_are_distinct() -> None:

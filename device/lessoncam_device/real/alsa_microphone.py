@@ -1,4 +1,9 @@
-"""An ALSA capture device through PyAV's ``alsa`` input, as a real-time microphone."""
+"""An ALSA capture device through PyAV's ``alsa`` input: the one place the unit opens ALSA.
+
+The webcam recorder reads it as a real-time microphone (:meth:`AlsaMicrophone.stream`); on a
+Pi, picamera2's encoder opens it itself from :meth:`AlsaMicrophone.av_input`; both, and every
+check before a lesson, go through :func:`use_system_alsa_config` first.
+"""
 
 from __future__ import annotations
 
@@ -17,16 +22,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..clock import Clock
+from ..recorder.base import MicrophoneUnavailable
 
 log = logging.getLogger(__name__)
 
-# PyPI's PyAV wheel carries its own alsa-lib, which looks for its config under the build
-# machine's prefix; point it at the system's copy (Debian's alsa-utils/libasound2-data).
-_SYSTEM_ALSA_CONF = Path("/usr/share/alsa/alsa.conf")
+#: The system's ALSA configuration (Debian's libasound2-data, on every Raspberry Pi OS).
+SYSTEM_ALSA_CONF = Path("/usr/share/alsa/alsa.conf")
 
 
-class MicrophoneLost(RuntimeError):
-    """The microphone cannot be opened or stopped delivering sound."""
+class MicrophoneLost(MicrophoneUnavailable):
+    """The microphone stopped delivering sound during a lesson."""
 
 
 @dataclass(frozen=True)
@@ -37,9 +42,22 @@ class AlsaChunk:
     samples: NDArray[np.int16]
 
 
-def _alsa_environment() -> None:
-    if "ALSA_CONFIG_PATH" not in os.environ and _SYSTEM_ALSA_CONF.exists():
-        os.environ["ALSA_CONFIG_PATH"] = str(_SYSTEM_ALSA_CONF)
+def use_system_alsa_config(conf: Path = SYSTEM_ALSA_CONF) -> None:
+    """Make PyAV's ALSA input read the system's ALSA configuration.
+
+    PyPI's PyAV wheels bundle their own alsa-lib, whose configuration path points inside the
+    wheel's build tree (``/tmp/vendor/share/alsa``): there every PCM, ``hw:1,0`` included, is
+    "unknown". alsa-lib reads ``ALSA_CONFIG_PATH`` at every open, so setting it here, before
+    any open, is enough. A value already set (a test's own file) is kept.
+    """
+    if "ALSA_CONFIG_PATH" in os.environ:
+        return
+    if not conf.exists():
+        raise MicrophoneUnavailable(
+            f"the ALSA configuration {conf} is missing, so no microphone can be opened; "
+            "install it with `apt-get install libasound2-data`"
+        )
+    os.environ["ALSA_CONFIG_PATH"] = str(conf)
 
 
 class AlsaMicrophone:
@@ -56,17 +74,29 @@ class AlsaMicrophone:
         self.channels = channels
         self.samples = 0
 
+    def _options(self) -> dict[str, str]:
+        return {"sample_rate": str(self.sample_rate), "channels": str(self.channels)}
+
     def open(self) -> Any:
-        """Open the device; raises ``MicrophoneLost`` with the reason if it can't."""
-        _alsa_environment()
-        options = {"sample_rate": str(self.sample_rate), "channels": str(self.channels)}
+        """Open the device; raises ``MicrophoneUnavailable`` naming it if it can't."""
+        use_system_alsa_config()
         try:
-            return av.open(self.device, format="alsa", options=options)
+            return av.open(self.device, format="alsa", options=self._options())
         except (OSError, av.error.FFmpegError) as exc:
-            raise MicrophoneLost(
-                f"microphone {self.device!r} cannot be opened ({exc}); check "
-                "`lessoncam-device devices` and [audio] device"
+            raise MicrophoneUnavailable(
+                f"microphone {self.device!r} cannot be opened ({exc}); check that it is "
+                "plugged in and [audio] device (`lessoncam-device devices` lists them; "
+                'a "plughw:" name converts rates and channels the device lacks)'
             ) from exc
+
+    def check(self) -> None:
+        """Open and close the device (before a lesson): raises what :meth:`open` raises."""
+        self.open().close()
+
+    def av_input(self) -> dict[str, Any]:
+        """What picamera2's encoder passes to ``av.open`` (its ``audio_input``)."""
+        use_system_alsa_config()
+        return {"file": self.device, "format": "alsa", "options": self._options()}
 
     async def stream(self, clock: Clock, samples_per_chunk: int) -> AsyncIterator[AlsaChunk]:
         """Chunks of ``samples_per_chunk`` samples as they are captured."""

@@ -9,7 +9,14 @@ See ``docs/recorder.md``.
 """
 
 from .audio_sync import AudioSyncSettings
-from .base import AudioStats, CameraStats, LessonRecorder, RecorderError, RecordingStats
+from .base import (
+    AudioStats,
+    CameraStats,
+    LessonRecorder,
+    MicrophoneUnavailable,
+    RecorderError,
+    RecordingStats,
+)
 from .encoders import AudioSettings
 from .recording import Recorder, RecorderOptions
 from .recovery import RecoveredRecording, closed_recording_segments, recover_recordings
@@ -22,6 +29,7 @@ __all__ = [
     "CameraStats",
     "ClosedMarker",
     "LessonRecorder",
+    "MicrophoneUnavailable",
     "Recorder",
     "RecorderError",
     "RecorderOptions",

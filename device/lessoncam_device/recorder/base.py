@@ -7,7 +7,7 @@ adapter imports these types from here, not from the PyAV recorder.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,6 +17,20 @@ from ..segments import RecordingPlan
 
 class RecorderError(Exception):
     """The recorder cannot start, or a camera's recording failed (the message says which)."""
+
+
+class MicrophoneUnavailable(RecorderError):
+    """The lesson's microphone cannot be opened; the message names it and what to do."""
+
+
+@runtime_checkable
+class CheckableMicrophone(Protocol):
+    """A real microphone that can be tried before a lesson starts (the simulated ones cannot
+    fail, and have no ``check``)."""
+
+    def check(self) -> None:
+        """Open and close the microphone; raise ``MicrophoneUnavailable`` if it cannot."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ picamera2 0.3.38 (it reads ``SplittableOutput._new_output`` and overrides the en
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib
 import logging
@@ -33,11 +34,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import av
 import numpy as np
@@ -45,7 +46,14 @@ import numpy as np
 from ..clock import Clock
 from ..segments import RecordingPlan, SegmentInfo
 from .audio_sync import AudioSyncSettings, AudioTimeline
-from .base import AudioStats, CameraStats, RecorderError, RecordingStats
+from .base import (
+    AudioStats,
+    CameraStats,
+    CheckableMicrophone,
+    MicrophoneUnavailable,
+    RecorderError,
+    RecordingStats,
+)
 from .encoders import AudioSettings, as_bgr
 from .lifecycle import RecorderLifecycle, Stopped
 from .recovery import salvage_leftovers
@@ -70,10 +78,16 @@ class Picamera2Settings:
     lores_size: tuple[int, int] | None = (640, 360)
     encoder: Literal["auto", "libav", "hardware"] = "auto"  # auto: hardware on a Pi 4
     bitrate: int | None = None  # None: picamera2's MEDIUM quality for the size and rate
-    audio_device: str = "default"  # ALSA name, e.g. "hw:1,0" (see `arecord -L`)
-    audio_options: dict[str, str] = field(
-        default_factory=lambda: {"sample_rate": "48000", "channels": "1"}
-    )
+    preset: str | None = None  # libx264's preset (None: picamera2's "ultrafast")
+
+
+class Picamera2Microphone(CheckableMicrophone, Protocol):
+    """The microphone of a Pi lesson: tried before the cameras start, then opened by
+    picamera2's encoder itself from ``av_input()`` (``AlsaMicrophone`` on a unit)."""
+
+    def av_input(self) -> dict[str, Any]:
+        """Keyword arguments for ``av.open`` (picamera2's ``encoder.audio_input``)."""
+        ...
 
 
 @functools.cache
@@ -251,6 +265,7 @@ class _CameraSession:
         self.counters = _SessionCounters()
         self.audio_blocks = 0
         self.error: BaseException | None = None
+        self.started = False
         self._first_sensor_us: int | None = None
         self._latest_us: int | None = None
         self._boundary_us: int | None = None
@@ -270,6 +285,21 @@ class _CameraSession:
     # --- start and stop (called from a worker thread of the recorder) ---------------------
 
     def start(self) -> None:
+        """Configure and start the camera; if any step fails, undo the others and raise
+        (``MicrophoneUnavailable`` when it was the microphone that picamera2 opened)."""
+        try:
+            self._start()
+        except BaseException as exc:
+            self._abandon()
+            source = self.audio_input.get("file") if self.audio_input else None
+            if isinstance(exc, av.error.FFmpegError) and source and exc.filename == source:
+                raise MicrophoneUnavailable(
+                    f"microphone {source!r} cannot be opened ({exc}); check [audio] device"
+                ) from exc
+            raise
+        self.started = True
+
+    def _start(self) -> None:
         s = self.settings
         picam2 = self._factory(s.camera_num)
         self.picam2 = picam2
@@ -286,6 +316,35 @@ class _CameraSession:
         self._thread.start()
         picam2.start_encoder(self.encoder, self.splitter)
         picam2.start()
+
+    def _abandon(self) -> None:
+        """Undo a start that failed half-way: no encoder, thread or camera left running."""
+        encoder = self.encoder
+        if encoder is not None and getattr(encoder, "_running", False):
+            # picamera2 leaves its encoder running when the audio input fails to open, with
+            # no audio thread to join: stop it as a silent one.
+            if getattr(encoder, "_audio_thread", None) is None:
+                encoder.audio = False
+                for name in ("_audio_input_container", "_audio_output_container"):
+                    container = getattr(encoder, name, None)
+                    if container is not None:
+                        with contextlib.suppress(Exception):
+                            container.close()
+            try:
+                encoder.stop()
+            except Exception:
+                log.exception("camera %s: stopping the half-started encoder failed", self.camera)
+        if self._thread.is_alive():
+            self._tasks.put(None)
+            self._thread.join()
+        if self.current is not None:
+            self.current.file.close_fd()
+        if self.picam2 is not None:
+            for step in (self.picam2.stop, self.picam2.close):
+                try:
+                    step()
+                except Exception:
+                    log.exception("camera %s: closing after a failed start failed", self.camera)
 
     def stop(self) -> int:
         """Stop the camera, close the last segment; the number of segments."""
@@ -311,21 +370,25 @@ class _CameraSession:
     def _make_encoder(self) -> Any:
         s = self.settings
         hardware = s.encoder == "hardware" or (s.encoder == "auto" and self.pc.has_hw_h264)
+        if s.encoder == "hardware" and not self.pc.has_hw_h264:
+            raise RecorderError(
+                f"camera {self.camera}: no hardware H.264 encoder here ({_HW_ENCODER_DEVICE} "
+                'is missing; a Pi 5 has none): set [video] encoder = "libx264" or "auto"'
+            )
         self._hardware = hardware
         base = self.pc.H264Encoder if hardware else self.pc.LibavH264Encoder
         gop = max(1, round(s.fps))  # a keyframe every second: cuts are never more than 1 s off
         # PyAV wants a rational rate, not a float.
         rate = int(s.fps) if s.fps.is_integer() else Fraction(s.fps).limit_denominator(1001)
         encoder = _encoder_class(base)(bitrate=s.bitrate, iperiod=gop, framerate=rate)
+        if not hardware and s.preset is not None:
+            encoder.preset = s.preset  # picamera2's own default is "ultrafast"
         encoder.lessoncam = self
         if self.audio is not None:
             a = self.audio
+            assert self.audio_input is not None
             encoder.audio = True
-            encoder.audio_input = self.audio_input or {
-                "file": s.audio_device,
-                "format": "alsa",
-                "options": dict(s.audio_options),
-            }
+            encoder.audio_input = self.audio_input
             encoder.audio_output = {
                 "codec_name": "aac",
                 "rate": a.sample_rate,
@@ -499,9 +562,12 @@ class Picamera2Recorder(RecorderLifecycle):
     """The :class:`Recorder` API on a Pi: one picamera2 pipeline per camera of the plan.
 
     ``picamera2_factory(camera_num)`` makes the ``Picamera2`` object (tests pass a fake);
-    ``audio_input`` replaces the ALSA input dict (tests pass a file-like source), and
-    ``stamp_to_monotonic`` maps its timestamps to the monotonic clock (default: ALSA's wall
-    clock minus (wall - monotonic)).
+    ``microphone`` (None: no sound) is tried before the cameras start, then picamera2's
+    encoder opens it on the plan's audio camera; if it cannot be opened the lesson records
+    without sound (said in ``stats().errors``), or is refused with ``sound_required``.
+    ``stamp_to_monotonic`` maps the microphone's timestamps to the monotonic clock (default:
+    ALSA's wall clock minus (wall - monotonic)). A camera that fails to start stops the ones
+    that started before it.
     """
 
     def __init__(
@@ -515,30 +581,42 @@ class Picamera2Recorder(RecorderLifecycle):
         sync_s: float = 1.0,
         audio: AudioSettings | None = None,
         audio_sync: AudioSyncSettings | None = None,
-        with_audio: bool = True,
+        microphone: Picamera2Microphone | None = None,
+        sound_required: bool = False,
         on_segment: Callable[[SegmentInfo], None] | None = None,
         picamera2_factory: Callable[[int], Any] | None = None,
-        audio_input: dict[str, Any] | None = None,
         stamp_to_monotonic: Callable[[float], float] | None = None,
+        camera_ids: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(plan, state_dir, clock, len(cameras), on_segment)
+        super().__init__(
+            plan,
+            state_dir,
+            clock,
+            len(cameras),
+            on_segment,
+            microphone=microphone,
+            sound_required=sound_required,
+            camera_ids=camera_ids,
+        )
         self.settings = list(cameras)
         self.segment_s = segment_s or plan.segment_seconds
         self.sync_s = sync_s
         self.audio = audio or AudioSettings()
         self.audio_sync = audio_sync or AudioSyncSettings()
-        self.with_audio = with_audio
+        self.microphone = microphone
         self._factory = picamera2_factory
-        self._audio_input = audio_input
         self._stamp_to_monotonic = stamp_to_monotonic
         self._sessions: list[_CameraSession] = []
 
     async def _start_cameras(self, t0: float, wall_minus_mono: float) -> None:
-        """Configure and start every camera."""
+        """Configure and start every camera; if one fails, stop those that started."""
         assert self._io is not None
         to_mono = self._stamp_to_monotonic or (lambda s: s - wall_minus_mono)
+        audio_input = None
+        if self.microphone is not None and self.sound_wanted:
+            audio_input = self.microphone.av_input()
         for cam, settings in zip(self.camera_ids, self.settings, strict=True):
-            audio = self.with_audio and self.plan.audio_camera == cam
+            audio = audio_input is not None and self.plan.audio_camera == cam
             self._sessions.append(
                 _CameraSession(
                     recording_id=self.plan.recording_id,
@@ -551,13 +629,27 @@ class Picamera2Recorder(RecorderLifecycle):
                     io=self._io,
                     audio=self.audio if audio else None,
                     audio_sync=self.audio_sync,
-                    audio_input=self._audio_input if audio else None,
+                    audio_input=audio_input if audio else None,
                     stamp_to_monotonic=to_mono,
                     picamera2_factory=self._factory,
                 )
             )
         for session in self._sessions:
-            await asyncio.to_thread(session.start)
+            try:
+                await asyncio.to_thread(session.start)
+            except Exception as exc:
+                for started in self._sessions:
+                    if started.started:
+                        try:
+                            await asyncio.to_thread(started.stop)
+                        except Exception:
+                            log.exception("camera %s did not stop cleanly", started.camera)
+                if isinstance(exc, RecorderError):
+                    raise
+                raise RecorderError(
+                    f"Pi camera {session.settings.camera_num} ([cameras.{session.camera}]) "
+                    f"did not start: {exc}"
+                ) from exc
 
     async def _stop_cameras(self) -> Stopped:
         """Stop every camera; a camera that failed keeps what its open segment holds."""
@@ -574,8 +666,7 @@ class Picamera2Recorder(RecorderLifecycle):
                 failed.append(session.camera)
             if session.error is not None:
                 errors.append(session.error)
-        await asyncio.to_thread(self._io.finish)
-        errors += self._io.errors
+        await asyncio.to_thread(self._io.drain)  # the lifecycle ends the I/O thread
         for camera in failed:  # its open segment is still .partial: keep what it holds
             counts[camera] = await asyncio.to_thread(
                 salvage_leftovers, self.dir, camera, self.plan.recording_id, self._emit
@@ -612,6 +703,6 @@ class Picamera2Recorder(RecorderLifecycle):
                     s.timeline.chunks, s.audio_blocks, s.timeline.ppm, s.timeline.first_sample_s
                 )
         main = cams.get(self._main_camera())
-        errors = [repr(s.error) for s in self._sessions if s.error is not None]
+        errors = self.notes() + [repr(s.error) for s in self._sessions if s.error is not None]
         failed = [s.camera for s in self._sessions if s.error is not None]
         return RecordingStats(cams, audio, main.seconds if main else 0.0, errors, failed)

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -74,7 +74,9 @@ class Recorder(RecorderLifecycle):
     """Records one lesson from ``cameras`` (in the plan's order) and ``microphone``.
 
     ``on_segment`` (optional) is called on the event loop with every closed segment; or
-    iterate :meth:`segments`. Files go to ``<state_dir>/recordings/<recording_id>/``.
+    iterate :meth:`segments`. Files go to ``<state_dir>/recordings/<recording_id>/``. A real
+    microphone is tried first: if it cannot be opened the lesson is recorded without sound
+    (said in ``stats().errors``), or refused with ``sound_required``.
     """
 
     def __init__(
@@ -86,8 +88,20 @@ class Recorder(RecorderLifecycle):
         clock: Clock,
         options: RecorderOptions | None = None,
         on_segment: Callable[[SegmentInfo], None] | None = None,
+        *,
+        sound_required: bool = False,
+        camera_ids: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(plan, state_dir, clock, len(cameras), on_segment)
+        super().__init__(
+            plan,
+            state_dir,
+            clock,
+            len(cameras),
+            on_segment,
+            microphone=microphone,
+            sound_required=sound_required,
+            camera_ids=camera_ids,
+        )
         self.cameras = list(cameras)
         self.microphone = microphone
         self.options = options or RecorderOptions()
@@ -110,7 +124,6 @@ class Recorder(RecorderLifecycle):
                 p.bank.close()
             for task in self._pumps:
                 task.cancel()
-            self._io.finish()
             raise
         for p in self._pipelines:
             p.start()
@@ -182,7 +195,7 @@ class Recorder(RecorderLifecycle):
                 self._timeline.first_sample_s,
             )
         main_id = self._main_camera()
-        errors = [repr(p.error) for p in self._pipelines if p.error is not None]
+        errors = self.notes() + [repr(p.error) for p in self._pipelines if p.error is not None]
         errors += [repr(e) for e in self._pump_errors()]
         errors += [repr(e) for e in self._io.errors] if self._io is not None else []
         failed = [p.camera for p in self._pipelines if p.error is not None]
@@ -214,21 +227,23 @@ class Recorder(RecorderLifecycle):
             need = "chunk_at/sample_pts" if pull else "stream(clock, n)"
             raise RecorderError(f"microphone: a source with {need} is needed")
 
-    def _create_files(self) -> None:
-        super()._create_files()
-        for spec in self.plan.cameras:
-            cam_dir = camera_dir(self.dir, str(spec["id"]))
-            write_timeline(cam_dir, Timeline(-PTS_BASE_S, float(spec["video"]["fps"])))
+    def _prepare_cameras(self) -> None:
+        for cam_id in self.camera_ids:
+            fps = float(self._spec(cam_id)["video"]["fps"])
+            write_timeline(camera_dir(self.dir, cam_id), Timeline(-PTS_BASE_S, fps))
+
+    def _spec(self, cam_id: str) -> dict[str, Any]:
+        return next(dict(c) for c in self.plan.cameras if str(c["id"]) == cam_id)
 
     def _pipeline(
         self, index: int, source: Camera, t0: float, wall_minus_mono: float
     ) -> CameraPipeline:
         o = self.options
-        spec = self.plan.cameras[index]
         cam_id = self.camera_ids[index]
+        spec = self._spec(cam_id)
         video = spec["video"]
         fps = float(video["fps"])
-        with_audio = self.microphone is not None and self.plan.audio_camera == cam_id
+        with_audio = self.sound_wanted and self.plan.audio_camera == cam_id
         bank = EncoderBank()
         try:
             venc = bank.video(
@@ -322,7 +337,7 @@ class Recorder(RecorderLifecycle):
         for p in self._pipelines:
             p.join()
         assert self._io is not None
-        self._io.finish()
+        self._io.drain()  # the lifecycle ends the I/O thread (it may serve other cameras)
 
     def _reconcile(self, counts: dict[str, int]) -> tuple[dict[str, int], dict[str, list[int]]]:
         """After a failure (a full disk, a camera): keep every segment that is on the disk.

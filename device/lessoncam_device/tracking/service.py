@@ -17,6 +17,7 @@ from ..config import DeviceConfig, TrackingConfig
 from ..motors.base import MotorError, PanMotor
 from ..motors.factory import open_motor
 from .controller import ControllerSettings, PanController
+from .detection_stream import tracking_problems
 from .detector import DetectorSettings, MarkerDetector
 from .frames import TrackingFrames
 from .tracker import Tracker
@@ -91,6 +92,8 @@ class TrackingService:
         if not self.tracking.enabled or self._opened:
             return
         self._opened = True
+        for problem in tracking_problems(self.config):  # check-config refuses these
+            log.warning("tracking: %s", problem)
         try:
             self.motor = open_motor(self.config.motor, self.clock)
         except MotorError as exc:
