@@ -117,8 +117,9 @@ class RestPolicy:
             return False
         # Where she is: the last two sightings (a parabola through a jump rings past it).
         now = (recent[-1][1] + recent[-2][1]) / 2.0
-        before = [b for ts, b in self._sightings if ts < recent[0][0]]
-        anchor = sum(before) / len(before) if before else self.pan
+        before = sorted(b for ts, b in self._sightings if ts < recent[0][0])
+        # Where she stood: the median, not the mean, so a lean held a while does not move it.
+        anchor = before[len(before) // 2] if before else self.pan
         moved = now - anchor
         travel = abs(rate) * s.lead_s
         if accel * rate < 0:
