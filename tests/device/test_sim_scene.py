@@ -131,10 +131,14 @@ def test_scenarios_are_seen_as_scripted(name: str) -> None:
     scene, path = shared_scene(), SCENARIOS[name]
     for t in np.arange(0.0, path.duration_s, 0.1):
         pose = position_at(path, float(t))
+        if abs(pose.bearing_deg) > 90.0:
+            continue  # behind the camera: no pan looks there
         truth = scene.marker_corners(OPTICS, pose.bearing_deg, pose)
         assert (truth is not None) == pose.marker_visible, (name, t)
     for t in np.arange(0.0, path.duration_s, 2.5):
         pose = position_at(path, float(t))
+        if abs(pose.bearing_deg) > 90.0:
+            continue
         found = detect(scene.render(OPTICS, pose.bearing_deg, pose))
         assert (found is not None) == pose.marker_visible, (name, t)
 
@@ -162,3 +166,27 @@ def test_panorama_covers_the_field_and_is_reproducible() -> None:
     other, _ = build_panorama(SceneConfig(field_deg=120.0, px_per_deg=4.0, margin_deg=20, seed=8))
     assert not np.array_equal(image, other)
     assert depth.min() < 100 < depth.max()  # furniture is near, walls are "far"
+
+
+def _ids(image: np.ndarray) -> set[int]:
+    dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, MARKER.dictionary))
+    _, ids, _ = cv2.aruco.ArucoDetector(dictionary, cv2.aruco.DetectorParameters()).detectMarkers(
+        image
+    )
+    return set() if ids is None else {int(i) for i in ids.ravel()}
+
+
+def test_a_colleague_wears_a_marker_with_another_id() -> None:
+    teacher = TeacherPose(-8.0, 6.0)
+    colleague = TeacherPose(8.0, 7.0)
+    image = shared_scene().render(OPTICS, 0.0, teacher, others=[(colleague, 3)])
+    assert _ids(image) == {MARKER.marker_id, 3}
+    alone = shared_scene().render(OPTICS, 0.0, None, others=[(colleague, 3)])
+    assert _ids(alone) == {3}
+
+
+def test_a_crossing_pupil_is_drawn_where_the_path_says() -> None:
+    hidden = TeacherPose(0.0, 6.0, hidden=True, pupil=(0.0, 4.0))
+    assert detect(shared_scene().render(OPTICS, 0.0, hidden)) is None
+    beside = TeacherPose(0.0, 6.0, pupil=(6.0, 4.0))  # a pupil walking past, not yet in front
+    assert detect(shared_scene().render(OPTICS, 0.0, beside)) is not None

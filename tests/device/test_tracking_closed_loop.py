@@ -1,46 +1,132 @@
 """Pan-follow in closed loop: the simulated servo turns the simulated camera, the real detector
-searches the rendered frames, on virtual time."""
+searches the rendered frames, on virtual time; and how such runs are scored."""
 
 from __future__ import annotations
 
 import pytest
 
-from lessoncam_device.sim.pan_follow import (
-    ClosedLoopSettings,
-    FrameRecord,
+from lessoncam_device.sim.follow_scores import (
     reacquire_times,
-    run_closed_loop,
+    reacquire_windows,
     score,
+    score_records,
 )
-from lessoncam_device.sim.teacher_path import scenario
+from lessoncam_device.sim.pan_follow import ClosedLoopSettings, FrameRecord, run_closed_loop
+from lessoncam_device.sim.teacher_path import (
+    Pause,
+    TeacherPath,
+    Walk,
+    scenario,
+)
 from lessoncam_device.tracking.baseline import ProportionalController
 from lessoncam_device.tracking.controller import ControllerSettings, PanController, TrackState
 
 from .sim_helpers import shared_scene
 
 
+def follow(
+    path: TeacherPath,
+    settings: ControllerSettings | None = None,
+    width: int = 1280,
+    duration_s: float | None = None,
+) -> tuple[list[FrameRecord], int, float, float]:
+    """Run ours on ``path``: frames, wrong sightings, and the motor's lowest and highest."""
+    s = settings or ControllerSettings()
+    start = min(max(path.start_bearing_deg, s.min_deg), s.max_deg)
+    loop = ClosedLoopSettings(
+        width=width,
+        height=width * 9 // 16,
+        start_pan_deg=start,
+        reach_deg=(s.min_deg, s.max_deg),
+    )
+    result = run_closed_loop(
+        shared_scene(), path, lambda now: PanController(s, now, start), loop, duration_s=duration_s
+    )
+    pans = [r.pan_deg for r in result.records]
+    return result.records, result.wrong_sightings, min(pans), max(pans)
+
+
 @pytest.mark.slow
 def test_follows_her_through_a_walk_and_a_two_second_hiding() -> None:
     path = scenario("hidden_2s")  # walks 2 m, a pupil hides her 2 s, walks on
-    settings = ClosedLoopSettings(width=1280, height=720, start_pan_deg=path.start_bearing_deg)
-    result = run_closed_loop(
-        shared_scene(),
-        path,
-        lambda now: PanController(ControllerSettings(), now, path.start_bearing_deg),
-        settings,
-    )
-    scores = score(result)
+    records, _, _, _ = follow(path)
+    scores = score_records(records, 1280, 30.0)
     assert scores.in_view_fraction >= 0.99
     assert scores.centred_fraction >= 0.95
     assert scores.p95_accel_deg_s2 <= 60.0
     assert scores.mean_error_deg < 2.0
-    # Hidden for 2 s: the tracker searched, held, and locked again soon after she reappeared.
-    states = [r.state for r in result.records if 4.5 < r.t < 6.5]
+    # Hidden for 2 s while standing: the tracker searched where she stood and locked again
+    # the moment she could be seen.
+    states = [r.state for r in records if 4.5 < r.t < 6.5]
     assert TrackState.SEARCHING in states
-    assert len(scores.reacquire_s) >= 2 and scores.reacquire_s_max <= 1.0
-    assert result.records[-1].state is TrackState.LOCKED
-    final = result.records[-1]
+    assert scores.reacquire_from_visible_s_max <= 0.5
+    assert records[-1].state is TrackState.LOCKED
+    final = records[-1]
     assert abs(final.bearing_deg - final.pan_deg) < ControllerSettings().dead_band_deg
+
+
+@pytest.mark.slow
+def test_a_search_finds_her_reappearing_40_deg_away() -> None:
+    """A pupil walks with her between her and the camera across the room; she reappears 40
+    deg from where she vanished: found within 1.5 s of being findable at all."""
+    path = TeacherPath.from_xy(
+        "hidden_walk",
+        -2.2,
+        5.0,
+        (
+            Pause(1.5),
+            Walk.to_xy(-1.4, 5.0, 1.0),
+            Walk.to_xy(2.0, 4.6, 1.1, hidden=True),
+            Pause(4.0),
+        ),
+    )
+    vanished = path.waypoints()[0].bearing_deg
+    back = path.waypoints()[-1].bearing_deg
+    assert abs(back - vanished) > 35.0
+    records, _, _, _ = follow(path)
+    scores = score_records(records, 1280, 30.0)
+    assert scores.reacquire_from_visible_s
+    assert scores.reacquire_from_visible_s_max <= 1.5
+    assert records[-1].state is TrackState.LOCKED
+    assert abs(records[-1].bearing_deg - records[-1].pan_deg) < 2.0
+
+
+@pytest.mark.slow
+def test_no_overshoot_past_a_dead_stop() -> None:
+    """She dashes across the front at 2.5 m/s and stops dead within half a metre."""
+    records, _, _, _ = follow(scenario("sprint_far"), duration_s=9.0)
+    scores = score_records(records, 1280, 30.0)
+    assert scores.overshoot_deg and scores.overshoot_deg_max <= 3.0
+    assert scores.in_view_fraction == 1.0
+
+
+@pytest.mark.slow
+def test_no_glide_while_she_stands_and_sways() -> None:
+    path = TeacherPath.from_xy(
+        "sway", 0.8, 3.3, (Pause(20.0, sway_m=0.03), Pause(3.0, sway_m=0.03, lean_m=0.1))
+    )
+    records, _, lowest, highest = follow(path)
+    assert highest - lowest < 0.5
+    assert score_records(records, 1280, 30.0).still_glides == 0
+
+
+@pytest.mark.slow
+def test_never_follows_another_marker() -> None:
+    """A colleague wearing marker 3 walks about, also while a pupil hides the teacher."""
+    records, wrong, _, _ = follow(scenario("other_marker"), duration_s=16.0)
+    assert wrong == 0
+    hidden = [r for r in records if not r.reachable]
+    assert hidden and all(r.state is not TrackState.LOCKED for r in hidden[15:])
+    assert max(abs(r.bearing_deg - r.pan_deg) for r in records if r.reachable) < 12.0
+
+
+@pytest.mark.slow
+def test_never_passes_the_soft_limits_while_searching() -> None:
+    """She leaves the reach round the back of the room; the search runs to both edges."""
+    limits = ControllerSettings(min_deg=-40.0, max_deg=35.0)
+    _, _, lowest, highest = follow(scenario("round_the_back"), limits, width=640)
+    assert lowest >= -40.0 - 0.1 and highest <= 35.0 + 0.1
+    assert lowest < -39.0 and highest > 34.0  # it did search to both
 
 
 @pytest.mark.slow
@@ -67,12 +153,26 @@ def test_the_baseline_shakes_the_picture_more() -> None:
     assert ours.mean_error_deg < baseline.mean_error_deg
 
 
-def record(t: float, in_picture: bool, state: TrackState) -> FrameRecord:
-    return FrameRecord(t, 0.0, 0.0, True, 960.0 if in_picture else None, state)
+# --- scoring ---------------------------------------------------------------------------------
+
+L, S = TrackState.LOCKED, TrackState.SEARCHING
+
+
+def record(
+    t: float,
+    in_picture: bool,
+    state: TrackState,
+    reachable: bool = True,
+    pan: float = 0.0,
+    bearing: float = 0.0,
+    standing: bool = False,
+    leg: int = 0,
+) -> FrameRecord:
+    x = 960.0 if in_picture else None
+    return FrameRecord(t, pan, bearing, True, x, state, reachable, reachable, standing, leg)
 
 
 def test_reacquire_time_counts_from_reappearing_in_the_picture() -> None:
-    L, S = TrackState.LOCKED, TrackState.SEARCHING
     records = [
         record(0.0, True, L),
         record(1.0, False, S),  # hidden
@@ -85,3 +185,45 @@ def test_reacquire_time_counts_from_reappearing_in_the_picture() -> None:
         record(4.2, True, L),
     ]
     assert reacquire_times(records) == pytest.approx([0.5, 0.2])
+
+
+def test_reacquire_from_visible_counts_from_findable_not_from_in_the_picture() -> None:
+    records = [
+        record(0.0, True, L),
+        record(1.0, False, S, reachable=False),  # hidden: nothing to find
+        record(2.0, False, S),  # findable from some pan, but not in this picture
+        record(3.0, False, S),
+        record(3.5, True, S),
+        record(3.7, True, L),  # 1.7 s after she could have been found
+        record(4.0, False, S),  # lost while findable (missed detections)
+        record(4.4, True, L),
+    ]
+    times, inside = reacquire_windows(records)
+    assert times == pytest.approx([1.7, 0.4])
+    assert inside == {2, 3, 4, 6}
+    scores = score_records(records, 1920, 30.0)
+    assert scores.reacquire_from_visible_s_max == pytest.approx(1.7)
+    assert scores.reacquire_s_max == pytest.approx(0.2)  # the older, kinder measure
+
+
+def test_overshoot_is_how_far_the_camera_went_past_her_stop() -> None:
+    walk = [record(k * 0.1, True, L, pan=k - 1.0, bearing=float(k), leg=0) for k in range(10)]
+    stop = [
+        record(1.0 + k * 0.1, True, L, pan=pan, bearing=10.0, standing=True, leg=1)
+        for k, pan in enumerate([9.5, 10.5, 11.8, 11.2, 10.4, 10.0] + [10.0] * 10)
+    ]
+    scores = score_records(walk + stop, 1920, 10.0)
+    assert scores.overshoot_deg == pytest.approx([1.8])
+
+
+def test_glides_and_movement_while_she_stands() -> None:
+    fps = 10.0
+    pans = [0.0] * 30 + [0.1 * k for k in range(1, 6)] + [0.5] * 45  # one glide of 0.5 deg
+    stand = [
+        record(k / fps, True, L, pan=pan, bearing=0.5, standing=True, leg=0)
+        for k, pan in enumerate(pans)
+    ]
+    scores = score_records(stand, 1920, fps)
+    assert scores.still_glides == 1
+    assert scores.still_movement_deg_max == pytest.approx(0.5)
+    assert scores.still_glides_per_min == pytest.approx(1 / ((len(pans) - 11) / fps / 60), rel=0.1)

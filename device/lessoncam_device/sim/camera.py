@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from ..clock import Clock
 from .geometry import Image, Optics
 from .scene import Scene
-from .teacher_path import TeacherPath, TeacherPose, position_at
+from .teacher_path import TeacherPath, TeacherPose, companions_at, position_at
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,7 @@ class SimulatedCamera:
             return pts, np.full((c.height, c.width, 3), 255, np.uint8)
         pose = self.pose_at(index)
         teacher_blur, pan_blur = self._blur_px(pts, pose)
+        others = [] if self.path is None else companions_at(self.path, self._path_time(pts))
         image = self.scene.render(
             self.optics,
             self._pan,
@@ -164,6 +165,7 @@ class SimulatedCamera:
             teacher_blur_px=teacher_blur,
             pan_blur_px=pan_blur,
             brightness=c.brightness,
+            others=others,
         )
         if self._noise is not None:
             ox, oy = (index * 7) % 16, (index * 11) % 16

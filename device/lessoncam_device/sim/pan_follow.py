@@ -4,15 +4,16 @@ camera, real OpenCV marker detection on the rendered frames, on virtual time.
 Events happen in time order on a ``VirtualClock`` advanced by hand: a frame is captured every
 ``1 / fps`` s (the motor's shaft angle sets the view); every ``detect_every`` frames the tracker
 gets that frame ``perception_latency_s`` later (the time a real unit needs to get, search and
-hand on a frame); the motion loop ticks at ``motion_hz``. Every frame is also scored against
-the ground truth (``FrameRecord``), so a run says how well a controller followed the teacher.
+hand on a frame); the motion loop ticks at ``motion_hz``. Every frame is also recorded with
+the ground truth (``FrameRecord``); ``follow_scores.py`` says how well a controller followed
+the teacher.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -27,6 +28,9 @@ from .camera import CameraConfig, SimulatedCamera
 from .clock import VirtualClock
 from .scene import Scene
 from .teacher_path import TeacherPath
+
+# A sighting this far from the teacher is of something else.
+_WRONG_DEG = 3.0
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,10 @@ class ClosedLoopSettings:
     start_pan_deg: float = 0.0
     brightness: float = 1.0
     noise_sigma: float = 0.0
+    exposure_s: float = 0.01  # motion blur: how long each frame is exposed
     start_s: float = 100.0  # monotonic time of the first frame
+    # The soft pan limits the controller keeps to: where she can be followed at all.
+    reach_deg: tuple[float, float] = (-60.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,10 @@ class FrameRecord:
     seeable: bool  # a camera pointed at her would see the marker (not hidden, in the room)
     marker_x: float | None  # marker centre column in this frame, None if not in the picture
     state: TrackState
+    reachable: bool = True  # the camera could see the marker at some pan within its reach
+    centrable: bool = True  # ... and have it in the middle third of the picture
+    standing: bool = False  # she is not walking (the path pauses: she may sway or lean)
+    leg: int = 0  # which leg of the path she is on
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,7 @@ class RunResult:
     fps: float
     detections: int
     searches: int
+    wrong_sightings: int = 0  # sightings more than 3 deg from the teacher (another marker?)
 
 
 ControllerFactory = Callable[[float], Controller]
@@ -98,6 +110,7 @@ def run_closed_loop(
             pan_deg=s.start_pan_deg,
             brightness=s.brightness,
             noise_sigma=s.noise_sigma,
+            exposure_s=s.exposure_s,
         ),
     )
     motor = SimulatedPanMotor(s.limits, clock, s.motor, camera=camera, start_deg=s.start_pan_deg)
@@ -121,6 +134,10 @@ def run_closed_loop(
         events.append((s.start_s + j / s.motion_hz, 2, "tick", j))
     heapq.heapify(events)
     records: list[FrameRecord] = []
+    lo, hi = s.reach_deg
+    geometry = CameraGeometry(s.width, s.height, s.hfov_deg)
+    third_deg = abs(geometry.offset_deg(geometry.cx + s.width / 6.0))  # middle third's half
+    wrong = 0
     while events:
         t, _, kind, payload = heapq.heappop(events)
         if t > clock.monotonic():
@@ -134,6 +151,8 @@ def run_closed_loop(
             assert pose is not None
             corners = camera.marker_corners(k)
             seeable = scene.marker_corners(camera.optics, pose.bearing_deg, pose) is not None
+            nearest = min(max(pose.bearing_deg, lo), hi)  # the reachable pan nearest to her
+            reachable = scene.marker_corners(camera.optics, nearest, pose) is not None
             records.append(
                 FrameRecord(
                     t - s.start_s,
@@ -142,6 +161,10 @@ def run_closed_loop(
                     seeable,
                     None if corners is None else float(corners[:, 0].mean()),
                     tracker.state,
+                    reachable,
+                    reachable and abs(nearest - pose.bearing_deg) <= third_deg,
+                    pose.standing,
+                    path.leg_at(t - s.start_s),
                 )
             )
             if k % s.detect_every == 0:
@@ -150,73 +173,10 @@ def run_closed_loop(
                 in_flight[k] = (t, gray)
                 heapq.heappush(events, (t + s.perception_latency_s, 1, "deliver", k))
         else:
-            tracker.on_frame(*in_flight.pop(payload))
-    return RunResult(records, s.width, s.fps, tracker.sightings, tracker.frames)
-
-
-# --- scores ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Scores:
-    """How well a run followed the teacher (see docs/tracking.md for the definitions)."""
-
-    frames: int
-    centred_fraction: float
-    in_view_fraction: float
-    mean_error_deg: float
-    p95_error_deg: float
-    p95_accel_deg_s2: float
-    max_accel_deg_s2: float
-    reacquire_s: list[float]
-
-    @property
-    def reacquire_s_max(self) -> float:
-        return max(self.reacquire_s, default=0.0)
-
-
-def _fraction(hits: int, total: int) -> float:
-    return hits / total if total else 1.0
-
-
-def score(result: RunResult) -> Scores:
-    """Score a run frame by frame."""
-    recs = result.records
-    third = result.width / 6.0
-    cx = (result.width - 1) / 2.0
-    in_picture = [r for r in recs if r.marker_x is not None]
-    centred = sum(1 for r in in_picture if r.marker_x is not None and abs(r.marker_x - cx) <= third)
-    seeable = [r for r in recs if r.seeable]
-    in_view = sum(1 for r in seeable if r.marker_x is not None)
-    errors = np.array([abs(r.bearing_deg - r.pan_deg) for r in seeable]) if seeable else None
-    pans = np.array([r.pan_deg for r in recs])
-    accel = np.abs(np.diff(pans, 2)) * result.fps**2 if len(pans) > 2 else np.zeros(1)
-    return Scores(
-        frames=len(recs),
-        centred_fraction=_fraction(centred, len(in_picture)),
-        in_view_fraction=_fraction(in_view, len(seeable)),
-        mean_error_deg=float(errors.mean()) if errors is not None else 0.0,
-        p95_error_deg=float(np.percentile(errors, 95)) if errors is not None else 0.0,
-        p95_accel_deg_s2=float(np.percentile(accel, 95)),
-        max_accel_deg_s2=float(accel.max()),
-        reacquire_s=reacquire_times(recs),
-    )
-
-
-def reacquire_times(records: Sequence[FrameRecord]) -> list[float]:
-    """For every time the marker came (back) into the picture while the tracker was not
-    locked: seconds until it locked. The clock restarts if the marker leaves the picture
-    again before the lock (it cannot be found while out of the picture)."""
-    times: list[float] = []
-    since: float | None = None
-    for r in records:
-        locked = r.state is TrackState.LOCKED
-        if since is not None and locked:
-            times.append(r.t - since)
-            since = None
-        elif not locked:
-            if r.marker_x is None:
-                since = None
-            elif since is None:
-                since = r.t
-    return times
+            t_capture, gray = in_flight.pop(payload)
+            tracker.on_frame(t_capture, gray)
+            seen = tracker.last_sighting
+            truth = camera.pose_at(payload)
+            if seen is not None and seen.t == t_capture and truth is not None:
+                wrong += abs(seen.bearing_deg - truth.bearing_deg) > _WRONG_DEG
+    return RunResult(records, s.width, s.fps, tracker.sightings, tracker.frames, wrong)

@@ -14,7 +14,8 @@ Image pixels have their centres at integer coordinates.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -28,6 +29,12 @@ from .teacher_path import SITTING_DROP_M, TeacherPose
 # Pan is rendered in quarter-steps of a panorama pixel (~0.25 output px): cached fixed-point maps.
 _PAN_PHASES = 4
 _OUTSIDE_BGR = (40, 40, 40)
+
+
+def _figure_for(pose: TeacherPose) -> str:
+    if pose.turned_away:
+        return "teacher_away"
+    return "teacher_sitting" if pose.sitting else "teacher"
 
 
 # --- the scene -------------------------------------------------------------------------------
@@ -51,7 +58,9 @@ class Scene:
         self.config = config or SceneConfig()
         self.marker = marker or MarkerSpec()
         self.panorama, self.depth_dm = build_panorama(self.config)
-        self._card = cv2.cvtColor(marker_card(self.marker), cv2.COLOR_GRAY2BGR)
+        printed = cv2.cvtColor(marker_card(self.marker), cv2.COLOR_GRAY2BGR)
+        self._card = np.asarray(printed, np.uint8)
+        self._other_cards: dict[int, Image] = {}
         self._ppd = self.config.px_per_deg
         self._ppr = self._ppd * 180.0 / math.pi
         self._phi_min = -(self.config.field_deg / 2.0 + self.config.margin_deg)
@@ -111,26 +120,48 @@ class Scene:
         teacher_blur_px: float = 0.0,
         pan_blur_px: float = 0.0,
         brightness: float = 1.0,
+        others: Sequence[tuple[TeacherPose, int]] = (),
     ) -> Image:
         """The view at ``pan_deg``: the room, the teacher (if in the room), a pupil in front of
-        her when she is hidden, horizontal motion blur, and an exposure gain."""
+        her when she is hidden or one crossing, other people wearing markers with other ids
+        (``others``: pose and marker id), horizontal motion blur, and an exposure gain."""
         frame = self._background(optics, pan_deg)
         if pan_blur_px >= 1.5:
             frame = np.asarray(cv2.blur(frame, (round(pan_blur_px), 1)), np.uint8)
+        # (distance, pose, figure, marker id, blur): drawn far to near.
+        people: list[tuple[float, TeacherPose, str, int, float]] = []
+        for pose, marker_id in others:
+            if pose.visible_in_room:
+                people.append((pose.distance_m, pose, _figure_for(pose), marker_id, 0.0))
         if teacher is not None and teacher.visible_in_room:
-            kind = "teacher_sitting" if teacher.sitting else "teacher"
-            if teacher.turned_away:
-                kind = "teacher_away"
-            self._draw_person(frame, optics, pan_deg, teacher, kind, teacher_blur_px)
-            if teacher.hidden and not teacher.turned_away:
+            kind = _figure_for(teacher)
+            people.append(
+                (teacher.distance_m, teacher, kind, self.marker.marker_id, teacher_blur_px)
+            )
+            if teacher.hidden and not teacher.turned_away and teacher.pupil is None:
                 # A pupil steps in between, a metre in front of her.
                 pupil = TeacherPose(teacher.bearing_deg, max(1.2, teacher.distance_m - 1.0))
-                self._draw_person(frame, optics, pan_deg, pupil, "pupil", 0.0)
+                people.append((pupil.distance_m, pupil, "pupil", -1, 0.0))
+            if teacher.pupil is not None:
+                pupil = TeacherPose(*teacher.pupil)
+                people.append((pupil.distance_m, pupil, "pupil", -1, 0.0))
+        for _, pose, kind, marker_id, blur in sorted(people, key=lambda p: -p[0]):
+            self._draw_person(frame, optics, pan_deg, pose, kind, blur, marker_id)
         if brightness != 1.0:
             frame = np.asarray(cv2.convertScaleAbs(frame, alpha=brightness), np.uint8)
         return frame
 
     # -- internals --
+
+    def _card_for(self, marker_id: int) -> Image:
+        """The printed card with ``marker_id`` (the teacher's own for -1 or her id)."""
+        if marker_id in (-1, self.marker.marker_id):
+            return self._card
+        if marker_id not in self._other_cards:
+            spec = replace(self.marker, marker_id=marker_id)
+            printed = cv2.cvtColor(marker_card(spec), cv2.COLOR_GRAY2BGR)
+            self._other_cards[marker_id] = np.asarray(printed, np.uint8)
+        return self._other_cards[marker_id]
 
     def _maps_for(self, optics: Optics) -> _ViewMaps:
         maps = self._maps.get(optics)
@@ -213,6 +244,7 @@ class Scene:
         pose: TeacherPose,
         kind: str,
         blur_px: float,
+        marker_id: int = -1,
     ) -> None:
         at = place(optics, pan_deg, pose.bearing_deg, pose.distance_m, self.camera_height_m)
         if at is None:
@@ -247,7 +279,8 @@ class Scene:
                 cv2.ellipse(mask, centre, axes, 0, 0, 360, 255, -1, cv2.LINE_8, shift=4)
         if kind in ("teacher", "teacher_sitting"):
             neck_z = 1.45 - (SITTING_DROP_M if pose.sitting else 0.0)
-            self._draw_card(layer, mask, at, self.marker_height_m(pose), neck_z, (x0, y0))
+            card = self._card_for(marker_id)
+            self._draw_card(layer, mask, at, self.marker_height_m(pose), neck_z, (x0, y0), card)
         # Static furniture and pupils nearer than this person cover them.
         maps = self._maps_for(optics)
         near = cv2.remap(
@@ -277,11 +310,12 @@ class Scene:
         zc: float,
         neck_z: float,
         origin: tuple[int, int],
+        printed: Image,
     ) -> None:
         x0, y0 = origin
         full = self.marker.size_m + 2.0 * self.marker.quiet_zone_m
         w, h = max(1, round(full * at.kx)), max(1, round(full * at.ky))
-        card = cv2.resize(self._card, (w, h), interpolation=cv2.INTER_AREA)
+        card = cv2.resize(printed, (w, h), interpolation=cv2.INTER_AREA)
         # Pixel i spans [i - 0.5, i + 0.5]: a block of w pixels centred on x starts here.
         left = round(at.x - (w - 1) / 2.0) - x0
         top = round(at.y(zc) - (h - 1) / 2.0) - y0

@@ -33,9 +33,15 @@ class ProportionalController:
         self._t = now
         self.state = TrackState.LOST
 
-    def observe(self, t_capture: float, bearing_deg: float, offset_deg: float = 0.0) -> None:
+    def observe(
+        self,
+        t_capture: float,
+        bearing_deg: float,
+        offset_deg: float = 0.0,
+        marker_deg: float | None = None,
+    ) -> None:
         """A sighting: ``offset_deg`` is the marker's angle off the optical axis (pixel error)."""
-        del bearing_deg
+        del bearing_deg, marker_deg
         target = self.position_deg + self.gain * offset_deg
         self.position_deg = min(max(target, self.min_deg), self.max_deg)
         self._last_seen = t_capture

@@ -1,24 +1,20 @@
 """The pan controller: where the camera should point, moment by moment. Pure: no clock, no I/O.
 
-Measurements are bearings of the marker in room degrees (the pan at capture time plus the
-marker's angle off the optical axis), stamped with their capture time. A small alpha-beta
-filter estimates bearing and rate; the commanded pan follows the bearing predicted past the
-perception and motor latency, with a velocity feed-forward so a walking teacher stays centred
-instead of being chased.
+Sightings are bearings of the marker in room degrees (the pan at capture time plus the marker's
+angle off the optical axis), stamped with their capture time. ``estimate.py`` turns them into
+her bearing and rate; three small policies decide what the camera does with them:
 
-Smoothness rules, each a property the tests check:
+- ``motion.py`` moves the pan with speed, acceleration and jerk limits, never past the soft
+  limits, and never so fast it would pass the point it closes on;
+- ``rest.py`` keeps a resting camera still while she sways, gestures or leans (hysteresis:
+  a wider band and sustained displacement to start than to stop) and re-centres lazily;
+- ``search.py`` says where to look while she is lost.
 
-- dead band: at rest, the camera starts to move only when a measurement lies more than
-  ``dead_band_deg`` from where it points; once moving it settles on her and stops;
-- lazy re-centring: when she has stood still (her bearing steady) for ``recentre_after_s``
-  off-centre but inside the dead band, the camera glides to her at no more than
-  ``recentre_speed_dps``, accelerating gently, then rests. Without it she could sit up to a
-  dead band off-centre for minutes; with it the dead band only filters fidgeting and small
-  steps (any change of her bearing restarts the wait, and stops a glide gently);
-- speed and acceleration never exceed ``max_speed_dps`` and ``max_accel_dps2``;
-- the pan never leaves [``min_deg``, ``max_deg``]: it brakes in time for a limit;
-- the marker lost: keep following the predicted motion briefly, hold, and after
-  ``return_home_s`` turn slowly back to ``home_deg``.
+The camera is in one of four modes: resting, tracking (following her predicted bearing),
+gliding (lazy re-centring) or searching. While tracking, the pan never moves so fast that it
+could not stop where she would stop if she stopped dead now (a person stops within
+``stop_s``; a sighting that shows it takes ``react_s`` to arrive), plus ``overshoot_deg``: so
+a dead stop ends with the camera on her, not past her. Each rule is checked by the tests.
 """
 
 from __future__ import annotations
@@ -27,13 +23,27 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .estimate import BearingFilter, FilterSettings
+from .motion import MotionLimits, PanState, approach_speed, braking_speed, step
+from .rest import RestPolicy, RestSettings
+from .search import Phase, SearchPlan, SearchSettings
+
 
 class TrackState(StrEnum):
     """What the tracker is doing, as the heartbeat and the log show it."""
 
     LOCKED = "locked"  # the marker was seen just now
-    SEARCHING = "searching"  # not seen for a moment: holding, searching the whole frame
-    LOST = "lost"  # not seen for ``return_home_s``: at (or turning to) the home position
+    SEARCHING = "searching"  # not seen for a moment: the camera is looking for her
+    LOST = "lost"  # the search is over: resting on a view (or home), still watching it
+
+
+class Mode(StrEnum):
+    """What the camera is doing."""
+
+    REST = "rest"
+    TRACK = "track"
+    GLIDE = "glide"
+    SEARCH = "search"
 
 
 @dataclass(frozen=True)
@@ -43,25 +53,34 @@ class ControllerSettings:
     min_deg: float = -60.0
     max_deg: float = 60.0
     home_deg: float = 0.0
-    dead_band_deg: float = 2.0
-    settle_deg: float = 0.2
-    # At rest, also start when she walks off (faster than this and leaving the band soon):
-    # waiting until she has left the band means chasing her (~1.5 deg behind) at every start.
-    walk_trigger_dps: float = 1.5
-    trigger_lead_s: float = 1.5
+    hfov_deg: float = 66.0  # the lens: what one view of the search covers
+    dead_band_deg: float = 2.0  # at rest she may be this far off-centre, or a marker width
+    settle_deg: float = 0.1  # once moving, the camera stops this close to her
+    walk_trigger_dps: float = 2.0  # at rest, walking off this fast starts a move early
     max_speed_dps: float = 45.0
     max_accel_dps2: float = 60.0
+    max_jerk_dps3: float = 600.0
     lookahead_s: float = 0.06  # motor latency: predict this far past "now"
     track_gain: float = 4.0  # 1/s: how fast a position error is closed (besides feed-forward)
     alpha: float = 0.8  # filter gain for the bearing
     beta: float = 0.4  # filter gain for the rate
-    lock_timeout_s: float = 0.5  # unseen this long: SEARCHING
-    coast_s: float = 0.8  # keep following the predicted motion this long when unseen
-    return_home_s: float = 15.0  # unseen this long: LOST, turn back home
+    # Stopping: a person can stop dead within this time (2.5 m/s in 0.5 m), and a sighting
+    # that shows it reaches the controller this much later than her stop began.
+    stop_s: float = 0.4
+    react_s: float = 0.1
+    overshoot_deg: float = 1.5  # how far past such a stop the camera may end up
+    lock_timeout_s: float = 0.5  # unseen this long: search
+    look_s: float = 2.5  # look where she is predicted to be this long after the last sighting
+    hold_standing_s: float = 4.0  # lost standing (at the board): hold on her spot so long ...
+    look_standing_s: float = 12.0  # ... and keep it in the picture so long
+    other_edge_s: float = 5.0  # walked out of reach: wait this long where she may come back
+    stare_s: float = 0.35  # sweeping: hold still this long at each view
+    calm_accel_share: float = 0.5  # searching, turning to a standing teacher: this much of it
+    return_home_s: float = 15.0  # unseen this long: rest at home
     home_speed_dps: float = 12.0
-    # Lazy re-centring: steady this long inside the dead band, glide to her at this speed
-    # (0: never; she may then stay up to ``dead_band_deg`` off-centre).
-    recentre_after_s: float = 0.8
+    # Lazy re-centring: stood (sway allowed) this long, glide to the middle of her sway at
+    # this speed (0: never; she may then stay up to ``dead_band_deg`` off-centre).
+    recentre_after_s: float = 4.0
     recentre_speed_dps: float = 3.0
     max_step_s: float = 0.02  # integration step; longer updates are split
 
@@ -75,63 +94,66 @@ class ControllerSettings:
                 f"home_deg ({self.home_deg}) must lie within the pan limits "
                 f"[{self.min_deg}, {self.max_deg}]"
             )
-        for name in ("max_speed_dps", "max_accel_dps2", "home_speed_dps", "max_step_s"):
+        for name in (
+            "max_speed_dps",
+            "max_accel_dps2",
+            "max_jerk_dps3",
+            "home_speed_dps",
+            "max_step_s",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if self.recentre_after_s < 0 or self.recentre_speed_dps < 0:
             raise ValueError("recentre_after_s and recentre_speed_dps must be >= 0")
         if not 0 <= self.settle_deg < self.dead_band_deg:
             raise ValueError("settle_deg must be >= 0 and below dead_band_deg")
-        if not (0 < self.alpha <= 1 and 0 <= self.beta <= 1):
-            raise ValueError("alpha must be in (0, 1], beta in [0, 1]")
-
-
-@dataclass
-class _Estimate:
-    t: float  # capture time of the last measurement
-    bearing: float
-    rate: float
-
-
-# Beyond this gap a new sighting starts a fresh estimate (her old speed no longer says much).
-_RESET_AFTER_S = 1.0
-# A jump this large between prediction and measurement is a different marker or a glitch.
-_OUTLIER_DEG = 20.0
-_MAX_RATE_DPS = 60.0
-_SETTLED_RATE_DPS = 1.5
-# The rate gain while the sightings say she is slower than predicted (down to zero at most).
-# The estimated speed is never above what the plain filter says: the calm side.
-_STOP_BETA = 0.9
-# Lazy re-centring. Sightings within this of their running mean count as "standing still":
-# far above the detector's jitter (a pixel is 0.034 deg at 1920 px, 66 deg), under a step.
-_STEADY_DEG = 0.25
-# A glide reaches its speed in this time (and stops in as long): no visible jerk.
-_GLIDE_RAMP_S = 0.5
-# Closer than this a glide is not worth it; it ends this close (about the servo's step).
-_GLIDE_MIN_DEG = 0.15
-_GLIDE_DONE_DEG = 0.05
-
-
-@dataclass
-class _Steady:
-    """Sightings since her bearing last changed: when the run began, their mean."""
-
-    since: float
-    last: float
-    total: float
-    count: int
+        if not 0.0 < self.calm_accel_share <= 1.0:
+            raise ValueError("calm_accel_share must be in (0, 1]")
+        if not 20.0 <= self.hfov_deg < 180.0:
+            raise ValueError("hfov_deg must be in [20, 180)")
+        FilterSettings(self.alpha, self.beta)  # checks the gains
 
     @property
-    def mean(self) -> float:
-        return self.total / self.count
+    def limits(self) -> MotionLimits:
+        return MotionLimits(self.max_speed_dps, self.max_accel_dps2, self.max_jerk_dps3)
+
+    @property
+    def calm_limits(self) -> MotionLimits:
+        """Searching, and turning to a teacher who stands: gentler."""
+        accel = self.max_accel_dps2 * self.calm_accel_share
+        return MotionLimits(self.max_speed_dps, accel, self.max_jerk_dps3)
+
+    def rest_settings(self) -> RestSettings:
+        return RestSettings(
+            band_deg=self.dead_band_deg,
+            walk_dps=self.walk_trigger_dps,
+            recentre_after_s=self.recentre_after_s,
+        )
+
+    def search_settings(self) -> SearchSettings:
+        # A marker is found once it is wholly in the picture: keep ~3 deg off each edge.
+        return SearchSettings(
+            min_deg=self.min_deg,
+            max_deg=self.max_deg,
+            home_deg=self.home_deg,
+            view_deg=self.hfov_deg - 6.0,
+            look_s=self.look_s,
+            hold_standing_s=self.hold_standing_s,
+            look_standing_s=self.look_standing_s,
+            other_edge_s=self.other_edge_s,
+            stare_s=self.stare_s,
+            rest_margin_deg=min(8.0, (self.hfov_deg - 6.0) / 4.0),
+            home_after_s=self.return_home_s,
+        )
 
 
-def braking_speed(distance: float, accel: float, dt: float) -> float:
-    """Highest speed from which stepping at ``dt`` and braking at ``accel`` stops within
-    ``distance``: the v with v^2 / (2a) + v dt = distance (0 at or past it)."""
-    if distance <= 0:
-        return 0.0
-    return accel * (-dt + math.sqrt(dt * dt + 2.0 * distance / accel))
+# She stands (for settling on her) when her rate is below this.
+_SETTLED_RATE_DPS = 1.5
+# A glide reaches its speed in this time (and stops in as long): no visible jerk.
+_GLIDE_RAMP_S = 0.5
+# A glide (and the search's arrival at a view) ends this close to its target.
+_GLIDE_DONE_DEG = 0.05
+_ARRIVED_DEG = 0.3
 
 
 class PanController:
@@ -147,69 +169,82 @@ class PanController:
         self.settings = settings
         s = settings
         start = s.home_deg if start_deg is None else start_deg
-        self.position_deg = min(max(start, s.min_deg), s.max_deg)
-        self.velocity_dps = 0.0
-        self.moving = False
+        self._pan = PanState(min(max(start, s.min_deg), s.max_deg))
         self._t = now
-        self._estimate: _Estimate | None = None
+        self._filter = BearingFilter(FilterSettings(s.alpha, s.beta))
+        self._rest = RestPolicy(s.rest_settings())
+        self._rest.start(now, self._pan.position_deg)
+        self._search_settings = s.search_settings()
+        self._limits = s.limits
+        speed = max(s.recentre_speed_dps, 1e-6)
+        self._glide_limits = MotionLimits(
+            speed, min(s.max_accel_dps2, speed / _GLIDE_RAMP_S), s.max_jerk_dps3
+        )
+        self._search_limits = s.calm_limits
+        self._home_limits = MotionLimits(
+            min(s.home_speed_dps, s.max_speed_dps), self._search_limits.accel_dps2, s.max_jerk_dps3
+        )
         self._last_seen: float | None = None
-        self._since = now  # not seen yet: hold where it was put, search, then home
-        self._steady: _Steady | None = None
-        self._walk_seen = 0  # sightings in a row that say she walks off
-        self.recentring = False  # gliding to her (lazy re-centring)
-        self._gliding = False  # the motion under way is a glide or its gentle stop
+        self.mode = Mode.SEARCH
+        # Not seen yet: look where the camera was put, then sweep, then rest at home.
+        self._plan: SearchPlan | None = SearchPlan(self._search_settings, now, None)
+        self._glide_to: float | None = None
+        self._search_target: float | None = None
+        self._calm = False  # the move under way turns to a standing teacher
         self.state = TrackState.SEARCHING
+
+    # -- what the tracker reads --
+
+    @property
+    def position_deg(self) -> float:
+        return self._pan.position_deg
+
+    @property
+    def velocity_dps(self) -> float:
+        return self._pan.velocity_dps
+
+    @property
+    def search_phase(self) -> Phase | None:
+        """What the search is doing (None while she is followed or the camera rests on her)."""
+        return self._plan.phase if self.mode is Mode.SEARCH and self._plan is not None else None
 
     # -- inputs --
 
-    def observe(self, t_capture: float, bearing_deg: float, offset_deg: float = 0.0) -> None:
+    def observe(
+        self,
+        t_capture: float,
+        bearing_deg: float,
+        offset_deg: float = 0.0,
+        marker_deg: float | None = None,
+    ) -> None:
         """The marker was at ``bearing_deg`` (room degrees) in a frame captured at
-        ``t_capture``. ``offset_deg`` (its angle off the optical axis) is not needed here."""
+        ``t_capture``; ``marker_deg`` is its width as an angle, if known (it scales how much a
+        standing teacher may sway before the camera moves). ``offset_deg`` (its angle off the
+        optical axis) is not needed here."""
         del offset_deg
-        s = self.settings
-        e = self._estimate
-        if e is not None and t_capture <= e.t:
+        if not self._filter.observe(t_capture, bearing_deg):
             return  # late or repeated frame: the estimate already knows better
-        if e is None or t_capture - e.t > _RESET_AFTER_S:
-            self._estimate = _Estimate(t_capture, bearing_deg, 0.0)
-        else:
-            dt = t_capture - e.t
-            predicted = e.bearing + e.rate * dt
-            residual = bearing_deg - predicted
-            if abs(residual) > _OUTLIER_DEG:
-                self._estimate = _Estimate(t_capture, bearing_deg, 0.0)
-            else:
-                rate = e.rate + s.beta * residual / dt
-                if residual * e.rate < 0 and rate * e.rate > 0:
-                    # She slows down (stops): believe it quickly, so the camera does not run on
-                    # past her and swing back. Never past zero: a reversal (or the detector's
-                    # jitter) is believed at the normal pace.
-                    rate = max(0.0, 1.0 + _STOP_BETA * residual / (dt * e.rate)) * e.rate
-                rate = min(max(rate, -_MAX_RATE_DPS), _MAX_RATE_DPS)
-                self._estimate = _Estimate(t_capture, predicted + s.alpha * residual, rate)
         self._last_seen = t_capture
-        st = self._steady
-        if (
-            st is None
-            or t_capture - st.last > s.lock_timeout_s
-            or abs(bearing_deg - st.mean) > _STEADY_DEG
-        ):
-            # She moved (or was unseen): the wait for standing still starts again.
-            self._steady = _Steady(t_capture, t_capture, bearing_deg, 1)
-            self.recentring = False
-        else:
-            st.last, st.total, st.count = t_capture, st.total + bearing_deg, st.count + 1
-        if not self.moving:
-            rate = self._estimate.rate
-            ahead = bearing_deg + rate * s.trigger_lead_s - self.position_deg
-            walking = abs(rate) > s.walk_trigger_dps and abs(ahead) > s.dead_band_deg
-            # Two sightings in a row: a lean or a quick step inside the band is one jump that
-            # the next sighting contradicts; walking off goes on.
-            self._walk_seen = self._walk_seen + 1 if walking else 0
-            if self._walk_seen >= 2 or abs(bearing_deg - self.position_deg) > s.dead_band_deg:
-                self.moving = True
-                self.recentring = self._gliding = False
-                self._walk_seen = 0
+        rest = self._rest
+        if self.mode is Mode.SEARCH:
+            self._plan = None  # seen: follow her at once (or stay, when she is in the middle)
+            if marker_deg is not None and marker_deg > 0:
+                rest.marker_deg = marker_deg
+            if self._pan.at_rest and abs(bearing_deg - self.position_deg) <= rest.band:
+                self._come_to_rest(self._t)
+                rest.observe(t_capture, bearing_deg, marker_deg)
+            else:
+                self._start_tracking()
+        elif self.mode is Mode.REST:
+            if rest.observe(t_capture, bearing_deg, marker_deg):
+                self._start_tracking()
+        elif self.mode is Mode.GLIDE:
+            if rest.observe(t_capture, bearing_deg, marker_deg):
+                self._start_tracking()
+            elif self._glide_to is not None and not rest.still_there(self._glide_to, bearing_deg):
+                self._glide_to = None  # she moved: stop gently, rest, wait for her to stand
+        elif marker_deg is not None and marker_deg > 0:
+            rest.marker_deg = marker_deg
 
     # -- output --
 
@@ -224,89 +259,155 @@ class PanController:
 
     def predicted_bearing(self, t: float) -> float | None:
         """Where the marker is expected at time ``t`` (None when never seen)."""
-        e = self._estimate
-        if e is None:
-            return None
-        return e.bearing + e.rate * min(t - e.t, self.settings.coast_s)
+        return self._filter.bearing_at(t)
 
     # -- internals --
 
-    def _goal(self) -> tuple[float | None, float, float]:
-        """(goal angle or None to stop, feed-forward rate, speed cap) for the current state."""
-        s = self.settings
-        e = self._estimate
-        age = self._t - (self._since if self._last_seen is None else self._last_seen)
-        if self._last_seen is not None and age <= s.lock_timeout_s:
-            self.state = TrackState.LOCKED
-        elif age <= s.return_home_s:
-            self.state = TrackState.SEARCHING
-        else:
-            self.state = TrackState.LOST
-        if self.state is TrackState.LOST:
-            self.moving = True
-            return s.home_deg, 0.0, s.home_speed_dps
-        if e is None:
-            return None, 0.0, s.max_speed_dps  # never seen: hold
-        if self._t - e.t > s.coast_s:
-            return None, 0.0, s.max_speed_dps  # hold where we are
-        goal = e.bearing + e.rate * (self._t - e.t + s.lookahead_s)
-        return goal, e.rate, s.max_speed_dps
-
-    def _glide_accel(self) -> float:
-        s = self.settings
-        return min(s.max_accel_dps2, s.recentre_speed_dps / _GLIDE_RAMP_S)
-
-    def _recentre(self, dt: float) -> float:
-        """Lazy re-centring at rest: the velocity wanted now (0: rest, or stop gently)."""
-        s = self.settings
-        st = self._steady
-        if self.state is not TrackState.LOCKED or st is None or s.recentre_speed_dps <= 0:
-            self.recentring = False
-            return 0.0
-        centre = min(max(st.mean, s.min_deg), s.max_deg)
-        error = centre - self.position_deg
-        if not self.recentring:
-            steady = st.last - st.since >= s.recentre_after_s
-            # Only from rest: a glide never takes over a motion it could not stop gently.
-            at_rest = self.velocity_dps == 0.0
-            if not (steady and at_rest and _GLIDE_MIN_DEG < abs(error) <= s.dead_band_deg):
-                return 0.0
-            self.recentring = self._gliding = True
-        if abs(error) <= _GLIDE_DONE_DEG:
-            self.recentring = False
-            return 0.0
-        speed = min(s.recentre_speed_dps, braking_speed(abs(error), self._glide_accel(), dt))
-        return math.copysign(speed, error)
-
     def _step(self, dt: float) -> None:
         s = self.settings
-        goal, rate, cap = self._goal()
-        wanted = 0.0
-        if goal is not None:
-            goal = min(max(goal, s.min_deg), s.max_deg)
-            error = goal - self.position_deg
-            if self.moving and abs(error) < s.settle_deg and abs(rate) < _SETTLED_RATE_DPS:
-                self.moving = False
-            if self.moving:
-                # Close the error no faster than braking allows (no overshoot), plus her speed.
-                closing = min(
-                    s.track_gain * abs(error), braking_speed(abs(error), s.max_accel_dps2, dt)
-                )
-                wanted = rate + math.copysign(closing, error)
-        if self.moving:
-            self.recentring = self._gliding = False  # tracking (or homing) takes over
+        t = self._t
+        seen = self._last_seen
+        if self.mode is not Mode.SEARCH and (seen is None or t - seen > s.lock_timeout_s):
+            self._start_search(t)
+        if self.mode is Mode.TRACK:
+            self._track(dt)
+        elif self.mode is Mode.REST:
+            self._rest_step(t)
+        elif self.mode is Mode.GLIDE:
+            self._glide(t, dt)
         else:
-            wanted = self._recentre(dt)
-        wanted = min(max(wanted, -cap), cap)
-        if self._gliding and not self.recentring and self.velocity_dps == 0.0:
-            self._gliding = False  # the glide is over (or was stopped) and the camera rests
-        # A glide, and its stop when she moves again inside the band, are gentle.
-        a = self._glide_accel() if self._gliding else s.max_accel_dps2
-        # Brake in time for the soft limits.
-        wanted = min(wanted, braking_speed(s.max_deg - self.position_deg, a, dt))
-        wanted = max(wanted, -braking_speed(self.position_deg - s.min_deg, a, dt))
-        step = min(max(wanted - self.velocity_dps, -a * dt), a * dt)
-        self.velocity_dps += step
-        self.position_deg = min(
-            max(self.position_deg + self.velocity_dps * dt, s.min_deg), s.max_deg
-        )
+            self._search(t, dt)
+        if self.mode is Mode.SEARCH:
+            plan = self._plan
+            searching = plan is None or plan.searching
+            self.state = TrackState.SEARCHING if searching else TrackState.LOST
+        else:
+            self.state = TrackState.LOCKED
+
+    def _start_search(self, t: float) -> None:
+        f = self._filter
+        rate = f.rate
+        heading = (rate > _SETTLED_RATE_DPS) - (rate < -_SETTLED_RATE_DPS)
+        last = f.bearing_at(t) if f.seen else None
+        lost_at = self._last_seen if self._last_seen is not None else t
+        self._plan = SearchPlan(self._search_settings, lost_at, last, heading)
+        self.mode = Mode.SEARCH
+        self._glide_to = None
+        self._search_target = None
+
+    def _start_tracking(self) -> None:
+        self.mode = Mode.TRACK
+        # Turning to a standing teacher (found again, or a step aside): calmly. Walking
+        # (now or later in this move): with everything the limits allow.
+        self._calm = abs(self._filter.rate) < _SETTLED_RATE_DPS
+
+    def _bounds(self) -> tuple[float, float]:
+        return self.settings.min_deg, self.settings.max_deg
+
+    def _clamp(self, deg: float) -> float:
+        return min(max(deg, self.settings.min_deg), self.settings.max_deg)
+
+    def _come_to_rest(self, t: float) -> None:
+        self.mode = Mode.REST
+        self._glide_to = None
+        self._rest.start(t, self.position_deg)
+
+    def _track(self, dt: float) -> None:
+        s = self.settings
+        f = self._filter
+        t = self._t
+        goal_raw = f.bearing_at(t + s.lookahead_s)
+        assert goal_raw is not None and f.t is not None
+        rate = f.rate_at(t)
+        goal = self._clamp(goal_raw)
+        if goal != goal_raw:
+            rate = 0.0  # she is beyond a soft limit: wait there for her
+        error = goal - self.position_deg
+        pan = self._pan
+        if abs(error) < s.settle_deg and abs(rate) < _SETTLED_RATE_DPS:
+            if pan.at_rest:
+                self._come_to_rest(t)
+                return
+            wanted = 0.0
+        else:
+            wanted = rate + approach_speed(error, self._limits, s.track_gain, dt)
+            wanted = self._stoppable(wanted, rate)
+        if abs(rate) >= _SETTLED_RATE_DPS:
+            self._calm = False  # she walks: follow her with everything the limits allow
+        limits = self._search_limits if self._calm else self._limits
+        self._pan = step(pan, wanted, limits, dt, self._bounds(), (goal, rate))
+
+    def _stoppable(self, wanted: float, rate: float) -> float:
+        """``wanted`` capped so the camera could stop where she would if she stopped dead."""
+        s = self.settings
+        f = self._filter
+        if abs(rate) < _SETTLED_RATE_DPS or wanted * rate <= 0:
+            return wanted
+        direction = math.copysign(1.0, rate)
+        # Her stop point if she began to stop at the last sighting, and how far the camera
+        # may go before it must have stopped.
+        her_stop = f.bearing + f.rate * s.stop_s / 2.0
+        slowing = f.stop_point()
+        if slowing is not None and (slowing - her_stop) * direction < 0:
+            her_stop = slowing  # she is slowing down already: she stops sooner
+        room = (her_stop - self.position_deg) * direction + s.overshoot_deg
+        cap = braking_speed(room, self._limits, s.react_s)
+        return direction * min(abs(wanted), cap)
+
+    def _rest_step(self, t: float) -> None:
+        s = self.settings
+        if s.recentre_speed_dps <= 0:
+            return
+        target = self._rest.recentre_target(t)
+        if target is not None:
+            self._glide_to = self._clamp(target)
+            self.mode = Mode.GLIDE
+
+    def _glide(self, t: float, dt: float) -> None:
+        target = self._glide_to
+        pan = self._pan
+        if target is None:
+            wanted = 0.0  # stopping gently
+            goal = None
+        else:
+            error = target - self.position_deg
+            if abs(error) <= _GLIDE_DONE_DEG:
+                target = None
+                self._glide_to = None
+                wanted = 0.0
+                goal = None
+            else:
+                wanted = approach_speed(error, self._glide_limits, 4.0, dt)
+                goal = (target, 0.0)
+        if target is None and pan.at_rest:
+            self._come_to_rest(t)
+            return
+        self._pan = step(pan, wanted, self._glide_limits, dt, self._bounds(), goal)
+
+    def _search(self, t: float, dt: float) -> None:
+        s = self.settings
+        plan = self._plan
+        assert plan is not None
+        f = self._filter
+        pan = self._pan
+        predicted = f.bearing_at(t)
+        looking_at = pan.position_deg if predicted is None else predicted
+        last = self._search_target
+        arrived = pan.at_rest and last is not None and abs(last - pan.position_deg) < _ARRIVED_DEG
+        target = self._clamp(plan.target(t, looking_at, arrived))
+        self._search_target = target
+        rate = 0.0
+        limits = self._search_limits
+        inside = predicted is not None and self._clamp(predicted) == predicted
+        if plan.phase is Phase.LOOK:
+            limits = self._limits
+            if inside:
+                rate = f.rate_at(t)  # follow her predicted walk
+        elif plan.phase is Phase.HOME:
+            limits = self._home_limits
+        error = target - pan.position_deg
+        if abs(error) < _ARRIVED_DEG and abs(rate) < _SETTLED_RATE_DPS:
+            wanted = 0.0
+        else:
+            wanted = rate + approach_speed(error, limits, s.track_gain, dt)
+        self._pan = step(pan, wanted, limits, dt, self._bounds(), (target, rate))

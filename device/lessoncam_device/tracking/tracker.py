@@ -56,10 +56,19 @@ class CameraGeometry:
 class Controller(Protocol):
     """A pan controller (``PanController``, or the benchmark's baseline)."""
 
-    state: TrackState
-    position_deg: float
+    @property
+    def state(self) -> TrackState: ...
 
-    def observe(self, t_capture: float, bearing_deg: float, offset_deg: float = 0.0) -> None: ...
+    @property
+    def position_deg(self) -> float: ...
+
+    def observe(
+        self,
+        t_capture: float,
+        bearing_deg: float,
+        offset_deg: float = 0.0,
+        marker_deg: float | None = None,
+    ) -> None: ...
 
     def update(self, now: float) -> float: ...
 
@@ -156,8 +165,9 @@ class Tracker:
             return result
         x, y = found.centre
         offset = self.geometry.offset_deg(x)
+        width = math.degrees(found.side_px / self.geometry.focal_px)
         with self._lock:
-            self.controller.observe(t_capture, pan + offset, offset)
+            self.controller.observe(t_capture, pan + offset, offset, width)
             self.last_sighting = Sighting(
                 t_capture, pan + offset, x, y, found.side_px, found.marker_id
             )
@@ -188,9 +198,9 @@ class Tracker:
                 seen.bearing_deg,
             )
         elif after is TrackState.SEARCHING:
-            log.info("tracking: marker not seen; holding and searching the whole picture")
+            log.info("tracking: marker not seen; looking where she went, then over the whole reach")
         else:
-            log.info("tracking: marker not seen for a while; turning back to the home position")
+            log.info("tracking: marker not found; resting on a view that shows where she was")
 
     def _note(self, t: float, result: FrameResult) -> None:
         if t - self._noted_at < _NOTE_EVERY_S:
