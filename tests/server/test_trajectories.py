@@ -11,7 +11,9 @@ import pytest
 
 from lessoncam_server.access.permissions import TrajectoryFacts, trajectory_access
 from lessoncam_server.coaching.pupil import check_pupil
+from lessoncam_server.coaching.rules import url_id
 from lessoncam_server.infra.errors import Invalid
+from lessoncam_server.infra.numbers import whole_number
 from lessoncam_server.services import Services
 
 from .helpers import FakeClock, Person, UnitClient
@@ -518,3 +520,21 @@ async def test_the_consent_names_who_may_watch_and_its_withdrawal_takes_effect_a
         "SELECT detail FROM audit WHERE action = 'consent_record' ORDER BY id"
     ).fetchall()
     assert ['"replaced": true' in row[0] for row in replaced] == [False, True, False]
+
+
+def test_whole_numbers_are_written_in_ascii_digits() -> None:
+    assert whole_number("42", 2) == 42 and whole_number("-3", 2, signed=True) == -3
+    # str.isdigit() says yes to these, int() refuses the first two and reads the third.
+    for text in ("\u00b9", "\u00b2", "\u0663", "123", "", "-", "4 2", "-3"):
+        assert whole_number(text, 2) is None, text
+    assert url_id("\u00b9") == 0 and url_id("17") == 17
+
+
+async def test_ids_that_are_no_numbers_are_refused_not_a_server_error(anna: Person) -> None:
+    tid = (await anna.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
+    for path in (f"{T}/%C2%B9", f"{T}/%C2%B9/lessons", f"{T}/{tid}/measures/%C2%B2"):
+        method = "DELETE" if "measures" in path else "GET"
+        response = await anna.request(method, path)
+        assert response.status == 404, path
+    refused = await anna.json("POST", f"{T}/%C2%B9/invitation", 404, json={"accept": True})
+    assert refused["error"] == "not_found"

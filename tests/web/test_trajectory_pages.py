@@ -216,6 +216,14 @@ async def test_a_trajectory_through_the_pages(
     assert "-8" in total.group(0) and "iets verhoogd" in total.group(0)
     assert html.count('<svg class="chart"') == 7  # six scales and the total
 
+    # Numbers that are no ASCII digits are refused, never a server error.
+    await anna.get("/library?page=%C2%B9")
+    await anna.post(f"/units/{unit.unit_id}/claim", {"hours": "\u00b2"}, 400)
+    html = await anna.post(
+        f"/trajectories/{tid}/measures", {**form, "moment": "start", "score_peer": "\u00b9"}, 422
+    )
+    assert "buiten de schaal" in html
+
     # A claim on a unit can name the trajectory.
     html = await anna.get("/units")
     assert 'name="trajectory_id"' in html

@@ -14,6 +14,7 @@ from sqlite_utils import Database
 
 from ..config import ReflectionConfig, ReflectionForm
 from ..infra.errors import Conflict, Invalid
+from ..infra.numbers import whole_number
 from ..infra.timeutil import to_iso
 
 FormKind = Literal["lesson", "conversation"]
@@ -137,8 +138,9 @@ def parse_form_answers(form: ReflectionForm, posted: dict[str, str]) -> dict[str
     out: dict[str, Any] = {}
     for question in form.questions:
         raw = posted.get(question.key, "").strip()
-        if question.type in ("scale", "minutes") and raw.lstrip("-").isdigit() and len(raw) < 7:
-            out[question.key] = int(raw)
+        number = whole_number(raw, 6, signed=True)
+        if question.type in ("scale", "minutes") and number is not None:
+            out[question.key] = number
         elif raw:
             out[question.key] = raw
     return out

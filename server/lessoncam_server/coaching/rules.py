@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..infra.errors import Conflict
+from ..infra.numbers import whole_number
 
 
 def require_open(trajectory: Mapping[str, Any]) -> None:
@@ -17,4 +18,4 @@ def require_open(trajectory: Mapping[str, Any]) -> None:
 
 def url_id(raw: str) -> int:
     """The row id ``raw`` (as a URL gives it), or 0, which names no row."""
-    return int(raw) if raw.isdigit() and len(raw) < 12 else 0
+    return whole_number(raw, 11) or 0

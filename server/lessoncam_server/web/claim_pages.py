@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..coaching import linking
 from ..infra.errors import DomainError, Forbidden, NotFound
+from ..infra.numbers import whole_number
 from ..services import client_address, services_of
 from ..units import claims
 from .i18n import N_, t
@@ -63,9 +64,9 @@ async def claim(request: web.Request) -> web.StreamResponse:
     limit = services.config.unit_claims.hours
     form = await form_of(request)
     raw = form.get("hours", str(limit))
-    hours = int(raw) if raw.isdigit() and len(raw) < 4 else 0  # 0: refused as too few
+    hours = whole_number(raw, 3) or 0  # 0: refused as too few
     chosen = form.get("trajectory_id", "")
-    trajectory_id = int(chosen) if chosen.isdigit() and len(chosen) < 12 else None
+    trajectory_id = whole_number(chosen, 11)
     try:
         claims.claim_unit(
             services,

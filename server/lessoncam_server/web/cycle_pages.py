@@ -12,6 +12,7 @@ from ..coaching import goals, steps
 from ..coaching.fragments import Fragment, parse_spans
 from ..coaching.steps import StepDraft
 from ..infra.errors import DomainError, Invalid
+from ..infra.numbers import whole_number
 from ..services import services_of
 from .i18n import N_
 from .render import redirect
@@ -79,7 +80,7 @@ async def add_step(request: web.Request) -> web.StreamResponse:
             held_on=held_on,
             agreed_question=str(form.get("agreed_question", ""))[:20000],
             lesson_id=lesson_id,
-            minutes=int(minutes) if minutes.isdigit() and len(minutes) < 5 else None,
+            minutes=whole_number(minutes, 4),
             participants=tuple(str(p)[:64] for p in form.getall("participants", [])[:20]),
             agreements=str(form.get("agreements", ""))[:20000],
             fragments=fragments,

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from ..coaching import reflections
+from ..infra.numbers import whole_number
 from ..lessons import clips, deletion
 from ..lessons.library import LibraryFilter, library_page
 from ..services import services_of
@@ -34,7 +35,7 @@ def _filter(query: dict[str, str]) -> LibraryFilter:
         text=query.get("q", "")[:200],
         date_from=_day(query.get("from", "")),
         date_to=_day(query.get("to", "")),
-        page=int(page) if page.isdigit() and len(page) < 7 else 1,
+        page=whole_number(page, 6) or 1,
     )
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ..coaching import measures
 from ..infra.errors import DomainError, Invalid
+from ..infra.numbers import whole_number
 from ..services import services_of
 from .i18n import N_
 from .render import form_of, redirect
@@ -42,7 +43,8 @@ async def add(request: web.Request) -> web.StreamResponse:
         scores: dict[str, Any] = {}
         for scale in tool.scales:
             raw = form.get(f"score_{scale.key}", "").strip()
-            scores[scale.key] = int(raw) if raw.lstrip("-").isdigit() and len(raw) < 6 else raw
+            number = whole_number(raw, 5, signed=True)
+            scores[scale.key] = raw if number is None else number
         measures.add(services, user, row, tool.key, form.get("moment", ""), day, scores)
     except DomainError as exc:
         return show(request, user, row, acc, refusal(request, exc, MESSAGES), exc.status)

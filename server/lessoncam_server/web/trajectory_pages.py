@@ -12,6 +12,7 @@ from aiohttp import web
 from ..coaching import coordinators, linking, members, trajectories
 from ..coaching.trajectories import Draft
 from ..infra.errors import DomainError, Forbidden, Invalid
+from ..infra.numbers import whole_number
 from ..lessons.guard import LessonDenied, checked_lesson
 from ..services import client_address, services_of
 from .i18n import N_, t
@@ -33,7 +34,7 @@ def _draft(form: dict[str, str]) -> Draft:
         question=form.get("question", "")[:20000],
         pupil_label=form.get("pupil_label", "")[:40],
         pupil_group=form.get("pupil_group", "")[:40],
-        pupil_birth_year=int(year) if year.isdigit() and len(year) == 4 else None,
+        pupil_birth_year=whole_number(year, 4),
         support=form.get("support", ""),
         viewing_guide=form.get("viewing_guide", ""),
         viewing_question=form.get("viewing_question", "")[:1000],
@@ -247,7 +248,7 @@ async def lesson_trajectory(request: web.Request) -> web.StreamResponse:
         raise redirect(f"/lessons/{lesson['id']}", "linked")
     target = None
     if chosen:
-        number = int(chosen) if chosen.isdigit() and len(chosen) < 12 else 0
+        number = whole_number(chosen, 11) or 0
         target = linking.open_trajectory(services.db, number, user.id)
         if target is None:
             raise PageError(404, UNAVAILABLE)
