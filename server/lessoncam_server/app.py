@@ -9,24 +9,35 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from lessoncam_common.config_errors import ConfigError
+
 from .api import (
     admin,
     claims,
     clips,
     comments,
     lessons,
+    measures,
     openapi,
+    playback,
     recordings,
+    reflections,
+    research,
     session,
     shares,
     support,
+    trajectories,
+    trajectory_consent,
+    trajectory_steps,
     units,
     users,
 )
 from .api.support import API_PREFIX, ApiRoutes, json_response
+from .coaching import reflection_forms
 from .config import ServerConfig
 from .infra.db import open_database
 from .infra.disk_space import disk_space
+from .infra.errors import DomainError
 from .infra.paths import DataPaths
 from .infra.timeutil import Clock, utc_now
 from .lessons.housekeeping import housekeeping_ctx
@@ -50,11 +61,18 @@ API_GROUPS: list[ApiRoutes] = [
     units.routes,
     recordings.routes,
     lessons.routes,
+    playback.routes,
     shares.routes,
     admin.routes,
     comments.routes,
     clips.routes,
     claims.routes,
+    trajectories.routes,
+    trajectory_consent.routes,
+    trajectory_steps.routes,
+    reflections.routes,
+    measures.routes,
+    research.routes,
 ]
 OPENAPI_DOC = web.AppKey("openapi", dict)
 
@@ -76,6 +94,12 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
 
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         db = open_database(paths.database)
+        try:
+            # A reflection form changed in place after answers were given: refuse to start.
+            reflection_forms.sync_all(db, config.reflection, clock())
+        except DomainError as exc:
+            db.close()
+            raise ConfigError("[reflection]", [exc.message]) from None
         app[SERVICES] = Services.build(config, db, clock)
         yield
         with contextlib.suppress(Exception):

@@ -97,13 +97,17 @@ def _serve(
             banner or "", f"lessoncam server {__version__} listening on {url}", sep="", flush=True
         )
 
-    web.run_app(
-        app,
-        host=config.http.host,
-        port=config.http.port,
-        print=announce,
-        access_log=logging.getLogger("lessoncam_server.access"),
-    )
+    try:
+        web.run_app(
+            app,
+            host=config.http.host,
+            port=config.http.port,
+            print=announce,
+            access_log=logging.getLogger("lessoncam_server.access"),
+        )
+    except ConfigError as exc:  # found at start-up, against the database (a reflection form)
+        print(exc.report(), file=sys.stderr)
+        return 2
     return 0
 
 

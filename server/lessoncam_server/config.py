@@ -127,6 +127,316 @@ class ViewingGuideConfig(_Section):
         return self
 
 
+class Choice(_Section):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="Stored with the answer.")
+    en: str = Field(min_length=1, max_length=80)
+    nl: str = Field(min_length=1, max_length=80)
+
+
+class Question(_Section):
+    """One question of a reflection form."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="Stored with the answer.")
+    type: Literal["scale", "text", "minutes", "choice"]
+    en: str = Field(min_length=1, max_length=300, description="The question in English.")
+    nl: str = Field(min_length=1, max_length=300, description="The question in Dutch.")
+    required: bool = True
+    min: int = Field(1, ge=0, le=100, description="Scale: the lowest answer.")
+    max: int = Field(5, ge=1, le=100, description="Scale: the highest answer.")
+    low_en: str = Field("", max_length=60, description="Scale: the label of the lowest end.")
+    low_nl: str = Field("", max_length=60)
+    high_en: str = Field("", max_length=60, description="Scale: the label of the highest end.")
+    high_nl: str = Field("", max_length=60)
+    options: tuple[Choice, ...] = Field((), max_length=20, description="Choice: the answers.")
+    prefill: Literal["", "watching"] = Field(
+        "", description="Minutes: 'watching' fills in what the player measured."
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> Question:
+        if self.type == "scale" and self.min >= self.max:
+            raise ValueError(f"question {self.key}: a scale needs min < max")
+        if self.type == "choice" and len(self.options) < 2:
+            raise ValueError(f"question {self.key}: a choice needs at least two options")
+        if self.type == "choice" and len({o.key for o in self.options}) != len(self.options):
+            raise ValueError(f"question {self.key}: option keys must be unique")
+        if self.prefill and self.type != "minutes":
+            raise ValueError(f"question {self.key}: only a minutes question is pre-filled")
+        return self
+
+
+class ReflectionForm(_Section):
+    """A reflection form. Change ``version`` whenever you change its questions: answers keep
+    the version they were given on (the server refuses to start if a version that has
+    answers was changed in place)."""
+
+    version: int = Field(1, ge=1, le=10000)
+    questions: tuple[Question, ...] = Field(min_length=1, max_length=40)
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> ReflectionForm:
+        keys = [q.key for q in self.questions]
+        if len(set(keys)) != len(keys):
+            raise ValueError("question keys must be unique within a form")
+        return self
+
+
+def _scale(key: str, en: str, nl: str) -> Question:
+    return Question(
+        key=key,
+        type="scale",
+        en=en,
+        nl=nl,
+        low_en="not at all",
+        low_nl="helemaal niet",
+        high_en="very much",
+        high_nl="heel erg",
+    )
+
+
+def _sentence(key: str) -> Question:
+    return Question(
+        key=key,
+        type="text",
+        en="In a sentence (optional)",
+        nl="In één zin (niet verplicht)",
+        required=False,
+    )
+
+
+# The questions of the study the trajectories follow (one reflection after every recording).
+DEFAULT_LESSON_FORM = ReflectionForm(
+    version=1,
+    questions=(
+        _scale("pleasant", "Was it pleasant?", "Was het prettig?"),
+        _scale("worth_time", "Was it worth the time?", "Was het de tijd waard?"),
+        _scale(
+            "insight_pupil",
+            "Did it give insight into the pupil's behaviour?",
+            "Gaf het inzicht in het gedrag van de leerling?",
+        ),
+        _sentence("insight_pupil_note"),
+        _scale(
+            "insight_approach",
+            "Did it give insight into my own approach?",
+            "Gaf het inzicht in mijn eigen aanpak?",
+        ),
+        _sentence("insight_approach_note"),
+        _scale(
+            "insight_interventions",
+            "Did it give insight into possible interventions?",
+            "Gaf het inzicht in mogelijke interventies?",
+        ),
+        _sentence("insight_interventions_note"),
+        Question(
+            key="next_try",
+            type="text",
+            en="What will I try next?",
+            nl="Wat ga ik hierna proberen?",
+            required=False,
+        ),
+        Question(
+            key="minutes_preparing",
+            type="minutes",
+            en="Minutes spent preparing",
+            nl="Minuten besteed aan voorbereiden",
+        ),
+        Question(
+            key="minutes_watching",
+            type="minutes",
+            en="Minutes spent watching",
+            nl="Minuten besteed aan kijken",
+            prefill="watching",
+        ),
+        Question(
+            key="minutes_talking",
+            type="minutes",
+            en="Minutes spent talking it over",
+            nl="Minuten besteed aan nabespreken",
+        ),
+        Question(
+            key="watched_with",
+            type="choice",
+            en="I watched",
+            nl="Ik keek",
+            options=(
+                Choice(key="alone", en="alone", nl="alleen"),
+                Choice(key="colleague", en="with a colleague", nl="met een collega"),
+                Choice(key="coach", en="with the coach", nl="met de coach"),
+            ),
+        ),
+    ),
+)
+
+# The short form for a coach or colleague after a conversation.
+DEFAULT_CONVERSATION_FORM = ReflectionForm(
+    version=1,
+    questions=(
+        _scale("useful", "Was the conversation useful?", "Was het gesprek nuttig?"),
+        _scale(
+            "insight_question",
+            "Did it help with the teacher's question?",
+            "Hielp het bij de vraag van de leraar?",
+        ),
+        Question(
+            key="minutes_preparing",
+            type="minutes",
+            en="Minutes spent preparing (watching, analysing)",
+            nl="Minuten besteed aan voorbereiden (kijken, analyseren)",
+        ),
+        Question(
+            key="note",
+            type="text",
+            en="What stood out? (optional)",
+            nl="Wat viel op? (niet verplicht)",
+            required=False,
+        ),
+    ),
+)
+
+
+class ReflectionConfig(_Section):
+    """The reflection after every recording (and the coach's after a conversation)."""
+
+    ask: Literal["trajectory", "all"] = Field(
+        "trajectory",
+        description="Ask for a reflection on the lessons of a trajectory, or on every lesson.",
+    )
+    lesson_form: ReflectionForm = DEFAULT_LESSON_FORM
+    conversation_form: ReflectionForm = DEFAULT_CONVERSATION_FORM
+
+
+class BandRange(_Section):
+    """Scores from ``min`` to ``max`` fall in this band; ``level`` 0 is the usual one."""
+
+    min: int = Field(ge=0, le=1000)
+    max: int = Field(ge=0, le=1000)
+    level: int = Field(ge=0, le=3, description="0 close to average ... 3 the furthest from it.")
+    en: str = Field(min_length=1, max_length=60)
+    nl: str = Field(min_length=1, max_length=60)
+
+
+class MeasureScale(_Section):
+    """One scale of an instrument, as scored on paper (the items are never in lessoncam)."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    en: str = Field(min_length=1, max_length=80)
+    nl: str = Field(min_length=1, max_length=80)
+    min: int = Field(0, ge=0, le=1000)
+    max: int = Field(ge=1, le=1000)
+    in_total: bool = Field(False, description="Adds up to the instrument's total.")
+    bands: tuple[BandRange, ...] = Field((), max_length=10)
+
+    @model_validator(mode="after")
+    def _bands_cover(self) -> MeasureScale:
+        if self.min >= self.max:
+            raise ValueError(f"scale {self.key}: min must be below max")
+        _check_bands(self.key, self.min, self.max, self.bands)
+        return self
+
+
+def _check_bands(key: str, low: int, high: int, bands: tuple[BandRange, ...]) -> None:
+    """Bands, if any, cover low..high once each, without gaps or overlaps."""
+    if not bands:
+        return
+    covered = sorted(v for band in bands for v in range(band.min, band.max + 1))
+    if covered != list(range(low, high + 1)):
+        raise ValueError(f"{key}: the bands must cover {low} to {high} once, without gaps")
+
+
+class Instrument(_Section):
+    """A measure of the focus pupil entered from a paper form the teacher scored: its scales,
+    which add up to a total, and the published bands."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="Stored with the measure.")
+    en: str = Field(min_length=1, max_length=80)
+    nl: str = Field(min_length=1, max_length=80)
+    scales: tuple[MeasureScale, ...] = Field(min_length=1, max_length=20)
+    total_en: str = Field("", max_length=80, description="The total's name (no total if empty).")
+    total_nl: str = Field("", max_length=80)
+    total_bands: tuple[BandRange, ...] = Field((), max_length=10)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Instrument:
+        keys = [s.key for s in self.scales]
+        if len(set(keys)) != len(keys) or "total" in keys:
+            raise ValueError(f"instrument {self.key}: scale keys must be unique and not 'total'")
+        added = [s for s in self.scales if s.in_total]
+        if self.total_en and not added:
+            raise ValueError(f"instrument {self.key}: a total needs scales with in_total")
+        if added:
+            low, high = sum(s.min for s in added), sum(s.max for s in added)
+            _check_bands(f"{self.key} total", low, high, self.total_bands)
+        return self
+
+
+def _bands(*ranges: tuple[int, int], lowered: bool = False) -> tuple[BandRange, ...]:
+    names = (
+        [("close to average", "gemiddeld"), ("slightly lowered", "iets verlaagd"),
+         ("low", "laag"), ("very low", "zeer laag")]
+        if lowered
+        else [("close to average", "gemiddeld"), ("slightly raised", "iets verhoogd"),
+              ("high", "hoog"), ("very high", "zeer hoog")]
+    )  # fmt: skip
+    return tuple(
+        BandRange(min=low, max=high, level=level, en=names[level][0], nl=names[level][1])
+        for level, (low, high) in enumerate(ranges)
+    )
+
+
+# The SDQ teacher version as scale scores, with the published four bands (sdqinfo.org, for
+# 4- to 17-year-olds). The questionnaire's items are copyrighted and are not in lessoncam: the
+# teacher scores the paper form and enters the scale scores.
+SDQ_TEACHER = Instrument(
+    key="sdq_teacher",
+    en="SDQ, teacher version",
+    nl="SDQ, leerkrachtversie",
+    scales=(
+        MeasureScale(
+            key="emotional", en="Emotional symptoms", nl="Emotionele problemen", max=10,
+            in_total=True, bands=_bands((0, 3), (4, 4), (5, 5), (6, 10)),
+        ),
+        MeasureScale(
+            key="conduct", en="Conduct problems", nl="Gedragsproblemen", max=10,
+            in_total=True, bands=_bands((0, 2), (3, 3), (4, 4), (5, 10)),
+        ),
+        MeasureScale(
+            key="hyperactivity", en="Hyperactivity/inattention",
+            nl="Hyperactiviteit/aandachtstekort", max=10, in_total=True,
+            bands=_bands((0, 5), (6, 7), (8, 8), (9, 10)),
+        ),
+        MeasureScale(
+            key="peer", en="Peer problems", nl="Problemen met leeftijdgenoten", max=10,
+            in_total=True, bands=_bands((0, 2), (3, 4), (5, 5), (6, 10)),
+        ),
+        MeasureScale(
+            key="prosocial", en="Prosocial behaviour", nl="Prosociaal gedrag", max=10,
+            bands=_bands((6, 10), (5, 5), (4, 4), (0, 3), lowered=True),
+        ),
+        MeasureScale(
+            key="impact", en="Impact", nl="Impact", max=6,
+            bands=_bands((0, 0), (1, 1), (2, 2), (3, 6)),
+        ),
+    ),
+    total_en="Total difficulties",
+    total_nl="Totale problemen",
+    total_bands=_bands((0, 11), (12, 15), (16, 18), (19, 40)),
+)  # fmt: skip
+
+
+class MeasuresConfig(_Section):
+    """The instruments the focus pupil is measured with (at start, middle and end)."""
+
+    instruments: tuple[Instrument, ...] = Field((SDQ_TEACHER,), min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _unique(self) -> MeasuresConfig:
+        keys = [i.key for i in self.instruments]
+        if len(set(keys)) != len(keys):
+            raise ValueError("instrument keys must be unique")
+        return self
+
+
 class ServerConfig(_Section):
     """The whole server configuration; see ``server/lessoncam-server.sample.toml``."""
 
@@ -138,6 +448,8 @@ class ServerConfig(_Section):
     web: WebConfig = WebConfig()
     viewing_guide: ViewingGuideConfig = ViewingGuideConfig()
     unit_claims: UnitClaimsConfig = UnitClaimsConfig()
+    reflection: ReflectionConfig = ReflectionConfig()
+    measures: MeasuresConfig = MeasuresConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 

@@ -44,6 +44,10 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = 
     ("GET", f"{L}/views", None, (200, 403, 403)),
     ("GET", f"{L}/clips", None, (200, 403, 403)),
     ("POST", f"{L}/clips", {"start_s": 1, "end_s": 5}, (202, 403, 403)),
+    ("POST", f"{L}/playback", {"played_s": 5}, (200, 200, 200)),
+    ("GET", f"{L}/reflection", None, (200, 200, 200)),
+    ("PUT", f"{L}/reflection", {"answers": {}}, (422, 403, 403)),  # the owner: answers missing
+    ("POST", f"{L}/reflection/decline", None, (204, 403, 403)),
     ("DELETE", L, None, (204, 403, 403)),
 ]
 
@@ -55,6 +59,31 @@ def expected(relationship: str, index: int) -> int:
     if relationship in roles:
         return ENDPOINTS[index][3][roles.index(relationship)]
     return 404  # expired or revoked share, other teacher, coach, admin: as if it did not exist
+
+
+Call = tuple[str, str, dict[str, Any] | None]
+
+
+async def check_cells(
+    callers: dict[str, Any], calls: list[Call], want: Callable[[str, int], int]
+) -> list[str]:
+    """Every caller makes every call in order; what differs from ``want(relationship, index)``
+    is reported, an unauthorised 2xx twice over. Adds to the reliability figures."""
+    report = []
+    unauthorised = 0
+    for relationship, caller in callers.items():
+        for index, (method, path, body) in enumerate(calls):
+            response = await caller.request(method, path, json=body)
+            await response.read()  # a video left half-sent would hold the test server
+            wanted = want(relationship, index)
+            if response.status != wanted:
+                report.append(f"{relationship} {method} {path}: {response.status} != {wanted}")
+            if 200 <= response.status < 300 and not 200 <= wanted < 300:
+                unauthorised += 1
+                report.append(f"UNAUTHORISED {relationship} {method} {path}")
+    reliability.add("matrix_cells", len(callers) * len(calls))
+    reliability.add("unauthorised_2xx", unauthorised)
+    return report
 
 
 @pytest.mark.slow
@@ -223,3 +252,212 @@ async def test_browser_upload_permission_matrix(
     head = await anna.request("HEAD", item, headers=tus)
     assert head.status == 200 and head.headers["Upload-Offset"] == "0"
     assert (await anna.request("DELETE", item, headers=tus)).status == 204
+
+
+TRAJECTORY = {
+    "title": "Rust in groep 5",
+    "question": "How do I help Pupil A start?",
+    "pupil": {"label": "Pupil A", "group": "Groep 5"},
+    "support": "video_coach",
+    "viewing_guide": "open",
+    "start_date": "2026-11-02",
+}
+
+
+async def _trajectory_with_everyone(
+    owner: Person, people: dict[str, Person], lesson_id: str
+) -> tuple[int, dict[str, int]]:
+    """Anna's trajectory with ``lesson_id`` in it and a person in every state of membership:
+    member, invited, declined, left, removed (``people`` by those names). Returns its id and
+    the member ids by name."""
+    tid = (await owner.json("POST", "/api/v1/trajectories", 201, json=TRAJECTORY))["trajectory"]
+    path = f"/api/v1/trajectories/{tid['id']}"
+    ids = {}
+    for name in people:
+        invited = await owner.json("POST", f"{path}/members", 201, json={"username": name})
+        ids[name] = invited["member"]["id"]
+    # The parents' consent names everyone but "unnamed": membership decides for the others.
+    allowed = {"given_on": "2026-10-30", "watchers": [n for n in people if n != "unnamed"]}
+    await owner.json("POST", f"{path}/consent", 201, json=allowed)
+    await owner.json("PUT", f"{path}/lessons/{lesson_id}", 201)
+    for name, person in people.items():
+        if name in ("member", "unnamed", "left", "removed"):
+            await person.json("POST", f"{path}/invitation", json={"accept": True})
+        if name == "declined":
+            await person.json("POST", f"{path}/invitation", json={"accept": False})
+        if name == "left":
+            await person.json("DELETE", f"{path}/membership", 204)
+        if name == "removed":
+            await owner.json("DELETE", f"{path}/members/{ids[name]}", 204)
+    return tid["id"], ids
+
+
+@pytest.mark.slow
+async def test_trajectory_members_on_the_lesson_permission_matrix(
+    admin: Person,
+    unit: UnitClient,
+    sign_in: Callable[..., Awaitable[Person]],
+    new_client: Callable[[], Awaitable[TestClient]],
+    services: Services,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    """A member of the open trajectory a lesson is in, named by the parents' consent, may do
+    what a commenter may; a member the consent does not name, invited, declined, left and
+    removed people nothing; after the consent is withdrawn or the trajectory closed, the member
+    nothing either."""
+    owner = await sign_in("anna")
+    await admin.json("PATCH", f"/api/v1/units/{unit.unit_id}", json={"teacher": "anna"})
+    await send_lesson(unit, RID, clock.now, record(tmp_path, seconds=10))
+    await assembled(services)
+    await sign_in("bert")  # the share endpoint's account
+    states = ("member", "unnamed", "invited", "declined", "left", "removed")
+    people = {name: await sign_in(name, "coach") for name in states}
+    tid, _ids = await _trajectory_with_everyone(owner, people, RID)
+    await owner.json("POST", f"{L}/comments", 201, json={"body": "mine", "start_s": 2})
+
+    def want(relationship: str, index: int) -> int:
+        return expected("commenter" if relationship == "member" else relationship, index)
+
+    calls = [(method, path, body) for method, path, body, _ in ENDPOINTS]
+    report = await check_cells(dict(people), calls, want)
+    # Consent withdrawn (lessons taken out), recorded again, the lesson put back: the member
+    # sees it again; then the trajectory closes.
+    path = f"/api/v1/trajectories/{tid}"
+    await owner.json("POST", f"{path}/consent/withdrawal", json={"lessons": "take_out"})
+    report += await check_cells(
+        {"member after withdrawal": people["member"]}, calls, lambda _r, _i: 404
+    )
+    again = {"given_on": "2026-11-02", "watchers": ["member"]}
+    await owner.json("POST", f"{path}/consent", 201, json=again)
+    await owner.json("PUT", f"{path}/lessons/{RID}", 201)
+    assert (await people["member"].request("GET", L)).status == 200
+    note = {"status": "closed", "closing_note": "done"}
+    await owner.json("POST", f"/api/v1/trajectories/{tid}/status", json=note)
+    report += await check_cells(
+        {"member after closing": people["member"]}, calls, lambda _r, _i: 404
+    )
+    report += await check_cells({"owner": owner}, calls, expected)
+    assert not report, "\n".join(report)
+
+
+@pytest.mark.slow
+async def test_trajectory_permission_matrix(
+    admin: Person,
+    unit: UnitClient,
+    sign_in: Callable[..., Awaitable[Person]],
+    new_client: Callable[[], Awaitable[TestClient]],
+    services: Services,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    """Every trajectory endpoint x every relationship to it. Anybody who is not its teacher,
+    a member or invited gets 404 (as if it did not exist); anonymous callers and units 401."""
+    owner = await sign_in("anna")
+    await admin.json("PATCH", f"/api/v1/units/{unit.unit_id}", json={"teacher": "anna"})
+    await send_lesson(unit, RID, clock.now, record(tmp_path, seconds=10))
+    await assembled(services)
+    states = ("member", "invited", "declined", "left", "removed", "pending")
+    people = {name: await sign_in(name, "coach") for name in states}
+    tid, ids = await _trajectory_with_everyone(owner, people, RID)
+    await sign_in("newcomer")
+    path = f"/api/v1/trajectories/{tid}"
+    note = {"kind": "evaluation", "body": "So far.", "held_on": "2026-11-02"}
+    step = (await owner.json("POST", f"{path}/steps", 201, json=note))["step"]["id"]
+    talk = {**note, "kind": "conversation", "minutes": 20, "participants": ["member"]}
+    conversation = (await owner.json("POST", f"{path}/steps", 201, json=talk))["step"]["id"]
+    short = {"answers": {"useful": 4, "insight_question": 4, "minutes_preparing": 10}}
+    scores = {"emotional": 4, "conduct": 5, "hyperactivity": 8, "peer": 3, "prosocial": 4}
+    sdq = {"moment": "end", "measured_on": "2026-11-02", "scores": {**scores, "impact": 3}}
+    made = await owner.json("POST", f"{path}/measures", 201, json={**sdq, "moment": "start"})
+    measure = made["measure"]["id"]
+    goal = (await owner.json("POST", f"{path}/goals", 201, json={"text": "Starts"}))["goal"]["id"]
+    # (method, path, body, (teacher, member, invited)) in the order they are called.
+    endpoints: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = [
+        ("GET", "/api/v1/trajectories", None, (200, 200, 200)),
+        ("GET", path, None, (200, 200, 200)),
+        ("GET", f"{path}/lessons", None, (200, 200, 403)),
+        ("PATCH", path, {"title": "Rust"}, (200, 403, 403)),
+        ("POST", f"{path}/members", {"username": "newcomer"}, (201, 403, 403)),
+        ("DELETE", f"{path}/members/{ids['pending']}", None, (204, 403, 403)),
+        ("PUT", f"{path}/lessons/{RID}", None, (200, 403, 403)),
+        ("DELETE", f"{path}/lessons/{RID}", None, (204, 403, 403)),
+        ("GET", f"{path}/consent", None, (200, 200, 403)),
+        ("POST", f"{path}/consent", {"given_on": "2026-10-30"}, (201, 403, 403)),
+        ("POST", f"{path}/consent/withdrawal", {"lessons": "take_out"}, (200, 403, 403)),
+        ("GET", f"{path}/timeline", None, (200, 200, 403)),
+        ("POST", f"{path}/steps", note, (201, 201, 403)),
+        ("DELETE", f"{path}/steps/{step}", None, (204, 403, 403)),  # the member is no author
+        ("POST", f"{path}/goals", {"text": "Asks for help"}, (201, 201, 403)),
+        ("PATCH", f"{path}/goals/{goal}", {"state": "working"}, (200, 200, 403)),
+        ("GET", f"{path}/reflections", None, (200, 200, 403)),
+        ("GET", f"{path}/measures", None, (200, 200, 403)),
+        ("POST", f"{path}/measures", sdq, (201, 403, 403)),
+        ("DELETE", f"{path}/measures/{measure}", None, (204, 403, 403)),
+        ("PUT", f"{path}/research", {"agreed": True}, (200, 403, 403)),
+        # Only the member took part: the teacher does not answer the coach's form.
+        ("PUT", f"{path}/steps/{conversation}/reflection", short, (403, 201, 403)),
+        ("POST", f"{path}/status", {"status": "running"}, (200, 403, 403)),
+        ("POST", f"{path}/invitation", {"accept": True}, (403, 403, 200)),
+        ("DELETE", f"{path}/membership", None, (403, 204, 204)),  # invited accepted just now
+    ]
+    callers: dict[str, Any] = {
+        **{k: v for k, v in people.items() if k != "pending"},
+        "other": await sign_in("other"),
+        "admin": admin,
+        "unit": unit,
+        "anonymous": await new_client(),
+        "teacher": owner,  # last: its changes would change the others' answers
+    }
+
+    def want(relationship: str, index: int) -> int:
+        if relationship in ("unit", "anonymous"):
+            return 401
+        if index == 0:
+            return 200  # everyone signed in lists her own
+        roles = ("teacher", "member", "invited")
+        return endpoints[index][3][roles.index(relationship)] if relationship in roles else 404
+
+    report = await check_cells(callers, [(m, p, b) for m, p, b, _ in endpoints], want)
+    assert not report, "\n".join(report)
+    denied = services.db.execute(
+        "SELECT COUNT(*) FROM audit WHERE action = 'access_denied' AND object_kind = 'trajectory'"
+    ).fetchone()[0]
+    assert denied > 0
+
+
+async def test_research_permission_matrix(
+    admin: Person,
+    sign_in: Callable[..., Awaitable[Person]],
+    new_client: Callable[[], Awaitable[TestClient]],
+    unit: UnitClient,
+) -> None:
+    """Only a coordinator an admin named exports; only admins name coordinators."""
+    cora = await sign_in("cora")
+    await sign_in("dirk")
+    await admin.json("PUT", "/api/v1/research/coordinators/cora", 204)
+    r = "/api/v1/research"
+    # (method, path, (coordinator, teacher, admin)): anonymous callers and units get 401.
+    endpoints: list[tuple[str, str, tuple[int, int, int]]] = [
+        ("GET", f"{r}/export", (200, 403, 403)),
+        ("GET", f"{r}/export/reflections.csv", (200, 403, 403)),
+        ("GET", f"{r}/export/codebook.csv", (200, 403, 403)),
+        ("GET", f"{r}/summary", (200, 403, 403)),
+        ("GET", f"{r}/coordinators", (403, 403, 200)),
+        ("PUT", f"{r}/coordinators/dirk", (403, 403, 204)),
+        ("DELETE", f"{r}/coordinators/dirk", (403, 403, 204)),
+    ]
+    callers: dict[str, Any] = {
+        "anonymous": await new_client(),
+        "unit": unit,
+        "teacher": await sign_in("teacher"),
+        "coordinator": cora,
+        "admin": admin,
+    }
+
+    def want(relationship: str, index: int) -> int:
+        roles = ("coordinator", "teacher", "admin")
+        return endpoints[index][2][roles.index(relationship)] if relationship in roles else 401
+
+    report = await check_cells(callers, [(m, p, None) for m, p, _ in endpoints], want)
+    assert not report, "\n".join(report)

@@ -145,6 +145,41 @@ async def world(
     comment = await anna.json("POST", f"{lesson}/comments", 201, json={"body": "hm", "start_s": 1})
     users = await admin.json("GET", "/api/v1/users")
     bert = next(u["id"] for u in users["users"] if u["username"] == "bert")
+    trajectory = await anna.json(
+        "POST",
+        "/api/v1/trajectories",
+        201,
+        json={
+            "title": "Rust",
+            "question": "How?",
+            "pupil": {"label": "Pupil A", "group": "5"},
+            "support": "colleague",
+            "start_date": "2026-11-02",
+        },
+    )
+    trajectory_id = trajectory["trajectory"]["id"]
+    member = await anna.json(
+        "POST", f"/api/v1/trajectories/{trajectory_id}/members", 201, json={"username": "bert"}
+    )
+    allowed = {"given_on": "2026-10-30", "watchers": ["bert"]}
+    await anna.json("POST", f"/api/v1/trajectories/{trajectory_id}/consent", 201, json=allowed)
+    await anna.json("PUT", f"/api/v1/trajectories/{trajectory_id}/lessons/{RID}", 201)
+    step = await anna.json(
+        "POST",
+        f"/api/v1/trajectories/{trajectory_id}/steps",
+        201,
+        json={"kind": "evaluation", "body": "So far.", "held_on": "2026-11-02"},
+    )
+    goal = await anna.json(
+        "POST", f"/api/v1/trajectories/{trajectory_id}/goals", 201, json={"text": "Starts"}
+    )
+    scores = {"emotional": 4, "conduct": 5, "hyperactivity": 8, "peer": 3, "prosocial": 4}
+    measure = await anna.json(
+        "POST",
+        f"/api/v1/trajectories/{trajectory_id}/measures",
+        201,
+        json={"moment": "start", "measured_on": "2026-11-02", "scores": {**scores, "impact": 2}},
+    )
     values = {
         "lesson_id": RID,
         "recording_id": RID,
@@ -153,6 +188,13 @@ async def world(
         "unit_id": unit.unit_id,
         "share_id": str(share["share"]["id"]),
         "comment_id": str(comment["comment"]["id"]),
+        "trajectory_id": str(trajectory_id),
+        "member_id": str(member["member"]["id"]),
+        "step_id": str(step["step"]["id"]),
+        "goal_id": str(goal["goal"]["id"]),
+        "measure_id": str(measure["measure"]["id"]),
+        "table": "codebook",
+        "username": "bert",
         # CSRF is refused before any lookup; the snapshot shows nothing changed either way.
         "upload_id": "0123456789abcdef0123456789abcdef",
     }

@@ -49,6 +49,22 @@ ACTIONS = (
     "unit_claim",
     "unit_release",
     "lesson_upload",
+    "trajectory_create",
+    "trajectory_update",
+    "trajectory_status",
+    "trajectory_invite",
+    "trajectory_accept",
+    "trajectory_decline",
+    "trajectory_leave",
+    "trajectory_remove",
+    "lesson_link",
+    "lesson_unlink",
+    "consent_record",
+    "consent_withdraw",
+    "research_agreement",
+    "coordinator_grant",
+    "coordinator_revoke",
+    "research_export",
 )
 
 

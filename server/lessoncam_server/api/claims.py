@@ -16,6 +16,9 @@ class NewClaim(BaseModel):
     model_config = ConfigDict(extra="forbid")
     unit_id: str = Field(max_length=64)
     hours: int | None = Field(None, description="Fewer hours than the server's maximum.")
+    trajectory_id: int | None = Field(
+        None, description="One of my open trajectories: the claim's lessons go into it."
+    )
 
 
 @routes.route(
@@ -53,14 +56,19 @@ async def list_claims(request: web.Request) -> web.StreamResponse:
         403: "Administrators cannot claim units",
         404: "No such unit",
         409: "Another teacher is using the unit",
-        422: "Too many hours",
+        422: "Too many hours, or not one of my open trajectories",
     },
 )
 async def create_claim(request: web.Request) -> web.StreamResponse:
     user = require_user(request)
     body = await read_body(request, NewClaim)
     claim, created = claims.claim_unit(
-        services_of(request), user, body.unit_id, body.hours, address=client_address(request)
+        services_of(request),
+        user,
+        body.unit_id,
+        body.hours,
+        address=client_address(request),
+        trajectory_id=body.trajectory_id,
     )
     return json_response({"claim": claims.describe(claim, user.id)}, status=201 if created else 200)
 

@@ -218,6 +218,242 @@ def m005_unit_claims(db: Database) -> None:
     )
 
 
+@migrations()
+def m006_trajectories(db: Database) -> None:
+    # A coaching trajectory around one pupil (a pseudonym, never a name), the people invited
+    # into it, and the lessons in it (a lesson is in one trajectory at most). A member's row is
+    # kept after she declines, leaves or is removed (ended_*), so the history can be told.
+    _run_script(
+        db,
+        """
+        CREATE TABLE trajectories (
+            id INTEGER PRIMARY KEY,
+            teacher_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            title TEXT NOT NULL,
+            question TEXT NOT NULL,
+            pupil_label TEXT NOT NULL,
+            pupil_group TEXT NOT NULL,
+            pupil_birth_year INTEGER,
+            support TEXT NOT NULL
+                CHECK (support IN ('video_coach', 'support_teacher', 'colleague', 'own')),
+            viewing_guide TEXT NOT NULL CHECK (viewing_guide IN ('school', 'question', 'open')),
+            viewing_question TEXT NOT NULL DEFAULT '',
+            start_date TEXT NOT NULL,
+            review_date TEXT,
+            status TEXT NOT NULL CHECK (status IN ('intake', 'running', 'closed')),
+            closing_note TEXT NOT NULL DEFAULT '',
+            record_new INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            closed_at TEXT
+        );
+        CREATE INDEX trajectories_teacher ON trajectories(teacher_id, status);
+        CREATE TABLE trajectory_members (
+            id INTEGER PRIMARY KEY,
+            trajectory_id INTEGER NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('coach', 'colleague')),
+            invited_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            invited_at TEXT NOT NULL,
+            accepted_at TEXT,
+            ended_at TEXT,
+            ended_how TEXT CHECK (ended_how IN ('declined', 'left', 'removed')),
+            ended_by INTEGER REFERENCES users(id) ON DELETE SET NULL
+        );
+        CREATE UNIQUE INDEX trajectory_members_open
+            ON trajectory_members(trajectory_id, user_id) WHERE ended_at IS NULL;
+        CREATE INDEX trajectory_members_user ON trajectory_members(user_id);
+        CREATE TABLE trajectory_lessons (
+            recording_id TEXT PRIMARY KEY REFERENCES recordings(id) ON DELETE CASCADE,
+            trajectory_id INTEGER NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            linked_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            linked_at TEXT NOT NULL
+        );
+        CREATE INDEX trajectory_lessons_trajectory ON trajectory_lessons(trajectory_id);
+        ALTER TABLE unit_claims ADD COLUMN trajectory_id INTEGER
+            REFERENCES trajectories(id) ON DELETE SET NULL
+        """,
+    )
+
+
+@migrations()
+def m007_trajectory_consent(db: Database) -> None:
+    # The parents' consent for a trajectory's focus pupil: recorded by the teacher, with its
+    # scope (recording; watching by the people it names; research use). A new record replaces
+    # the old one; a withdrawal ends it. Ended records are kept, so the history can be told.
+    _run_script(
+        db,
+        """
+        CREATE TABLE trajectory_consents (
+            id INTEGER PRIMARY KEY,
+            trajectory_id INTEGER NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            recording INTEGER NOT NULL CHECK (recording IN (0, 1)),
+            research INTEGER NOT NULL CHECK (research IN (0, 1)),
+            given_on TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            recorded_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            recorded_at TEXT NOT NULL,
+            ended_at TEXT,
+            ended_how TEXT CHECK (ended_how IN ('replaced', 'withdrawn')),
+            ended_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            withdrawn_lessons TEXT CHECK (withdrawn_lessons IN ('take_out', 'delete'))
+        );
+        CREATE UNIQUE INDEX trajectory_consents_active
+            ON trajectory_consents(trajectory_id) WHERE ended_at IS NULL;
+        CREATE TABLE consent_watchers (
+            consent_id INTEGER NOT NULL REFERENCES trajectory_consents(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            PRIMARY KEY (consent_id, user_id)
+        )
+        """,
+    )
+
+
+@migrations()
+def m008_trajectory_steps(db: Database) -> None:
+    # The steps of the coaching cycle (intake, the coach's analysis of a lesson, conversations,
+    # evaluation), the goals agreed with their state, and the fragments of lessons each refers
+    # to (a span of a lesson: deleting the lesson deletes its fragments).
+    _run_script(
+        db,
+        """
+        CREATE TABLE trajectory_steps (
+            id INTEGER PRIMARY KEY,
+            trajectory_id INTEGER NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL
+                CHECK (kind IN ('intake', 'analysis', 'conversation', 'evaluation')),
+            author_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            recording_id TEXT REFERENCES recordings(id) ON DELETE SET NULL,
+            held_on TEXT NOT NULL,
+            body TEXT NOT NULL,
+            agreed_question TEXT NOT NULL DEFAULT '',
+            minutes INTEGER,
+            agreements TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX trajectory_steps_trajectory ON trajectory_steps(trajectory_id, held_on);
+        CREATE TABLE step_participants (
+            step_id INTEGER NOT NULL REFERENCES trajectory_steps(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            PRIMARY KEY (step_id, user_id)
+        );
+        CREATE TABLE trajectory_goals (
+            id INTEGER PRIMARY KEY,
+            trajectory_id INTEGER NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            text TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('open', 'working', 'reached')),
+            created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            changed_at TEXT NOT NULL
+        );
+        CREATE INDEX trajectory_goals_trajectory ON trajectory_goals(trajectory_id);
+        CREATE TABLE step_fragments (
+            id INTEGER PRIMARY KEY,
+            step_id INTEGER REFERENCES trajectory_steps(id) ON DELETE CASCADE,
+            goal_id INTEGER REFERENCES trajectory_goals(id) ON DELETE CASCADE,
+            recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+            start_s REAL NOT NULL,
+            end_s REAL NOT NULL,
+            CHECK ((step_id IS NULL) != (goal_id IS NULL))
+        );
+        CREATE INDEX step_fragments_step ON step_fragments(step_id);
+        CREATE INDEX step_fragments_goal ON step_fragments(goal_id)
+        """,
+    )
+
+
+@migrations()
+def m009_reflections(db: Database) -> None:
+    # Reflection forms by kind and version (an answer keeps the version it was given on), the
+    # answers (a teacher's on a lesson, a coach's or colleague's on a conversation; kept when
+    # the lesson expires, with the moment it was about), and the seconds each person played
+    # each lesson (the reflection's watching minutes).
+    _run_script(
+        db,
+        """
+        CREATE TABLE reflection_forms (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('lesson', 'conversation')),
+            version INTEGER NOT NULL,
+            definition TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (kind, version)
+        );
+        CREATE TABLE reflections (
+            id INTEGER PRIMARY KEY,
+            form_id INTEGER NOT NULL REFERENCES reflection_forms(id),
+            kind TEXT NOT NULL CHECK (kind IN ('lesson', 'conversation')),
+            recording_id TEXT REFERENCES recordings(id) ON DELETE SET NULL,
+            step_id INTEGER REFERENCES trajectory_steps(id) ON DELETE CASCADE,
+            subject_at TEXT NOT NULL,
+            trajectory_id INTEGER REFERENCES trajectories(id) ON DELETE SET NULL,
+            author_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            state TEXT NOT NULL CHECK (state IN ('answered', 'declined')),
+            private INTEGER NOT NULL DEFAULT 0,
+            answers TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX reflections_lesson ON reflections(recording_id, author_id)
+            WHERE recording_id IS NOT NULL;
+        CREATE UNIQUE INDEX reflections_step ON reflections(step_id, author_id)
+            WHERE step_id IS NOT NULL;
+        CREATE INDEX reflections_trajectory ON reflections(trajectory_id);
+        CREATE TABLE lesson_playback (
+            recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            played_s REAL NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (recording_id, user_id)
+        )
+        """,
+    )
+
+
+@migrations()
+def m010_measures(db: Database) -> None:
+    # Measures of the focus pupil (scale scores from a paper form the teacher scored), at
+    # the start, the middle and the end of a trajectory: one per instrument and moment.
+    _run_script(
+        db,
+        """
+        CREATE TABLE trajectory_measures (
+            id INTEGER PRIMARY KEY,
+            trajectory_id INTEGER NOT NULL REFERENCES trajectories(id) ON DELETE CASCADE,
+            instrument TEXT NOT NULL,
+            moment TEXT NOT NULL CHECK (moment IN ('start', 'middle', 'end')),
+            measured_on TEXT NOT NULL,
+            scores TEXT NOT NULL,
+            entered_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (trajectory_id, instrument, moment)
+        )
+        """,
+    )
+
+
+@migrations()
+def m011_research(db: Database) -> None:
+    # Research: the teacher's agreement per trajectory, the coordinators an admin named, and
+    # the pseudonyms the export uses instead of any name (made once, kept, so that exports
+    # made at different times line up).
+    _run_script(
+        db,
+        """
+        ALTER TABLE trajectories ADD COLUMN research_agreed_at TEXT;
+        CREATE TABLE research_coordinators (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            granted_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            granted_at TEXT NOT NULL
+        );
+        CREATE TABLE research_pseudonyms (
+            kind TEXT NOT NULL CHECK (kind IN ('trajectory', 'person')),
+            local_id INTEGER NOT NULL,
+            pseudonym TEXT NOT NULL UNIQUE,
+            PRIMARY KEY (kind, local_id)
+        )
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):

@@ -27,11 +27,12 @@ class LessonDenied(Exception):
 
 
 def checked_lesson(
-    request: web.Request, user: User, need: str = "view"
+    request: web.Request, user: User, need: str = "view", *, lesson_id: str | None = None
 ) -> tuple[dict[str, Any], Access]:
-    """The lesson in the URL and the caller's access, if it allows ``need``."""
+    """The lesson in the URL (or ``lesson_id``, as a form gave it) and the caller's access, if
+    it allows ``need``."""
     services = services_of(request)
-    rid = request.match_info["lesson_id"]
+    rid = request.match_info["lesson_id"] if lesson_id is None else lesson_id
     row = recordings.get(services.db, rid) if RECORDING_ID.fullmatch(rid) else None
     acc = library.access(services.db, user.id, row, services.now()) if row else None
     if row is None or acc is None or not acc.view:

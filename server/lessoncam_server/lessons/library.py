@@ -1,9 +1,12 @@
 """The library: which lessons a person may open, as one SQL query for the JSON API and the pages.
 
-A person sees her own lessons and those shared with her by an active share (not revoked, not
-past its end) of a lesson that has an owner; a share as commenter lets her comment. That rule
-is the permission policy of ``access/permissions.py`` (``lesson_access``), which the check on
-one lesson applies; ``tests/server/test_library.py`` holds the two to the same answers.
+A person sees her own lessons, those shared with her by an active share (not revoked, not
+past its end) of a lesson that has an owner, and the lessons of the open coaching trajectories
+she is a member of (invited, accepted, not left or removed; named by the parents' consent in
+force; only the trajectory teacher's own lessons); a share as commenter, or membership, lets
+her comment. That rule is the permission policy of ``access/permissions.py``
+(``lesson_access``), which the check on one lesson applies; ``tests/server/test_library.py``
+holds the two to the same answers.
 
 One statement per page, filtered and newest first (no query per lesson), so a library of a
 thousand lessons stays fast.
@@ -20,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
+from ..access.memberships import lesson_trajectory
 from ..access.permissions import Access, ShareFacts, lesson_access
 from ..infra.db import query_rows
 from ..infra.timeutil import from_iso, to_iso
@@ -29,22 +33,36 @@ PAGE_SIZE = 50
 # The lessons :user may open now (:now), and whether she may comment on them.
 _VISIBLE = """
 visible AS (
-    SELECT id AS recording_id, 1 AS can_comment FROM recordings WHERE owner_id = :user
-    UNION ALL
-    SELECT s.recording_id, MAX(s.role = 'commenter')
-    FROM shares s JOIN recordings r ON r.id = s.recording_id
-    WHERE s.user_id = :user AND s.revoked_at IS NULL
-      AND r.owner_id IS NOT NULL AND r.owner_id != :user
-      AND (s.expires_at IS NULL OR s.expires_at > :now)
-    GROUP BY s.recording_id
+    SELECT recording_id, MAX(can_comment) AS can_comment FROM (
+        SELECT id AS recording_id, 1 AS can_comment FROM recordings WHERE owner_id = :user
+        UNION ALL
+        SELECT s.recording_id, s.role = 'commenter'
+        FROM shares s JOIN recordings r ON r.id = s.recording_id
+        WHERE s.user_id = :user AND s.revoked_at IS NULL
+          AND r.owner_id IS NOT NULL AND r.owner_id != :user
+          AND (s.expires_at IS NULL OR s.expires_at > :now)
+        UNION ALL
+        SELECT tl.recording_id, 1
+        FROM trajectory_members m
+        JOIN trajectories t ON t.id = m.trajectory_id
+        JOIN trajectory_lessons tl ON tl.trajectory_id = t.id
+        JOIN recordings r ON r.id = tl.recording_id
+        WHERE m.user_id = :user AND m.accepted_at IS NOT NULL AND m.ended_at IS NULL
+          AND t.status != 'closed' AND r.owner_id = t.teacher_id AND r.owner_id != :user
+          AND EXISTS (SELECT 1 FROM trajectory_consents c
+                      JOIN consent_watchers w ON w.consent_id = c.id
+                      WHERE c.trajectory_id = t.id AND c.ended_at IS NULL AND w.user_id = :user)
+    ) GROUP BY recording_id
 )"""
 
 _FILTERED = """
 FROM recordings r JOIN visible v ON v.recording_id = r.id
 LEFT JOIN units un ON un.id = r.unit_id
 LEFT JOIN users ow ON ow.id = r.owner_id
+LEFT JOIN trajectory_lessons tl ON tl.recording_id = r.id
 WHERE (:like IS NULL OR r.title LIKE :like ESCAPE '\\' OR r.description LIKE :like ESCAPE '\\'
        OR un.name LIKE :like ESCAPE '\\')
+  AND (:trajectory IS NULL OR tl.trajectory_id = :trajectory)
   AND (:since IS NULL OR r.started_at >= :since)
   AND (:until IS NULL OR r.started_at < :until)"""
 
@@ -52,6 +70,10 @@ WHERE (:like IS NULL OR r.title LIKE :like ESCAPE '\\' OR r.description LIKE :li
 _LISTED = """r.id, r.title, r.description, r.started_at, r.duration_s, r.state, r.state_reason,
        r.expected_segments, r.interrupted, r.owner_id, r.kind, un.name AS unit,
        ow.display_name AS owner_name,
+       (SELECT t.title FROM trajectories t WHERE t.id = tl.trajectory_id
+          AND (t.teacher_id = :user OR t.id IN (SELECT trajectory_id FROM trajectory_members
+               WHERE user_id = :user AND accepted_at IS NOT NULL AND ended_at IS NULL)))
+         AS trajectory_title, tl.trajectory_id,
        CASE WHEN r.state = 'ready' THEN NULL
             ELSE (SELECT COUNT(*) FROM segments g WHERE g.recording_id = r.id) END AS received"""
 
@@ -64,6 +86,7 @@ class LibraryFilter:
     date_from: date | None = None
     date_to: date | None = None  # inclusive
     page: int = 1
+    trajectory_id: int | None = None  # only the lessons of this trajectory
 
 
 @dataclass
@@ -94,6 +117,7 @@ def _params(user_id: int, now: datetime, wanted: LibraryFilter, zone: ZoneInfo) 
         "like": _like(text) if text else None,
         "since": _bound(wanted.date_from, zone),
         "until": _bound(wanted.date_to, zone, plus_days=1),
+        "trajectory": wanted.trajectory_id,
     }
 
 
@@ -129,12 +153,19 @@ def library_page(
 
 
 def visible_lessons(
-    db: Database, user_id: int, now: datetime, *, limit: int, offset: int
+    db: Database,
+    user_id: int,
+    now: datetime,
+    *,
+    limit: int,
+    offset: int,
+    trajectory_id: int | None = None,
 ) -> tuple[list[tuple[dict[str, Any], Access]], int]:
-    """The lessons ``user_id`` may open, newest first, ``limit`` from ``offset`` on: each row of
-    ``recordings`` with her access to it; and how many there are in all (the JSON API's library).
-    """
-    params = _params(user_id, now, LibraryFilter(), ZoneInfo("UTC"))
+    """The lessons ``user_id`` may open (of trajectory ``trajectory_id`` only, when given),
+    newest first, ``limit`` from ``offset`` on: each row of ``recordings`` with her access to
+    it; and how many there are in all (the JSON API's library)."""
+    wanted = LibraryFilter(trajectory_id=trajectory_id)
+    params = _params(user_id, now, wanted, ZoneInfo("UTC"))
     total = _count(db, params)
     rows = _rows(db, "r.*, v.can_comment", params, limit, offset)
     found = []
@@ -150,6 +181,8 @@ def _shape(row: dict[str, Any], user_id: int) -> dict[str, Any]:
     row["expected"] = sum(plan["segments"].values()) if plan else None
     row["is_owner"] = row["owner_id"] == user_id
     row["interrupted"] = bool(row["interrupted"])
+    if row["trajectory_title"] is None:  # in a trajectory this reader is not in
+        row["trajectory_id"] = None
     return row
 
 
@@ -168,4 +201,5 @@ def share_facts(db: Database, recording_id: str) -> list[ShareFacts]:
 
 def access(db: Database, user_id: int, row: Mapping[str, Any], now: datetime) -> Access:
     """What ``user_id`` may do with the lesson ``row`` now (the check on one lesson)."""
-    return lesson_access(user_id, row["owner_id"], share_facts(db, row["id"]), now)
+    trajectory = lesson_trajectory(db, row["id"])
+    return lesson_access(user_id, row["owner_id"], share_facts(db, row["id"]), now, trajectory)

@@ -1,7 +1,10 @@
-"""Who opened a lesson, and when: the owner sees it; her own visits are not counted."""
+"""Who opened a lesson, and when: the owner sees it; her own visits are not counted. And how
+long each person (the owner too) actually played it, as the player measures it: the
+reflection's "minutes watching" are filled in from that."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -10,6 +13,7 @@ from aiohttp import web
 from sqlite_utils import Database
 
 from ..access.principal import User
+from ..infra.errors import Invalid
 from ..infra.timeutil import to_iso
 from ..services import Services
 
@@ -59,3 +63,37 @@ def viewers(db: Database, recording_id: str) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+#: The player reports every 15 s (and when the page is left); one report covers at most this.
+MAX_REPORTED_S = 60.0
+
+
+def record_playback(
+    db: Database, lesson: Mapping[str, Any], user_id: int, seconds: float, now: datetime
+) -> float:
+    """Add ``seconds`` that ``user_id`` played ``lesson`` (wall-clock time while it played,
+    as the player measured it); returns her total for the lesson. Raises Invalid
+    ``played_invalid`` for anything but 0 < seconds <= ``MAX_REPORTED_S``."""
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_REPORTED_S:
+        raise Invalid(
+            "played_invalid", f"report between 0 and {MAX_REPORTED_S:.0f} seconds played at a time"
+        )
+    db.execute(
+        """INSERT INTO lesson_playback (recording_id, user_id, played_s, updated_at)
+           VALUES (?, ?, ?, ?)
+           ON CONFLICT (recording_id, user_id)
+           DO UPDATE SET played_s = played_s + excluded.played_s,
+                         updated_at = excluded.updated_at""",
+        [lesson["id"], user_id, round(seconds, 3), to_iso(now)],
+    )
+    return played_seconds(db, lesson["id"], user_id)
+
+
+def played_seconds(db: Database, recording_id: str, user_id: int) -> float:
+    """How many seconds ``user_id`` has played the lesson, in all her sessions together."""
+    row = db.execute(
+        "SELECT played_s FROM lesson_playback WHERE recording_id = ? AND user_id = ?",
+        [recording_id, user_id],
+    ).fetchone()
+    return float(row[0]) if row else 0.0

@@ -12,7 +12,9 @@ can never quietly divert another teacher's lessons:
   whoever it belonged to, even if it is uploaded later;
 - claims are kept (with who ended them), audited (``unit_claim``, ``unit_release``), and shown
   to every teacher and in the admins' fleet view;
-- administrators cannot claim (lessons never go to an admin account).
+- administrators cannot claim (lessons never go to an admin account);
+- a claim may name one of the claimer's open coaching trajectories: the lessons that start
+  under it go into that trajectory (``coaching/linking.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from ..access.principal import User
+from ..coaching import linking
 from ..infra.db import query_row, query_rows
 from ..infra.errors import Conflict, Forbidden, Invalid, NotFound
 from ..infra.timeutil import from_iso, to_iso
@@ -40,6 +43,7 @@ class ClaimFacts:
     claimed_at: datetime
     expires_at: datetime
     ended_at: datetime | None
+    trajectory_id: int | None = None
 
     @property
     def until(self) -> datetime:
@@ -49,15 +53,20 @@ class ClaimFacts:
         return self.claimed_at <= moment < self.until
 
 
+def holding_at(claims: Iterable[ClaimFacts], started_at: datetime) -> ClaimFacts | None:
+    """The claim that held when a lesson started at ``started_at`` (the latest, should two
+    overlap), or None. Pure."""
+    holding = [c for c in claims if c.holds_at(started_at)]
+    return max(holding, key=lambda c: c.claimed_at) if holding else None
+
+
 def owner_at(
     default_teacher_id: int | None, claims: Iterable[ClaimFacts], started_at: datetime
 ) -> int | None:
     """Who owns a lesson that started at ``started_at``: the holder of the claim that held
-    then (the latest, should two overlap), else the unit's default teacher. Pure."""
-    holding = [c for c in claims if c.holds_at(started_at)]
-    if holding:
-        return max(holding, key=lambda c: c.claimed_at).user_id
-    return default_teacher_id
+    then, else the unit's default teacher. Pure."""
+    held = holding_at(claims, started_at)
+    return held.user_id if held is not None else default_teacher_id
 
 
 def _facts(row: dict[str, Any]) -> ClaimFacts:
@@ -66,19 +75,18 @@ def _facts(row: dict[str, Any]) -> ClaimFacts:
         claimed_at=from_iso(row["claimed_at"]),
         expires_at=from_iso(row["expires_at"]),
         ended_at=from_iso(row["ended_at"]) if row["ended_at"] else None,
+        trajectory_id=row["trajectory_id"],
     )
 
 
-def owner_for(
-    db: Database, unit_id: str, default_teacher_id: int | None, started_at: datetime
-) -> int | None:
-    """The owner of a new lesson from ``unit_id`` that started at ``started_at``."""
+def claim_at(db: Database, unit_id: str, started_at: datetime) -> ClaimFacts | None:
+    """The claim that held ``unit_id`` when a lesson started at ``started_at``, or None."""
     claims = query_rows(
         db,
         "SELECT * FROM unit_claims WHERE unit_id = ? AND claimed_at <= ?",
         [unit_id, to_iso(started_at)],
     )
-    return owner_at(default_teacher_id, [_facts(r) for r in claims], started_at)
+    return holding_at([_facts(r) for r in claims], started_at)
 
 
 def active(db: Database, unit_id: str, now: datetime) -> dict[str, Any] | None:
@@ -97,24 +105,33 @@ def active(db: Database, unit_id: str, now: datetime) -> dict[str, Any] | None:
 
 def describe(claim: dict[str, Any] | None, user_id: int | None) -> dict[str, Any] | None:
     """A claim as the API shows it: ``id``, ``username``, ``display_name``, ``claimed_at``,
-    ``expires_at``, ``mine``."""
+    ``expires_at``, ``mine``, and for the claimer herself ``trajectory_id`` (the trajectory
+    its lessons go into, or None; null for everyone else)."""
     if claim is None:
         return None
+    mine = claim["user_id"] == user_id
     return {
         "id": claim["id"],
         "username": claim["username"],
         "display_name": claim["display_name"],
         "claimed_at": claim["claimed_at"],
         "expires_at": claim["expires_at"],
-        "mine": claim["user_id"] == user_id,
+        "mine": mine,
+        "trajectory_id": claim["trajectory_id"] if mine else None,
     }
 
 
 def claim(
-    db: Database, unit_id: str, user_id: int, hours: int, now: datetime
+    db: Database,
+    unit_id: str,
+    user_id: int,
+    hours: int,
+    now: datetime,
+    trajectory_id: int | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Claim ``unit_id`` for ``user_id`` for ``hours``; returns (claim, created). Claiming
-    one's own claimed unit again extends it. Raises Conflict ``unit_claimed``."""
+    """Claim ``unit_id`` for ``user_id`` for ``hours``, its lessons going into
+    ``trajectory_id`` (or none); returns (claim, created). Claiming one's own claimed unit
+    again extends it (and sets the trajectory anew). Raises Conflict ``unit_claimed``."""
     until = to_iso(now + timedelta(hours=hours))
     with db.atomic():
         held = active(db, unit_id, now)
@@ -124,7 +141,9 @@ def claim(
                 f"{held['display_name']} is using this unit until {held['expires_at'][:16]} UTC",
             )
         if held is not None:
-            db.table("unit_claims").update(held["id"], {"expires_at": until})
+            db.table("unit_claims").update(
+                held["id"], {"expires_at": until, "trajectory_id": trajectory_id}
+            )
         else:
             db.table("unit_claims").insert(
                 {
@@ -132,6 +151,7 @@ def claim(
                     "user_id": user_id,
                     "claimed_at": to_iso(now),
                     "expires_at": until,
+                    "trajectory_id": trajectory_id,
                 }
             )
     fresh = active(db, unit_id, now)
@@ -153,11 +173,19 @@ def release(db: Database, claim_id: int, by_user_id: int, now: datetime) -> None
 
 
 def claim_unit(
-    services: Services, user: User, unit_id: str, hours: int | None, *, address: str
+    services: Services,
+    user: User,
+    unit_id: str,
+    hours: int | None,
+    *,
+    address: str,
+    trajectory_id: int | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """``user`` claims the enrolled unit ``unit_id`` for ``hours`` (the most the server allows
-    when None), or extends her claim; audited. Returns (claim, created). Raises NotFound (no
-    such unit), Forbidden (an admin), Invalid ``claim_hours`` or Conflict ``unit_claimed``."""
+    when None), or extends her claim; its lessons go into her open trajectory
+    ``trajectory_id`` when one is named. Audited. Returns (claim, created). Raises NotFound
+    (no such unit), Forbidden (an admin), Invalid ``claim_hours`` or ``trajectory_not_yours``,
+    or Conflict ``unit_claimed``."""
     unit = fleet.active_unit(services.db, unit_id)
     if unit is None:
         raise NotFound("not_found", "no such unit, or you have no access to it")
@@ -169,14 +197,14 @@ def claim_unit(
     hours = hours if hours is not None else limit
     if not 1 <= hours <= limit:
         raise Invalid("claim_hours", f"a claim lasts from 1 to {limit} hours")
-    held, created = claim(services.db, unit["id"], user.id, hours, services.now())
+    if trajectory_id is not None:
+        linking.check_claim_trajectory(services.db, trajectory_id, user.id)
+    held, created = claim(services.db, unit["id"], user.id, hours, services.now(), trajectory_id)
+    detail: dict[str, Any] = {"until": held["expires_at"], "extended": not created}
+    if trajectory_id is not None:
+        detail["trajectory"] = trajectory_id
     services.audit_from(
-        address,
-        user,
-        "unit_claim",
-        object_kind="unit",
-        object_id=unit["id"],
-        detail={"until": held["expires_at"], "extended": not created},
+        address, user, "unit_claim", object_kind="unit", object_id=unit["id"], detail=detail
     )
     return held, created
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sqlite_utils import Database
 
 from ..access.principal import Unit
+from ..coaching import linking
 from ..infra.db import query_row, query_rows
 from ..infra.timeutil import to_iso
 from . import claims
@@ -168,7 +169,8 @@ def register(
     db: Database, unit: Unit, manifest: Manifest, now: datetime
 ) -> tuple[dict[str, Any], bool]:
     """Store a new recording (owned by the unit's teacher, or by the teacher who claimed the
-    unit when the recording started); returns (row, created)."""
+    unit when the recording started), in the trajectory the claim named or the owner chose for
+    her new recordings, if any; returns (row, created)."""
     with db.atomic():
         existing = get(db, manifest.recording_id)
         if existing is not None:
@@ -178,9 +180,12 @@ def register(
                 raise RecordingError(409, "this recording was registered with another manifest")
             return existing, False
         # The unit's default teacher, or whoever claimed it when the lesson started.
-        owner = claims.owner_for(db, unit.id, unit.teacher_id, manifest.started_at)
+        held = claims.claim_at(db, unit.id, manifest.started_at)
+        owner = held.user_id if held is not None else unit.teacher_id
         lesson = NewLesson(manifest=manifest, owner_id=owner, state="receiving", unit_id=unit.id)
-        return insert(db, lesson, now), True
+        row = insert(db, lesson, now)
+        linking.link_on_arrival(db, row, held.trajectory_id if held else None, now)
+        return row, True
 
 
 def unit_recording(db: Database, unit: Unit, recording_id: str) -> dict[str, Any]:

@@ -18,10 +18,16 @@ from . import (
     auth_pages,
     claim_pages,
     comment_pages,
+    consent_pages,
+    cycle_pages,
     formatting,
     library_pages,
+    measure_pages,
     player_pages,
+    reflection_pages,
+    research_pages,
     sharing_pages,
+    trajectory_pages,
     upload_pages,
 )
 from .errors import web_error_middleware
@@ -41,6 +47,12 @@ PAGE_ROUTES = [
     admin_pages.routes,
     upload_pages.routes,
     claim_pages.routes,
+    trajectory_pages.routes,
+    consent_pages.routes,
+    cycle_pages.routes,
+    reflection_pages.routes,
+    measure_pages.routes,
+    research_pages.routes,
 ]
 
 # Why a clip or a browser upload failed (the code before ':' in state_reason), for people.

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..coaching import linking
 from ..infra.errors import DomainError, Forbidden, NotFound
 from ..services import client_address, services_of
 from ..units import claims
@@ -39,7 +40,12 @@ def _units(request: web.Request, user_id: int) -> list[dict[str, Any]]:
 def _page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
     user = signed_in(request)
     hours = services_of(request).config.unit_claims.hours
-    context = {"units": _units(request, user.id), "max_hours": hours, "error": error}
+    context = {
+        "units": _units(request, user.id),
+        "max_hours": hours,
+        "error": error,
+        "trajectories": linking.accepting_trajectories(services_of(request).db, user.id),
+    }
     return render(request, "units.html", context, status=status)
 
 
@@ -55,10 +61,20 @@ async def claim(request: web.Request) -> web.StreamResponse:
     user = signed_in(request)
     unit_id = request.match_info["unit_id"]
     limit = services.config.unit_claims.hours
-    raw = (await form_of(request)).get("hours", str(limit))
+    form = await form_of(request)
+    raw = form.get("hours", str(limit))
     hours = int(raw) if raw.isdigit() and len(raw) < 4 else 0  # 0: refused as too few
+    chosen = form.get("trajectory_id", "")
+    trajectory_id = int(chosen) if chosen.isdigit() and len(chosen) < 12 else None
     try:
-        claims.claim_unit(services, user, unit_id, hours, address=client_address(request))
+        claims.claim_unit(
+            services,
+            user,
+            unit_id,
+            hours,
+            address=client_address(request),
+            trajectory_id=trajectory_id,
+        )
     except DomainError as exc:
         if exc.code == "not_found":
             raise PageError(404, NO_SUCH_UNIT) from None
@@ -67,6 +83,9 @@ async def claim(request: web.Request) -> web.StreamResponse:
             return _page(request, message, 403)
         if exc.code == "claim_hours":
             return _page(request, t(request, "Choose from 1 to %(max)s hours.", max=limit), 400)
+        if exc.code == "trajectory_not_yours":
+            message = t(request, "Lessons can go into one of your own open trajectories only.")
+            return _page(request, message, 422)
         if exc.code != "unit_claimed":
             raise
         current = claims.active(services.db, unit_id, services.now()) or {}

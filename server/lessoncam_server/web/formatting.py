@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -72,6 +72,14 @@ def date_filter(value: str | datetime | None) -> str:
     return format_date(local, "EEEE d MMMM y", locale=current_catalogue().language)
 
 
+def day_filter(value: str | date | None) -> str:
+    """A calendar date (no time, no zone: a review date, a date on paper) as '2 november 2026'."""
+    if value is None or value == "":
+        return NOTHING
+    day = value if isinstance(value, date) else date.fromisoformat(value)
+    return format_date(day, "d MMMM y", locale=current_catalogue().language)
+
+
 def clock_filter(seconds: float | None) -> str:
     """Seconds as m:ss or h:mm:ss, the way a video player shows them."""
     if seconds is None:
@@ -103,6 +111,7 @@ def install(env: Environment) -> None:
     filters: dict[str, Any] = {
         "datetime": datetime_filter,
         "date": date_filter,
+        "day": day_filter,
         "until": until_filter,
         "clock": clock_filter,
         "bytes": bytes_filter,

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from ..coaching import reflections
 from ..lessons import clips, deletion
 from ..lessons.library import LibraryFilter, library_page
 from ..services import services_of
@@ -48,10 +49,14 @@ async def library(request: web.Request) -> web.StreamResponse:
     context = {"found": found, "wanted": wanted}
     made_of = [found.lessons, found.total, found.page, found.pages, wanted]
     lesson_list = rendered(request, "_library_list.html", context, made_of)
+    asked = {
+        "lessons": reflections.asked_lessons(services.db, user.id, services.config.reflection),
+        "conversations": reflections.asked_conversations(services.db, user.id),
+    }
     return render(
         request,
         "library.html",
-        {**context, "refresh": busy, "lesson_list": lesson_list},
+        {**context, "refresh": busy, "lesson_list": lesson_list, "asked": asked},
     )
 
 

@@ -31,6 +31,19 @@ NOTICES = {
     "unit_revoked": N_("The unit was revoked. It can no longer upload."),
     "claimed": N_("The unit is yours for now: lessons that start on it are yours."),
     "released": N_("The claim has ended."),
+    "invited": N_("The invitation was sent. The person sees it under Trajectories."),
+    "joined": N_("You joined the trajectory: you can now watch and comment on its lessons."),
+    "declined": N_("You declined the invitation."),
+    "left": N_("You left the trajectory. Its lessons are no longer open to you."),
+    "linked": N_("The lesson is in the trajectory now: its members can watch it."),
+    "unlinked": N_("The lesson was taken out of the trajectory."),
+    "deleted_step": N_("The step was deleted."),
+    "reflected": N_("Thank you: your reflection is saved."),
+    "reflection_declined": N_("You will not be asked about this lesson again."),
+    "consent_recorded": N_("The parents' consent is recorded."),
+    "consent_withdrawn": N_(
+        "The withdrawal is recorded. The lessons are out of the trajectory (or deleted) now."
+    ),
 }
 
 

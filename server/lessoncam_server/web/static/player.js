@@ -226,6 +226,65 @@
     });
   }
 
+  // Seconds actually played (wall-clock time while the main video plays: not paused, seeking
+  // or waiting for data), reported to the server every 15 s and when the page is left. The
+  // reflection's "minutes watching" are filled in from them.
+  var playbackUrl = root.dataset.playbackUrl;
+  var csrfMeta = document.querySelector("meta[name=csrf-token]");
+  var REPORT_EVERY_MS = 15000;
+  var MAX_REPORT_S = 60;
+  var playingSince = null;
+  var unsent = 0;
+
+  function settle() {
+    if (playingSince !== null) {
+      var now = performance.now();
+      unsent += (now - playingSince) / 1000;
+      playingSince = now;
+    }
+  }
+  function startCounting() {
+    if (playingSince === null) playingSince = performance.now();
+  }
+  function stopCounting() {
+    settle();
+    playingSince = null;
+  }
+  function report(keepalive) {
+    settle();
+    if (!playbackUrl || !csrfMeta) return;
+    while (unsent >= 1) {
+      var part = Math.min(unsent, MAX_REPORT_S);
+      unsent -= part;
+      fetch(playbackUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        keepalive: keepalive,
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfMeta.content },
+        body: JSON.stringify({ played_s: Math.round(part * 1000) / 1000 })
+      }).catch(function () { /* offline: these seconds are lost, the next report goes on */ });
+    }
+  }
+  main.addEventListener("playing", startCounting);
+  ["pause", "waiting", "seeking", "ended", "emptied"].forEach(function (name) {
+    main.addEventListener(name, stopCounting);
+  });
+  main.addEventListener("seeked", function () { if (!main.paused) startCounting(); });
+  window.setInterval(function () { report(false); }, REPORT_EVERY_MS);
+  window.addEventListener("pagehide", function () { report(true); });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") report(true);
+  });
+
+  // A link to a moment (a fragment on the trajectory page): /lessons/ID#t=80 starts there.
+  function seekToHash() {
+    var found = /^#t=(\d+(?:\.\d+)?)$/.exec(window.location.hash);
+    if (found) seek(parseFloat(found[1]));
+  }
+  if (main.readyState >= 1) seekToHash();
+  else main.addEventListener("loadedmetadata", seekToHash, { once: true });
+  window.addEventListener("hashchange", seekToHash);
+
   window.lessoncamPlayer = {
     main: main,
     second: second,
@@ -234,7 +293,8 @@
     clock: clock,
     currentTime: function () { return main.currentTime; },
     duration: total,
-    pause: function () { main.pause(); }
+    pause: function () { main.pause(); },
+    reportPlayback: function () { report(false); }
   };
   document.dispatchEvent(new CustomEvent("lessoncam:player-ready"));
   render();

@@ -1,0 +1,132 @@
+"""The steps of the coaching cycle on the trajectory page: write down the intake, an analysis
+of a lesson, a conversation or the evaluation; delete one; add goals and move them (rules in
+``coaching/steps.py`` and ``coaching/goals.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from ..coaching import goals, steps
+from ..coaching.fragments import Fragment, parse_spans
+from ..coaching.steps import StepDraft
+from ..infra.errors import DomainError, Invalid
+from ..services import services_of
+from .i18n import N_
+from .render import redirect
+from .trajectory_access import page_trajectory, parse_day, refusal
+from .trajectory_view import show
+
+routes = web.RouteTableDef()
+
+# The refusals of the steps and goals, as a person reads them (with those of
+# ``trajectory_access.MESSAGES``).
+STEP_MESSAGES = {
+    "intake_exists": N_("The intake is written down already."),
+    "step_kind_invalid": N_("Choose what to write down."),
+    "step_date_future": N_("Write a step down once it has happened: the date lies ahead."),
+    "body_empty": N_("Write the notes first."),
+    "body_too_long": N_("The notes may have at most 5,000 characters."),
+    "agreed_question_too_long": N_("The agreed question may have at most 5,000 characters."),
+    "agreements_too_long": N_("The agreements may have at most 5,000 characters."),
+    "analysis_needs_lesson": N_("Choose the lesson the analysis is about."),
+    "fragment_other_lesson": N_("An analysis refers to fragments of its own lesson."),
+    "minutes_invalid": N_("Give the length of the conversation in minutes (1 to 600)."),
+    "participant_unknown": N_("Only the teacher and the members can take part."),
+    "fragment_invalid": N_("Write fragments as start-end in minutes and seconds, like 1:20-2:05."),
+    "too_many_fragments": N_("At most 20 fragments at a time."),
+    "lesson_not_in_trajectory": N_("Choose a lesson of this trajectory that you can open."),
+    "lesson_not_ready": N_("Fragments can be marked once the lesson is ready."),
+    "time_past_end": N_("A fragment lies past the end of the lesson."),
+    "time_negative": N_("A fragment cannot start before the lesson."),
+    "time_invalid": N_("A fragment's time is not a number of seconds."),
+    "end_before_start": N_("A fragment must end after it starts."),
+    "goal_empty": N_("Write the goal first."),
+    "goal_too_long": N_("A goal may have at most 500 characters."),
+    "goal_state_invalid": N_("Choose the goal's state."),
+    "not_author": N_("Only its author or the teacher may delete this."),
+}
+
+
+def _fragments(form: Mapping[str, object], lesson: str | None = None) -> tuple[Fragment, ...]:
+    """The fragments a form names: one lesson (``lesson``, or the one chosen) and its spans as
+    typed."""
+    lesson_id = lesson or str(form.get("fragment_lesson", ""))[:64]
+    spans = parse_spans(str(form.get("fragments", ""))[:2000])
+    if spans and not lesson_id:
+        raise Invalid("lesson_not_in_trajectory", "choose the lesson of the fragments")
+    return tuple(Fragment(lesson_id, start, end) for start, end in spans)
+
+
+@routes.post("/trajectories/{trajectory_id}/steps")
+async def add_step(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user, row, acc = page_trajectory(request, "contribute")
+    form = await request.post()
+    try:
+        held_on = parse_day(str(form.get("held_on", "")).strip())
+        if held_on is None:
+            raise Invalid("date_invalid", "the date is missing")
+        minutes = str(form.get("minutes", "")).strip()
+        kind = str(form.get("kind", ""))
+        lesson_id = str(form.get("lesson_id", ""))[:64] or None
+        # An analysis's fragments are of its own lesson.
+        fragments = _fragments(form, lesson_id if kind == "analysis" else None)
+        draft = StepDraft(
+            kind=kind,
+            body=str(form.get("body", ""))[:20000],
+            held_on=held_on,
+            agreed_question=str(form.get("agreed_question", ""))[:20000],
+            lesson_id=lesson_id,
+            minutes=int(minutes) if minutes.isdigit() and len(minutes) < 5 else None,
+            participants=tuple(str(p)[:64] for p in form.getall("participants", [])[:20]),
+            agreements=str(form.get("agreements", ""))[:20000],
+            fragments=fragments,
+        )
+        steps.add(services, user, row, draft)
+    except DomainError as exc:
+        return show(request, user, row, acc, refusal(request, exc, STEP_MESSAGES), exc.status)
+    raise redirect(f"/trajectories/{row['id']}", "saved")
+
+
+@routes.post("/trajectories/{trajectory_id}/steps/{step_id}/delete")
+async def remove_step(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user, row, acc = page_trajectory(request, "contribute")
+    try:
+        steps.remove(services, user, row, acc, request.match_info["step_id"])
+    except DomainError as exc:
+        return show(request, user, row, acc, refusal(request, exc, STEP_MESSAGES), exc.status)
+    raise redirect(f"/trajectories/{row['id']}", "deleted_step")
+
+
+@routes.post("/trajectories/{trajectory_id}/goals")
+async def add_goal(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user, row, acc = page_trajectory(request, "contribute")
+    form = await request.post()
+    try:
+        goals.add(services, user, row, str(form.get("text", ""))[:2000], _fragments(form))
+    except DomainError as exc:
+        return show(request, user, row, acc, refusal(request, exc, STEP_MESSAGES), exc.status)
+    raise redirect(f"/trajectories/{row['id']}", "saved")
+
+
+@routes.post("/trajectories/{trajectory_id}/goals/{goal_id}")
+async def change_goal(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user, row, acc = page_trajectory(request, "contribute")
+    form = await request.post()
+    try:
+        goals.change(
+            services,
+            user,
+            row,
+            request.match_info["goal_id"],
+            state=str(form["state"]) if "state" in form else None,
+            shown_in=_fragments(form),
+        )
+    except DomainError as exc:
+        return show(request, user, row, acc, refusal(request, exc, STEP_MESSAGES), exc.status)
+    raise redirect(f"/trajectories/{row['id']}", "saved")
