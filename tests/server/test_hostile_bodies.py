@@ -122,3 +122,19 @@ async def test_start_s_true_is_not_stored_as_one_second(anna: Person, lesson_id:
         answer = await anna.json("POST", path, 400, json={"body": "loose", "start_s": start})
         assert answer["error"] == "invalid_body" and "start_s" in answer["message"]
     assert (await anna.json("GET", path))["comments"] == []
+
+
+async def test_ids_in_urls_in_other_digits_are_not_found(
+    anna: Person, admin: Person, lesson_id: str
+) -> None:
+    """'¹' and '²' pass str.isdigit but not int(): such an id is a 404, never a 500."""
+    for odd in ("¹", "1²"):
+        for method, path in (
+            ("DELETE", f"/api/v1/lessons/{lesson_id}/shares/{odd}"),
+            ("DELETE", f"/api/v1/lessons/{lesson_id}/comments/{odd}"),
+            ("PATCH", f"/api/v1/lessons/{lesson_id}/comments/{odd}"),
+        ):
+            response = await anna.request(method, path, json={"body": "x"})
+            assert response.status == 404, (method, path, await response.text())
+        response = await admin.request("PATCH", f"/api/v1/users/{odd}", json={"disabled": True})
+        assert response.status == 404, await response.text()

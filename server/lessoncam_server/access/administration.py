@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from ..infra.errors import Invalid, NotFound
+from ..infra.numbers import whole_number
 from ..services import Services
 from . import accounts
 from .principal import Role, User
@@ -20,9 +21,8 @@ from .principal import Role, User
 
 def _existing(services: Services, user_id: str) -> dict[str, Any]:
     """The account ``user_id`` (as given in a URL)."""
-    row = None
-    if user_id.isdigit() and len(user_id) <= 12:
-        row = accounts.get_user(services.db, int(user_id))
+    number = whole_number(user_id, 12)
+    row = None if number is None else accounts.get_user(services.db, number)
     if row is None:
         raise NotFound("not_found", "no such user, or you have no access to it")
     return row

@@ -11,6 +11,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..infra.numbers import whole_number
 from ..lessons import comments
 from ..services import services_of
 from .lessons import lesson_for
@@ -51,9 +52,10 @@ class ExportQuery(BaseModel):
 
 def _comment_id(request: web.Request) -> int:
     raw = request.match_info["comment_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    number = whole_number(raw, 12)
+    if number is None:
         raise not_found("comment")
-    return int(raw)
+    return number
 
 
 @routes.route("GET", "/viewing-guide", summary="The viewing guide's tags", auth="user")

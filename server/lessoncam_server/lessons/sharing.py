@@ -15,6 +15,7 @@ from ..access.permissions import ShareRole
 from ..access.principal import User
 from ..infra.db import query_rows
 from ..infra.errors import Invalid
+from ..infra.numbers import whole_number
 from ..infra.timeutil import to_iso
 from ..services import Services
 
@@ -54,11 +55,12 @@ def grant(
 def revoke(db: Database, recording_id: str, share_id: str, now: datetime) -> int | None:
     """Revoke the active share ``share_id`` (as given in a URL) of ``recording_id``; its id,
     or None when there is no such active share."""
-    if not share_id.isdigit() or len(share_id) > 12:
+    number = whole_number(share_id, 12)
+    if number is None:
         return None
     cursor = db.execute(
         "UPDATE shares SET revoked_at = ? WHERE id = ? AND recording_id = ? AND revoked_at IS NULL",
-        [to_iso(now), int(share_id), recording_id],
+        [to_iso(now), number, recording_id],
     )
     return int(share_id) if cursor.rowcount == 1 else None
 

@@ -18,6 +18,7 @@ from ..access.passwords import MIN_LENGTH
 from ..infra import disk_space
 from ..infra.db import query_rows
 from ..infra.errors import Invalid, NotFound
+from ..infra.numbers import whole_number
 from ..infra.paths import UNIT_ID
 from ..infra.timeutil import to_iso
 from ..lessons import retention
@@ -307,7 +308,8 @@ async def save_settings(request: web.Request) -> web.StreamResponse:
     admin = signed_in_admin(request)
     form = await form_of(request)
     raw = form.get("retention_days", "").strip()
-    if not raw.isdigit() or not retention.MIN_DAYS <= int(raw) <= retention.MAX_DAYS:
+    days = whole_number(raw, 6)
+    if days is None or not retention.MIN_DAYS <= days <= retention.MAX_DAYS:
         message = t(
             request,
             "Enter a whole number of days from %(min)s to %(max)s.",
@@ -316,9 +318,9 @@ async def save_settings(request: web.Request) -> web.StreamResponse:
         )
         return _settings_page(request, message, status=400)
     services.db.table("settings").upsert(
-        {"key": retention.SETTING_KEY, "value": str(int(raw))}, pk="key"
+        {"key": retention.SETTING_KEY, "value": str(days)}, pk="key"
     )
-    services.audit(request, admin, "settings_update", detail={"retention_days": int(raw)})
+    services.audit(request, admin, "settings_update", detail={"retention_days": days})
     raise redirect("/admin/settings", "saved")
 
 
@@ -347,7 +349,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
         object_id=query.get("object", "").strip()[:64] or None,
         since=_day_start(query.get("from", ""), zone),
         until=_day_start(query.get("to", ""), zone, plus_days=1),
-        before_id=int(before) if before.isdigit() and len(before) < 13 else None,
+        before_id=whole_number(before, 12),
     )
     entries = audit.entries(services.db, wanted, AUDIT_PAGE + 1)
     more = len(entries) > AUDIT_PAGE
