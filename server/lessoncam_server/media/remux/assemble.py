@@ -3,6 +3,7 @@ live assembly that could not be used)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import statistics
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from lessoncam_common.disk import disk_full
 from .files import AssembledVideo, RemuxError, SegmentFile, install, temporary_beside
 from .inputs import Template, open_segment, template_of
 from .packets import Track, Writer
+from .sink import BUFFER_BYTES, Sink
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +94,25 @@ def _write_mp4(
     reserve: int | None,
 ) -> Outcome:
     """Write all usable segments into one MP4 at ``tmp``."""
-    options = {"moov_size": str(reserve)} if reserve else {"movflags": "+faststart"}
     outcome = Outcome([], {}, audio is not None)
-    with av.open(str(tmp), "w", format="mp4", options=options) as out:
+    with contextlib.ExitStack() as stack:
+        if reserve:
+            # Our own file object: large writes, writeback overlapping the remux.
+            sink = stack.enter_context(Sink(tmp))
+            out = stack.enter_context(
+                av.open(
+                    sink,
+                    "w",
+                    format="mp4",
+                    options={"moov_size": str(reserve)},
+                    buffer_size=BUFFER_BYTES,
+                )
+            )
+        else:
+            # +faststart moves the data by reopening the file by its name: FFmpeg's own I/O.
+            out = stack.enter_context(
+                av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
+            )
         writer = open_tracks(out, video, audio)
         previous: int | None = None
         for seg in segments:
