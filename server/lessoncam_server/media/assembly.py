@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -159,7 +160,9 @@ async def publish_media(
     strips = await asyncio.gather(
         *(
             asyncio.to_thread(
-                make_thumbnail_strip, video.path, paths.thumbnails(recording_id, camera, version)
+                partial(make_thumbnail_strip, live=video.live_tiles),
+                video.path,
+                paths.thumbnails(recording_id, camera, version),
             )
             for camera, video in videos
         ),

@@ -19,7 +19,7 @@ from lessoncam_common.disk import disk_full
 
 from .files import AssembledVideo, RemuxError, SegmentFile, install, temporary_beside
 from .inputs import Template, open_segment, template_of
-from .packets import Track, Writer
+from .packets import KeyframeHook, Track, Writer
 from .sink import BUFFER_BYTES, Sink
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,12 @@ def _write_mp4(
     return outcome
 
 
-def open_tracks(out: OutputContainer, video: Template, audio: Template | None) -> Writer:
+def open_tracks(
+    out: OutputContainer,
+    video: Template,
+    audio: Template | None,
+    on_keyframe: KeyframeHook | None = None,
+) -> Writer:
     """Create the output tracks from the template segments, and write the header."""
     sources: list[InputContainer] = []
     try:
@@ -165,7 +170,8 @@ def open_tracks(out: OutputContainer, video: Template, audio: Template | None) -
     if aout is not None and audio is not None and audio.audio is not None:
         frame_size = aout.codec_context.frame_size or 1024
         atrack = Track(aout, False, Fraction(frame_size, audio.audio.sample_rate))
-    return Writer(out, vtrack, video.video, atrack, audio.audio if audio is not None else None)
+    aparams = audio.audio if audio is not None else None
+    return Writer(out, vtrack, video.video, atrack, aparams, on_keyframe)
 
 
 def _find_templates(
