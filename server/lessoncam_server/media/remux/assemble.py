@@ -104,7 +104,8 @@ def _write_mp4(
                     sink,
                     "w",
                     format="mp4",
-                    options={"moov_size": str(reserve)},
+                    # No flush after every packet (FFmpeg's default for custom I/O).
+                    options={"moov_size": str(reserve), "flush_packets": "0"},
                     buffer_size=BUFFER_BYTES,
                 )
             )
