@@ -442,6 +442,7 @@ async def test_research_permission_matrix(
         ("GET", f"{r}/export", (200, 403, 403)),
         ("GET", f"{r}/export/reflections.csv", (200, 403, 403)),
         ("GET", f"{r}/export/codebook.csv", (200, 403, 403)),
+        ("GET", f"{r}/export.xlsx", (200, 403, 403)),
         ("GET", f"{r}/summary", (200, 403, 403)),
         ("GET", f"{r}/coordinators", (403, 403, 200)),
         ("PUT", f"{r}/coordinators/dirk", (403, 403, 204)),

@@ -1,5 +1,5 @@
 """Research: a teacher's agreement per trajectory, the coordinators an admin names, and the
-pseudonymised export (JSON and CSV, with its codebook) and summary a coordinator reads
+pseudonymised export (JSON, CSV and one workbook, with its codebook) and summary a coordinator reads
 (rules in ``coaching/research.py`` and ``coaching/coordinators.py``). Every export is
 audited."""
 
@@ -111,6 +111,36 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
         charset="utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="lessoncam-research-{table}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@routes.route(
+    "GET",
+    "/research/export.xlsx",
+    summary="The whole export as one workbook: a sheet per table, the codebook last",
+    auth="user",
+    query=ExportQuery,
+    content="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    responses={200: "Workbook", 403: "Not a coordinator", 409: "That trajectory is not in it"},
+)
+async def export_xlsx(request: web.Request) -> web.StreamResponse:
+    services = services_of(request)
+    user = _coordinator(request)
+    query = parse_query(request, ExportQuery)
+    data = research.dataset(services.db, services.config.measures, query.trajectory)
+    services.audit(
+        request,
+        user,
+        "research_export",
+        detail={"format": "xlsx", "trajectories": data.trajectories},
+    )
+    return web.Response(
+        body=research.to_xlsx(data),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": 'attachment; filename="lessoncam-research.xlsx"',
             "Cache-Control": "no-store",
         },
     )
