@@ -16,13 +16,14 @@ from sqlite_utils import Database
 
 from ..access.permissions import TrajectoryAccess
 from ..access.principal import User
-from ..infra.db import query_row, query_rows
-from ..infra.errors import Conflict, Forbidden, Invalid, NotFound
+from ..infra.db import query_rows
+from ..infra.errors import Conflict, Forbidden, Invalid
 from ..infra.timeutil import to_iso
 from ..services import Services
 from . import fragments
 from .fragments import Fragment
-from .rules import require_open, url_id
+from .lookup import row_in
+from .rules import require_open
 
 StepKind = Literal["intake", "analysis", "conversation", "evaluation"]
 KINDS: tuple[StepKind, ...] = ("intake", "analysis", "conversation", "evaluation")
@@ -153,17 +154,6 @@ def add(
     return next(s for s in of_trajectory(db, trajectory["id"]) if s["id"] == step_id)
 
 
-def _step_of(db: Database, trajectory: dict[str, Any], raw_id: str) -> dict[str, Any]:
-    step = query_row(
-        db,
-        "SELECT * FROM trajectory_steps WHERE id = ? AND trajectory_id = ?",
-        [url_id(raw_id), trajectory["id"]],
-    )
-    if step is None:
-        raise NotFound("not_found", "no such step in this trajectory")
-    return step
-
-
 def change(
     services: Services,
     author: User,
@@ -177,7 +167,7 @@ def change(
     ``not_author`` (only the author: the notes are hers); Invalid ``step_kind_fixed`` and those
     of :func:`add`; nothing is changed when one is raised."""
     db = services.db
-    step = _step_of(db, trajectory, raw_id)
+    step = row_in(db, "trajectory_steps", trajectory, raw_id, "step")
     require_open(trajectory)
     if step["author_id"] != author.id:
         raise Forbidden("not_author", "only its author may change a step")
@@ -201,7 +191,7 @@ def remove(
 ) -> None:
     """Delete a step (its author, or the teacher) while the trajectory is open. Raises
     NotFound ``not_found``, Forbidden ``not_author``, Conflict ``trajectory_closed``."""
-    step = _step_of(services.db, trajectory, raw_id)
+    step = row_in(services.db, "trajectory_steps", trajectory, raw_id, "step")
     require_open(trajectory)
     if step["author_id"] != user.id and not acc.manage:
         raise Forbidden("not_author", "only its author or the teacher may delete a step")
