@@ -243,3 +243,28 @@ async def test_a_dead_button_is_an_attention_state_not_a_ready_unit(tmp_path: Pa
         daemon.post(Event.LONG_PRESS)
         await until(lambda: daemon.status.reason == BUTTON_DEAD, clock)
         assert daemon.finished_recordings
+
+
+async def test_presses_that_record_nothing_leave_no_lesson_and_no_queue(
+    anna: Person, credentials: Credentials, services: Services, tmp_path: Path
+) -> None:
+    """The camera is missing: each press closes an empty recording. The unit sends it, the
+    server keeps no empty "failed" lesson for the teacher, and the unit's queue empties."""
+    config = parse_config(
+        {
+            "unit": {"state_dir": str(tmp_path / "unit")},
+            "cameras": {"main": {"source": "v4l2", "device": "/dev/video97"}},
+            "audio": {"source": "none"},
+            "recording": {"storage_reserve_mib": 64},
+        }
+    )
+    clock = SteppedClock()
+    daemon = Daemon(config, clock, sources_for, credentials, use_pins=False)
+    async with running(daemon):
+        for press in (1, 2):
+            daemon.post(Event.SHORT_PRESS)
+            await until(lambda: len(daemon.finished_recordings) == press, clock)  # noqa: B023
+        await until(lambda: daemon.queue_length() == 0, clock)
+        await until(lambda: daemon.status.state is State.ERROR, clock)  # it says so still
+    assert (await anna.json("GET", "/api/v1/lessons"))["lessons"] == []
+    assert services.db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
