@@ -157,3 +157,6 @@ def test_a_session_ends_when_empty_past_the_grace_or_too_long() -> None:
     assert life.ended(now_s=100, started_s=0, empty_since_s=50) is None  # a reload, a dropout
     assert life.ended(now_s=110, started_s=0, empty_since_s=50) == "empty"
     assert life.ended(now_s=3600, started_s=0, empty_since_s=None) == "time_out"
+    # Nobody came yet: the host may still be inviting; she gets longer.
+    assert life.ended(now_s=110, started_s=0, empty_since_s=0, joined=False) is None
+    assert life.ended(now_s=900, started_s=0, empty_since_s=0, joined=False) == "empty"

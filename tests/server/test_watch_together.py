@@ -314,7 +314,7 @@ async def test_a_session_nobody_is_in_ends_after_the_grace(
 ) -> None:
     sid = await start(people, "coach")
     rooms = services_app_rooms(services, people)
-    rooms.lifetime = type(rooms.lifetime)(empty_grace_s=0.0, max_s=3600)
+    rooms.lifetime = type(rooms.lifetime)(empty_grace_s=0.0, unjoined_grace_s=3600, max_s=3600)
     ws = await connect(people["coach"], sid)
     await until(ws, "welcome")
     await ws.close()

@@ -87,6 +87,7 @@ class Room:
     started_s: float
     connections: dict[int, Connection] = field(default_factory=dict)
     empty_since_s: float | None = None
+    joined: bool = False  # anyone, ever
     names: dict[int, str] = field(default_factory=dict)
 
     @property
@@ -251,6 +252,7 @@ class Rooms:
         room.connections[connection.id] = connection
         room.names[user.id] = user.display_name
         room.empty_since_s = None
+        room.joined = True
         records.joined(self.services.db, room.id, user.id, self.services.now())
         now_ms = self.now_ms()
         session = room.session
@@ -423,7 +425,10 @@ class Rooms:
         now_s = self.monotonic()
         for room in list(self.rooms.values()):
             reason = self.lifetime.ended(
-                now_s=now_s, started_s=room.started_s, empty_since_s=room.empty_since_s
+                now_s=now_s,
+                started_s=room.started_s,
+                empty_since_s=room.empty_since_s,
+                joined=room.joined,
             )
             if reason is not None:
                 await self.end(room, reason)
