@@ -10,7 +10,7 @@
   // --- the sync policy: pure, no page needed (tests load this file on a blank page) ----------
   var policy = {
     SEEK_IF_OFF_BY: 0.4, // seconds: beyond this a rate change would take too long
-    NUDGE_IF_OFF_BY: 0.035, // below this nothing is done (one frame at 30 fps)
+    NUDGE_IF_OFF_BY: 0.02, // below this nothing is done (less than a frame at 30 fps)
     ALIGN_WHEN_PAUSED: 0.05,
     GAIN: 1.2, // rate change per second of drift: 0.1 s off plays 12 % faster or slower
     MAX_NUDGE: 0.15,
