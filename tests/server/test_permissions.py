@@ -48,6 +48,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = 
     ("GET", f"{L}/reflection", None, (200, 200, 200)),
     ("PUT", f"{L}/reflection", {"answers": {}}, (422, 403, 403)),  # the owner: answers missing
     ("POST", f"{L}/reflection/decline", None, (204, 403, 403)),
+    ("POST", f"{L}/watch-sessions", {"invite": []}, (201, 201, 201)),  # anyone who may view
+    ("GET", f"{L}/watch-sessions", None, (200, 200, 200)),
     ("DELETE", L, None, (204, 403, 403)),
 ]
 

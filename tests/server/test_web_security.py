@@ -143,6 +143,7 @@ async def world(
     lesson = f"/api/v1/lessons/{RID}"
     share = await anna.json("POST", f"{lesson}/shares", 201, json={"username": "bert"})
     comment = await anna.json("POST", f"{lesson}/comments", 201, json={"body": "hm", "start_s": 1})
+    watch = await anna.json("POST", f"{lesson}/watch-sessions", 201, json={"invite": ["bert"]})
     users = await admin.json("GET", "/api/v1/users")
     bert = next(u["id"] for u in users["users"] if u["username"] == "bert")
     trajectory = await anna.json(
@@ -195,6 +196,7 @@ async def world(
         "measure_id": str(measure["measure"]["id"]),
         "table": "codebook",
         "username": "bert",
+        "session_id": watch["session"]["id"],
         # CSRF is refused before any lookup; the snapshot shows nothing changed either way.
         "upload_id": "0123456789abcdef0123456789abcdef",
     }
@@ -263,6 +265,48 @@ async def test_every_state_changing_route_needs_the_csrf_token_and_our_origin(
     assert not report, "\n".join(report)
     # The same callers are still signed in: the refusals were about CSRF, not the session.
     assert (await anna.request("GET", "/api/v1/session")).status == 200
+
+
+@pytest.mark.slow
+async def test_the_watch_together_socket_needs_the_cookie_and_our_origin(
+    admin: Person,
+    unit: UnitClient,
+    sign_in: Callable[..., Awaitable[Person]],
+    services: Services,
+    new_client: Callable[[], Awaitable[TestClient]],
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    """A WebSocket is a GET the CSRF check does not see, and browsers send cookies with
+    cross-site WebSocket requests: the socket checks Origin itself."""
+    anna, values = await world(admin, unit, sign_in, services, clock, tmp_path)
+    path = f"/api/v1/watch-sessions/{values['session_id']}/socket"
+    ours = str(anna.client.make_url("")).rstrip("/")
+    refusals = [
+        (anna.client, {"Origin": EVIL}, 403),
+        (anna.client, {}, 403),
+        (anna.client, {"Origin": "null"}, 403),
+        (admin.client, {"Origin": ours}, 404),  # not invited, no access to the lesson
+    ]
+    anonymous = await new_client()
+    refusals.append((anonymous, {"Origin": ours}, 401))
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    report = []
+    for client, headers, want in refusals:
+        response = await client.get(path, headers={**upgrade, **headers})
+        if response.status != want:
+            report.append(f"{headers}: {response.status} != {want}")
+    ws = await anna.client.ws_connect(path, headers={"Origin": ours})
+    assert (await ws.receive_json())["type"] == "welcome"
+    await ws.close()
+    reliability.add("csrf_routes_checked", 1)
+    reliability.add("csrf_unprotected", 1 if report else 0)
+    assert not report, "\n".join(report)
 
 
 async def test_a_cookie_alone_cannot_drive_the_units_routes(

@@ -15,6 +15,7 @@ from ..access.principal import User
 from ..infra.errors import Invalid
 from ..infra.timeutil import to_iso
 from ..lessons import clips, sharing, summary, viewings
+from ..lessons.watching.rooms import WATCH_ROOMS
 from ..services import client_address, services_of
 from ..units import recordings
 from .i18n import t
@@ -118,4 +119,5 @@ async def revoke(request: web.Request) -> web.StreamResponse:
     user, row, _acc = page_lesson(request, "manage")
     share_id = request.match_info["share_id"]
     sharing.revoke_share(services_of(request), user, row, share_id, address=client_address(request))
+    await request.app[WATCH_ROOMS].recheck(row["id"])  # out of any session at once
     raise redirect(f"/lessons/{row['id']}/sharing", "revoked")
