@@ -65,6 +65,14 @@ ACTIONS = (
     "coordinator_grant",
     "coordinator_revoke",
     "research_export",
+    "coding_scheme_create",
+    "coding_scheme_version",
+    "coding_scheme_change",
+    "coding_create",
+    "coding_share",
+    "coding_delete",
+    "coding_export",
+    "coding_import",
 )
 
 
