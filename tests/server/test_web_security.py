@@ -26,7 +26,7 @@ from lessoncam_server.access.sessions import COOKIE_NAME
 from lessoncam_server.api.support import API_PREFIX
 from lessoncam_server.app import API_GROUPS, init_app
 from lessoncam_server.config import ServerConfig
-from lessoncam_server.middleware import CONTENT_SECURITY_POLICY, CSRF_EXEMPT
+from lessoncam_server.middleware import ACCESS_LOG, CONTENT_SECURITY_POLICY, CSRF_EXEMPT
 from lessoncam_server.services import Services
 from lessoncam_server.web.errors import API_MESSAGES
 from lessoncam_server.web.i18n import CATALOGUES
@@ -63,7 +63,7 @@ async def server(
 ) -> TestServer:
     """The real app, with the access log the CLI gives it (``lessoncam-server serve``)."""
     app: web.Application = init_app(config, clock=clock)
-    return await aiohttp_server(app, access_log=logging.getLogger("lessoncam_server.access"))
+    return await aiohttp_server(app, access_log=logging.getLogger(ACCESS_LOG))
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -703,7 +703,7 @@ async def test_no_secret_in_a_log_line_a_url_or_the_audit_log(
 
     formatter = logging.Formatter("%(name)s %(message)s")
     lines = [formatter.format(record) for record in caplog.records]
-    access = [line for line in lines if line.startswith("lessoncam_server.access")]
+    access = [line for line in lines if line.startswith(ACCESS_LOG + " ")]
     assert any("/api/v1/uploads/" in line for line in access)  # the access log was captured
     audit_rows = [repr(row) for row in services.db.execute("SELECT * FROM audit").fetchall()]
     assert len(audit_rows) > 10

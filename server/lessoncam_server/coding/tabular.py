@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..infra.errors import Conflict, Invalid
-from ..lessons.comments import csv_cell
+from ..infra.spreadsheets import csv_cell
 from .events import Event, Modifiers, check_modifiers, known_behaviour
 from .schemes import Scheme
 
