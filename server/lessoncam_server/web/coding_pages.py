@@ -189,11 +189,17 @@ async def make_scheme(request: web.Request) -> web.StreamResponse:
     try:
         store.create(services.db, user, _parsed(text), services.now())
     except DomainError as exc:
-        if exc.status == 403:
-            raise PageError(403, N_("Only coaches make coding schemes.")) from None
-        context = _schemes_context(request, draft=text, error=exc.message)
-        return render(request, "coding_schemes.html", context, status=exc.status)
+        return _refused(request, exc, text, N_("Only coaches make coding schemes."))
     raise redirect("/coding-schemes", "saved")
+
+
+def _refused(request: web.Request, exc: DomainError, text: str, forbidden: str) -> web.Response:
+    """The schemes page again with what was typed and why it was not saved (a 403 page when
+    the person may not do this at all)."""
+    if exc.status == 403:
+        raise PageError(403, forbidden) from None
+    context = _schemes_context(request, draft=text, error=exc.message)
+    return render(request, "coding_schemes.html", context, status=exc.status)
 
 
 @routes.post("/coding-schemes/{scheme_id}")
@@ -215,8 +221,5 @@ async def save_scheme(request: web.Request) -> web.StreamResponse:
                 raise
             store.new_version(services.db, user, scheme_id, definition, services.now())
     except DomainError as exc:
-        if exc.status == 403:
-            raise PageError(403, N_("Only the coach who made a scheme changes it.")) from None
-        context = _schemes_context(request, draft=text, error=exc.message)
-        return render(request, "coding_schemes.html", context, status=exc.status)
+        return _refused(request, exc, text, N_("Only the coach who made a scheme changes it."))
     raise redirect("/coding-schemes", "saved")
