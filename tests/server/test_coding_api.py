@@ -19,6 +19,7 @@ from lessoncam_server.services import Services
 
 from .helpers import FakeClock, Person, UnitClient
 from .lesson_fixtures import ready_lesson
+from .test_permissions import TRAJECTORY
 
 RID = "01JD0000000000000000000C01"
 SAME = "01JD0000000000000000000C02"  # as long as RID
@@ -359,3 +360,21 @@ async def test_the_openapi_document_lists_the_coding_routes_under_their_tag(
     ]:
         assert wanted in tagged
     assert len(tagged) == 20
+
+
+async def test_a_coding_names_the_trajectory_its_lesson_is_in_and_goes_with_the_lesson(
+    anna: Person, lesson: str, services: Services
+) -> None:
+    scheme_id = await default_scheme(anna)
+    made = await anna.json("POST", f"{L}/codings", 201, json={"scheme_id": scheme_id})
+    await anna.json("POST", f"{L}/codings/{made['coding']['id']}/events", json={"key": "r", "t": 1})
+    assert (await anna.json("GET", f"{L}/codings"))["trajectory"] is None
+    made = await anna.json("POST", "/api/v1/trajectories", 201, json=TRAJECTORY)
+    path = f"/api/v1/trajectories/{made['trajectory']['id']}"
+    await anna.json("POST", f"{path}/consent", 201, json={"given_on": "2026-10-30"})
+    await anna.json("PUT", f"{path}/lessons/{RID}", 201)
+    listed = await anna.json("GET", f"{L}/codings")
+    assert listed["trajectory"]["id"] == made["trajectory"]["id"]
+    await anna.json("DELETE", L, 204)
+    for table in ("codings", "coding_events", "coding_undo"):
+        assert services.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,)  # noqa: S608

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pympi import Elan
 from sklearn.metrics import cohen_kappa_score
 
@@ -20,6 +22,8 @@ from lessoncam_server.coding.events import Event
 from lessoncam_server.coding.schemes import DEFAULT_SCHEME as S
 from lessoncam_server.config import parse_config
 from lessoncam_server.infra.errors import DomainError
+
+from .. import reliability
 
 DURATION = 600.0
 LESSON = tabular.LessonInfo("01JD0000000000000000000009", "2026-11-02T09:00:00+00:00", DURATION)
@@ -411,3 +415,53 @@ def test_an_eaf_written_by_pympi_imports_without_a_length(tmp_path: Path) -> Non
 def test_a_bad_eaf_is_refused_with_its_code(edit: Any, error: str) -> None:
     text = edit(elan.write(S, [("coder-1", known_coding())], LESSON, "behaviour", NOW))
     refused(error, elan.read, S, text, DURATION)
+
+
+# --- files from outside: any text is read or refused with a DomainError --------------------
+
+FUZZ = settings(max_examples=reliability.sized(60, 1000), deadline=None, database=None)
+BORIS_TEXT = tabular.boris_events(S, known_coding(), LESSON, "coder-1")
+EAF_TEXT = elan.write(S, [("coder-1", known_coding())], LESSON, "behaviour", NOW)
+
+
+def _mutations(text: str) -> st.SearchStrategy[str]:
+    """The text with a slice replaced by other text: mostly well-formed, subtly wrong."""
+    return st.tuples(st.integers(0, len(text)), st.integers(0, 40), st.text(max_size=12)).map(
+        lambda cut: text[: cut[0]] + cut[2] + text[cut[0] + cut[1] :]
+    )
+
+
+@FUZZ
+@given(text=_mutations(BORIS_TEXT) | st.text(max_size=300))
+def test_any_boris_text_is_read_or_refused_cleanly(text: str) -> None:
+    try:
+        found = tabular.read_boris(S, text, DURATION)
+        events.check_events(S, found, DURATION, 5000)
+    except DomainError as exc:
+        assert exc.code and exc.message
+
+
+@FUZZ
+@given(text=_mutations(EAF_TEXT) | st.text(max_size=300))
+def test_any_eaf_text_is_read_or_refused_cleanly(text: str) -> None:
+    try:
+        found = elan.read(S, text, DURATION)
+        events.check_events(S, found, DURATION, 5000)
+    except DomainError as exc:
+        assert exc.code and exc.message
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner),
+    max_leaves=20,
+)
+
+
+@FUZZ
+@given(definition=json_values)
+def test_any_json_is_a_scheme_or_scheme_invalid(definition: Any) -> None:
+    try:
+        schemes.parse(definition)
+    except DomainError as exc:
+        assert exc.code == "scheme_invalid"

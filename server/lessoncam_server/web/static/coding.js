@@ -387,7 +387,8 @@
     var tag = event.target && event.target.tagName;
     if (tag === "TEXTAREA" || tag === "SELECT" || (tag === "INPUT" && event.target.type !== "range")) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    var key = event.key;
+    // Caps Lock or Shift must not make a behaviour's key unknown.
+    var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
     if (pending) {
       event.preventDefault();
       onModifierKey(key);
