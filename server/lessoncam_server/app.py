@@ -15,6 +15,7 @@ from .api import (
     admin,
     claims,
     clips,
+    coding,
     comments,
     lessons,
     measures,
@@ -35,6 +36,7 @@ from .api import (
 )
 from .api.support import API_PREFIX, ApiRoutes, json_response
 from .coaching import reflection_forms
+from .coding import store as coding_schemes
 from .config import ServerConfig
 from .infra.db import open_database
 from .infra.disk_space import disk_space
@@ -75,6 +77,7 @@ API_GROUPS: list[ApiRoutes] = [
     measures.routes,
     research.routes,
     watching.routes,
+    coding.routes,
 ]
 OPENAPI_DOC = web.AppKey("openapi", dict)
 
@@ -102,6 +105,12 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
         except DomainError as exc:
             db.close()
             raise ConfigError("[reflection]", [exc.message]) from None
+        try:
+            # The same for a coding scheme changed in place after codings were made with it.
+            coding_schemes.sync_all(db, config.coding, clock())
+        except DomainError as exc:
+            db.close()
+            raise ConfigError("[coding]", [exc.message]) from None
         app[SERVICES] = Services.build(config, db, clock)
         yield
         with contextlib.suppress(Exception):

@@ -23,6 +23,8 @@ from pydantic import (
 
 from lessoncam_common.config_errors import ConfigError, describe
 
+from .coding.schemes import CodingConfig
+
 ENV_PREFIX = "LESSONCAM_"
 
 
@@ -450,6 +452,7 @@ class ServerConfig(_Section):
     unit_claims: UnitClaimsConfig = UnitClaimsConfig()
     reflection: ReflectionConfig = ReflectionConfig()
     measures: MeasuresConfig = MeasuresConfig()
+    coding: CodingConfig = CodingConfig()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 

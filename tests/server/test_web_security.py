@@ -181,6 +181,10 @@ async def world(
         201,
         json={"moment": "start", "measured_on": "2026-11-02", "scores": {**scores, "impact": 2}},
     )
+    coding = await anna.json("POST", f"{lesson}/codings", 201, json={"scheme_id": 1})
+    coded = await anna.json(
+        "POST", f"{lesson}/codings/{coding['coding']['id']}/events", json={"key": "r", "t": 1}
+    )
     values = {
         "lesson_id": RID,
         "recording_id": RID,
@@ -194,6 +198,9 @@ async def world(
         "step_id": str(step["step"]["id"]),
         "goal_id": str(goal["goal"]["id"]),
         "measure_id": str(measure["measure"]["id"]),
+        "coding_id": str(coding["coding"]["id"]),
+        "event_id": str(coded["events"][0]["id"]),
+        "scheme_id": "1",
         "table": "codebook",
         "username": "bert",
         "session_id": watch["session"]["id"],

@@ -67,6 +67,14 @@ ACTIONS = (
     "research_export",
     "watch_start",
     "watch_refused",
+    "coding_scheme_create",
+    "coding_scheme_version",
+    "coding_scheme_change",
+    "coding_create",
+    "coding_share",
+    "coding_delete",
+    "coding_export",
+    "coding_import",
 )
 
 

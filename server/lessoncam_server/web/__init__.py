@@ -17,6 +17,7 @@ from . import (
     admin_pages,
     auth_pages,
     claim_pages,
+    coding_pages,
     comment_pages,
     consent_pages,
     cycle_pages,
@@ -53,6 +54,7 @@ PAGE_ROUTES = [
     reflection_pages.routes,
     measure_pages.routes,
     research_pages.routes,
+    coding_pages.routes,
 ]
 
 # Why a clip or a browser upload failed (the code before ':' in state_reason), for people.
