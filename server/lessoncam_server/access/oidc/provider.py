@@ -8,12 +8,14 @@ Every request has the provider's ``timeout_s``: a provider that is down or slow 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from authlib.oidc.discovery import OpenIDProviderMetadata
@@ -91,6 +93,12 @@ class Metadata:
         )
 
 
+def basic_auth(client_id: str, secret: str) -> str:
+    """HTTP Basic client authentication as RFC 6749 2.3.1 has it: both parts form-encoded."""
+    pair = f"{quote(client_id, safe='')}:{quote(secret, safe='')}"
+    return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+
+
 def discovery_url(issuer: str) -> str:
     return issuer.rstrip("/") + "/.well-known/openid-configuration"
 
@@ -153,21 +161,20 @@ class ProviderClient:
             "redirect_uri": redirect_uri,
             "code_verifier": verifier,
         }
-        auth = None
+        headers = {"Accept": "application/json"}
         if self._secret is None:
             form["client_id"] = self.settings.client_id
         elif "client_secret_basic" in metadata.auth_methods:
-            auth = aiohttp.BasicAuth(self.settings.client_id, self._secret)
+            headers["Authorization"] = basic_auth(self.settings.client_id, self._secret)
         else:
             form.update(client_id=self.settings.client_id, client_secret=self._secret)
         try:
             async with self._http.post(
                 metadata.token_endpoint,
                 data=form,
-                auth=auth,
                 timeout=self._timeout,
                 allow_redirects=False,
-                headers={"Accept": "application/json"},
+                headers=headers,
             ) as response:
                 body = await _read_json(response)
                 status = response.status
