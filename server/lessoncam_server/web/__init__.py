@@ -23,6 +23,7 @@ from . import (
     formatting,
     library_pages,
     measure_pages,
+    oidc_admin_pages,
     oidc_pages,
     player_pages,
     reflection_pages,
@@ -54,6 +55,7 @@ PAGE_ROUTES = [
     reflection_pages.routes,
     measure_pages.routes,
     research_pages.routes,
+    oidc_admin_pages.routes,
 ]
 
 # Why a clip or a browser upload failed (the code before ':' in state_reason), for people.
