@@ -7,10 +7,12 @@ an audit line and no account made or changed (issue 17)."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -306,3 +308,55 @@ async def test_a_wrong_or_replayed_state_is_refused(
             ("login", "denied", "unknown_state")
         ]
         await context.close()
+
+
+@pytest.mark.slow
+async def test_no_secret_of_the_flow_in_a_log_line_a_url_we_write_or_the_audit_log(
+    op: TestProvider,
+    server: TestServer,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every logger, the access log included
+    base = base_of(server)
+    async with chromium() as browser:
+        page = await (await browser.new_context()).new_page()
+        urls: list[str] = []
+        page.on("request", lambda request: urls.append(request.url))
+        await page.goto(f"{base}/login")
+        await page.click("a[data-provider=school]")
+        await page.wait_for_selector("input[name=login]")
+        verifier, nonce = services.db.execute(
+            "SELECT code_verifier, nonce FROM oidc_pending"
+        ).fetchone()
+        await page.fill("input[name=login]", "carl")
+        await page.click("#op-sign-in")
+        await page.wait_for_url(f"{base}/library")
+        session = {c["name"]: c["value"] for c in await page.context.cookies()}["lessoncam_session"]
+        await page.click("#sign-out")
+        await page.wait_for_url(f"{base}/logout/oidc/school")
+        logout_link = await page.get_attribute("#provider-logout", "href")
+    callback = next(u for u in urls if "/callback?" in u)
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    formatter = logging.Formatter("%(name)s %(message)s")
+    lines = [formatter.format(record) for record in caplog.records]
+    assert any("/login/oidc/school/callback?code=***&state=***" in line for line in lines)
+    audit_rows = [repr(r) for r in services.db.execute("SELECT * FROM audit").fetchall()]
+    # Ours: every URL on this server the browser was sent to, and the provider sign-out link.
+    written = [u for u in urls if u.startswith(base) and u != callback] + [str(logout_link)]
+    secrets = {
+        "client secret": CLIENT_SECRET,
+        "authorization code": code,
+        "PKCE verifier": verifier,
+        "nonce": nonce,
+        "session": session,
+        "a JWT (ID token)": "eyJ",
+    }
+    places = {"log lines": lines, "audit log": audit_rows, "URLs we wrote": written}
+    leaks = [
+        f"{name} in {place}"
+        for name, secret in secrets.items()
+        for place, texts in places.items()
+        if any(secret in text for text in texts)
+    ]
+    assert not leaks, leaks
