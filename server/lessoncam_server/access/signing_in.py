@@ -49,14 +49,7 @@ def sign_in(
     now = services.now()
     wait = services.throttle.retry_after(username, address, now)
     if wait is not None:
-        services.audit_from(
-            address,
-            None,
-            "login",
-            outcome="denied",
-            actor_name=username,
-            detail={"reason": "throttled"},
-        )
+        _denied(services, username, address, "throttled")
         raise Throttled(
             "throttled",
             f"too many failed sign-ins; try again in {int(wait) + 1} seconds",
@@ -76,15 +69,15 @@ def sign_in(
     return _open_session(services, row, address=address, previous_token=previous_token)
 
 
-def _local_off(services: Services, username: str, address: str) -> None:
+def _denied(services: Services, username: str, address: str, reason: str) -> None:
+    """Audit a password sign-in refused by a rule (the throttle, local sign-in off)."""
     services.audit_from(
-        address,
-        None,
-        "login",
-        outcome="denied",
-        actor_name=username,
-        detail={"reason": "local_sign_in_off"},
+        address, None, "login", outcome="denied", actor_name=username, detail={"reason": reason}
     )
+
+
+def _local_off(services: Services, username: str, address: str) -> None:
+    _denied(services, username, address, "local_sign_in_off")
     raise Forbidden(
         "local_sign_in_off", "password sign-in is off; sign in with your school account"
     )
