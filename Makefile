@@ -12,6 +12,7 @@ DEMO_DATA ?= var/demo
 
 .PHONY: venv demo test check lint typecheck format bench bench-ingest bench-playback \
 	bench-assembly bench-avsync bench-stop-to-ready bench-web bench-tracking reliability \
+	bench-watch-together \
 	messages clean
 
 $(PY):
@@ -85,6 +86,10 @@ messages: $(STAMP)
 
 bench-tracking: $(STAMP)
 	$(PY) bench/tracking.py
+
+# Watching together in headless Chromium: 10 followers in step with a leader, vs a naive peer.
+bench-watch-together: $(STAMP)
+	$(PY) bench/watch_together.py
 
 # The reliability and security suite, long form (issue 6); see bench/reliability.py.
 reliability: $(STAMP)

@@ -31,6 +31,7 @@ from .api import (
     trajectory_steps,
     units,
     users,
+    watching,
 )
 from .api.support import API_PREFIX, ApiRoutes, json_response
 from .coaching import reflection_forms
@@ -73,6 +74,7 @@ API_GROUPS: list[ApiRoutes] = [
     reflections.routes,
     measures.routes,
     research.routes,
+    watching.routes,
 ]
 OPENAPI_DOC = web.AppKey("openapi", dict)
 
@@ -123,6 +125,7 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
     )
     browser.setup(app, paths, config, clock)
     setup_web(app, config)
+    watching.setup(app)
     app.cleanup_ctx.append(assembler_ctx(_makers))
     app.cleanup_ctx.append(housekeeping_ctx)
     return app

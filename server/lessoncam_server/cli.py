@@ -25,6 +25,7 @@ from .infra.db import open_database
 from .infra.errors import DomainError
 from .infra.paths import DataPaths
 from .infra.timeutil import to_iso, utc_now
+from .middleware import ACCESS_LOG
 from .services import Services
 from .units import fleet
 
@@ -115,7 +116,7 @@ def _serve(
             host=config.http.host,
             port=config.http.port,
             print=announce,
-            access_log=logging.getLogger("lessoncam_server.access"),
+            access_log=logging.getLogger(ACCESS_LOG),
         )
     except ConfigError as exc:  # found at start-up, against the database (a reflection form)
         print(exc.report(), file=sys.stderr)

@@ -48,6 +48,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = 
     ("GET", f"{L}/reflection", None, (200, 200, 200)),
     ("PUT", f"{L}/reflection", {"answers": {}}, (422, 403, 403)),  # the owner: answers missing
     ("POST", f"{L}/reflection/decline", None, (204, 403, 403)),
+    ("POST", f"{L}/watch-sessions", {"invite": []}, (201, 201, 201)),  # anyone who may view
+    ("GET", f"{L}/watch-sessions", None, (200, 200, 200)),
     ("DELETE", L, None, (204, 403, 403)),
 ]
 
@@ -387,6 +389,7 @@ async def test_trajectory_permission_matrix(
         ("POST", f"{path}/consent/withdrawal", {"lessons": "take_out"}, (200, 403, 403)),
         ("GET", f"{path}/timeline", None, (200, 200, 403)),
         ("POST", f"{path}/steps", note, (201, 201, 403)),
+        ("PUT", f"{path}/steps/{step}", note, (200, 403, 403)),  # only its author rewrites
         ("DELETE", f"{path}/steps/{step}", None, (204, 403, 403)),  # the member is no author
         ("POST", f"{path}/goals", {"text": "Asks for help"}, (201, 201, 403)),
         ("PATCH", f"{path}/goals/{goal}", {"state": "working"}, (200, 200, 403)),
@@ -442,6 +445,7 @@ async def test_research_permission_matrix(
         ("GET", f"{r}/export", (200, 403, 403)),
         ("GET", f"{r}/export/reflections.csv", (200, 403, 403)),
         ("GET", f"{r}/export/codebook.csv", (200, 403, 403)),
+        ("GET", f"{r}/export.xlsx", (200, 403, 403)),
         ("GET", f"{r}/summary", (200, 403, 403)),
         ("GET", f"{r}/coordinators", (403, 403, 200)),
         ("PUT", f"{r}/coordinators/dirk", (403, 403, 204)),

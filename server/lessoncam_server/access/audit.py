@@ -66,6 +66,8 @@ ACTIONS = (
     "coordinator_grant",
     "coordinator_revoke",
     "research_export",
+    "watch_start",
+    "watch_refused",
 )
 
 

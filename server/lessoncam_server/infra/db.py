@@ -455,6 +455,39 @@ def m011_research(db: Database) -> None:
 
 
 @migrations()
+def m012_watch_together(db: Database) -> None:
+    # Watch-together sessions on a lesson: who started it, whom she invited, and per person
+    # when she first joined, last left and how long she was present (the sessions' state
+    # itself lives in memory: a restart ends them).
+    _run_script(
+        db,
+        """
+        CREATE TABLE watch_sessions (
+            id TEXT PRIMARY KEY,
+            recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+            host_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            ended_at TEXT,
+            end_reason TEXT
+        );
+        CREATE INDEX watch_sessions_recording ON watch_sessions(recording_id);
+        CREATE TABLE watch_participants (
+            session_id TEXT NOT NULL REFERENCES watch_sessions(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            invited_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            invited_at TEXT NOT NULL,
+            removed_at TEXT,
+            first_joined_at TEXT,
+            last_left_at TEXT,
+            present_s REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (session_id, user_id)
+        );
+        CREATE INDEX watch_participants_user ON watch_participants(user_id)
+        """,
+    )
+
+
+@migrations()
 def m014_oidc(db: Database) -> None:
     # Signing in with the school's accounts: which provider subject is which account (linked
     # once: one account per subject, one subject per provider and account), the authorizations

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import re
 
-ACCESS_LOGGERS = ("lessoncam_server.access", "aiohttp.access")
+# aiohttp's own access logger, used when a runner is given no other.
+AIOHTTP_ACCESS_LOG = "aiohttp.access"
 _SECRET_PARAMETER = re.compile(
     r"([?&](?:code|state|session_state|id_token|id_token_hint|access_token|refresh_token|"
     r"client_secret|code_verifier)=)[^&\s\"]*",
@@ -34,9 +35,9 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def install() -> None:
-    """Add the filter to the access loggers, once."""
-    for name in ACCESS_LOGGERS:
+def install(*names: str) -> None:
+    """Add the filter to the access loggers ``names`` and aiohttp's own, once each."""
+    for name in (*names, AIOHTTP_ACCESS_LOG):
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactSecrets) for f in logger.filters):
             logger.addFilter(RedactSecrets())

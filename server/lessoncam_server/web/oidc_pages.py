@@ -28,7 +28,7 @@ from ..access.oidc.settings import ProviderSettings, SecretMissing
 from ..access.sessions import COOKIE_NAME
 from ..config import ServerConfig
 from ..infra import log_redaction
-from ..middleware import cookie_secure, set_session_cookie
+from ..middleware import ACCESS_LOG, cookie_secure, set_session_cookie
 from ..services import client_address, services_of
 from .i18n import N_
 from .render import render, safe_next
@@ -121,7 +121,7 @@ USE_CASE_REFUSALS = {
 
 def setup_oidc(app: web.Application, config: ServerConfig) -> None:
     """Add the routes; at start-up read the client secrets and open one HTTP client."""
-    log_redaction.install()
+    log_redaction.install(ACCESS_LOG)
     app.router.add_routes(routes)
     app.cleanup_ctx.append(_clients_ctx(config))
 

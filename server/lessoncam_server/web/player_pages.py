@@ -11,6 +11,7 @@ from ..services import services_of
 from .comment_pages import comment_panel
 from .lesson_access import page_lesson
 from .render import render
+from .watch_view import lesson_watch
 
 routes = web.RouteTableDef()
 
@@ -47,4 +48,5 @@ async def lesson_page(request: web.Request) -> web.StreamResponse:
     }
     if row["state"] == "ready" and main is not None:
         context["comment_panel"] = comment_panel(request, row, acc)
+        context["watch"] = lesson_watch(request, user, row)
     return render(request, "lesson.html", context)
