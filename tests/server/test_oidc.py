@@ -404,6 +404,10 @@ async def test_a_provider_that_is_down_gives_a_clear_page(
         ("login", "failed", "provider_unreachable")
     ]
     assert services.db.execute("SELECT COUNT(*) FROM oidc_pending").fetchone()[0] == 0
+    # In the reader's language: English when she chose it.
+    client.session.cookie_jar.update_cookies({"lessoncam_lang": "en"})
+    response = await client.get("/login/oidc/school", allow_redirects=False)
+    assert "School cannot be reached right now" in await response.text()
 
 
 @pytest.fixture
