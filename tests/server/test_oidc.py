@@ -66,6 +66,7 @@ def provider(**extra: Any) -> ProviderSettings:
             "needs a break_glass admin",
         ),
         ({"oidc": [entry(default_role="owner")]}, "default_role"),
+        ({"oidc": [entry(default_role="refuse")]}, "'refuse' needs admin_groups"),
         ({"oidc": [entry(colour="blue")]}, "colour"),
     ],
 )
@@ -242,6 +243,7 @@ def test_the_role_comes_from_the_highest_group_and_claims_can_refuse() -> None:
     assert identities.identity_from(mapped, {"sub": "s", "groups": ["ict"]}).role == "admin"
     assert identities.identity_from(mapped, {"sub": "s", "groups": []}).role == "teacher"
     refusing = provider(coach_groups=["coaches"], default_role="refuse")
+    assert identities.identity_from(refusing, {"sub": "s", "groups": ["coaches"]}).role == "coach"
     cases = [
         (mapped, {"groups": ["staff"]}, "missing_claim", "sub"),
         (mapped, {"sub": "s"}, "missing_claim", "groups"),
@@ -256,6 +258,23 @@ def test_the_role_comes_from_the_highest_group_and_claims_can_refuse() -> None:
         assert (caught.value.reason, caught.value.claim) == (reason, claim), claims
     # No groups mapped: the role stays lessoncam's to manage.
     assert identities.identity_from(provider(), {"sub": "s"}).role is None
+
+
+def test_ict_links_an_account_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text(
+        f'[storage]\ndata_dir = "{tmp_path}"\n\n[[oidc]]\nkey = "school"\nname = "School"\n'
+        'issuer = "https://login.example.org"\nclient_id = "lc"\n'
+    )
+    assert cli.main(["user", "add", "anna", "--config", str(config)]) == 0
+    link = ["user", "link", "anna", "--provider", "school", "--subject", "s-9"]
+    assert cli.main([*link, "--config", str(config)]) == 0
+    assert "anna now signs in through school as s-9" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as caught:
+        cli.main([*link, "--config", str(config)])
+    assert "already linked" in str(caught.value.code)
 
 
 # --- the use case ---------------------------------------------------------------------------

@@ -275,7 +275,8 @@ async def callback(request: web.Request) -> web.StreamResponse:
         )
     except ProviderUnavailable as exc:
         log.warning("oidc %s: sign-in failed: %s", provider.key, exc)
-        return refuse("unreachable", f"provider_{exc.reason}")
+        kind = "unreachable" if exc.reason == "unreachable" else "untrusted"
+        return refuse(kind, f"provider_{exc.reason}")
     except TokenRefused as exc:
         error = exc.error if re.fullmatch(r"[a-z_]{1,40}", exc.error) else "error"
         return refuse("untrusted", "token_refused", error=error)

@@ -136,7 +136,8 @@ class ProviderClient:
     async def keys_for(self, kid: str | None) -> KeySet:
         """The provider's signing keys, fetched again when ``kid`` is not among those cached
         (the provider rotated its keys). A kid still unknown after that is the caller's to
-        refuse."""
+        refuse. No rate limit is needed: ID tokens come from the provider's token endpoint,
+        never from the browser, so nobody else can make us fetch."""
         async with self._lock:  # one fetch when several sign-ins meet a new key at once
             if self._keys is not None and knows_key(self._keys, kid):
                 return self._keys

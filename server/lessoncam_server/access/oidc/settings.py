@@ -85,6 +85,12 @@ class ProviderSettings(_Section):
             raise ValueError(
                 f"oidc {self.key}: give client_secret_file or client_secret_env, not both"
             )
+        if self.default_role == "refuse" and not self.maps_roles:
+            # No groups to match: "refuse" would turn everyone away, linked accounts too.
+            raise ValueError(
+                f"oidc {self.key}: default_role = 'refuse' needs admin_groups, coach_groups "
+                "or teacher_groups (or set create_accounts = false to admit linked accounts only)"
+            )
         return self
 
     @property
