@@ -122,6 +122,9 @@ async def test_first_sign_in_makes_the_account_and_the_next_follows_the_group(
 ) -> None:
     base = base_of(server)
     async with chromium() as browser:
+        login = await (await browser.new_context()).new_page()
+        await login.goto(f"{base}/login")
+        await screenshot(login, "oidc-login")
         page = await through_provider(browser, base, "anna")
         assert page.url == f"{base}/library"
         assert "Anna de Vries" in await page.inner_text(".who")
