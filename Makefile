@@ -24,9 +24,11 @@ $(DEMO_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[server,device]'
 	touch $(DEMO_STAMP)
 
-$(STAMP): pyproject.toml tests/picamera2-requirements.txt | $(PY)
+$(STAMP): pyproject.toml tests/picamera2-requirements.txt tests/oidc_op/package-lock.json | $(PY)
 	$(PY) -m pip install --quiet -e '.[server,device,dev]'
 	$(PY) -m pip install --quiet --no-deps -r tests/picamera2-requirements.txt
+	# The OpenID Provider the sign-in tests run against (oidc-provider, pinned in the lock file).
+	cd tests/oidc_op && npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 venv: $(STAMP)

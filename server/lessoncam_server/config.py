@@ -23,6 +23,7 @@ from pydantic import (
 
 from lessoncam_common.config_errors import ConfigError, describe
 
+from .access.oidc.settings import ProviderSettings, SignInSettings, check_together
 from .coding.schemes import CodingConfig
 
 ENV_PREFIX = "LESSONCAM_"
@@ -453,7 +454,15 @@ class ServerConfig(_Section):
     reflection: ReflectionConfig = ReflectionConfig()
     measures: MeasuresConfig = MeasuresConfig()
     coding: CodingConfig = CodingConfig()
+    # Signing in with the school's accounts (access/oidc/settings.py).
+    oidc: tuple[ProviderSettings, ...] = Field((), max_length=10)
+    sign_in: SignInSettings = SignInSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _sign_in_ways(self) -> ServerConfig:
+        check_together(self.oidc, self.sign_in)
+        return self
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:

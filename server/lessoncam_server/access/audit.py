@@ -26,6 +26,7 @@ ACTIONS = (
     "user_create",
     "user_update",
     "password_reset",
+    "account_link",
     "enrolment_code_create",
     "unit_enrol",
     "unit_update",

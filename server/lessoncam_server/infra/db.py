@@ -540,6 +540,39 @@ def m013_coding(db: Database) -> None:
     )
 
 
+@migrations()
+def m014_oidc(db: Database) -> None:
+    # Signing in with the school's accounts: which provider subject is which account (linked
+    # once: one account per subject, one subject per provider and account), the authorizations
+    # under way (state kept as a hash, consumed once), and per session how it was opened and
+    # its hard end (a provider's session_hours).
+    _run_script(
+        db,
+        """
+        CREATE TABLE oidc_identities (
+            provider TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            linked_at TEXT NOT NULL,
+            last_sign_in_at TEXT,
+            PRIMARY KEY (provider, subject),
+            UNIQUE (provider, user_id)
+        );
+        CREATE TABLE oidc_pending (
+            state_hash TEXT PRIMARY KEY,
+            browser_hash TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            code_verifier TEXT NOT NULL,
+            next_path TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        ALTER TABLE sessions ADD COLUMN expires_at TEXT;
+        ALTER TABLE sessions ADD COLUMN via TEXT
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):
