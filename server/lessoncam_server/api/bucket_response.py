@@ -41,7 +41,7 @@ def _wanted(request: web.Request, etag: str | None) -> tuple[int | None, int | N
     asked = request.headers.get(hdrs.RANGE)
     if asked is None:
         return None
-    if etag is not None and whole_file_instead(asked, request.headers.get(hdrs.IF_RANGE), etag):
+    if whole_file_instead(asked, request.headers.get(hdrs.IF_RANGE), etag or ""):
         return None
     try:
         span = request.http_range
@@ -109,7 +109,7 @@ async def _stream(
         response = web.StreamResponse(status=200, headers=base)
         await response.prepare(request)
         return response
-    first_last = _wanted(request, head.etag if head is not None else None)
+    first_last = _wanted(request, f'"{head.etag}"' if head is not None else None)
     first, last = first_last if first_last is not None else (None, None)
     try:
         opened = await store.open_range(recording_id, name, first, last)
