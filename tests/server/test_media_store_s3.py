@@ -451,3 +451,26 @@ async def test_storage_check_names_orphans_and_missing_objects(
     report = await check(services.db, services.paths, services.stores)
     assert report.orphans["s3"] == [stray]
     assert report.incomplete == {RID: ["poster.v1.jpg"]}
+
+
+def test_storage_commands_on_the_command_line(
+    tmp_path: Path, s3_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lessoncam_server import cli
+
+    bucket = new_bucket(s3_port)
+    settings = s3_settings(f"http://127.0.0.1:{s3_port}", bucket, credentials_file(tmp_path))
+    lines = [f"[storage]\ndata_dir = {json.dumps(str(tmp_path / 'data'))}\n", "[storage.s3]"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+    config = tmp_path / "server.toml"
+    config.write_text("\n".join(lines) + "\n")
+    assert cli.main(["storage", "check", "--config", str(config)]) == 0
+    assert "storage OK" in capsys.readouterr().out
+    observer(s3_port).put_object(
+        Bucket=bucket, Key=f"lessoncam/recordings/{RID}/main.v1.mp4", Body=b"x"
+    )
+    assert cli.main(["storage", "check", "--config", str(config)]) == 1
+    assert f"objects without a lesson in s3: {RID}" in capsys.readouterr().out
+    assert cli.main(["storage", "migrate", "--to", "s3", "--config", str(config)]) == 0
+    assert "0 lesson(s) moved to s3" in capsys.readouterr().out
+    assert cli.main(["storage", "migrate", "--config", str(config)]) == 2

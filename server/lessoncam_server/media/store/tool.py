@@ -37,6 +37,7 @@ async def storage_command(
 ) -> int:
     """Run ``migrate`` (to ``target``) or ``check``; returns the exit status."""
     paths = DataPaths(config.storage.data_dir)
+    paths.create()
     db = open_database(paths.database)
     try:
         async with _opened(config) as stores:
