@@ -41,12 +41,13 @@ class MediaStores:
         return self.get(self.target)
 
     async def health(self) -> tuple[bool, str]:
-        """Whether the target store answers now (cached a few seconds), and why not."""
+        """Whether the stores answer now (the bucket when one is configured, as lessons may be
+        in it whatever the target), cached a few seconds; and why not."""
         now = time.monotonic()
         if self._health is not None and now - self._health[0] < HEALTH_TTL_S:
             return self._health[1], self._health[2]
         try:
-            await self.target_store().probe()
+            await (self.bucket or self.target_store()).probe()
             ok, why = True, ""
         except StoreUnavailable as exc:
             ok, why = False, str(exc)
