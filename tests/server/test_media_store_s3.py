@@ -272,6 +272,8 @@ async def test_a_bucket_that_is_down_makes_the_lesson_wait_then_ready(
     await _until(waiting)
     lesson = await anna.json("GET", f"/api/v1/lessons/{RID}")
     assert lesson["state"] == "assembling"
+    page = await (await anna.request("GET", f"/lessons/{RID}")).text()
+    assert "Waiting for the video store" in page or "Wacht op de videoopslag" in page
     assert (await anna.request("GET", f"/api/v1/lessons/{RID}/poster.jpg")).status == 404
     services.stores._health = None  # the health answer is cached for a few seconds
     health = await (await anna.request("GET", "/healthz")).json()
