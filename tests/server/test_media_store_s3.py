@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 
 from lessoncam_server.config import S3StoreConfig
 from lessoncam_server.lessons import housekeeping
@@ -27,6 +28,7 @@ from lessoncam_server.media.store.s3 import S3Store
 from lessoncam_server.services import Services
 
 from ..faultproxy import Proxy
+from ..mediagen import make_phone_video
 from .helpers import FakeClock, Person, UnitClient
 from .lesson_fixtures import assembled, ready_lesson, record, send_lesson
 from .s3_fixtures import (
@@ -39,6 +41,7 @@ from .s3_fixtures import (
     s3_server,
     s3_settings,
 )
+from .test_browser_upload import browser_headers, lesson_of, packets, upload
 
 pytestmark = pytest.mark.slow
 
@@ -361,9 +364,9 @@ async def test_an_upload_the_bucket_never_finishes_leaves_no_object(
     proxy.down = False
     held = await direct_store.put(RID, "main.v1.mp4", big_file)  # the retry completes it
     assert held.size == big_file.stat().st_size
-    for upload in open_uploads(s3_port, bucket):
+    for pending in open_uploads(s3_port, bucket):
         # The first try's parts: no object; the bucket's lifecycle rule ends them (README).
-        assert upload["Key"].endswith("main.v1.mp4")
+        assert pending["Key"].endswith("main.v1.mp4")
 
 
 async def test_a_slow_link_still_stores_every_byte(
@@ -476,3 +479,24 @@ def test_storage_commands_on_the_command_line(
     assert cli.main(["storage", "migrate", "--to", "s3", "--config", str(config)]) == 0
     assert "0 lesson(s) moved to s3" in capsys.readouterr().out
     assert cli.main(["storage", "migrate", "--config", str(config)]) == 2
+
+
+async def test_a_browser_upload_is_assembled_into_the_bucket(
+    anna: Person,
+    server: TestServer,
+    services: Services,
+    tmp_path: Path,
+    s3_port: int,
+    bucket: str,
+) -> None:
+    phone = make_phone_video(tmp_path / "IMG_0042.MOV", seconds=4)
+    data = phone.read_bytes()
+    metadata = {"filename": "IMG_0042.MOV", "filetype": "video/quicktime"}
+    location = await asyncio.to_thread(upload, server, browser_headers(anna), data, metadata)
+    await assembled(services)
+    lesson = await lesson_of(anna, location)
+    assert lesson["state"] == "ready" and lesson["kind"] == "upload"
+    assert _lesson_keys(s3_port, bucket, lesson["id"])
+    assert _media_files(services, lesson["id"]) == []  # the original went too
+    mp4 = await (await anna.request("GET", lesson["cameras"][0]["video_url"])).read()
+    assert packets(mp4) == packets(data)

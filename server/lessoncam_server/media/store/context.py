@@ -28,9 +28,7 @@ async def media_store_ctx(app: web.Application) -> AsyncIterator[None]:
 
     async with S3Store.connect(s3) as bucket:
         services.stores.bucket = bucket
-        task = asyncio.create_task(
-            sweeper(services.stores, services.db, asyncio.Event()), name="bucket-deletions"
-        )
+        task = asyncio.create_task(sweeper(services.stores, services.db), name="bucket-deletions")
         try:
             yield
         finally:

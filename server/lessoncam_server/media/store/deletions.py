@@ -8,7 +8,6 @@ only when a listing of the lesson's prefix comes back empty.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlite_utils import Database
@@ -50,11 +49,10 @@ async def sweep(stores: MediaStores, db: Database) -> int:
     return left
 
 
-async def sweeper(stores: MediaStores, db: Database, wake: asyncio.Event) -> None:
-    """Run ``sweep`` whenever a deletion is queued, and again with backoff while any fail."""
+async def sweeper(stores: MediaStores, db: Database) -> None:
+    """Run ``sweep`` every few seconds, and with backoff while deletions fail."""
     failures = 0
     while True:
-        wake.clear()
         try:
             left = await sweep(stores, db)
         except Exception:  # the loop must outlive one bad sweep
@@ -62,5 +60,4 @@ async def sweeper(stores: MediaStores, db: Database, wake: asyncio.Event) -> Non
             left = 1
         failures = failures + 1 if left else 0
         delay = retry_delay(failures, stores.retry_max_s) if left else POLL_S
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout=delay)
+        await asyncio.sleep(delay)

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _MISSING = {"NoSuchKey", "404", "NotFound"}
-_PIECE = 256 * 1024
+_PIECE = 1024 * 1024
 PART_SIZE_META = "lessoncam-part-size"
 
 
@@ -166,7 +166,7 @@ class S3Store:
         meta = {"Metadata": {PART_SIZE_META: str(self.part_size)}, **self._sse()}
         if size <= self.part_size:
             data = await asyncio.to_thread(source.read_bytes)
-            digest = (await asyncio.to_thread(part_md5s, source, self.part_size))[0]
+            digest = hashlib.md5(data, usedforsecurity=False).digest()
             answer = await self._call(
                 name,
                 self.client.put_object(
