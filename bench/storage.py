@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loopback import free_port, wait_for
+from loopback import free_port, stop_processes, wait_for
 from playback import PASSWORD, curl, login
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -411,12 +410,7 @@ def main() -> int:
         ok = result["objects_lost"] == 0 and result["bytes_mismatched"] == 0
         return 0 if ok else 1
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 
