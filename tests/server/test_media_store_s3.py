@@ -500,3 +500,14 @@ async def test_a_browser_upload_is_assembled_into_the_bucket(
     assert _media_files(services, lesson["id"]) == []  # the original went too
     mp4 = await (await anna.request("GET", lesson["cameras"][0]["video_url"])).read()
     assert packets(mp4) == packets(data)
+
+
+async def test_a_bucket_that_was_deleted_is_named_as_such(
+    proxy: Proxy, tmp_path: Path, big_file: Path
+) -> None:
+    settings = s3_settings(proxy.url(), "no-such-bucket-here", credentials_file(tmp_path))
+    async with S3Store.connect(S3StoreConfig.model_validate(settings)) as store:
+        with pytest.raises(StoreUnavailable, match="the bucket does not exist"):
+            await store.probe()
+        with pytest.raises(StoreUnavailable, match="NoSuchBucket"):
+            await store.put(RID, "main.v1.mp4", big_file)

@@ -183,8 +183,10 @@ async def delete_lesson(request: web.Request) -> web.StreamResponse:
         200: "Whole file",
         206: "A range",
         304: "Not modified",
+        307: "With [storage.s3] presigned: to the bucket, for at most 60 s",
         404: "No such lesson, camera or not ready",
         416: "Range not satisfiable",
+        503: "The lesson is in the bucket and the bucket cannot be reached (Retry-After)",
     },
 )
 async def video(request: web.Request) -> web.StreamResponse:
