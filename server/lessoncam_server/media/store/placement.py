@@ -4,13 +4,17 @@ data directory once the bucket holds a verified copy."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
+import time
 from pathlib import Path
 
 from ...infra.paths import DataPaths
 from .base import StoreKind
 from .names import MEDIA_NAME
 from .registry import MediaStores
+
+log = logging.getLogger(__name__)
 
 
 async def keep_in_store(
@@ -23,7 +27,15 @@ async def keep_in_store(
     if target.kind == "local":
         return "local"
     folder = paths.recording_dir(recording_id)
-    await asyncio.gather(*(target.put(recording_id, name, folder / name) for name in names))
+    started = time.monotonic()
+    held = await asyncio.gather(*(target.put(recording_id, name, folder / name) for name in names))
+    log.info(
+        "lesson %s in the bucket: %d objects, %d bytes, verified, in %.2f s",
+        recording_id,
+        len(held),
+        sum(h.size for h in held),
+        time.monotonic() - started,
+    )
     return target.kind
 
 
