@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestServer
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from lessoncam_common.config_errors import ConfigError
+from lessoncam_server.app import init_app
 from lessoncam_server.config import parse_config
 from lessoncam_server.infra.paths import DataPaths
 from lessoncam_server.media.store import LocalStore, ObjectMissing, StoreUnavailable
@@ -125,3 +128,22 @@ async def test_the_local_store_reads_ranges_like_the_bucket(tmp_path: Path) -> N
     assert await store.lessons() == {RID}
     await store.delete_lesson(RID)
     assert await store.lessons() == set()
+
+
+async def test_a_credentials_file_others_may_read_stops_the_server_starting(
+    tmp_path: Path, aiohttp_server: Callable[..., Awaitable[TestServer]]
+) -> None:
+    keys = tmp_path / "keys.toml"
+    keys.write_text('access_key_id = "AK"\nsecret_access_key = "SK"\n')
+    keys.chmod(0o640)
+    config = parse_config(
+        {
+            "storage": {
+                "data_dir": str(tmp_path / "data"),
+                "s3": {"bucket": "lessons", "credentials_file": str(keys)},
+            }
+        }
+    )
+    with pytest.raises(ConfigError) as refused:
+        await aiohttp_server(init_app(config))
+    assert "chmod 600" in refused.value.report()

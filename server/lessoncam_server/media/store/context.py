@@ -10,7 +10,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from lessoncam_common.config_errors import ConfigError
+
 from ...services import SERVICES
+from .base import StoreUnavailable
 from .deletions import sweeper
 
 log = logging.getLogger(__name__)
@@ -24,8 +27,13 @@ async def media_store_ctx(app: web.Application) -> AsyncIterator[None]:
     if not s3.bucket:
         yield
         return
-    from .s3 import S3Store  # aiobotocore is imported only by servers that use a bucket
+    from .s3 import S3Store, read_credentials  # only servers with a bucket import aiobotocore
 
+    if s3.credentials_file is not None:
+        try:
+            read_credentials(s3.credentials_file)
+        except (StoreUnavailable, OSError) as exc:  # refuse to start, saying why
+            raise ConfigError("[storage.s3] credentials_file", [str(exc)]) from None
     async with S3Store.connect(s3) as bucket:
         services.stores.bucket = bucket
         task = asyncio.create_task(sweeper(services.stores, services.db), name="bucket-deletions")
