@@ -11,7 +11,7 @@ STAMP := $(VENV)/.test-stamp
 DEMO_DATA ?= var/demo
 
 .PHONY: venv demo test check lint typecheck format bench bench-ingest bench-playback \
-	bench-assembly bench-avsync bench-stop-to-ready bench-web bench-tracking reliability \
+	bench-assembly bench-avsync bench-stop-to-ready bench-web bench-tracking bench-storage reliability \
 	bench-watch-together \
 	messages clean
 
@@ -56,7 +56,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 bench: bench-ingest bench-playback bench-assembly bench-avsync bench-stop-to-ready bench-web \
-	bench-tracking
+	bench-tracking bench-storage bench-watch-together
 
 bench-ingest: $(STAMP)
 	$(PY) bench/ingest.py
@@ -75,6 +75,10 @@ bench-stop-to-ready: $(STAMP)
 
 bench-web: $(STAMP)
 	$(PY) bench/web.py
+
+# Lesson media from an S3-compatible bucket (moto's server) vs the local disk (issue 18).
+bench-storage: $(STAMP)
+	$(PY) bench/storage.py
 
 # Extract the web app's text and merge it into the Dutch catalogue (then translate; see docs/web.md).
 WEB := server/lessoncam_server/web

@@ -47,6 +47,7 @@ from .lessons.housekeeping import housekeeping_ctx
 from .media.assembly import assembler_ctx
 from .media.live_assembly import LiveAssemblies
 from .media.makers import ClipMaker, MediaMaker, UnitLessonMaker, UploadMaker
+from .media.store.context import media_store_ctx
 from .middleware import auth_middleware, forwarded_middleware, headers_middleware
 from .services import SERVICES, Services
 from .uploads import browser
@@ -118,6 +119,7 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
         db.close()
 
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(media_store_ctx)
     operations = support.install(app, API_GROUPS)
     app[OPENAPI_DOC] = openapi.build(operations, TUS_OPERATIONS + browser.TUS_OPERATIONS)
     app.router.add_get(API_PREFIX + "/openapi.json", _openapi)
@@ -144,7 +146,7 @@ def _makers(services: Services, live: LiveAssemblies) -> dict[str, MediaMaker]:
     """How each kind of lesson gets its media."""
     return {
         "unit": UnitLessonMaker(services.db, services.paths, live),
-        "clip": ClipMaker(services.db, services.paths),
+        "clip": ClipMaker(services.db, services.paths, services.stores),
         "upload": UploadMaker(services.paths),
     }
 
@@ -158,4 +160,12 @@ async def _health(request: web.Request) -> web.StreamResponse:
     services.db.execute("SELECT 1").fetchone()
     # For ICT's monitoring: time to make room before uploads have to wait (no figures here,
     # the answer is public).
-    return json_response({"ok": True, "disk_low": disk_space(services.paths.root).low})
+    store_ok, _why = await services.stores.health()
+    return json_response(
+        {
+            "ok": True,
+            "disk_low": disk_space(services.paths.root).low,
+            # Which store new lessons go to and whether it answers (details in the log only).
+            "media_store": {"kind": services.stores.target, "ok": store_ok},
+        }
+    )

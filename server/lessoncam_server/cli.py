@@ -288,6 +288,22 @@ def cmd_enrolment_code(args: argparse.Namespace) -> int:
         db.close()
 
 
+def cmd_storage(args: argparse.Namespace) -> int:
+    from .media.store.tool import storage_command
+
+    if args.action == "migrate" and args.to is None:
+        print("storage migrate needs --to s3 or --to local", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(storage_command(_config(args), args.action, args.to, sys.stdout))
+    except KeyboardInterrupt:
+        print(
+            "stopped: every lesson is whole in one store; run the same command to go on",
+            file=sys.stderr,
+        )
+        return 130
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lessoncam-server", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -341,6 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
     code.add_argument("--admin", default="admin", help="admin account the code is issued by")
     code.add_argument("--teacher", help="username of the teacher the unit is for (optional)")
     code.set_defaults(func=cmd_enrolment_code)
+
+    storage = sub.add_parser(
+        "storage", parents=[common], help="move lesson media between disk and bucket, or check"
+    )
+    storage.add_argument("action", choices=["migrate", "check"])
+    storage.add_argument("--to", choices=["s3", "local"], help="where migrate moves lessons")
+    storage.set_defaults(func=cmd_storage)
     return parser
 
 

@@ -573,6 +573,24 @@ def m014_oidc(db: Database) -> None:
     )
 
 
+@migrations()
+def m015_media_store(db: Database) -> None:
+    """Where each lesson's media lives (the data directory or the bucket), and the bucket
+    deletions still to be confirmed (a deleted lesson's objects, retried until gone)."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE recordings ADD COLUMN media_store TEXT NOT NULL DEFAULT 'local';
+        CREATE TABLE store_deletions (
+            recording_id TEXT PRIMARY KEY,
+            queued_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        )
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):
