@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,15 +33,27 @@ class RehearsalError(Exception):
 
 
 def run(cmd: Sequence[str], log: Path | None = None, timeout: float | None = None) -> int:
-    """Run ``cmd`` (output appended to ``log``, else inherited); its exit status."""
-    if log is None:
-        return subprocess.run(cmd, check=False, timeout=timeout).returncode
-    with log.open("a") as out:
-        out.write(f"$ {' '.join(cmd)}\n")
-        out.flush()
-        return subprocess.run(
-            cmd, stdout=out, stderr=subprocess.STDOUT, check=False, timeout=timeout
-        ).returncode
+    """Run ``cmd`` (output appended to ``log``, else inherited); its exit status.
+
+    It runs in a process group of its own: on a time-out or an interruption the whole group
+    is killed, so no apt or dpkg goes on working in a root whose mounts are being undone.
+    """
+    with contextlib.ExitStack() as stack:
+        out = None
+        if log is not None:
+            out = stack.enter_context(log.open("a"))
+            out.write(f"$ {' '.join(cmd)}\n")
+            out.flush()
+        child = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True
+        )
+        try:
+            return child.wait(timeout=timeout)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            raise
 
 
 def need_host_packages(log: Path) -> list[str]:
@@ -210,11 +223,12 @@ def mounted(
 def chroot_cmd(
     root: Path, cmd: Sequence[str], env: dict[str, str] | None = None, user: str | None = None
 ) -> list[str]:
-    """``cmd`` run inside ``root`` with a clean environment (plus ``env``), as ``user``."""
+    """``cmd`` run inside ``root`` with a clean environment (plus ``env``), as ``user``
+    (``uid:gid``)."""
     base = {"PATH": PATH, "HOME": "/root", "LANG": "C.UTF-8"}
     for name, value in os.environ.items():
         if name.startswith("PIP_"):  # the host's pip settings, as in its pip.conf
             base[name] = value
     words = [f"{k}={v}" for k, v in (base | (env or {})).items()]
-    spec = [f"--userspec={user}:{user}"] if user else []
+    spec = [f"--userspec={user}"] if user else []
     return ["chroot", *spec, str(root), "/usr/bin/env", "-i", *words, *cmd]

@@ -234,7 +234,14 @@ echo "import site; site.addsitedir('{site}')" > "$test_site/lessoncam-unit.pth"
 {TEST_VENV}/bin/pip install --quiet -r /var/tmp/rehearsal-test-requirements.txt \\
   -c /var/tmp/rehearsal-unit-pins.txt
 """
-    return inside(root, ["bash", "-c", script], log, 60) == 0
+    if inside(root, ["bash", "-c", script], log, 60) != 0:
+        return False
+    # The installer's tests run the venv's lessoncam-device: the unit's, through the .pth.
+    wrapper = root / TEST_VENV.lstrip("/") / "bin/lessoncam-device"
+    main = "import sys; from lessoncam_device.cli import main; sys.exit(main())"
+    wrapper.write_text(f'#!/bin/sh\nexec {TEST_VENV}/bin/python -c "{main}" "$@"\n')
+    wrapper.chmod(0o755)
+    return True
 
 
 _OUTCOME = re.compile(r"^(tests/\S+::\S+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b", re.M)
@@ -341,7 +348,7 @@ def lesson(r: Rehearsal, root: Path, seconds: float) -> None:
             "--seconds",
             f"{seconds:g}",
         ]
-        status = inside(root, cmd, log, 30, user="lessoncam", env={"HOME": STATE_DIR})
+        status = inside(root, cmd, log, 30, user=unit_user(root), env={"HOME": STATE_DIR})
         r.facts["lesson_exit_status"] = status
         r.facts["lesson"] = ready_lesson(data, minutes=10)
         r.facts["lesson_uploaded"] = status == 0 and r.facts["lesson"].get("state") == "ready"
@@ -352,6 +359,15 @@ def lesson(r: Rehearsal, root: Path, seconds: float) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def unit_user(root: Path) -> str:
+    """The installer's ``lessoncam`` user as uid:gid (chroot may look names up on the host)."""
+    for line in (root / "etc/passwd").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == "lessoncam":
+            return f"{fields[2]}:{fields[3]}"
+    raise RehearsalError("the installer made no lessoncam user")
 
 
 def wait_for_server(url: str) -> None:
@@ -431,17 +447,17 @@ def main(argv: list[str] | None = None) -> int:
             with r.step("install"):
                 install(r, root)
             if r.facts["install_ok"] or (root / UNIT_VENV.lstrip("/") / "bin/python").exists():
+                # The lesson first: the end-to-end answer, before the long test run.
+                with r.step("lesson"):
+                    lesson(r, root, args.lesson_seconds)
                 with r.step("test_env"):
                     ready = test_env(r, root)
                 if ready:
                     with r.step("device_tests"):
                         device_tests(r, root, args.tests_timeout_min, args.tests)
                 else:
-                    r.facts["device_tests_error"] = (
-                        f"the test environment could not be made: see {r.log('test-env')}"
-                    )
-                with r.step("lesson"):
-                    lesson(r, root, args.lesson_seconds)
+                    log = r.log("test-env")
+                    r.facts["device_tests_error"] = f"the test environment failed: see {log}"
     except RehearsalError as exc:
         r.facts["error"] = str(exc)
         print(f"error: {exc}", file=sys.stderr)

@@ -3,10 +3,12 @@ the chroot's environment, and mounts undone after a failure."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -58,8 +60,8 @@ def test_the_chroot_gets_a_clean_environment_with_the_hosts_pip_settings(
     root = _bench("arm64_root")
     monkeypatch.setenv("PIP_CERT", "/etc/ssl/certs/ca-certificates.crt")
     monkeypatch.setenv("SECRET_TOKEN", "not for the root")
-    cmd = root.chroot_cmd(Path("/r"), ["pip", "list"], env={"HOME": "/var/lib/x"}, user="lessoncam")
-    assert cmd[:4] == ["chroot", "--userspec=lessoncam:lessoncam", "/r", "/usr/bin/env"]
+    cmd = root.chroot_cmd(Path("/r"), ["pip", "list"], env={"HOME": "/var/lib/x"}, user="999:999")
+    assert cmd[:4] == ["chroot", "--userspec=999:999", "/r", "/usr/bin/env"]
     assert cmd[4] == "-i" and cmd[-2:] == ["pip", "list"]
     assert "PIP_CERT=/etc/ssl/certs/ca-certificates.crt" in cmd and "HOME=/var/lib/x" in cmd
     assert not any(word.startswith("SECRET_TOKEN") for word in cmd)
@@ -90,3 +92,26 @@ def test_mounts_are_undone_when_a_step_fails(tmp_path: Path) -> None:
     root_mod.fresh_copy(base, root)
     assert (cache / "a.deb").exists() and (root / "etc").is_dir()
     assert root_mod.mounts_under(root) == []
+
+
+def test_a_timed_out_step_takes_its_grandchildren_with_it(tmp_path: Path) -> None:
+    # As apt-get leaves dpkg running: a child that started a child of its own.
+    root_mod = _bench("arm64_root")
+    log = tmp_path / "step.log"
+    script = f"sleep 600 & echo $! > {tmp_path}/grandchild; wait"
+    with pytest.raises(subprocess.TimeoutExpired):
+        root_mod.run(["bash", "-c", script], log, timeout=2)
+    status = Path(f"/proc/{int((tmp_path / 'grandchild').read_text())}/status")
+
+    def dead() -> bool:  # gone, or dead and waiting for init to reap it
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            return "\nState:\tZ" in status.read_text()
+        return True
+
+    # SIGKILL was sent; a loaded machine may take a moment to run the exit.
+    for _ in range(100):
+        if dead():
+            break
+        time.sleep(0.1)
+    assert dead()
+    assert log.read_text().startswith("$ bash -c")
