@@ -248,33 +248,38 @@ _OUTCOME = re.compile(r"^(tests/\S+::\S+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPA
 
 
 def outcomes(text: str) -> dict[str, Any]:
-    """Counts from ``pytest -v -ra`` output (complete or cut short), and each failure's line."""
-    found = [outcome for _, outcome in _OUTCOME.findall(text)]
+    """Counts from ``pytest -v -ra`` output (complete or cut short), and each failure: its line
+    in the summary (with the reason), or only its id when the run was cut short."""
+    verdicts = _OUTCOME.findall(text)
+    found = [outcome for _, outcome in verdicts]
+    # A test can fail and then error in its teardown: two lines, one test.
+    failed = list(dict.fromkeys(t for t, o in verdicts if o in ("FAILED", "ERROR")))
+    summary = [line for line in text.splitlines() if re.match(r"^(FAILED|ERROR) tests/", line)]
     return {
         "passed": found.count("PASSED"),
-        # A test can fail and then error in its teardown: two lines, one test.
-        "failed": len({t for t, o in _OUTCOME.findall(text) if o in ("FAILED", "ERROR")}),
+        "failed": len(failed),
         "skipped": found.count("SKIPPED"),
-        "failures": [
-            line[:400] for line in text.splitlines() if re.match(r"^(FAILED|ERROR) tests/", line)
-        ],
+        "failures": [line[:400] for line in summary] or failed,
     }
 
 
 def device_tests(r: Rehearsal, root: Path, timeout_min: float, marker: str) -> None:
     log = r.log("device-tests")
     log.unlink(missing_ok=True)
+    r.facts["device_tests_selected"] = f"tests/device -m '{marker}'"
     pytest = f"{TEST_VENV}/bin/python -m pytest -p no:cacheprovider -v"
     cmd = f"cd {CHECKOUT} && {pytest} tests/device -m '{marker}'"
-    status = inside(root, ["bash", "-c", cmd], log, timeout_min)
-    found = outcomes(log.read_text(errors="replace"))
-    r.facts["device_tests_passed"] = found["passed"]
-    r.facts["device_tests_failed"] = found["failed"]
-    r.facts["device_tests_skipped"] = found["skipped"]
-    r.facts["device_tests_selected"] = f"tests/device -m '{marker}'"
+    try:
+        status = inside(root, ["bash", "-c", cmd], log, timeout_min)
+    finally:  # also when interrupted: the verdicts so far are kept
+        found = outcomes(log.read_text(errors="replace"))
+        r.facts["device_tests_passed"] = found["passed"]
+        r.facts["device_tests_failed"] = found["failed"]
+        r.facts["device_tests_skipped"] = found["skipped"]
+        r.facts["device_test_failures"] = found["failures"]
+    r.facts["device_tests_exit_status"] = status
     if status == 124:
         r.facts["device_tests_timed_out"] = True
-    r.facts["device_test_failures"] = found["failures"]
     print(f"   device tests: {found['passed']} passed, {found['failed']} failed", flush=True)
 
 
