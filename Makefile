@@ -13,7 +13,7 @@ DEMO_DATA ?= var/demo
 .PHONY: venv demo test check lint typecheck format bench bench-ingest bench-playback \
 	bench-assembly bench-avsync bench-stop-to-ready bench-web bench-tracking bench-storage reliability \
 	bench-watch-together \
-	messages clean
+	messages pi-rehearsal clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "lessoncam needs Python 3.11 or newer"'
@@ -98,6 +98,11 @@ bench-watch-together: $(STAMP)
 # The reliability and security suite, long form (issue 6); see bench/reliability.py.
 reliability: $(STAMP)
 	$(PY) bench/reliability.py
+
+# The arm64 rehearsal (issue 12), as root: the real installer, the device tests and one
+# lesson in an emulated Debian arm64 root; slow (see docs/pi-rehearsal.md), not part of test.
+pi-rehearsal: $(DEMO_STAMP)
+	$(PY) bench/pi_rehearsal.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
