@@ -111,6 +111,19 @@ def test_a_step_out_of_the_band_is_followed() -> None:
     assert moved is not None and moved <= 15 + round(0.25 * HZ)
 
 
+def test_first_seen_off_centre_inside_the_band_is_not_walking_off() -> None:
+    """Seen for the first time 1.3-2 deg off-centre (inside the band), drifting 0.7 deg as the
+    detector's noise can make it look: she has not moved from where she stood, so the camera
+    stays. (It once measured the move from the picture's centre, and followed.)"""
+    rest = RestPolicy(RestSettings())
+    rest.start(0.0, 0.0)
+    moved = [
+        rest.observe(i / HZ, 1.3 + 0.17 * i)
+        for i in range(5)  # 2.5 deg/s, up to 1.98 deg
+    ]
+    assert not any(moved)
+
+
 def test_the_band_is_a_marker_wide_near_the_camera() -> None:
     rest = RestPolicy()
     rest.start(0.0, 0.0)
