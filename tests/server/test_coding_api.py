@@ -378,3 +378,23 @@ async def test_a_coding_names_the_trajectory_its_lesson_is_in_and_goes_with_the_
     await anna.json("DELETE", L, 204)
     for table in ("codings", "coding_events", "coding_undo"):
         assert services.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,)  # noqa: S608
+
+
+async def test_an_undo_never_collides_with_another_coders_new_event(
+    anna: Person, lesson: str, sign_in: Callable[..., Awaitable[Person]]
+) -> None:
+    """Found in review: with ids used again, anna's undo of a deletion put back an event whose
+    id the coach's new event had taken meanwhile (a 500)."""
+    coach = await coach_on(anna, sign_in)
+    scheme_id = await default_scheme(anna)
+    mine = (await anna.json("POST", f"{L}/codings", 201, json={"scheme_id": scheme_id}))["coding"]
+    theirs = await coach.json("POST", f"{L}/codings", 201, json={"scheme_id": scheme_id})
+    await anna.json("POST", f"{L}/codings/{mine['id']}/events", json={"key": "r", "t": 1})
+    out = await anna.json("POST", f"{L}/codings/{mine['id']}/events", json={"key": "r", "t": 2})
+    last = max(e["id"] for e in out["events"])
+    await anna.json("DELETE", f"{L}/codings/{mine['id']}/events/{last}")
+    path = f"{L}/codings/{theirs['coding']['id']}/events"
+    added = await coach.json("POST", path, json={"key": "r", "t": 3})
+    assert added["events"][0]["id"] != last
+    back = await anna.json("POST", f"{L}/codings/{mine['id']}/undo")
+    assert [e["start_s"] for e in back["events"]] == [1.0, 2.0]
