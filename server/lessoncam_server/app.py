@@ -32,6 +32,7 @@ from .api import (
     trajectory_steps,
     units,
     users,
+    watching,
 )
 from .api.support import API_PREFIX, ApiRoutes, json_response
 from .coaching import reflection_forms
@@ -46,6 +47,7 @@ from .lessons.housekeeping import housekeeping_ctx
 from .media.assembly import assembler_ctx
 from .media.live_assembly import LiveAssemblies
 from .media.makers import ClipMaker, MediaMaker, UnitLessonMaker, UploadMaker
+from .media.store.context import media_store_ctx
 from .middleware import auth_middleware, forwarded_middleware, headers_middleware
 from .services import SERVICES, Services
 from .uploads import browser
@@ -75,6 +77,7 @@ API_GROUPS: list[ApiRoutes] = [
     reflections.routes,
     measures.routes,
     research.routes,
+    watching.routes,
     coding.routes,
 ]
 OPENAPI_DOC = web.AppKey("openapi", dict)
@@ -116,6 +119,7 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
         db.close()
 
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(media_store_ctx)
     operations = support.install(app, API_GROUPS)
     app[OPENAPI_DOC] = openapi.build(operations, TUS_OPERATIONS + browser.TUS_OPERATIONS)
     app.router.add_get(API_PREFIX + "/openapi.json", _openapi)
@@ -132,6 +136,7 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
     )
     browser.setup(app, paths, config, clock)
     setup_web(app, config)
+    watching.setup(app)
     app.cleanup_ctx.append(assembler_ctx(_makers))
     app.cleanup_ctx.append(housekeeping_ctx)
     return app
@@ -141,7 +146,7 @@ def _makers(services: Services, live: LiveAssemblies) -> dict[str, MediaMaker]:
     """How each kind of lesson gets its media."""
     return {
         "unit": UnitLessonMaker(services.db, services.paths, live),
-        "clip": ClipMaker(services.db, services.paths),
+        "clip": ClipMaker(services.db, services.paths, services.stores),
         "upload": UploadMaker(services.paths),
     }
 
@@ -155,4 +160,12 @@ async def _health(request: web.Request) -> web.StreamResponse:
     services.db.execute("SELECT 1").fetchone()
     # For ICT's monitoring: time to make room before uploads have to wait (no figures here,
     # the answer is public).
-    return json_response({"ok": True, "disk_low": disk_space(services.paths.root).low})
+    store_ok, _why = await services.stores.health()
+    return json_response(
+        {
+            "ok": True,
+            "disk_low": disk_space(services.paths.root).low,
+            # Which store new lessons go to and whether it answers (details in the log only).
+            "media_store": {"kind": services.stores.target, "ok": store_ok},
+        }
+    )

@@ -49,6 +49,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = 
     ("GET", f"{L}/reflection", None, (200, 200, 200)),
     ("PUT", f"{L}/reflection", {"answers": {}}, (422, 403, 403)),  # the owner: answers missing
     ("POST", f"{L}/reflection/decline", None, (204, 403, 403)),
+    ("POST", f"{L}/watch-sessions", {"invite": []}, (201, 201, 201)),  # anyone who may view
+    ("GET", f"{L}/watch-sessions", None, (200, 200, 200)),
     ("GET", f"{L}/codings", None, (200, 200, 200)),
     ("POST", f"{L}/codings", {"scheme_id": 1}, (409, 201, 403)),  # the owner codes it already
     ("GET", CD, None, (200, 200, 200)),
@@ -535,3 +537,42 @@ async def test_coding_scheme_permission_matrix(
         lambda name, index: table[name][1][index],
     )
     assert not report, "\n".join(report)
+
+
+async def test_school_sign_in_permission_matrix(
+    admin: Person,
+    unit: UnitClient,
+    sign_in: Callable[..., Awaitable[Person]],
+    new_client: Callable[[], Awaitable[TestClient]],
+    services: Services,
+) -> None:
+    """Only an admin links an account to a school account (issue 17); anyone else is sent to
+    sign in or refused. The sign-in routes name a provider: one not configured is not found."""
+    callers: dict[str, Any] = {
+        "anonymous": await new_client(),
+        "unit": unit,
+        "teacher": await sign_in("teacher"),
+        "coach": await sign_in("coach", "coach"),
+        "admin": admin,
+    }
+    link = {"username": "teacher", "provider": "school", "subject": "s-1"}
+    # (method, path, form, {caller: status}); admin's 422: no provider "school" in this config.
+    calls: list[tuple[str, str, dict[str, str] | None, dict[str, int]]] = [
+        ("POST", "/admin/users/links", link, {"teacher": 403, "coach": 403, "admin": 422}),
+        ("GET", "/login/oidc/school", None, {}),
+        ("GET", "/login/oidc/school/callback?code=c&state=s", None, {}),
+        ("GET", "/logout/oidc/school", None, {}),
+    ]
+    defaults = {"POST": 303, "GET": 404}  # not signed in as a person: to the sign-in page
+    report, cells = [], 0
+    for relationship, caller in callers.items():
+        for method, path, form, statuses in calls:
+            response = await caller.request(method, path, data=form, allow_redirects=False)
+            await response.read()
+            cells += 1
+            want = statuses.get(relationship, defaults[method])
+            if response.status != want:
+                report.append(f"{relationship} {method} {path}: {response.status} != {want}")
+    reliability.add("matrix_cells", cells)
+    assert not report, "\n".join(report)
+    assert services.db.execute("SELECT COUNT(*) FROM oidc_identities").fetchone()[0] == 0

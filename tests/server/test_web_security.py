@@ -58,6 +58,23 @@ UNIT_ROUTES = {
 
 
 @pytest.fixture
+def config_data(tmp_path: Path) -> dict[str, Any]:
+    """With a school sign-in provider (issue 17) whose issuer does not answer, so its routes
+    are in the router and answer (a "cannot be reached" page, a refused callback)."""
+    secret = tmp_path / "oidc-secret"
+    secret.write_text("an oidc client secret\n")
+    provider = {
+        "key": "school",
+        "name": "School",
+        "issuer": "http://127.0.0.1:9/",
+        "client_id": "lessoncam",
+        "client_secret_file": str(secret),
+        "timeout_s": 1,
+    }
+    return {"storage": {"data_dir": str(tmp_path / "data")}, "oidc": [provider]}
+
+
+@pytest.fixture
 async def server(
     config: ServerConfig, clock: FakeClock, aiohttp_server: Callable[..., Awaitable[TestServer]]
 ) -> TestServer:
@@ -143,6 +160,7 @@ async def world(
     lesson = f"/api/v1/lessons/{RID}"
     share = await anna.json("POST", f"{lesson}/shares", 201, json={"username": "bert"})
     comment = await anna.json("POST", f"{lesson}/comments", 201, json={"body": "hm", "start_s": 1})
+    watch = await anna.json("POST", f"{lesson}/watch-sessions", 201, json={"invite": ["bert"]})
     users = await admin.json("GET", "/api/v1/users")
     bert = next(u["id"] for u in users["users"] if u["username"] == "bert")
     trajectory = await anna.json(
@@ -202,6 +220,8 @@ async def world(
         "scheme_id": "1",
         "table": "codebook",
         "username": "bert",
+        "session_id": watch["session"]["id"],
+        "key": "school",  # the [[oidc]] provider's
         # CSRF is refused before any lookup; the snapshot shows nothing changed either way.
         "upload_id": "0123456789abcdef0123456789abcdef",
     }
@@ -270,6 +290,48 @@ async def test_every_state_changing_route_needs_the_csrf_token_and_our_origin(
     assert not report, "\n".join(report)
     # The same callers are still signed in: the refusals were about CSRF, not the session.
     assert (await anna.request("GET", "/api/v1/session")).status == 200
+
+
+@pytest.mark.slow
+async def test_the_watch_together_socket_needs_the_cookie_and_our_origin(
+    admin: Person,
+    unit: UnitClient,
+    sign_in: Callable[..., Awaitable[Person]],
+    services: Services,
+    new_client: Callable[[], Awaitable[TestClient]],
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    """A WebSocket is a GET the CSRF check does not see, and browsers send cookies with
+    cross-site WebSocket requests: the socket checks Origin itself."""
+    anna, values = await world(admin, unit, sign_in, services, clock, tmp_path)
+    path = f"/api/v1/watch-sessions/{values['session_id']}/socket"
+    ours = str(anna.client.make_url("")).rstrip("/")
+    refusals = [
+        (anna.client, {"Origin": EVIL}, 403),
+        (anna.client, {}, 403),
+        (anna.client, {"Origin": "null"}, 403),
+        (admin.client, {"Origin": ours}, 404),  # not invited, no access to the lesson
+    ]
+    anonymous = await new_client()
+    refusals.append((anonymous, {"Origin": ours}, 401))
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+    report = []
+    for client, headers, want in refusals:
+        response = await client.get(path, headers={**upgrade, **headers})
+        if response.status != want:
+            report.append(f"{headers}: {response.status} != {want}")
+    ws = await anna.client.ws_connect(path, headers={"Origin": ours})
+    assert (await ws.receive_json())["type"] == "welcome"
+    await ws.close()
+    reliability.add("csrf_routes_checked", 1)
+    reliability.add("csrf_unprotected", 1 if report else 0)
+    assert not report, "\n".join(report)
 
 
 async def test_a_cookie_alone_cannot_drive_the_units_routes(
@@ -726,3 +788,25 @@ async def test_no_secret_in_a_log_line_a_url_or_the_audit_log(
     assert not leaks, leaks
     reliability.add("header_failures", len(page_problems))
     assert not page_problems, page_problems
+
+
+async def test_the_sign_in_callback_keeps_code_and_state_out_of_the_access_log(
+    new_client: Callable[[], Awaitable[TestClient]],
+    server: TestServer,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The provider sends the authorization code in the callback's query string; the access
+    log line of that request shows ``code=***`` (issue 17)."""
+    caplog.set_level(logging.DEBUG)
+    code, state = "oidc-code-4f1c9a77e2", "oidc-state-8d2e51b0c3"
+    client = await new_client()
+    response = await client.get(f"/login/oidc/school/callback?code={code}&state={state}")
+    assert response.status == 400  # no such sign-in under way
+    assert "Start again" in await response.text() or "Begin opnieuw" in await response.text()
+    formatter = logging.Formatter("%(name)s %(message)s")
+    lines = [formatter.format(record) for record in caplog.records]
+    access = [line for line in lines if line.startswith(ACCESS_LOG + " ")]
+    assert any("/login/oidc/school/callback?code=***&state=***" in line for line in access)
+    audit = [repr(r) for r in services.db.execute("SELECT * FROM audit").fetchall()]
+    assert not [line for line in lines + audit if code in line or state in line]

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from ..infra.errors import Invalid
 from ..lessons import sharing
+from ..lessons.watching.rooms import WATCH_ROOMS
 from ..services import client_address, services_of
 from .lessons import lesson_for
 from .support import ApiRoutes, bad_request, json_response, not_found, read_body
@@ -87,4 +88,6 @@ async def revoke_share(request: web.Request) -> web.StreamResponse:
     )
     if revoked is None:
         raise not_found("share")
+    # Whoever watches it together through this share is disconnected at once.
+    await request.app[WATCH_ROOMS].recheck(row["id"])
     return web.Response(status=204)

@@ -455,6 +455,39 @@ def m011_research(db: Database) -> None:
 
 
 @migrations()
+def m012_watch_together(db: Database) -> None:
+    # Watch-together sessions on a lesson: who started it, whom she invited, and per person
+    # when she first joined, last left and how long she was present (the sessions' state
+    # itself lives in memory: a restart ends them).
+    _run_script(
+        db,
+        """
+        CREATE TABLE watch_sessions (
+            id TEXT PRIMARY KEY,
+            recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+            host_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            ended_at TEXT,
+            end_reason TEXT
+        );
+        CREATE INDEX watch_sessions_recording ON watch_sessions(recording_id);
+        CREATE TABLE watch_participants (
+            session_id TEXT NOT NULL REFERENCES watch_sessions(id) ON DELETE CASCADE,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            invited_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            invited_at TEXT NOT NULL,
+            removed_at TEXT,
+            first_joined_at TEXT,
+            last_left_at TEXT,
+            present_s REAL NOT NULL DEFAULT 0,
+            PRIMARY KEY (session_id, user_id)
+        );
+        CREATE INDEX watch_participants_user ON watch_participants(user_id)
+        """,
+    )
+
+
+@migrations()
 def m013_coding(db: Database) -> None:
     # Interaction coding: scheme versions (the school's from [coding], a coach's from the web
     # app; a version with codings never changes), one coding per coder, lesson and scheme
@@ -504,6 +537,57 @@ def m013_coding(db: Database) -> None:
             before TEXT NOT NULL
         );
         CREATE INDEX coding_undo_coding ON coding_undo(coding_id, id)
+        """,
+    )
+
+
+@migrations()
+def m014_oidc(db: Database) -> None:
+    # Signing in with the school's accounts: which provider subject is which account (linked
+    # once: one account per subject, one subject per provider and account), the authorizations
+    # under way (state kept as a hash, consumed once), and per session how it was opened and
+    # its hard end (a provider's session_hours).
+    _run_script(
+        db,
+        """
+        CREATE TABLE oidc_identities (
+            provider TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            linked_at TEXT NOT NULL,
+            last_sign_in_at TEXT,
+            PRIMARY KEY (provider, subject),
+            UNIQUE (provider, user_id)
+        );
+        CREATE TABLE oidc_pending (
+            state_hash TEXT PRIMARY KEY,
+            browser_hash TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            code_verifier TEXT NOT NULL,
+            next_path TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        ALTER TABLE sessions ADD COLUMN expires_at TEXT;
+        ALTER TABLE sessions ADD COLUMN via TEXT
+        """,
+    )
+
+
+@migrations()
+def m015_media_store(db: Database) -> None:
+    """Where each lesson's media lives (the data directory or the bucket), and the bucket
+    deletions still to be confirmed (a deleted lesson's objects, retried until gone)."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE recordings ADD COLUMN media_store TEXT NOT NULL DEFAULT 'local';
+        CREATE TABLE store_deletions (
+            recording_id TEXT PRIMARY KEY,
+            queued_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        )
         """,
     )
 

@@ -12,6 +12,7 @@ from ..infra.numbers import whole_number
 from ..lessons import clips, deletion
 from ..lessons.library import LibraryFilter, library_page
 from ..services import services_of
+from . import watch_view
 from .lesson_access import page_lesson
 from .memo import rendered
 from .render import form_of, redirect, render, signed_in
@@ -57,7 +58,13 @@ async def library(request: web.Request) -> web.StreamResponse:
     return render(
         request,
         "library.html",
-        {**context, "refresh": busy, "lesson_list": lesson_list, "asked": asked},
+        {
+            **context,
+            "refresh": busy,
+            "lesson_list": lesson_list,
+            "asked": asked,
+            "watch_invitations": watch_view.invitations(request, user),
+        },
     )
 
 

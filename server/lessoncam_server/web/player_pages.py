@@ -12,6 +12,7 @@ from .coding_pages import coding_panel
 from .comment_pages import comment_panel
 from .lesson_access import page_lesson
 from .render import render
+from .watch_view import lesson_watch
 
 routes = web.RouteTableDef()
 
@@ -48,5 +49,6 @@ async def lesson_page(request: web.Request) -> web.StreamResponse:
     }
     if row["state"] == "ready" and main is not None:
         context["comment_panel"] = comment_panel(request, row, acc)
+        context["watch"] = lesson_watch(request, user, row)
         context["coding_panel"] = coding_panel(request, row, acc)
     return render(request, "lesson.html", context)

@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from ..access import directory
 from ..access.permissions import ShareRole
 from ..access.principal import User
 from ..infra.errors import Invalid
 from ..infra.timeutil import to_iso
 from ..lessons import clips, sharing, summary, viewings
+from ..lessons.watching.rooms import WATCH_ROOMS
 from ..services import client_address, services_of
 from ..units import recordings
 from .i18n import t
@@ -36,12 +38,7 @@ def _shares(request: web.Request, recording_id: str) -> list[dict[str, Any]]:
 
 
 def _people(request: web.Request, user: User) -> list[dict[str, str]]:
-    rows = services_of(request).db.execute(
-        "SELECT username, display_name FROM users WHERE disabled = 0 AND id != ? "
-        "ORDER BY display_name",
-        [user.id],
-    )
-    return [{"username": u, "display_name": d} for u, d in rows.fetchall()]
+    return directory.active_people(services_of(request).db, leave_out=user.id)
 
 
 def _page(
@@ -122,4 +119,5 @@ async def revoke(request: web.Request) -> web.StreamResponse:
     user, row, _acc = page_lesson(request, "manage")
     share_id = request.match_info["share_id"]
     sharing.revoke_share(services_of(request), user, row, share_id, address=client_address(request))
+    await request.app[WATCH_ROOMS].recheck(row["id"])  # out of any session at once
     raise redirect(f"/lessons/{row['id']}/sharing", "revoked")

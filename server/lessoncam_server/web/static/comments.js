@@ -84,6 +84,12 @@
     });
   }
 
+  // For watching together (watch.js): a comment was saved here; the others' lists reload.
+  function saved(id) {
+    document.dispatchEvent(new CustomEvent("lessoncam:comment-saved", { detail: { id: parseInt(id, 10) } }));
+  }
+  document.addEventListener("lessoncam:comments-refresh", function () { refresh().catch(function () {}); });
+
   function mark() {
     if (!player()) return;
     var items = [];
@@ -166,7 +172,8 @@
       if (endInput.value !== "") body.end_s = parseFloat(endInput.value);
       var button = document.getElementById("comment-submit");
       button.disabled = true;
-      call("POST", "/comments", body).then(function () {
+      call("POST", "/comments", body).then(function (data) {
+        if (data && data.comment) saved(data.comment.id);
         form.elements.body.value = "";
         form.querySelectorAll('input[name="tags"]').forEach(function (box) { box.checked = false; });
         setEnd(null);
@@ -192,7 +199,7 @@
     } else if (action === "delete") {
       var replies = parseInt(button.dataset.replies || "0", 10);
       if (!window.confirm(message(replies ? "confirm-delete-replies" : "confirm-delete"))) return;
-      call("DELETE", "/comments/" + comment.dataset.id).then(refresh).catch(function (e) { showError(e.message); });
+      call("DELETE", "/comments/" + comment.dataset.id).then(function () { saved(comment.dataset.id); return refresh(); }).catch(function (e) { showError(e.message); });
     } else if (action === "reply") {
       var thread = button.closest("article.thread");
       var slot = thread.querySelector(".reply-slot");
@@ -203,7 +210,7 @@
       replyForm.addEventListener("submit", function (e) {
         e.preventDefault();
         call("POST", "/comments", { body: replyForm.elements.body.value, parent_id: parseInt(thread.dataset.commentId, 10) })
-          .then(function () { showError(""); return refresh(); })
+          .then(function (data) { if (data && data.comment) saved(data.comment.id); showError(""); return refresh(); })
           .catch(function (err) { showError(err.message); });
       });
     } else if (action === "edit") {
@@ -218,7 +225,7 @@
         call("PATCH", "/comments/" + comment.dataset.id, {
           body: editForm.elements.body.value,
           visibility: editForm.elements["private"].checked ? "private" : "shared"
-        }).then(function () { showError(""); return refresh(); })
+        }).then(function () { saved(comment.dataset.id); showError(""); return refresh(); })
           .catch(function (err) { showError(err.message); });
       });
     } else if (action === "cancel") {

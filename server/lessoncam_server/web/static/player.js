@@ -70,6 +70,20 @@
     } else {
       main.pause();
     }
+    announce(main.paused ? "pause" : "play");
+  }
+
+  // The hook for watching together (watch.js): what the person did herself, as
+  // "lessoncam:player-action" events; window.lessoncam.player applies what others did without
+  // announcing it again.
+  function layoutNow() {
+    return { pip: stage.classList.contains("layout-pip"), swapped: stage.classList.contains("swapped") };
+  }
+  function announce(action) {
+    document.dispatchEvent(new CustomEvent("lessoncam:player-action", { detail: {
+      action: action, time: main.currentTime, playing: !main.paused, rate: parseFloat(speed.value) || 1,
+      layout: layoutNow()
+    } }));
   }
 
   main.addEventListener("play", function () {
@@ -135,22 +149,31 @@
   seekbar.addEventListener("change", function () {
     dragging = false;
     seek(parseFloat(seekbar.value));
+    announce("seek");
   });
   speed.addEventListener("change", function () {
     main.playbackRate = parseFloat(speed.value) || 1;
+    announce("speed");
   });
 
   if (swapButton) {
     swapButton.addEventListener("click", function () {
       stage.classList.toggle("swapped");
+      announce("layout");
     });
   }
   if (layoutButton) {
     layoutButton.addEventListener("click", function () {
-      var pip = stage.classList.toggle("layout-pip");
-      stage.classList.toggle("layout-side", !pip);
-      layoutButton.textContent = pip ? root.dataset.labelSide : root.dataset.labelPip;
+      setLayout({ pip: !stage.classList.contains("layout-pip"), swapped: stage.classList.contains("swapped") });
+      announce("layout");
     });
+  }
+  function setLayout(layout) {
+    if (!second) return;
+    stage.classList.toggle("layout-pip", !!layout.pip);
+    stage.classList.toggle("layout-side", !layout.pip);
+    stage.classList.toggle("swapped", !!layout.swapped);
+    layoutButton.textContent = layout.pip ? root.dataset.labelSide : root.dataset.labelPip;
   }
 
   // Thumbnails over the seek bar: one sprite, tiles row by row, one per interval.
@@ -198,9 +221,11 @@
     } else if (event.key === "ArrowLeft") {
       event.preventDefault();
       seek(main.currentTime - 5);
+      announce("seek");
     } else if (event.key === "ArrowRight") {
       event.preventDefault();
       seek(main.currentTime + 5);
+      announce("seek");
     } else if (event.key === "c" || event.key === "C") {
       event.preventDefault();
       document.dispatchEvent(new CustomEvent("lessoncam:comment-here", { detail: { time: main.currentTime } }));
@@ -221,6 +246,7 @@
       mark.style.left = (100 * Math.min(item.time, end) / end) + "%";
       mark.addEventListener("click", function () {
         seek(item.time);
+        announce("mark");
         if (onClick) onClick(item);
       });
       marks.appendChild(mark);
@@ -289,13 +315,32 @@
   window.lessoncamPlayer = {
     main: main,
     second: second,
-    seek: seek,
+    seek: function (t) { seek(t); announce("mark"); },
     setMarks: setMarks,
     clock: clock,
     currentTime: function () { return main.currentTime; },
     duration: total,
     pause: function () { main.pause(); },
     reportPlayback: function () { report(false); }
+  };
+  window.lessoncam = window.lessoncam || {};
+  window.lessoncam.player = {
+    main: main,
+    second: second,
+    // Others' play, pause, seek or speed: applied here, not announced again.
+    apply: function (state) {
+      if (typeof state.rate === "number") {
+        speed.value = String(state.rate);
+        main.playbackRate = state.rate;
+      }
+      if (typeof state.time === "number") seek(state.time);
+      if (state.playing === true && main.paused) main.play().catch(function () {});
+      if (state.playing === false && !main.paused) main.pause();
+    },
+    // A small, temporary change of rate to catch up (or wait), without touching the speed.
+    nudge: function (rate) { main.playbackRate = rate; },
+    setLayout: setLayout,
+    layout: layoutNow
   };
   document.dispatchEvent(new CustomEvent("lessoncam:player-ready"));
   render();
