@@ -11,11 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestServer
 
+from lessoncam_common.config_errors import ConfigError
+from lessoncam_server.access import accounts
+from lessoncam_server.app import init_app
 from lessoncam_server.coding import store
 from lessoncam_server.coding.schemes import DEFAULT_SCHEME
+from lessoncam_server.config import parse_config
 from lessoncam_server.infra.errors import DomainError
-from lessoncam_server.services import Services
+from lessoncam_server.services import SERVICES, Services
 
 from .helpers import FakeClock, Person, UnitClient
 from .lesson_fixtures import ready_lesson
@@ -378,3 +383,47 @@ async def test_a_coding_names_the_trajectory_its_lesson_is_in_and_goes_with_the_
     await anna.json("DELETE", L, 204)
     for table in ("codings", "coding_events", "coding_undo"):
         assert services.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,)  # noqa: S608
+
+
+async def test_an_undo_never_collides_with_another_coders_new_event(
+    anna: Person, lesson: str, sign_in: Callable[..., Awaitable[Person]]
+) -> None:
+    """Found in review: with ids used again, anna's undo of a deletion put back an event whose
+    id the coach's new event had taken meanwhile (a 500)."""
+    coach = await coach_on(anna, sign_in)
+    scheme_id = await default_scheme(anna)
+    mine = (await anna.json("POST", f"{L}/codings", 201, json={"scheme_id": scheme_id}))["coding"]
+    theirs = await coach.json("POST", f"{L}/codings", 201, json={"scheme_id": scheme_id})
+    await anna.json("POST", f"{L}/codings/{mine['id']}/events", json={"key": "r", "t": 1})
+    out = await anna.json("POST", f"{L}/codings/{mine['id']}/events", json={"key": "r", "t": 2})
+    last = max(e["id"] for e in out["events"])
+    await anna.json("DELETE", f"{L}/codings/{mine['id']}/events/{last}")
+    path = f"{L}/codings/{theirs['coding']['id']}/events"
+    added = await coach.json("POST", path, json={"key": "r", "t": 3})
+    assert added["events"][0]["id"] != last
+    back = await anna.json("POST", f"{L}/codings/{mine['id']}/undo")
+    assert [e["start_s"] for e in back["events"]] == [1.0, 2.0]
+
+
+async def test_the_server_refuses_to_start_with_a_used_scheme_changed_in_place(
+    tmp_path: Path, aiohttp_server: Callable[..., Awaitable[TestServer]]
+) -> None:
+    data: dict[str, Any] = {"storage": {"data_dir": str(tmp_path / "data")}}
+    server = await aiohttp_server(init_app(parse_config(data)))
+    db = server.app[SERVICES].db
+    user = accounts.create_user(db, "carla", "correct horse battery", "coach", FakeClock()())
+    db.execute("PRAGMA foreign_keys = OFF")  # a coding needs no real lesson for this
+    db.execute(
+        "INSERT INTO codings (recording_id, coder_id, scheme_id, source, created_at, changed_at)"
+        " VALUES ('01JD0000000000000000000C09', ?, 1, 'keyboard', '2026-11-02', '2026-11-02')",
+        [user["id"]],
+    )
+    db.execute("PRAGMA foreign_keys = ON")
+    await server.close()
+    scheme = DEFAULT_SCHEME.model_dump(mode="json")
+    changed = {**data, "coding": {"schemes": [{**scheme, "en": "Contact"}]}}
+    with pytest.raises(ConfigError) as refused:
+        await aiohttp_server(init_app(parse_config(changed)))
+    assert "[coding]" in refused.value.report() and "version 2" in refused.value.report()
+    bumped = {**data, "coding": {"schemes": [{**scheme, "en": "Contact", "version": 2}]}}
+    await (await aiohttp_server(init_app(parse_config(bumped)))).close()

@@ -465,3 +465,11 @@ def test_any_json_is_a_scheme_or_scheme_invalid(definition: Any) -> None:
         schemes.parse(definition)
     except DomainError as exc:
         assert exc.code == "scheme_invalid"
+
+
+def test_a_boris_live_observation_without_a_media_length_must_fit_the_lesson() -> None:
+    text = tabular.boris_events(S, known_coding(), LESSON, "coder-1").replace("600.000", "NA")
+    assert len(tabular.read_boris(S, text, DURATION)) == len(known_coding())
+    late = text.replace("\t103.000\t", "\t700.000\t")
+    found = tabular.read_boris(S, late, DURATION)
+    refused("time_past_end", events.check_events, S, found, DURATION, 100)

@@ -4,6 +4,7 @@ code, dragging a code on the timeline; then reads the analysis page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from playwright.async_api import Page
 
 from lessoncam_server.coding import codings
 from lessoncam_server.services import Services
+from lessoncam_server.units import recordings
 
 from .browser import chromium, screenshot, sign_in, wait_until
 from .conftest import LESSON_SECONDS
@@ -31,13 +33,24 @@ async def at(page: Page, t: float) -> None:
     await wait_until(page, f"Math.abs(window.lessoncamPlayer.currentTime() - {t}) < 0.05")
 
 
-async def count(page: Page, selector: str) -> Any:
-    return await page.evaluate(f"document.querySelectorAll('{selector}').length")
+async def shared_coding_by_a_coach(
+    services: Services, make_user: Callable[..., dict[str, Any]], lesson_id: str
+) -> None:
+    coach = make_user("carla", "coach")
+    lesson = recordings.get(services.db, lesson_id)
+    assert lesson is not None
+    limits = codings.Limits(LESSON_SECONDS, 100)
+    made = codings.create(services.db, lesson, coach["id"], 1, services.now())
+    codings.code(services.db, made, "t", None, 6, {}, "toggle", limits, services.now())
+    codings.share(services.db, made, True, services.now())
 
 
 @pytest.mark.slow
 async def test_coding_a_lesson_with_the_keyboard(
-    lesson_id: str, server: TestServer, services: Services
+    lesson_id: str,
+    server: TestServer,
+    services: Services,
+    make_user: Callable[..., dict[str, Any]],
 ) -> None:
     base = str(server.make_url("")).rstrip("/")
     async with chromium() as browser:
@@ -115,6 +128,21 @@ async def test_coding_a_lesson_with_the_keyboard(
         moved = next(e for e in stored(services) if e[0] == "initiative_teacher")
         assert abs(moved[1] - (5 + shift)) < 0.5 and len(stored(services)) == 3
         await screenshot(page, "coding")
+
+        # A coach's shared coding of the same lesson, shown above mine to compare; then the
+        # agreement of the two.
+        await shared_coding_by_a_coach(services, make_user, lesson_id)
+        await page.reload()
+        await wait_until(page, "document.querySelectorAll('#coding-list li').length == 2")
+        await page.click("#coding-list li:nth-child(2) .coding-show")
+        await wait_until(
+            page, "document.querySelectorAll('#coding-timeline .timeline-head').length == 2"
+        )
+        await page.click("#coding-compare")
+        await page.wait_for_selector("#kappa")
+        assert "coder-" in await page.inner_text("h1 + p")
+        await page.go_back()
+        await page.wait_for_selector("#coding-list li")
 
         # The analysis page: counts and the share of time of the coding just made.
         await page.click("#coding-list .coding-analysis")

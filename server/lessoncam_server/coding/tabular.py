@@ -213,7 +213,7 @@ def read_boris(scheme: Scheme, text: str, duration_s: float) -> list[Event]:
             continue
         if len(raw) < len(head):
             raise Invalid("import_malformed", f"line {line}: {len(raw)} of {len(head)} columns")
-        if "Media duration (s)" in col:
+        if "Media duration (s)" in col and raw[col["Media duration (s)"]].strip() not in ("", NA):
             check_length(_number(raw[col["Media duration (s)"]], f"line {line}: media duration"),
                          duration_s)  # fmt: skip
         behaviour = known_behaviour(scheme, raw[col["Behavior"]].strip())

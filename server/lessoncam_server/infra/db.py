@@ -492,7 +492,8 @@ def m013_coding(db: Database) -> None:
     # Interaction coding: scheme versions (the school's from [coding], a coach's from the web
     # app; a version with codings never changes), one coding per coder, lesson and scheme
     # version (private until shared), its events (a point has no end_s; an open state has none
-    # yet), and the rows each change replaced, which its undo puts back.
+    # yet), and the rows each change replaced, which its undo puts back (an event's id is never
+    # used again, so an undo cannot collide with another coder's new event).
     _run_script(
         db,
         """
@@ -519,7 +520,7 @@ def m013_coding(db: Database) -> None:
         );
         CREATE INDEX codings_scheme ON codings(scheme_id);
         CREATE TABLE coding_events (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             coding_id INTEGER NOT NULL REFERENCES codings(id) ON DELETE CASCADE,
             behaviour TEXT NOT NULL,
             kind TEXT NOT NULL CHECK (kind IN ('point', 'state')),
