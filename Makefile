@@ -53,7 +53,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 bench: bench-ingest bench-playback bench-assembly bench-avsync bench-stop-to-ready bench-web \
-	bench-tracking
+	bench-tracking bench-storage
 
 bench-ingest: $(STAMP)
 	$(PY) bench/ingest.py
