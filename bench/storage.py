@@ -208,13 +208,7 @@ async def fault_migration(s3_port: int, work: Path, lessons: int, video_mib: int
             def after_lesson(rid: str, objects: int, size: int) -> None:
                 moved.append(rid)
                 if len(moved) == 1:
-                    proxy.down = True  # the bucket refuses connections for a while
-
-                    async def back_up() -> None:
-                        await asyncio.sleep(3)
-                        proxy.down = False
-
-                    asyncio.get_running_loop().create_task(back_up())
+                    proxy.down = True  # the bucket refuses connections until this run ends
 
             for target in ("s3", "local"):
                 moved.clear()
@@ -225,7 +219,7 @@ async def fault_migration(s3_port: int, work: Path, lessons: int, video_mib: int
                     report = await migrate(db, paths, stores, target, on_lesson=after_lesson)
                     if not report.failed:
                         break
-                    await asyncio.sleep(1)
+                    proxy.down = False  # back up: the next run resumes what was left
             faults = {"cuts": proxy.cuts, "refused": proxy.refused, "throttled": proxy.throttled}
             left_in_bucket = await bucket_store.lessons()
     after = _digests(paths, rids)

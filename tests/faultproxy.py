@@ -146,10 +146,12 @@ class Proxy:
         finally:
             self._links.discard(link)
             self._frozen.discard(link)
-            for w in (writer, link.server):
-                if w is None:
-                    continue
+            # Close both sides before waiting on either: cancelled while waiting (the proxy
+            # stopping), a side not yet closed would be left to the garbage collector.
+            writers = [w for w in (writer, link.server) if w is not None]
+            for w in writers:
                 w.close()
+            for w in writers:
                 with contextlib.suppress(ConnectionError, ssl.SSLError):
                     await w.wait_closed()
             self._tasks.discard(task)
