@@ -173,6 +173,10 @@ async def test_teacher_coach_and_colleague_watch_in_step(
         await teacher.click("#watch-end")
         await wait_until(teacher, "window.lessoncam.watch.state().stopped")
         assert await teacher.locator("#watch.watch-stopped").count() == 1
+        # The owner sees who watched together, and how long.
+        await teacher.goto(f"{base}/lessons/{lesson_id}")
+        history = await teacher.inner_text("#watch-history")
+        assert "coach" in history and "colleague" in history
     who = services.db.execute(
         "SELECT COUNT(*) FROM watch_participants WHERE first_joined_at IS NOT NULL"
         " AND present_s > 0"
