@@ -11,9 +11,9 @@ STAMP := $(VENV)/.test-stamp
 DEMO_DATA ?= var/demo
 
 .PHONY: venv demo test check lint typecheck format bench bench-ingest bench-playback \
-	bench-assembly bench-avsync bench-stop-to-ready bench-web bench-tracking reliability \
+	bench-assembly bench-avsync bench-stop-to-ready bench-web bench-tracking bench-storage reliability \
 	bench-watch-together \
-	messages clean
+	messages pi-rehearsal clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "lessoncam needs Python 3.11 or newer"'
@@ -24,9 +24,11 @@ $(DEMO_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e '.[server,device]'
 	touch $(DEMO_STAMP)
 
-$(STAMP): pyproject.toml tests/picamera2-requirements.txt | $(PY)
+$(STAMP): pyproject.toml tests/picamera2-requirements.txt tests/oidc_op/package-lock.json | $(PY)
 	$(PY) -m pip install --quiet -e '.[server,device,dev]'
 	$(PY) -m pip install --quiet --no-deps -r tests/picamera2-requirements.txt
+	# The OpenID Provider the sign-in tests run against (oidc-provider, pinned in the lock file).
+	cd tests/oidc_op && npm ci --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -54,7 +56,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 bench: bench-ingest bench-playback bench-assembly bench-avsync bench-stop-to-ready bench-web \
-	bench-tracking
+	bench-tracking bench-storage bench-watch-together
 
 bench-ingest: $(STAMP)
 	$(PY) bench/ingest.py
@@ -74,6 +76,10 @@ bench-stop-to-ready: $(STAMP)
 bench-web: $(STAMP)
 	$(PY) bench/web.py
 
+# Lesson media from an S3-compatible bucket (moto's server) vs the local disk (issue 18).
+bench-storage: $(STAMP)
+	$(PY) bench/storage.py
+
 # Extract the web app's text and merge it into the Dutch catalogue (then translate; see docs/web.md).
 WEB := server/lessoncam_server/web
 messages: $(STAMP)
@@ -92,6 +98,11 @@ bench-watch-together: $(STAMP)
 # The reliability and security suite, long form (issue 6); see bench/reliability.py.
 reliability: $(STAMP)
 	$(PY) bench/reliability.py
+
+# The arm64 rehearsal (issue 12), as root: the real installer, the device tests and one
+# lesson in an emulated Debian arm64 root; slow (see docs/pi-rehearsal.md), not part of test.
+pi-rehearsal: $(DEMO_STAMP)
+	$(PY) bench/pi_rehearsal.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -173,13 +174,31 @@ def plain_copy(segments: list[SegmentFile], out: Path) -> None:
         os.fsync(dst.fileno())
 
 
-def timed(runs: int, before: Callable[[], None], work: Callable[[], None]) -> list[float]:
+#: CPU seconds (user + system, this process and its children) of every timed run, by label:
+#: on a shared machine they tell more than the wall-clock time.
+CPU: dict[str, list[float]] = {}
+
+
+def _cpu_now() -> float:
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(
+    runs: int, before: Callable[[], None], work: Callable[[], None], label: str = ""
+) -> list[float]:
     out = []
     for _ in range(runs):
         before()
+        cpu = _cpu_now()
         t = time.perf_counter()
         work()
         out.append(time.perf_counter() - t)
+        if label:
+            CPU.setdefault(label, []).append(round(_cpu_now() - cpu, 3))
     return out
 
 
@@ -233,7 +252,8 @@ def main() -> int:
                 sizes[cam] = video.size
 
         print(f"assembling both cameras x{args.runs} ...", flush=True)
-        runs = timed(args.runs, clean, ours)
+        load_before = os.getloadavg()
+        runs = timed(args.runs, clean, ours, "ours")
         median = statistics.median(runs)
         print(f"  {median:.2f} s ({median * per_hour:.1f} s per content hour)", flush=True)
 
@@ -257,11 +277,13 @@ def main() -> int:
                 args.runs,
                 clean,
                 lambda: [ffmpeg_concat(s, out_dir / f"{c}.mp4") for c, s in cameras.items()],
+                "ffmpeg_cli",
             )
             peers["ffmpeg_cli"] = {
                 "version": version,
                 "command": "ffmpeg -f concat -safe 0 -i list -c copy -movflags +faststart, fsync",
                 "runs_seconds": [round(x, 3) for x in ff],
+                "cpu_seconds": CPU["ffmpeg_cli"],
                 "median_seconds": round(statistics.median(ff), 3),
                 "seconds_per_content_hour": round(statistics.median(ff) * per_hour, 2),
             }
@@ -273,11 +295,13 @@ def main() -> int:
                 args.runs,
                 clean,
                 lambda: [pyav_concat(s, out_dir / f"{c}.mp4") for c, s in cameras.items()],
+                "pyav_concat",
             )
             peers["pyav_concat"] = {
                 "version": f"PyAV {av.__version__}, libavformat {libavformat}",
                 "command": "concat demuxer -> mp4 +faststart through PyAV, fsync",
                 "runs_seconds": [round(x, 3) for x in pv],
+                "cpu_seconds": CPU["pyav_concat"],
                 "median_seconds": round(statistics.median(pv), 3),
                 "seconds_per_content_hour": round(statistics.median(pv) * per_hour, 2),
             }
@@ -287,6 +311,7 @@ def main() -> int:
             args.runs,
             clean,
             lambda: [plain_copy(s, out_dir / f"{c}.bin") for c, s in cameras.items()],
+            "copy_floor",
         )
         print(f"  {statistics.median(floor):.2f} s", flush=True)
         clean()
@@ -314,12 +339,21 @@ def main() -> int:
             "previews_seconds": round(statistics.median(preview_runs), 3),
             "previews_what": "make_poster + make_thumbnail_strip (defaults) of the main camera",
             "peers": peers,
-            "ratio_vs_ffmpeg": round(median / peer["median_seconds"], 3) if peer else None,
+            "cpu_seconds": CPU["ours"],
+            # How many times as fast as the peer: 1.0 is as fast, more is faster.
+            "ratio_vs_ffmpeg": round(peer["median_seconds"] / median, 3) if peer else None,
             "ratio_vs": (peer or {}).get("version"),
+            "ratio_what": "the peer's median seconds over ours (at least 1.0: at least as fast)",
+            "cpu_ratio_vs_ffmpeg": (
+                round(statistics.median(peer["cpu_seconds"]) / statistics.median(CPU["ours"]), 3)
+                if peer
+                else None
+            ),
             "ratio_vs_copy_floor": round(median / statistics.median(floor), 3),
             "copy_floor": {
                 "what": "read every segment, write the bytes to one file per camera, fsync",
                 "runs_seconds": [round(x, 3) for x in floor],
+                "cpu_seconds": CPU["copy_floor"],
                 "seconds_per_content_hour": round(statistics.median(floor) * per_hour, 2),
             },
             "setup_seconds": round(setup_s, 1),
@@ -328,6 +362,8 @@ def main() -> int:
                 "python": platform.python_version(),
                 "pyav": av.__version__,
                 "platform": platform.platform(),
+                "load_average_before": [round(x, 2) for x in load_before],
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
             },
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loopback import free_port, wait_for
+from loopback import free_port, stop_processes, wait_for
 
 from lessoncam_server.access import accounts
 from lessoncam_server.infra.db import open_database
@@ -233,12 +232,7 @@ def main() -> int:
         print(json.dumps(result, indent=2))
         return 0
     finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -81,9 +82,12 @@ class LoopbackServer:
 
 
 @contextlib.asynccontextmanager
-async def loopback_server(data_dir: Path) -> AsyncIterator[LoopbackServer]:
-    """The lessoncam server on 127.0.0.1 (a free port), with a teacher and an admin."""
-    config = parse_server_config({"storage": {"data_dir": str(data_dir)}})
+async def loopback_server(
+    data_dir: Path, storage: dict[str, Any] | None = None
+) -> AsyncIterator[LoopbackServer]:
+    """The lessoncam server on 127.0.0.1 (a free port), with a teacher and an admin;
+    ``storage`` adds keys to its ``[storage]`` (a bucket for the media)."""
+    config = parse_server_config({"storage": {"data_dir": str(data_dir), **(storage or {})}})
     app = init_app(config)
     runner = web.AppRunner(app)
     await runner.setup()

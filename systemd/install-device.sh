@@ -7,6 +7,12 @@
 #   --uninstall  remove the service, the virtual environment and device.toml; keep the
 #                recordings, the upload queue and the unit's credentials
 #   --purge      with --uninstall: remove those too, and the lessoncam user
+#   --without-rpi-archive
+#                for a rehearsal on plain Debian arm64 (make pi-rehearsal), where the
+#                Raspberry Pi archive is not reachable: picamera2 from PyPI (its libcamera is
+#                missing, so only the tests' stubs can drive it), numpy and PyAV from PyPI
+#                at Raspberry Pi OS Bookworm's versions, no lgpio, and the service enabled
+#                by its symlink when systemd is not running (a chroot). Not for a real unit.
 #
 # It finds the Pi model, the cameras, the microphones and a motor board on I2C, and writes them
 # into /etc/lessoncam/device.toml, asking only what it cannot detect. A later run keeps that
@@ -34,13 +40,18 @@ sample="$here/device/lessoncam-device.sample.toml"
 min_picamera2=0.3.26
 apt_packages=(python3-venv python3-picamera2 python3-libcamera python3-lgpio python3-numpy
   python3-av python3-smbus i2c-tools alsa-utils ffmpeg)
+# --without-rpi-archive: what Raspberry Pi OS Bookworm's apt gives (python3-numpy, python3-av),
+# taken from PyPI instead; Debian's own python3-av (10.0) is older than any Pi OS has.
+rpi_os_numpy=1.24.2
+rpi_os_av=12.3.0
 
 yes=0
 dry_run=0
 uninstall=0
 purge=0
+without_rpi_archive=0
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 
 for arg in "$@"; do
   case "$arg" in
@@ -48,6 +59,7 @@ for arg in "$@"; do
     --dry-run | -n) dry_run=1 ;;
     --uninstall) uninstall=1 ;;
     --purge) purge=1 ;;
+    --without-rpi-archive) without_rpi_archive=1 ;;
     --help | -h) usage; exit 0 ;;
     *) echo "unknown option $arg" >&2; usage >&2; exit 2 ;;
   esac
@@ -55,6 +67,10 @@ done
 if [ "$purge" = 1 ] && [ "$uninstall" = 0 ]; then
   echo "--purge goes with --uninstall" >&2
   exit 2
+fi
+if [ "$without_rpi_archive" = 1 ]; then
+  # Neither apt's picamera2, libcamera and lgpio, nor the numpy and PyAV it is built against.
+  apt_packages=(python3-venv python3-smbus i2c-tools alsa-utils ffmpeg)
 fi
 if [ "$(id -u)" != 0 ] && [ "$dry_run" = 0 ]; then
   echo "run as root (sudo $0), or look first with --dry-run" >&2
@@ -141,10 +157,21 @@ install_packages() {
   step apt-get install -y -qq "${missing[@]}"
 }
 
+# picamera2's version: apt's, or with --without-rpi-archive the venv's (empty before it exists).
+picamera2_version() {
+  if [ "$without_rpi_archive" = 0 ]; then
+    upstream_version "$(dpkg_version python3-picamera2)"
+  elif [ -x "$root$venv/bin/python" ]; then
+    "$root$venv/bin/python" -c 'from importlib.metadata import version; print(version("picamera2"))' 2>/dev/null || true
+  fi
+}
+
 check_picamera2() {
   local v
-  v=$(upstream_version "$(dpkg_version python3-picamera2)")
-  if [ -z "$v" ]; then
+  v=$(picamera2_version)
+  if [ -z "$v" ] && [ "$without_rpi_archive" = 1 ]; then
+    say "picamera2: from PyPI into $venv (--without-rpi-archive)"
+  elif [ -z "$v" ]; then
     say "picamera2: not installed yet"
   elif version_at_least "$v" "$min_picamera2"; then
     say "picamera2: $v"
@@ -201,7 +228,15 @@ install_python() {
   numpy=$(upstream_version "$(dpkg_version python3-numpy)")
   av=$(upstream_version "$(dpkg_version python3-av)")
   : > "$tmp/constraints.txt"
-  if [ -z "$numpy" ] || [ -z "$av" ]; then
+  : > "$tmp/requirements.txt"
+  : > "$tmp/pypi.txt"
+  if [ "$without_rpi_archive" = 1 ]; then
+    # From PyPI what apt would give: numpy and PyAV at Pi OS's versions, picamera2 without
+    # its dependencies (python-prctl and others are built from C; the tests stub them).
+    numpy=$rpi_os_numpy av=$rpi_os_av
+    printf 'numpy==%s\nav==%s\n' "$numpy" "$av" >> "$tmp/requirements.txt"
+    sed -E 's/[[:space:]]*;.*//' "$here/tests/picamera2-requirements.txt" | grep -v '^#' | sed '/^$/d' > "$tmp/pypi.txt"
+  elif [ -z "$numpy" ] || [ -z "$av" ]; then
     [ "$dry_run" = 1 ] || die "apt's python3-numpy and python3-av are missing: sudo apt install python3-numpy python3-av"
     say "(numpy and PyAV: held to the versions apt installs)"
   fi
@@ -209,21 +244,27 @@ install_python() {
   [ -z "$av" ] || printf 'av==%s\n' "$av" >> "$tmp/constraints.txt"
   # opencv-python-headless 4.12 and later need numpy 2.
   case "$numpy" in 1.*) printf 'opencv-python-headless<4.12\n' >> "$tmp/constraints.txt" ;; esac
-  python3 - "$here/pyproject.toml" > "$tmp/requirements.txt" <<'EOF'
+  # numpy and PyAV come from apt; so does lgpio, which PyPI has only as C source.
+  python3 - "$here/pyproject.toml" "$without_rpi_archive" >> "$tmp/requirements.txt" <<'EOF'
 import re, sys, tomllib
 extras = tomllib.load(open(sys.argv[1], "rb"))["project"]["optional-dependencies"]
+apt = r"(numpy|av|lgpio)\b" if sys.argv[2] == "1" else r"(numpy|av)\b"
 for requirement in extras["device"] + extras["pi"]:
-    if not re.match(r"(numpy|av)\b", requirement):
+    if not re.match(apt, requirement):
         print(requirement)
 EOF
-  [ -z "$numpy" ] || say "keeping apt's numpy $numpy and PyAV $av for picamera2"
+  if [ "$without_rpi_archive" = 1 ]; then
+    say "numpy $numpy and PyAV $av from PyPI, as Raspberry Pi OS Bookworm's apt has them"
+  elif [ -n "$numpy" ]; then
+    say "keeping apt's numpy $numpy and PyAV $av for picamera2"
+  fi
   case "$av" in "" | 1[4-9]* | [2-9][0-9]*) ;; *)
     warn "apt's PyAV $av is older than the 14 lessoncam is tested with (USB webcam lessons use it)" ;;
   esac
   # What was installed from: the package's files and the pins. Unchanged, pip is not run.
   local stamp="$root$venv/.lessoncam-source"
   {
-    cat "$tmp/constraints.txt" "$tmp/requirements.txt"
+    cat "$tmp/constraints.txt" "$tmp/requirements.txt" "$tmp/pypi.txt"
     find "$here/pyproject.toml" "$here/device" -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum
   } | sha256sum | cut -d' ' -f1 > "$tmp/stamp"
   if cmp -s "$tmp/stamp" "$stamp"; then
@@ -232,6 +273,7 @@ EOF
   fi
   step "$pip" install --quiet --no-deps "$here"
   step "$pip" install --quiet -r "$tmp/requirements.txt" -c "$tmp/constraints.txt"
+  [ ! -s "$tmp/pypi.txt" ] || step "$pip" install --quiet --no-deps -r "$tmp/pypi.txt"
   step install -m 0644 "$tmp/stamp" "$stamp"
 }
 
@@ -254,12 +296,30 @@ write_config() {
   step chown "0:$(gid)" "$root$conf"
 }
 
+# In a rehearsal's chroot no systemd runs (and minbase has no systemctl): the unit is enabled
+# by the link `systemctl enable` would make, and nothing is reloaded.
+without_systemd() {
+  [ "$without_rpi_archive" = 1 ] && ! { command -v systemctl >/dev/null && [ -d /run/systemd/system ]; }
+}
+wants="/etc/systemd/system/multi-user.target.wants"
+
 install_service() {
   if differs "$here/systemd/lessoncam-device.service" "$root$unit_file"; then
     step install -m 0644 "$here/systemd/lessoncam-device.service" "$root$unit_file"
-    step systemctl daemon-reload
+    if without_systemd; then
+      say "(no systemd running: nothing to reload)"
+    else
+      step systemctl daemon-reload
+    fi
   fi
-  systemctl is-enabled --quiet "$service" 2>/dev/null || step systemctl enable "$service"
+  if without_systemd; then
+    [ -L "$root$wants/$service" ] || {
+      step install -d -m 0755 "$root$wants"
+      step ln -sfn "$unit_file" "$root$wants/$service"
+    }
+  else
+    systemctl is-enabled --quiet "$service" 2>/dev/null || step systemctl enable "$service"
+  fi
   local copy
   for copy in README.md:README.md device/lessoncam-device.sample.toml:lessoncam-device.sample.toml; do
     if differs "$here/${copy%%:*}" "$root$prefix/${copy#*:}"; then
@@ -282,6 +342,7 @@ do_install() {
   add_user
   make_dirs
   install_python
+  [ "$without_rpi_archive" = 0 ] || [ "$dry_run" = 1 ] || check_picamera2
   write_config
   if [ "$dry_run" = 0 ]; then
     "$root$venv/bin/lessoncam-device" check-config --config "$root$conf"
@@ -301,7 +362,9 @@ do_install() {
 
 do_uninstall() {
   [ "$dry_run" = 0 ] || say "(dry run: nothing is changed)"
-  if [ -e "$root$unit_file" ]; then
+  if [ -e "$root$unit_file" ] && without_systemd; then
+    step rm -f "$root$wants/$service" "$root$unit_file"
+  elif [ -e "$root$unit_file" ]; then
     step systemctl disable --now "$service"
     step rm -f "$root$unit_file"
     step systemctl daemon-reload

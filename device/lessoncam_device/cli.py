@@ -144,16 +144,36 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     daemon = Daemon(config, RealClock(), simulated_sources, creds, use_pins=False)
 
     async def lesson(unit: Daemon) -> None:
-        print(f"simulated unit: recording a {args.seconds:g} s lesson", flush=True)
-        unit.post(Event.SHORT_PRESS)
-        await asyncio.sleep(args.seconds)
-        unit.post(Event.LONG_PRESS)
-        while unit.status.state is not State.IDLE or unit.queue_length() > 0:  # noqa: ASYNC110
-            await asyncio.sleep(0.5)
-        print("simulated unit: lesson recorded and uploaded", flush=True)
+        await simulated_lesson(unit, args.seconds)
 
     asyncio.run(_run_daemon(daemon, lesson))
     return 0
+
+
+#: How long a press may take to start a lesson before the simulation stops waiting (a refused
+#: press leaves the unit idle).
+START_WAIT_S = 300.0
+
+
+async def simulated_lesson(
+    unit: Daemon, seconds: float, start_wait_s: float = START_WAIT_S
+) -> None:
+    """Press, record ``seconds`` of lesson, long-press, wait until it is uploaded.
+
+    The seconds count from when the unit records, not from the press: a slow start (half a
+    minute on an emulated arm64 unit, see docs/pi-rehearsal.md) must not eat the lesson.
+    """
+    print(f"simulated unit: recording a {seconds:g} s lesson", flush=True)
+    loop = asyncio.get_running_loop()
+    unit.post(Event.SHORT_PRESS)
+    give_up = loop.time() + start_wait_s
+    while unit.status.state in (State.IDLE, State.STARTING) and loop.time() < give_up:  # noqa: ASYNC110
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(seconds)
+    unit.post(Event.LONG_PRESS)
+    while unit.status.state is not State.IDLE or unit.queue_length() > 0:  # noqa: ASYNC110
+        await asyncio.sleep(0.5)
+    print("simulated unit: lesson recorded and uploaded", flush=True)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

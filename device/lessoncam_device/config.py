@@ -148,7 +148,7 @@ class TrackingConfig(_Section):
     home_deg: float = Field(0.0, ge=-180, le=180)
     dead_band_deg: float = Field(2.0, ge=0.5, le=20)
     recentre_after_s: float = Field(
-        4.0, ge=0, le=60, description="Stood this long (sway allowed) off-centre: glide to her."
+        8.0, ge=0, le=60, description="Stood this long (sway allowed) off-centre: glide to her."
     )
     recentre_speed_dps: float = Field(
         3.0, ge=0, le=30, description="Speed of that glide; 0 turns lazy re-centring off."

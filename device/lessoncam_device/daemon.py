@@ -22,6 +22,7 @@ from .config import DeviceConfig
 from .controls import Controls
 from .enrolment import Credentials
 from .hardware import lesson_plan
+from .pictures import as_bgr
 from .recorder import (
     LessonRecorder,
     MicrophoneUnavailable,
@@ -427,7 +428,7 @@ class Daemon:
         if recorder is None:
             return None
         image = await asyncio.to_thread(recorder.latest_frame)
-        return None if image is None else await asyncio.to_thread(jpeg_snapshot, image)
+        return None if image is None else await asyncio.to_thread(jpeg_snapshot, as_bgr(image))
 
     # --- button and light -----------------------------------------------------------------
 

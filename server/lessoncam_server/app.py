@@ -15,6 +15,7 @@ from .api import (
     admin,
     claims,
     clips,
+    coding,
     comments,
     lessons,
     measures,
@@ -35,6 +36,7 @@ from .api import (
 )
 from .api.support import API_PREFIX, ApiRoutes, json_response
 from .coaching import reflection_forms
+from .coding import store as coding_schemes
 from .config import ServerConfig
 from .infra.db import open_database
 from .infra.disk_space import disk_space
@@ -45,6 +47,7 @@ from .lessons.housekeeping import housekeeping_ctx
 from .media.assembly import assembler_ctx
 from .media.live_assembly import LiveAssemblies
 from .media.makers import ClipMaker, MediaMaker, UnitLessonMaker, UploadMaker
+from .media.store.context import media_store_ctx
 from .middleware import auth_middleware, forwarded_middleware, headers_middleware
 from .services import SERVICES, Services
 from .uploads import browser
@@ -75,6 +78,7 @@ API_GROUPS: list[ApiRoutes] = [
     measures.routes,
     research.routes,
     watching.routes,
+    coding.routes,
 ]
 OPENAPI_DOC = web.AppKey("openapi", dict)
 
@@ -102,6 +106,12 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
         except DomainError as exc:
             db.close()
             raise ConfigError("[reflection]", [exc.message]) from None
+        try:
+            # The same for a coding scheme changed in place after codings were made with it.
+            coding_schemes.sync_all(db, config.coding, clock())
+        except DomainError as exc:
+            db.close()
+            raise ConfigError("[coding]", [exc.message]) from None
         app[SERVICES] = Services.build(config, db, clock)
         yield
         with contextlib.suppress(Exception):
@@ -109,6 +119,7 @@ def init_app(config: ServerConfig, *, clock: Clock = utc_now) -> web.Application
         db.close()
 
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(media_store_ctx)
     operations = support.install(app, API_GROUPS)
     app[OPENAPI_DOC] = openapi.build(operations, TUS_OPERATIONS + browser.TUS_OPERATIONS)
     app.router.add_get(API_PREFIX + "/openapi.json", _openapi)
@@ -135,7 +146,7 @@ def _makers(services: Services, live: LiveAssemblies) -> dict[str, MediaMaker]:
     """How each kind of lesson gets its media."""
     return {
         "unit": UnitLessonMaker(services.db, services.paths, live),
-        "clip": ClipMaker(services.db, services.paths),
+        "clip": ClipMaker(services.db, services.paths, services.stores),
         "upload": UploadMaker(services.paths),
     }
 
@@ -149,4 +160,12 @@ async def _health(request: web.Request) -> web.StreamResponse:
     services.db.execute("SELECT 1").fetchone()
     # For ICT's monitoring: time to make room before uploads have to wait (no figures here,
     # the answer is public).
-    return json_response({"ok": True, "disk_low": disk_space(services.paths.root).low})
+    store_ok, _why = await services.stores.health()
+    return json_response(
+        {
+            "ok": True,
+            "disk_low": disk_space(services.paths.root).low,
+            # Which store new lessons go to and whether it answers (details in the log only).
+            "media_store": {"kind": services.stores.target, "ok": store_ok},
+        }
+    )

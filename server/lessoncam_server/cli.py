@@ -18,11 +18,14 @@ from lessoncam_common.config_errors import ConfigError
 
 from . import __version__
 from .access import accounts, administration
+from .access.oidc import check as oidc_check
+from .access.oidc.linking import link_account
 from .config import ServerConfig, load_config
 from .infra.db import open_database
 from .infra.errors import DomainError
 from .infra.paths import DataPaths
 from .infra.timeutil import to_iso, utc_now
+from .middleware import ACCESS_LOG
 from .services import Services
 from .units import fleet
 
@@ -52,6 +55,16 @@ def _database(config: ServerConfig):  # type: ignore[no-untyped-def]
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _config(args)
+    # The [[oidc]] entries: secrets readable, and (asked) the providers' discovery documents.
+    lines = [line for provider in config.oidc for line in oidc_check.describe(provider)]
+    ok = not any(line.startswith("error:") for line in lines)
+    if ok and args.fetch_discovery:
+        found, ok = asyncio.run(oidc_check.fetch(config.oidc))
+        lines += found
+    for line in lines:
+        print(line, file=sys.stdout if not line.startswith("error:") else sys.stderr)
+    if not ok:
+        return 2
     print(
         f"config OK; data directory {config.storage.data_dir}, "
         f"listening on {config.http.host}:{config.http.port}"
@@ -103,7 +116,7 @@ def _serve(
             host=config.http.host,
             port=config.http.port,
             print=announce,
-            access_log=logging.getLogger("lessoncam_server.access"),
+            access_log=logging.getLogger(ACCESS_LOG),
         )
     except ConfigError as exc:  # found at start-up, against the database (a reflection form)
         print(exc.report(), file=sys.stderr)
@@ -226,6 +239,11 @@ def cmd_user(args: argparse.Namespace) -> int:
                 services, None, str(row["id"]), {"disabled": args.action == "disable"}, address=None
             )
             print(f"{args.username} {args.action}d")
+        elif args.action == "link":
+            if not args.provider or not args.subject:
+                raise SystemExit("user link: give --provider KEY and --subject SUB")
+            link_account(services, None, args.username, args.provider, args.subject, address=None)
+            print(f"{args.username} now signs in through {args.provider} as {args.subject}")
         elif args.action == "reset-password":
             given = _password(args)
             _, password = administration.reset_password(
@@ -270,6 +288,22 @@ def cmd_enrolment_code(args: argparse.Namespace) -> int:
         db.close()
 
 
+def cmd_storage(args: argparse.Namespace) -> int:
+    from .media.store.tool import storage_command
+
+    if args.action == "migrate" and args.to is None:
+        print("storage migrate needs --to s3 or --to local", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(storage_command(_config(args), args.action, args.to, sys.stdout))
+    except KeyboardInterrupt:
+        print(
+            "stopped: every lesson is whole in one store; run the same command to go on",
+            file=sys.stderr,
+        )
+        return 130
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lessoncam-server", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -293,10 +327,17 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check-config", parents=[common], help="validate the configuration and exit"
     )
+    check.add_argument(
+        "--fetch-discovery",
+        action="store_true",
+        help="also fetch each [[oidc]] provider's discovery document and keys",
+    )
     check.set_defaults(func=cmd_check_config)
 
     user = sub.add_parser("user", parents=[common], help="manage accounts")
-    user.add_argument("action", choices=["list", "add", "disable", "enable", "reset-password"])
+    user.add_argument(
+        "action", choices=["list", "add", "disable", "enable", "reset-password", "link"]
+    )
     user.add_argument("username", nargs="?")
     user.add_argument("--role", choices=list(accounts.ROLES), default="teacher")
     user.add_argument("--display-name")
@@ -305,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from standard input instead of generating one",
     )
+    user.add_argument("--provider", help="link: the [[oidc]] key")
+    user.add_argument("--subject", help="link: the person's sub (or oid) at that provider")
     user.set_defaults(func=cmd_user)
 
     code = sub.add_parser(
@@ -314,6 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
     code.add_argument("--admin", default="admin", help="admin account the code is issued by")
     code.add_argument("--teacher", help="username of the teacher the unit is for (optional)")
     code.set_defaults(func=cmd_enrolment_code)
+
+    storage = sub.add_parser(
+        "storage", parents=[common], help="move lesson media between disk and bucket, or check"
+    )
+    storage.add_argument("action", choices=["migrate", "check"])
+    storage.add_argument("--to", choices=["s3", "local"], help="where migrate moves lessons")
+    storage.set_defaults(func=cmd_storage)
     return parser
 
 

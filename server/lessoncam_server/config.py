@@ -23,6 +23,9 @@ from pydantic import (
 
 from lessoncam_common.config_errors import ConfigError, describe
 
+from .access.oidc.settings import ProviderSettings, SignInSettings, check_together
+from .coding.schemes import CodingConfig
+
 ENV_PREFIX = "LESSONCAM_"
 
 
@@ -42,8 +45,54 @@ class HttpConfig(_Section):
     max_request_kib: int = Field(1024, ge=16, le=65536, description="Largest JSON body.")
 
 
+class S3StoreConfig(_Section):
+    """``[storage.s3]``: an S3-compatible bucket for lesson media (MinIO, Ceph RGW, a cloud)."""
+
+    endpoint: str = Field(
+        "", description="The bucket service's URL (https://s3.example.org); empty: AWS by region."
+    )
+    region: str = Field("us-east-1", description="The region the bucket lives in.")
+    bucket: str = Field("", description="The bucket's name (it must exist; nothing in it public).")
+    prefix: str = Field(
+        "lessoncam/", pattern=r"^([A-Za-z0-9._-]+/)*$", description="Key prefix, ending in '/'."
+    )
+    path_style: bool = Field(
+        False, description="Path-style addressing (MinIO, Ceph RGW without wildcard DNS)."
+    )
+    credentials_file: Path | None = Field(
+        None,
+        description="TOML file with access_key_id and secret_access_key (mode 0600); "
+        "unset: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the environment.",
+    )
+    sse: Literal["none", "AES256", "aws:kms"] = Field(
+        "none", description="Server-side encryption asked for on every object."
+    )
+    sse_kms_key_id: str = Field("", description="The KMS key for sse = 'aws:kms' (optional).")
+    ca_file: Path | None = Field(None, description="CA bundle for a server with a private CA.")
+    presigned: bool = Field(
+        False, description="Answer a permitted play request with a redirect to a presigned URL."
+    )
+    presigned_seconds: int = Field(60, ge=5, le=60, description="A presigned URL's lifetime.")
+    part_size_mib: int = Field(16, ge=5, le=1024, description="Multipart upload part size.")
+    parallel_parts: int = Field(4, ge=1, le=16, description="Parts uploaded at once.")
+    timeout_s: float = Field(30.0, gt=0, le=600, description="Connect and read timeout.")
+    retry_max_s: float = Field(
+        300.0, ge=1, le=3600, description="Longest wait between tries when the bucket fails."
+    )
+
+
 class StorageConfig(_Section):
     data_dir: Path = Field(Path("/var/lib/lessoncam"), description="Database and media live here.")
+    media: Literal["local", "s3"] = Field(
+        "local", description="Where new lessons' media go: the data directory or [storage.s3]."
+    )
+    s3: S3StoreConfig = S3StoreConfig()
+
+    @model_validator(mode="after")
+    def _bucket_named(self) -> StorageConfig:
+        if self.media == "s3" and not self.s3.bucket:
+            raise ValueError("media = 's3' needs [storage.s3] bucket")
+        return self
 
 
 class SecurityConfig(_Section):
@@ -450,7 +499,16 @@ class ServerConfig(_Section):
     unit_claims: UnitClaimsConfig = UnitClaimsConfig()
     reflection: ReflectionConfig = ReflectionConfig()
     measures: MeasuresConfig = MeasuresConfig()
+    coding: CodingConfig = CodingConfig()
+    # Signing in with the school's accounts (access/oidc/settings.py).
+    oidc: tuple[ProviderSettings, ...] = Field((), max_length=10)
+    sign_in: SignInSettings = SignInSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _sign_in_ways(self) -> ServerConfig:
+        check_together(self.oidc, self.sign_in)
+        return self
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:

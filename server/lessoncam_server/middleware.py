@@ -14,6 +14,9 @@ from .access.sessions import COOKIE_NAME, same_secret
 from .services import services_of
 from .units.fleet import unit_for_token
 
+#: The HTTP access log's logger: its own name, not a module's, so that its level is set apart
+#: from the ``access/`` package's (sign-in, sessions) log lines.
+ACCESS_LOG = "lessoncam_server.http"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Signing in again while signed in must work without the old session's token (and rotates it);
 # a cross-site sign-in is still stopped by the Origin check and the JSON content type.

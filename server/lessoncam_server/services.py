@@ -16,6 +16,7 @@ from .access.throttle import LoginThrottle
 from .config import ServerConfig
 from .infra.paths import DataPaths
 from .infra.timeutil import Clock
+from .media.store import LocalStore, MediaStores
 
 
 class Assembly(Protocol):
@@ -42,15 +43,18 @@ class Services:
     clock: Clock
     sessions: SessionStore
     throttle: LoginThrottle
+    #: Where lesson media live (the bucket is added by ``media/store/context.py``).
+    stores: MediaStores
     assembler: Assembly | None = field(default=None)
 
     @classmethod
     def build(cls, config: ServerConfig, db: Database, clock: Clock) -> Services:
         sec = config.security
+        paths = DataPaths(config.storage.data_dir)
         return cls(
             config=config,
             db=db,
-            paths=DataPaths(config.storage.data_dir),
+            paths=paths,
             clock=clock,
             sessions=SessionStore(
                 db,
@@ -63,6 +67,11 @@ class Services:
                 sec.login_max_failures_per_account,
                 sec.login_max_failures_per_address,
                 timedelta(minutes=sec.login_window_minutes),
+            ),
+            stores=MediaStores(
+                LocalStore(paths),
+                target=config.storage.media,
+                retry_max_s=config.storage.s3.retry_max_s,
             ),
         )
 

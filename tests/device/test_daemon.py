@@ -5,92 +5,40 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import av
 import pytest
-from aiohttp.test_utils import TestServer
 from gpiozero.pins.mock import MockFactory
 
-from lessoncam_device.config import DeviceConfig, parse_config
+from lessoncam_device.config import parse_config
 from lessoncam_device.daemon import Daemon
 from lessoncam_device.enrolment import Credentials
 from lessoncam_device.hardware import sources_for
 from lessoncam_device.recorder import (
-    AudioSettings,
     Recorder,
-    RecorderOptions,
     read_record,
     recording_dir,
 )
 from lessoncam_device.sim.clock import SteppedClock, VirtualClock
-from lessoncam_device.sim.sources import simulated_sources
 from lessoncam_device.states import BUTTON_DEAD, Event, State, led_pattern
 from lessoncam_device.uploader.queue import UploadQueue
 from lessoncam_server.services import Services
 
-from ..server.helpers import Person, UnitClient
-
-FAST = RecorderOptions(
-    mode="pull", x264_preset="ultrafast", encoder_threads=1, audio=AudioSettings(coder="fast")
+from ..server.helpers import Person
+from .daemon_helpers import (
+    credentials,
+    ready_lesson,
+    record_for,
+    running,
+    simulated_daemon,
+    tap,
+    unit_config,
+    until,
 )
 
-
-def unit_config(state_dir: Path, **extra: Any) -> DeviceConfig:
-    small = {"width": 320, "height": 240, "fps": 15}
-    return parse_config(
-        {
-            "unit": {"state_dir": str(state_dir)},
-            "cameras": {"main": small, "pupils": small},
-            "recording": {"storage_reserve_mib": 64, **extra},
-            "controls": {"long_press_s": 0.5},
-            "uploads": {"heartbeat_s": 5},
-        }
-    )
-
-
-async def until(predicate: Callable[[], bool], clock: SteppedClock | None = None) -> None:
-    """Wait (real time) for ``predicate``; with ``clock``, lesson time moves 0.1 s per look."""
-    async with asyncio.timeout(60):
-        while not predicate():
-            if clock is not None:
-                clock.advance(0.1)
-            await asyncio.sleep(0.01)
-
-
-async def tap(pin: Any) -> None:
-    """A finger's tap on a mock button pin: down a tenth of a second (longer than bounce)."""
-    pin.drive_low()
-    await asyncio.sleep(0.1)
-    pin.drive_high()
-
-
-async def record_for(daemon: Daemon, clock: SteppedClock, seconds: float) -> None:
-    """Let ``seconds`` of lesson pass, the encoders keeping up (so nothing races ahead)."""
-    for _ in range(round(seconds / 0.5)):
-        clock.advance(0.5)
-        await asyncio.sleep(0)
-        if isinstance(daemon.recorder, Recorder):
-            await daemon.recorder.sync()
-
-
-async def ready_lesson(person: Person, recording_id: str) -> dict[str, Any]:
-    """The lesson as its owner sees it, once the server has assembled it."""
-    async with asyncio.timeout(60):
-        while True:
-            response = await person.request("GET", f"/api/v1/lessons/{recording_id}")
-            lesson: dict[str, Any] = await response.json()
-            if response.status == 200 and lesson["state"] == "ready":
-                return lesson
-            assert response.status in (200, 404), lesson  # 404 until the unit registered it
-            await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-def credentials(server: TestServer, unit: UnitClient) -> Credentials:
-    return Credentials(str(server.make_url("/")).rstrip("/"), unit.unit_id, unit.token)
+__all__ = ["credentials"]  # the fixture, for pytest
 
 
 @pytest.mark.slow
@@ -101,17 +49,8 @@ async def test_button_to_ready_lesson(
     assembled video lasts as long as the lesson (within one frame) and the main one has sound."""
     clock = SteppedClock()
     pins = MockFactory()
-    daemon = Daemon(
-        unit_config(tmp_path / "unit"),
-        clock,
-        simulated_sources,
-        credentials,
-        recorder_options=FAST,
-        pin_factory=pins,
-    )
-    task = asyncio.create_task(daemon.run())
-    try:
-        await asyncio.wait_for(daemon.ready.wait(), 30)
+    daemon = simulated_daemon(unit_config(tmp_path / "unit"), clock, credentials, pins)
+    async with running(daemon):
         button = pins.pin(17)
         await tap(button)  # starts the lesson
         await until(lambda: daemon.status.state is State.RECORDING)
@@ -140,10 +79,6 @@ async def test_button_to_ready_lesson(
         # Heartbeats carried the unit's state and a picture to aim the camera by.
         state, snapshot_at = services.db.execute("SELECT state, snapshot_at FROM units").fetchone()
         assert state in ("idle", "recording") and snapshot_at is not None
-    finally:
-        daemon.stop()
-        await asyncio.wait_for(task, 30)
-        pins.reset()
 
 
 async def media_tracks(person: Person, url: str, path: Path) -> dict[str, float]:
@@ -160,19 +95,13 @@ async def media_tracks(person: Person, url: str, path: Path) -> dict[str, float]
 
 
 async def test_refuses_to_start_below_the_storage_reserve(tmp_path: Path) -> None:
-    clock = VirtualClock()
     config = unit_config(tmp_path / "unit", storage_reserve_mib=1024 * 1024 * 1024)
-    daemon = Daemon(config, clock, simulated_sources, None, recorder_options=FAST, use_pins=False)
-    task = asyncio.create_task(daemon.run())
-    try:
-        await asyncio.wait_for(daemon.ready.wait(), 30)
+    daemon = simulated_daemon(config, VirtualClock())
+    async with running(daemon):
         daemon.post(Event.SHORT_PRESS)
         await until(lambda: daemon.status.state is State.ERROR)
         assert "storage" in (daemon.status.reason or "")
         assert daemon.recorder is None
-    finally:
-        daemon.stop()
-        await asyncio.wait_for(task, 30)
 
 
 async def test_a_missing_camera_stops_the_lesson_and_says_why(tmp_path: Path) -> None:
@@ -186,9 +115,7 @@ async def test_a_missing_camera_stops_the_lesson_and_says_why(tmp_path: Path) ->
     )
     clock = SteppedClock()
     daemon = Daemon(config, clock, sources_for, None, use_pins=False)
-    task = asyncio.create_task(daemon.run())
-    try:
-        await asyncio.wait_for(daemon.ready.wait(), 30)
+    async with running(daemon) as task:
         daemon.post(Event.SHORT_PRESS)
         await until(lambda: daemon.status.state is State.ERROR, clock)
         assert "camera failed" in (daemon.status.reason or "")
@@ -200,31 +127,18 @@ async def test_a_missing_camera_stops_the_lesson_and_says_why(tmp_path: Path) ->
         daemon.post(Event.SHORT_PRESS)
         await until(lambda: len(daemon.finished_recordings) == 2, clock)
         assert not task.done()
-    finally:
-        daemon.stop()
-        await asyncio.wait_for(task, 30)
 
 
 async def lesson_without_server(state_dir: Path, seconds: float) -> Daemon:
     """Start the daemon (no server), record ``seconds`` of lesson if any, then stop it as
     systemd does; returns the stopped daemon."""
     clock = SteppedClock()
-    daemon = Daemon(
-        unit_config(state_dir),
-        clock,
-        simulated_sources,
-        None,
-        recorder_options=FAST,
-        use_pins=False,
-    )
-    task = asyncio.create_task(daemon.run())
-    await asyncio.wait_for(daemon.ready.wait(), 30)
-    if seconds:
-        daemon.post(Event.SHORT_PRESS)
-        await until(lambda: daemon.status.state is State.RECORDING)
-        await record_for(daemon, clock, seconds)
-    daemon.stop()
-    await asyncio.wait_for(task, 60)
+    daemon = simulated_daemon(unit_config(state_dir), clock)
+    async with running(daemon, stop_within_s=60):
+        if seconds:
+            daemon.post(Event.SHORT_PRESS)
+            await until(lambda: daemon.status.state is State.RECORDING)
+            await record_for(daemon, clock, seconds)
     return daemon
 
 
@@ -275,44 +189,27 @@ async def test_a_power_cut_mid_lesson_loses_at_most_2_s(
     """The disk as a power cut leaves it, then a fresh daemon: the lesson arrives, interrupted."""
     clock = SteppedClock()
     live = tmp_path / "live"
-    daemon = Daemon(
-        unit_config(live), clock, simulated_sources, None, recorder_options=FAST, use_pins=False
-    )
-    task = asyncio.create_task(daemon.run())
-    await asyncio.wait_for(daemon.ready.wait(), 30)
-    daemon.post(Event.SHORT_PRESS)
-    await until(lambda: daemon.status.state is State.RECORDING)
-    recorder = daemon.recorder
-    assert recorder is not None
-    recording_id = recorder.plan.recording_id
-    for _ in range(16):
-        clock.advance(1.0)
-        await asyncio.sleep(0.01)
-    await until(lambda: recorder.stats().cameras["main"].seconds >= 15.5)
-    recorded_s = recorder.stats().cameras["main"].seconds
-    disk = tmp_path / "disk"
-    shutil.copytree(live, disk)  # what the power cut leaves (fsync'd at least every second)
-    daemon.stop()
-    await asyncio.wait_for(task, 60)
+    daemon = simulated_daemon(unit_config(live), clock)
+    async with running(daemon, stop_within_s=60):
+        daemon.post(Event.SHORT_PRESS)
+        await until(lambda: daemon.status.state is State.RECORDING)
+        recorder = daemon.recorder
+        assert recorder is not None
+        recording_id = recorder.plan.recording_id
+        for _ in range(16):
+            clock.advance(1.0)
+            await asyncio.sleep(0.01)
+        await until(lambda: recorder.stats().cameras["main"].seconds >= 15.5)
+        recorded_s = recorder.stats().cameras["main"].seconds
+        disk = tmp_path / "disk"
+        shutil.copytree(live, disk)  # what the power cut leaves (fsync'd at least every second)
 
-    restarted = Daemon(
-        unit_config(disk),
-        VirtualClock(),
-        simulated_sources,
-        credentials,
-        recorder_options=FAST,
-        use_pins=False,
-    )
-    task = asyncio.create_task(restarted.run())
-    try:
-        await asyncio.wait_for(restarted.ready.wait(), 60)
+    restarted = simulated_daemon(unit_config(disk), VirtualClock(), credentials)
+    async with running(restarted, ready_within_s=60):
         lesson = await ready_lesson(anna, recording_id)
         assert lesson["interrupted"]
         assert lesson["duration_s"] >= recorded_s - 2.0
         assert restarted.queue_length() == 0
-    finally:
-        restarted.stop()
-        await asyncio.wait_for(task, 30)
 
 
 class DeadButtonPins(MockFactory):
@@ -327,19 +224,9 @@ class DeadButtonPins(MockFactory):
 
 async def test_a_dead_button_is_an_attention_state_not_a_ready_unit(tmp_path: Path) -> None:
     """Defect 2 of issue 12: the unit must not look ready when a press would do nothing."""
-    pins = DeadButtonPins()
     clock = SteppedClock()
-    daemon = Daemon(
-        unit_config(tmp_path / "unit"),
-        clock,
-        simulated_sources,
-        None,
-        recorder_options=FAST,
-        pin_factory=pins,
-    )
-    task = asyncio.create_task(daemon.run())
-    try:
-        await asyncio.wait_for(daemon.ready.wait(), 30)
+    daemon = simulated_daemon(unit_config(tmp_path / "unit"), clock, pins=DeadButtonPins())
+    async with running(daemon):
         await until(lambda: daemon.status.state is State.ERROR)
         assert daemon.status.reason == BUTTON_DEAD
         said = daemon.last_error or ""
@@ -356,7 +243,28 @@ async def test_a_dead_button_is_an_attention_state_not_a_ready_unit(tmp_path: Pa
         daemon.post(Event.LONG_PRESS)
         await until(lambda: daemon.status.reason == BUTTON_DEAD, clock)
         assert daemon.finished_recordings
-    finally:
-        daemon.stop()
-        await asyncio.wait_for(task, 30)
-        pins.reset()
+
+
+async def test_presses_that_record_nothing_leave_no_lesson_and_no_queue(
+    anna: Person, credentials: Credentials, services: Services, tmp_path: Path
+) -> None:
+    """The camera is missing: each press closes an empty recording. The unit sends it, the
+    server keeps no empty "failed" lesson for the teacher, and the unit's queue empties."""
+    config = parse_config(
+        {
+            "unit": {"state_dir": str(tmp_path / "unit")},
+            "cameras": {"main": {"source": "v4l2", "device": "/dev/video97"}},
+            "audio": {"source": "none"},
+            "recording": {"storage_reserve_mib": 64},
+        }
+    )
+    clock = SteppedClock()
+    daemon = Daemon(config, clock, sources_for, credentials, use_pins=False)
+    async with running(daemon):
+        for press in (1, 2):
+            daemon.post(Event.SHORT_PRESS)
+            await until(lambda: len(daemon.finished_recordings) == press, clock)  # noqa: B023
+        await until(lambda: daemon.queue_length() == 0, clock)
+        await until(lambda: daemon.status.state is State.ERROR, clock)  # it says so still
+    assert (await anna.json("GET", "/api/v1/lessons"))["lessons"] == []
+    assert services.db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0

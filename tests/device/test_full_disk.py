@@ -27,7 +27,6 @@ from lessoncam_device.recorder import Recorder, read_record, recording_dir
 from lessoncam_device.recorder.recovery import readable_length, salvage_partial
 from lessoncam_device.recorder.storage import PARTIAL_SUFFIX
 from lessoncam_device.sim.clock import SteppedClock
-from lessoncam_device.sim.sources import simulated_sources
 from lessoncam_device.states import NO_ROOM_TO_START, STORAGE_FULL, Event, State
 from lessoncam_device.uploader.queue import DB_FILE
 from lessoncam_server.services import Services
@@ -35,7 +34,16 @@ from lessoncam_server.services import Services
 from .. import reliability
 from ..server.helpers import Person
 from ..small_disk import MIB, SmallDisk, small_disk
-from .test_daemon import FAST, credentials, ready_lesson, record_for, tap, unit_config, until
+from .daemon_helpers import (
+    credentials,
+    ready_lesson,
+    record_for,
+    running,
+    simulated_daemon,
+    tap,
+    unit_config,
+    until,
+)
 
 __all__ = ["credentials"]  # the fixture, shared with the daemon's tests
 
@@ -112,17 +120,10 @@ async def test_a_full_disk_stops_the_lesson_cleanly_and_loses_nothing(
         state_dir = disk.path / "unit"
         clock = SteppedClock()
         pins = MockFactory()
-        daemon = Daemon(
-            unit_config(state_dir, segment_seconds=4),
-            clock,
-            simulated_sources,
-            credentials,
-            recorder_options=FAST,
-            pin_factory=pins,
+        daemon = simulated_daemon(
+            unit_config(state_dir, segment_seconds=4), clock, credentials, pins
         )
-        task = asyncio.create_task(daemon.run())
-        try:
-            await asyncio.wait_for(daemon.ready.wait(), 30)
+        async with running(daemon, stop_within_s=60) as task:
             assert daemon.spare_room.held
             button = pins.pin(17)
             for cycle in range(cycles):
@@ -178,10 +179,6 @@ async def test_a_full_disk_stops_the_lesson_cleanly_and_loses_nothing(
                 assert held == sent
                 await until(lambda: daemon.queue_length() == 0, clock)
                 assert queue_is_sound(state_dir)
-        finally:
-            daemon.stop()
-            await asyncio.wait_for(task, 60)
-            pins.reset()
     reliability.add("disk_full_cases", cycles)
     reliability.add("disk_full_lost_segments", lost_segments)
     reliability.peak("disk_full_max_loss_s", round(worst_loss_s, 3))
@@ -209,17 +206,8 @@ async def test_a_press_on_a_full_disk_says_so_and_records_once_space_returns(
     """The disk is full before the lesson: no crash, the storage state; then a lesson."""
     with small_disk(DISK_BYTES) as disk:
         clock = SteppedClock()
-        daemon = Daemon(
-            unit_config(disk.path / "unit"),
-            clock,
-            simulated_sources,
-            None,
-            recorder_options=FAST,
-            use_pins=False,
-        )
-        task = asyncio.create_task(daemon.run())
-        try:
-            await asyncio.wait_for(daemon.ready.wait(), 30)
+        daemon = simulated_daemon(unit_config(disk.path / "unit"), clock)
+        async with running(daemon, stop_within_s=60):
             disk.fill(0)
             daemon.post(Event.SHORT_PRESS)
             await until(lambda: daemon.status.state is State.ERROR)
@@ -235,9 +223,6 @@ async def test_a_press_on_a_full_disk_says_so_and_records_once_space_returns(
             await until(lambda: daemon.status.state is State.IDLE, clock)
             assert len(daemon.finished_recordings) == 1
             reliability.add("disk_full_cases", 1)
-        finally:
-            daemon.stop()
-            await asyncio.wait_for(task, 60)
 
 
 def test_a_partial_segment_is_salvaged_in_place_when_there_is_no_room_for_a_copy(
@@ -292,17 +277,8 @@ async def test_a_disk_full_for_a_moment_is_said_as_storage_not_as_a_camera_failu
     full" (the cameras are fine), and the lesson is closed with what reached the disk."""
     with small_disk(DISK_BYTES) as disk:
         clock = SteppedClock()
-        daemon = Daemon(
-            unit_config(disk.path / "unit"),
-            clock,
-            simulated_sources,
-            None,
-            recorder_options=FAST,
-            use_pins=False,
-        )
-        task = asyncio.create_task(daemon.run())
-        try:
-            await asyncio.wait_for(daemon.ready.wait(), 30)
+        daemon = simulated_daemon(unit_config(disk.path / "unit"), clock)
+        async with running(daemon, stop_within_s=60):
             daemon.post(Event.SHORT_PRESS)
             await until(lambda: daemon.status.state is State.RECORDING)
             recorder = daemon.recorder
@@ -321,6 +297,3 @@ async def test_a_disk_full_for_a_moment_is_said_as_storage_not_as_a_camera_failu
             record = read_record(recording_dir(disk.path / "unit", recording_id))
             assert record.closed is not None and record.closed.interrupted
             reliability.add("disk_full_cases", 1)
-        finally:
-            daemon.stop()
-            await asyncio.wait_for(task, 60)

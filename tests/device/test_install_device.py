@@ -251,3 +251,51 @@ def test_an_old_picamera2_is_refused_with_the_fix(tmp_path: Path) -> None:
     assert "picamera2 0.3.12 is older than the 0.3.26" in done.stderr
     assert "apt full-upgrade" in done.stderr
     assert not (pi.root / CONF).exists()
+
+
+@pytest.mark.slow
+def test_without_the_rpi_archive_picamera2_numpy_and_av_come_from_pypi(tmp_path: Path) -> None:
+    # Plain Debian arm64 in a chroot (make pi-rehearsal): no picamera2 in apt, no systemd.
+    pi = FakePi(tmp_path, apt={})
+    pi.without("systemctl")
+    out = installed(pi, "--yes", "--without-rpi-archive")
+    calls = pi.calls()
+    (apt,) = [c for c in calls if c.startswith("apt-get install")]
+    for from_pi_archive in ("picamera2", "libcamera", "lgpio", "python3-numpy", "python3-av"):
+        assert from_pi_archive not in apt
+    assert "python3-venv" in apt and "alsa-utils" in apt
+    requirements, picamera2 = [c for c in calls if c.startswith("  -r ")]
+    # Raspberry Pi OS Bookworm's numpy and PyAV, from PyPI; lgpio has no wheel there.
+    assert "numpy==1.24.2;" in requirements and "av==12.3.0;" in requirements
+    assert "lgpio" not in requirements and "aiohttp" in requirements
+    (constraints,) = [c for c in calls if c.startswith("  -c ")]
+    assert "opencv-python-headless<4.12" in constraints
+    assert picamera2.startswith("  -r picamera2==") and "platform_machine" not in picamera2
+    assert sum(c.startswith("pip install --quiet --no-deps") for c in calls) == 2
+    assert "numpy 1.24.2 and PyAV 12.3.0 from PyPI" in out
+    # Enabled as systemctl would, with nothing to reload.
+    assert not [c for c in calls if c.startswith("systemctl")]
+    assert "no systemd running" in out
+    link = pi.root / "etc/systemd/system/multi-user.target.wants/lessoncam-device.service"
+    assert os.readlink(link) == "/etc/systemd/system/lessoncam-device.service"
+    assert config_of(pi)["cameras"]["main"]["source"] == "picamera2"
+    # A second run changes nothing; uninstalling removes the link too.
+    before = pi.snapshot()
+    pi.forget_calls()
+    installed(pi, "--yes", "--without-rpi-archive")
+    assert pi.snapshot() == before and changing_calls(pi) == []
+    installed(pi, "--uninstall", "--without-rpi-archive")
+    assert not link.exists() and not link.is_symlink()
+    assert not (pi.root / "etc/systemd/system/lessoncam-device.service").exists()
+
+
+def test_without_the_rpi_archive_a_dry_run_shows_the_pypi_steps(tmp_path: Path) -> None:
+    pi = FakePi(tmp_path, apt={})
+    pi.without("systemctl")
+    before = pi.snapshot()
+    out = installed(pi, "--dry-run", "--yes", "--without-rpi-archive")
+    assert pi.snapshot() == before and changing_calls(pi) == []
+    assert "+ apt-get install -y -qq python3-venv python3-smbus i2c-tools alsa-utils ffmpeg" in out
+    assert "picamera2: from PyPI into /opt/lessoncam/venv (--without-rpi-archive)" in out
+    assert out.count("pip install --quiet --no-deps") == 2  # ours, then picamera2's
+    assert "multi-user.target.wants/lessoncam-device.service" in out

@@ -30,9 +30,9 @@ from lessoncam_device.states import MICROPHONE_DID_NOT_START, Event, State
 from lessoncam_server.services import Services
 
 from .alsa_helpers import BEEP_LEVEL, RATE, TEST_PCM, alsa_user_config, system_alsa
+from .daemon_helpers import credentials, running, until
 from .picamera2_fakes import FPS, FakePicamera2, H, W, picamera2_stubbed, rig
 from .recorder_helpers import make_plan
-from .test_daemon import credentials, until
 
 __all__ = ["alsa_user_config", "credentials", "picamera2_stubbed", "system_alsa"]  # fixtures
 
@@ -220,9 +220,7 @@ async def test_the_fleet_view_names_the_microphone_and_the_next_press_records(
         return replace(sources, picamera2_factory=lambda num: fakes[num])
 
     daemon = Daemon(config, stepped, pi_sources, credentials, use_pins=False)
-    task = asyncio.create_task(daemon.run())
-    try:
-        await asyncio.wait_for(daemon.ready.wait(), 30)
+    async with running(daemon):
         daemon.post(Event.SHORT_PRESS)
         await until(lambda: daemon.status.state is State.ERROR, stepped)
         assert daemon.status.reason == MICROPHONE_DID_NOT_START
@@ -248,6 +246,3 @@ async def test_the_fleet_view_names_the_microphone_and_the_next_press_records(
         daemon.post(Event.LONG_PRESS)
         await until(lambda: daemon.status.state is State.IDLE, stepped)
         assert fakes[0].calls[-3:] == ["stop_encoder", "stop", "close"]
-    finally:
-        daemon.stop()
-        await asyncio.wait_for(task, 30)

@@ -20,6 +20,7 @@ import pytest
 
 from lessoncam_device.config import parse_config
 from lessoncam_device.hardware import MixedCameras, PiCameras, camera_specs, sources_for
+from lessoncam_device.pictures import as_bgr, as_luma
 from lessoncam_device.real.v4l2_camera import V4L2Camera
 from lessoncam_device.recorder import RecorderError
 from lessoncam_device.recorder.picamera2_adapter import Picamera2Recorder, Picamera2Settings
@@ -64,8 +65,9 @@ async def test_picamera2_pipeline_writes_split_segments_on_one_timeline(
             pcm.video_at(fakes[0].camera.pts_of(i))
 
     await asyncio.to_thread(run_cameras, round(8 * FPS))  # 8 s: segments of 3, 3 and 2 s
-    snapshot = recorder.latest_frame()  # from the main camera's lores stream, for aiming
-    assert snapshot is not None and snapshot.shape == (120, 160, 3)
+    snapshot = recorder.latest_frame()  # the main camera's lores stream, as I420 planes
+    assert snapshot is not None and snapshot.shape == (120 * 3 // 2, 160)
+    assert as_bgr(snapshot).shape == (120, 160, 3) and as_luma(snapshot).shape == (120, 160)
     counts = await recorder.stop()
 
     assert counts == {"main": 3, "pupils": 3}

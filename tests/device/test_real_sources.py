@@ -26,6 +26,7 @@ from lessoncam_device.hardware import (
     camera_specs,
     sources_for,
 )
+from lessoncam_device.pictures import as_bgr, as_luma
 from lessoncam_device.real.alsa_microphone import AlsaMicrophone
 from lessoncam_device.real.v4l2_camera import CameraLost, V4L2Camera
 from lessoncam_device.recorder import MicrophoneUnavailable, Recorder
@@ -251,3 +252,25 @@ def test_the_tracker_sees_the_recorders_newest_frame_as_luma() -> None:
     taken, gray = frames.latest() or (0.0, np.zeros(0))
     assert taken == clock.monotonic() and gray.shape == (180, 320) and gray.dtype == np.uint8
     assert gray[:, :150].max() == 0 and gray[:, 170:].min() == 255
+    # A Pi camera's I420 picture: its own luma rows, no conversion through BGR.
+    i420 = np.zeros((360 * 3 // 2, 640), np.uint8)
+    i420[:360, 320:] = 200
+    i420[360:] = 128  # grey chroma
+    recording.frame = i420
+    taken, gray = frames.latest() or (0.0, np.zeros(0))
+    assert gray.shape == (180, 320) and gray[:, :150].max() == 0 and gray[:, 170:].min() == 200
+
+
+def test_luma_is_the_y_plane_of_an_i420_picture_and_grey_of_a_bgr_one() -> None:
+    rng = np.random.default_rng(3)
+    bgr = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    i420 = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), np.uint8)
+    luma = as_luma(i420)
+    assert luma.shape == (48, 64) and np.shares_memory(luma, i420)  # a view: nothing converted
+    # The Y plane is OpenCV's grey in video range (16-235; BT.601 weights), within rounding:
+    # the same picture for the marker detector, whose thresholds adapt to the contrast.
+    video_range = 16 + as_luma(bgr).astype(float) * 219 / 255
+    assert np.abs(luma.astype(float) - video_range).max() <= 2
+    assert as_bgr(bgr) is bgr and as_bgr(i420).shape == (48, 64, 3)
+    with pytest.raises(ValueError, match="I420"):
+        as_luma(np.zeros((49, 64), np.uint8))

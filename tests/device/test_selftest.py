@@ -32,7 +32,7 @@ from lessoncam_device.sim.microphone import SimulatedMicrophone
 from lessoncam_device.sim.sources import SimulatedSources, simulated_sources
 from lessoncam_device.sources import Sources
 
-from .test_daemon import credentials
+from .daemon_helpers import credentials
 
 __all__ = ["credentials"]  # the fixture
 

@@ -16,6 +16,7 @@ from lessoncam_device.sim.teacher_path import (
     Pause,
     TeacherPath,
     Walk,
+    position_at,
     scenario,
 )
 from lessoncam_device.tracking.baseline import ProportionalController
@@ -167,9 +168,10 @@ def record(
     bearing: float = 0.0,
     standing: bool = False,
     leg: int = 0,
+    stance: float | None = None,
 ) -> FrameRecord:
     x = 960.0 if in_picture else None
-    return FrameRecord(t, pan, bearing, True, x, state, reachable, reachable, standing, leg)
+    return FrameRecord(t, pan, bearing, True, x, state, reachable, reachable, standing, leg, stance)
 
 
 def test_reacquire_time_counts_from_reappearing_in_the_picture() -> None:
@@ -214,6 +216,47 @@ def test_overshoot_is_how_far_the_camera_went_past_her_stop() -> None:
     ]
     scores = score_records(walk + stop, 1920, 10.0)
     assert scores.overshoot_deg == pytest.approx([1.8])
+
+
+def test_error_is_to_where_she_stands_not_to_her_sway() -> None:
+    """A camera that stays on her spot while she sways has no error; one that follows the sway
+    has; the marker's own error is kept as ``mean_error_to_marker_deg``."""
+    sway = [0.5, -0.5] * 20
+    still = [
+        record(k * 0.1, True, L, pan=3.0, bearing=3.0 + d, standing=True, stance=3.0)
+        for k, d in enumerate(sway)
+    ]
+    following = [
+        record(k * 0.1, True, L, pan=3.0 + d, bearing=3.0 + d, standing=True, stance=3.0)
+        for k, d in enumerate(sway)
+    ]
+    s_still, s_following = score_records(still, 1920, 10.0), score_records(following, 1920, 10.0)
+    assert s_still.mean_error_deg == 0.0
+    assert s_still.mean_error_to_marker_deg == pytest.approx(0.5)
+    assert s_following.mean_error_deg == pytest.approx(0.5)
+    assert s_following.mean_error_to_marker_deg == 0.0
+
+
+def test_a_lean_after_the_stop_is_not_overshoot() -> None:
+    """She stops at 10 deg and leans back 2 deg: the camera that ended at 10.5 went 0.5 deg
+    past where she stands (2.5 deg past her marker's median, the older measure)."""
+    walk = [record(k * 0.1, True, L, pan=k - 1.0, bearing=float(k), leg=0) for k in range(10)]
+    stop = [
+        record(1.0 + k * 0.1, True, L, pan=10.5, bearing=8.0, standing=True, leg=1, stance=10.0)
+        for k in range(20)
+    ]
+    scores = score_records(walk + stop, 1920, 10.0)
+    assert scores.overshoot_deg == pytest.approx([0.5])
+    assert scores.overshoot_to_marker_deg == pytest.approx([2.5])
+
+
+def test_where_she_stands_leaves_out_her_sway_and_leans() -> None:
+    path = scenario("sway_near")
+    poses = [position_at(path, 0.5 + 0.25 * k) for k in range(400)]
+    assert max(p.bearing_deg for p in poses) - min(p.bearing_deg for p in poses) > 1.0
+    assert {round(p.stance, 6) for p in poses} == {round(poses[0].stance, 6)}
+    walking = position_at(scenario("walk_near"), 3.0)
+    assert walking.stance == walking.bearing_deg
 
 
 def test_glides_and_movement_while_she_stands() -> None:

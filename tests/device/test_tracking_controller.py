@@ -129,7 +129,10 @@ def test_no_motion_while_she_sways_and_leans(
     st.floats(-55.0, 55.0),
     st.floats(0.3, 1.0),
     st.booleans(),
-    st.lists(st.floats(-0.05, 0.05), min_size=100, max_size=100),
+    # The settle time, then 4 s to glide and rest.
+    st.lists(
+        st.floats(-0.05, 0.05), min_size=BEFORE_RECENTRING + 50, max_size=BEFORE_RECENTRING + 50
+    ),
 )
 def test_recentres_lazily_when_she_stands_still_off_centre(
     centre: float, off: float, left: bool, noise: list[float]
@@ -303,6 +306,24 @@ def test_seen_again_it_follows_her_at_once() -> None:
     assert controller.state is TrackState.LOCKED
     positions, _ = run(controller, [where + 20.0] * 60, t0=t + DT)
     assert positions[-1] == pytest.approx(where + 20.0, abs=S.settle_deg)
+
+
+def test_found_mid_sweep_it_stops_on_her_not_far_past_her() -> None:
+    """The sweep turns at full speed when she is seen standing ahead: the camera brakes with
+    everything its limits allow and ends on her (at the calm acceleration for turning to a
+    standing teacher it once ran 13 deg past her)."""
+    controller = PanController(S, 0.0, 0.0)
+    t = 0.0
+    while abs(controller.velocity_dps) < 0.8 * S.max_speed_dps:  # never seen: the sweep
+        t += DT
+        controller.update(t)
+        assert t < 10.0
+    direction = math.copysign(1.0, controller.velocity_dps)
+    her = controller.position_deg + direction * 20.0  # well inside the picture, ahead
+    positions, _ = run(controller, [her] * 60, t0=t)
+    assert controller.state is TrackState.LOCKED
+    assert max(direction * (p - her) for p in positions) <= 3.0
+    assert positions[-1] == pytest.approx(her, abs=S.settle_deg)
 
 
 def test_states_locked_searching_lost() -> None:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from lessoncam_device.pictures import as_luma
 from lessoncam_device.sim.figures import marker_card
 from lessoncam_device.sim.geometry import MarkerSpec, Optics
 from lessoncam_device.sim.scene import Scene
@@ -99,3 +100,17 @@ def test_two_of_our_markers_the_one_near_the_hint_wins() -> None:
 def test_settings_refuse_ids_outside_the_dictionary() -> None:
     with pytest.raises(ValueError, match="not in DICT_4X4_50"):
         DetectorSettings(ids=(7, 60))
+
+
+@pytest.mark.parametrize(("distance", "light"), [(7.4, 0.45), (8.5, 1.0)])
+def test_finds_the_marker_in_a_pi_cameras_own_luma(distance: float, light: float) -> None:
+    """On a Pi the tracker reads the I420 picture's Y plane (video range, 16-235) as it is."""
+    scene = shared_scene()
+    pose = TeacherPose(12.0, distance)
+    truth = scene.marker_corners(OPTICS, 0.0, pose)
+    assert truth is not None
+    bgr = scene.render(OPTICS, 0.0, pose, brightness=light)
+    luma = as_luma(np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), np.uint8))
+    result = MarkerDetector(DetectorSettings(ids=(7,))).detect(luma, 0.0)
+    assert result.detection is not None and result.detection.marker_id == 7
+    assert math.dist(result.detection.centre, tuple(truth.mean(axis=0))) < 1.0

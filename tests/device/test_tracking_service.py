@@ -27,8 +27,8 @@ from lessoncam_device.tracking.detector import DetectorSettings, MarkerDetector
 from lessoncam_device.tracking.frames import RecorderFrames
 from lessoncam_device.tracking.service import TrackingService
 
+from .daemon_helpers import FAST, until
 from .sim_helpers import shared_scene
-from .test_daemon import FAST, until
 
 
 async def run_for(

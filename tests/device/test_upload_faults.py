@@ -403,6 +403,7 @@ async def test_a_link_too_slow_for_a_whole_chunk_gets_smaller_chunks(
     proxy.rate = 64_000
     steps = await rig.drain()
     timeouts = [s for s in steps if "did not answer in time" in s.detail]
-    assert len(timeouts) == 1 and rig.uploader.chunk_bytes == 64 * 1024
+    # Each time-out halves the chunk (one on an idle machine; a loaded one may need another).
+    assert timeouts and rig.uploader.chunk_bytes == max(16 * 1024, (128 * 1024) >> len(timeouts))
     assert steps[-1].outcome == "idle" and rig.queue.last_error() is None
     assert sha256_file(services.paths.segment(RID, "main", 0)) == info.sha256

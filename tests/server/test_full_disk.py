@@ -22,10 +22,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
 from lessoncam_common.hashing import sha256_file
-from lessoncam_device.daemon import Daemon
 from lessoncam_device.enrolment import Credentials
 from lessoncam_device.sim.clock import SteppedClock
-from lessoncam_device.sim.sources import simulated_sources
 from lessoncam_device.states import Event, State
 from lessoncam_server.media.assembly import WAITING_FOR_SPACE
 from lessoncam_server.media.remux import LiveAssembly, RemuxError, SegmentFile
@@ -33,7 +31,7 @@ from lessoncam_server.services import Services
 from lessoncam_server.uploads.tus.protocol import RESULT_HEADER
 
 from .. import reliability
-from ..device.test_daemon import FAST, record_for, unit_config, until
+from ..device.daemon_helpers import record_for, running, simulated_daemon, unit_config, until
 from ..small_disk import MIB, SmallDisk, small_disk
 from .helpers import Person, UnitClient, manifest, upload_segment
 from .lesson_fixtures import record
@@ -93,17 +91,8 @@ async def test_a_full_server_disk_holds_uploads_back_and_loses_nothing(
     config = config.model_copy(
         update={"uploads": config.uploads.model_copy(update={"retry_cap_s": 4.0})}
     )
-    daemon = Daemon(
-        config,
-        clock,
-        simulated_sources,
-        credentials,
-        recorder_options=FAST,
-        use_pins=False,
-    )
-    task = asyncio.create_task(daemon.run())
-    try:
-        await asyncio.wait_for(daemon.ready.wait(), 30)
+    daemon = simulated_daemon(config, clock, credentials)
+    async with running(daemon, stop_within_s=60):
         queue = daemon.queue
         assert queue is not None
         for cycle in range(cycles):
@@ -147,9 +136,6 @@ async def test_a_full_server_disk_holds_uploads_back_and_loses_nothing(
             for (camera, sequence), sha in on_unit.items():
                 assert sha256_file(services.paths.segment(recording_id, camera, sequence)) == sha
             server_disk.free_filler()
-    finally:
-        daemon.stop()
-        await asyncio.wait_for(task, 60)
     reliability.add("disk_full_cases", cycles)
     reliability.add("disk_full_lost_segments", lost)
 

@@ -325,3 +325,34 @@ async def test_the_library_comes_a_page_at_a_time_newest_first(
     assert [x["id"] for x in rest["lessons"]] == [ids[0]] and rest["next_offset"] is None
     refused = await anna.request("GET", "/api/v1/lessons?limit=0")
     assert refused.status == 400
+
+
+async def test_a_start_that_recorded_nothing_leaves_no_lesson_behind(
+    anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The camera did not open: the unit closes the recording with no segment. Each press
+    must not leave an empty "failed" lesson in the teacher's library."""
+    path = f"/api/v1/recordings/{RID}"
+    await unit.json("PUT", path, 201, json=manifest(RID, clock.now))
+    done = {"segments": {"main": 0}, "interrupted": True}
+    answer = await unit.json("POST", f"{path}/complete", json=done)
+    assert answer["state"] == "discarded" and answer["received"] == 0
+    assert (await anna.json("GET", "/api/v1/lessons"))["lessons"] == []
+    assert services.db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
+    # The unit was not sure and asks again: unknown now (it registers it again, and so on).
+    await unit.json("POST", f"{path}/complete", 404, json=done)
+    await assembled(services)
+    assert services.db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
+
+    # One camera with segments and one without is a lesson as before.
+    other = "01JD0000000000000000000002"
+    segs = record(tmp_path, seconds=10)["main"]
+    await unit.json("PUT", f"/api/v1/recordings/{other}", 201, json=manifest(other, clock.now))
+    for seg in segs:
+        await upload_segment(
+            unit, other, "main", seg.sequence, seg.path, seg.start_s, seg.duration_s
+        )
+    kept = await unit.json(
+        "POST", f"/api/v1/recordings/{other}/complete", json={"segments": {"main": len(segs)}}
+    )
+    assert kept["state"] != "discarded"

@@ -22,6 +22,7 @@ RID = "01JD0000000000000000000002"
 L = f"/api/v1/lessons/{RID}"
 
 C = f"{L}/comments/1"  # the owner's comment, made before the matrix runs
+CD = f"{L}/codings/1"  # the owner's shared coding with scheme 1, made before the matrix runs
 
 # (method, path, body, (owner, commenter, viewer) statuses) for every object endpoint of a
 # lesson, in the order they are called; the lesson's DELETE comes last. Anybody else gets
@@ -50,8 +51,35 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = 
     ("POST", f"{L}/reflection/decline", None, (204, 403, 403)),
     ("POST", f"{L}/watch-sessions", {"invite": []}, (201, 201, 201)),  # anyone who may view
     ("GET", f"{L}/watch-sessions", None, (200, 200, 200)),
+    ("GET", f"{L}/codings", None, (200, 200, 200)),
+    ("POST", f"{L}/codings", {"scheme_id": 1}, (409, 201, 403)),  # the owner codes it already
+    ("GET", CD, None, (200, 200, 200)),
+    ("POST", f"{CD}/events", {"key": "r", "t": 1}, (200, 403, 403)),  # only its coder codes
+    ("PATCH", f"{CD}/events/1", {"start_s": 2}, (200, 403, 403)),
+    ("POST", f"{CD}/undo", None, (200, 403, 403)),
+    ("DELETE", f"{CD}/events/1", None, (200, 403, 403)),
+    ("GET", f"{CD}/analysis", None, (200, 200, 200)),
+    ("GET", f"{L}/coding-agreement?a=1&b=1", None, (200, 200, 200)),
+    ("GET", f"{CD}/events.csv", None, (200, 200, 200)),
+    ("GET", f"{CD}/boris.tsv", None, (200, 200, 200)),
+    ("GET", f"{CD}/elan.eaf", None, (200, 200, 200)),
+    # The file is read before anything is stored: a malformed one is refused to all who code.
+    (
+        "POST",
+        f"{L}/coding-imports",
+        {"format": "boris", "scheme_id": 1, "content": "x"},
+        (422, 422, 403),
+    ),
+    ("PATCH", CD, {"shared": True}, (200, 403, 403)),
+    ("DELETE", CD, None, (204, 403, 403)),
     ("DELETE", L, None, (204, 403, 403)),
 ]
+
+
+async def owner_coding(owner: Person) -> None:
+    """The owner's coding ``CD``, shared with the lesson's viewers."""
+    await owner.json("POST", f"{L}/codings", 201, json={"scheme_id": 1})
+    await owner.json("PATCH", CD, json={"shared": True})
 
 
 def expected(relationship: str, index: int) -> int:
@@ -117,6 +145,7 @@ async def test_permission_matrix(
     revoked = await owner.json("POST", f"{L}/shares", 201, json={"username": "revoked"})
     await owner.json("DELETE", f"{L}/shares/{revoked['share']['id']}", 204)
     await owner.json("POST", f"{L}/comments", 201, json={"body": "mine", "start_s": 2})
+    await owner_coding(owner)
     clock.advance(minutes=61)  # past the share's expiry, within the sessions' idle limit
     anonymous = await new_client()
     revoked_unit = await enrol_unit(admin, await new_client(), "Group 6")
@@ -317,6 +346,7 @@ async def test_trajectory_members_on_the_lesson_permission_matrix(
     people = {name: await sign_in(name, "coach") for name in states}
     tid, _ids = await _trajectory_with_everyone(owner, people, RID)
     await owner.json("POST", f"{L}/comments", 201, json={"body": "mine", "start_s": 2})
+    await owner_coding(owner)
 
     def want(relationship: str, index: int) -> int:
         return expected("commenter" if relationship == "member" else relationship, index)
@@ -389,6 +419,7 @@ async def test_trajectory_permission_matrix(
         ("POST", f"{path}/consent/withdrawal", {"lessons": "take_out"}, (200, 403, 403)),
         ("GET", f"{path}/timeline", None, (200, 200, 403)),
         ("POST", f"{path}/steps", note, (201, 201, 403)),
+        ("PUT", f"{path}/steps/{step}", note, (200, 403, 403)),  # only its author rewrites
         ("DELETE", f"{path}/steps/{step}", None, (204, 403, 403)),  # the member is no author
         ("POST", f"{path}/goals", {"text": "Asks for help"}, (201, 201, 403)),
         ("PATCH", f"{path}/goals/{goal}", {"state": "working"}, (200, 200, 403)),
@@ -444,6 +475,7 @@ async def test_research_permission_matrix(
         ("GET", f"{r}/export", (200, 403, 403)),
         ("GET", f"{r}/export/reflections.csv", (200, 403, 403)),
         ("GET", f"{r}/export/codebook.csv", (200, 403, 403)),
+        ("GET", f"{r}/export.xlsx", (200, 403, 403)),
         ("GET", f"{r}/summary", (200, 403, 403)),
         ("GET", f"{r}/coordinators", (403, 403, 200)),
         ("PUT", f"{r}/coordinators/dirk", (403, 403, 204)),
@@ -463,3 +495,84 @@ async def test_research_permission_matrix(
 
     report = await check_cells(callers, [(m, p, None) for m, p, _ in endpoints], want)
     assert not report, "\n".join(report)
+
+
+async def test_coding_scheme_permission_matrix(
+    unit: UnitClient,
+    sign_in: Callable[..., Awaitable[Person]],
+    new_client: Callable[[], Awaitable[TestClient]],
+    admin: Person,
+) -> None:
+    """Schemes hold no lesson: every signed-in person reads them; coaches (and admins) make
+    them; only a scheme's own coach changes it; the school's come from the config."""
+    author = await sign_in("carla", "coach")
+    talk = {
+        "key": "talk",
+        "en": "Talk",
+        "nl": "Praten",
+        "behaviours": [{"key": "asks", "shortcut": "q", "en": "Asks", "nl": "Vraagt"}],
+    }
+    made = await author.json("POST", "/api/v1/coding-schemes", 201, json={"definition": talk})
+    path = f"/api/v1/coding-schemes/{made['scheme']['id']}"
+    mine = {"definition": {**talk, "key": "mine"}}
+    calls: list[Call] = [
+        ("GET", "/api/v1/coding-schemes", None),
+        ("GET", path, None),
+        ("PUT", path, {"definition": talk}),
+        ("POST", f"{path}/versions", {"definition": talk}),
+        ("POST", "/api/v1/coding-schemes", mine),
+        ("POST", "/api/v1/coding-schemes/1/versions", {"definition": talk}),  # the config's
+    ]
+    table: dict[str, tuple[Any, tuple[int, ...]]] = {
+        "anonymous": (await new_client(), (401,) * 6),
+        "unit": (unit, (401,) * 6),
+        "teacher": (await sign_in("tess"), (200, 200, 403, 403, 403, 403)),
+        "other coach": (await sign_in("otto", "coach"), (200, 200, 403, 403, 201, 403)),
+        "admin": (admin, (200, 200, 403, 403, 409, 403)),  # "mine" is taken by then
+        "author": (author, (200, 200, 200, 201, 409, 403)),
+    }
+    report = await check_cells(
+        {name: caller for name, (caller, _) in table.items()},
+        calls,
+        lambda name, index: table[name][1][index],
+    )
+    assert not report, "\n".join(report)
+
+
+async def test_school_sign_in_permission_matrix(
+    admin: Person,
+    unit: UnitClient,
+    sign_in: Callable[..., Awaitable[Person]],
+    new_client: Callable[[], Awaitable[TestClient]],
+    services: Services,
+) -> None:
+    """Only an admin links an account to a school account (issue 17); anyone else is sent to
+    sign in or refused. The sign-in routes name a provider: one not configured is not found."""
+    callers: dict[str, Any] = {
+        "anonymous": await new_client(),
+        "unit": unit,
+        "teacher": await sign_in("teacher"),
+        "coach": await sign_in("coach", "coach"),
+        "admin": admin,
+    }
+    link = {"username": "teacher", "provider": "school", "subject": "s-1"}
+    # (method, path, form, {caller: status}); admin's 422: no provider "school" in this config.
+    calls: list[tuple[str, str, dict[str, str] | None, dict[str, int]]] = [
+        ("POST", "/admin/users/links", link, {"teacher": 403, "coach": 403, "admin": 422}),
+        ("GET", "/login/oidc/school", None, {}),
+        ("GET", "/login/oidc/school/callback?code=c&state=s", None, {}),
+        ("GET", "/logout/oidc/school", None, {}),
+    ]
+    defaults = {"POST": 303, "GET": 404}  # not signed in as a person: to the sign-in page
+    report, cells = [], 0
+    for relationship, caller in callers.items():
+        for method, path, form, statuses in calls:
+            response = await caller.request(method, path, data=form, allow_redirects=False)
+            await response.read()
+            cells += 1
+            want = statuses.get(relationship, defaults[method])
+            if response.status != want:
+                report.append(f"{relationship} {method} {path}: {response.status} != {want}")
+    reliability.add("matrix_cells", cells)
+    assert not report, "\n".join(report)
+    assert services.db.execute("SELECT COUNT(*) FROM oidc_identities").fetchone()[0] == 0

@@ -118,8 +118,8 @@ def test_poster_of_a_video_with_a_missing_start(lesson_with_holes: Path, tmp_pat
 
 def test_default_interval() -> None:
     assert default_interval(30) == 2.0
-    assert default_interval(3600) == 36.0
-    assert default_interval(2700.4) == 27.0
+    assert default_interval(3600) == 64.0
+    assert default_interval(2700.4) == 32.0
 
 
 def test_unreadable_video(tmp_path: Path) -> None:

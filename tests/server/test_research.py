@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
 from lessoncam_server.services import Services
@@ -195,3 +196,55 @@ async def test_the_summary_compares_the_forms_of_support(world: dict[str, Any]) 
     assert coached["means"]["pleasant"] == 4 and coached["means"]["minutes_watching"] == 25
     assert coached["measures"]["sdq_teacher"]["total"] == [20, 12]
     assert coached["measures"]["sdq_teacher"]["prosocial"] == [4, 7]
+
+
+@pytest.mark.slow
+async def test_the_workbook_holds_the_same_tables_and_runs_no_formula(
+    world: dict[str, Any],
+    services: Services,
+    unit: UnitClient,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    cora, anna = world["cora"], world["anna"]
+    # A teacher's sentence that a spreadsheet would run as a formula if it were not guarded.
+    formula = '=HYPERLINK("http://evil.example","click")'
+    second = "01JDRES0000000000000000002"
+    await ready_lesson(unit, services, clock.now, tmp_path / "2", second, seconds=10)
+    await anna.json("PUT", f"{T}/{world['tid']}/lessons/{second}", 201)
+    answers = {**ANSWERS, "next_try": formula}
+    await anna.json("PUT", f"/api/v1/lessons/{second}/reflection", 201, json={"answers": answers})
+    data = await cora.json("GET", f"{R}/export")
+
+    response = await cora.request("GET", f"{R}/export.xlsx")
+    assert response.status == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "attachment" in response.headers["Content-Disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(await response.read()))
+    assert book.sheetnames == ["reflections", "measures", "conversations", "codebook"]
+    for name in book.sheetnames:
+        header, *body = [[cell.value for cell in row] for row in book[name].iter_rows()]
+        assert header == list(data[name][0]) if name != "codebook" else header
+        expected = [list(row.values()) for row in data[name]] if name != "codebook" else None
+        if expected is not None:
+            assert body == expected, name
+    column = list(data["reflections"][0]).index("q_next_try")
+    cells = [row[column] for row in book["reflections"].iter_rows(min_row=2)]
+    (cell,) = [c for c in cells if c.value == formula]
+    assert cell.data_type == "s"  # text, not a formula
+
+    response = await cora.request("GET", f"{R}/export/reflections.csv")
+    rows = list(csv.DictReader(io.StringIO(await response.text())))
+    guarded = [r for r in rows if r["q_next_try"] == "'" + formula]
+    assert len(guarded) == 1  # the CSV guard: a spreadsheet shows it as text
+    assert guarded[0]["q_pleasant"] == "4"
+    audited = services.db.execute(
+        "SELECT detail FROM audit WHERE action = 'research_export' ORDER BY id DESC LIMIT 2"
+    ).fetchall()
+    assert any('"xlsx"' in row[0] for row in audited)
+
+
+async def test_only_coordinators_get_the_workbook(world: dict[str, Any]) -> None:
+    for person in (world["anna"], world["coach"]):
+        response = await person.request("GET", f"{R}/export.xlsx")
+        assert response.status == 403

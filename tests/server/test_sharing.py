@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from lessoncam_server.access import directory
 from lessoncam_server.access.principal import Unit, User
 from lessoncam_server.infra.errors import Invalid
 from lessoncam_server.lessons import sharing
@@ -67,3 +68,28 @@ async def test_a_share_is_refused_for_no_one_for_oneself_and_for_the_past(
         "SELECT action, client_ip FROM audit WHERE object_id = ? ORDER BY id", [RID]
     ).fetchall()
     assert audit == [("share_create", HERE), ("share_create", HERE), ("share_revoke", HERE)]
+
+
+async def test_the_people_to_pick_are_the_active_accounts_by_name(
+    services: Services,
+    make_user: Callable[..., dict[str, Any]],
+    sign_in: Callable[..., Any],
+    new_client: Callable[[], Any],
+) -> None:
+    make_user("zoe")
+    make_user("boss", "admin")
+    gone = make_user("gone")
+    services.db.execute("UPDATE users SET disabled = 1 WHERE id = ?", [gone["id"]])
+    anna = await sign_in("anna")
+    people = (await anna.json("GET", "/api/v1/directory"))["people"]
+    names = [p["username"] for p in people]
+    assert "gone" not in names and {"anna", "zoe"} <= set(names)
+    shown = [p["display_name"] for p in people]
+    assert shown == sorted(shown) and all(
+        set(p) == {"username", "display_name", "role"} for p in people
+    )
+    assert (await (await new_client()).get("/api/v1/directory")).status == 401
+    me = services.db.execute("SELECT id FROM users WHERE username = 'anna'").fetchone()[0]
+    assert "anna" not in [p["username"] for p in directory.active_people(services.db, leave_out=me)]
+    chosen = directory.active_people(services.db, admins=False)
+    assert chosen and all(p["role"] != "admin" for p in chosen)

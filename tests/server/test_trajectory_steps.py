@@ -223,3 +223,63 @@ async def test_who_may_delete_a_step_and_nothing_changes_once_closed(
     )
     seen = await coach.json("GET", f"{path}/timeline")
     assert [entry["kind"] for entry in seen["timeline"]][-1] == "closing"
+
+
+@pytest.mark.slow
+async def test_its_author_rewrites_a_step_and_a_refusal_changes_nothing(
+    world: dict[str, Any], services: Services
+) -> None:
+    anna, coach, colleague = world["anna"], world["coach"], world["colleague"]
+    path = f"{T}/{world['tid']}/steps"
+    talk = {
+        "kind": "conversation",
+        "body": "We watched the start.",
+        "held_on": "2026-11-02",
+        "minutes": 25,
+        "participants": ["anna"],
+        "agreements": "",
+        "fragments": [fragment(10, 15)],
+    }
+    sid = (await anna.json("POST", path, 201, json=talk))["step"]["id"]
+    # A participant forgotten, a fragment's time and the agreements put right.
+    fixed = {
+        **talk,
+        "minutes": 30,
+        "participants": ["anna", "coach"],
+        "agreements": "A card with the first step.",
+        "fragments": [fragment(11.5, 16), fragment(20, 22)],
+    }
+    step = (await anna.json("PUT", f"{path}/{sid}", json=fixed))["step"]
+    assert (step["id"], step["minutes"], step["participants"]) == (sid, 30, ["anna", "coach"])
+    assert step["fragments"] == [fragment(11.5, 16), fragment(20, 22)]
+    assert step["agreements"] == "A card with the first step."
+
+    def stored() -> list[Any]:
+        return [
+            services.db.execute(sql, [sid]).fetchall()
+            for sql in (
+                "SELECT * FROM trajectory_steps WHERE id = ?",
+                "SELECT user_id FROM step_participants WHERE step_id = ? ORDER BY user_id",
+                "SELECT start_s, end_s FROM step_fragments WHERE step_id = ? ORDER BY start_s",
+            )
+        ]
+
+    before = stored()
+    refusals = [
+        (coach, 403, fixed, "not_author"),  # a participant, not its author
+        (colleague, 403, fixed, "not_author"),
+        (anna, 422, {**fixed, "kind": "evaluation"}, "step_kind_fixed"),
+        (anna, 422, {**fixed, "minutes": 0}, "minutes_invalid"),
+        (anna, 422, {**fixed, "fragments": [fragment(30, 45)]}, "time_past_end"),
+        (anna, 422, {**fixed, "participants": ["ict-admin"]}, "participant_unknown"),
+    ]
+    for person, status, body, code in refusals:
+        refused = await person.json("PUT", f"{path}/{sid}", status, json=body)
+        assert refused["error"] == code, code
+    await anna.json("PUT", f"{path}/999", 404, json=fixed)
+    assert stored() == before  # nothing half changed
+    await anna.json(
+        "POST", f"{T}/{world['tid']}/status", json={"status": "closed", "closing_note": "Done."}
+    )
+    closed = await anna.json("PUT", f"{path}/{sid}", 409, json=fixed)
+    assert closed["error"] == "trajectory_closed"

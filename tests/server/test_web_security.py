@@ -26,7 +26,7 @@ from lessoncam_server.access.sessions import COOKIE_NAME
 from lessoncam_server.api.support import API_PREFIX
 from lessoncam_server.app import API_GROUPS, init_app
 from lessoncam_server.config import ServerConfig
-from lessoncam_server.middleware import CONTENT_SECURITY_POLICY, CSRF_EXEMPT
+from lessoncam_server.middleware import ACCESS_LOG, CONTENT_SECURITY_POLICY, CSRF_EXEMPT
 from lessoncam_server.services import Services
 from lessoncam_server.web.errors import API_MESSAGES
 from lessoncam_server.web.i18n import CATALOGUES
@@ -58,12 +58,29 @@ UNIT_ROUTES = {
 
 
 @pytest.fixture
+def config_data(tmp_path: Path) -> dict[str, Any]:
+    """With a school sign-in provider (issue 17) whose issuer does not answer, so its routes
+    are in the router and answer (a "cannot be reached" page, a refused callback)."""
+    secret = tmp_path / "oidc-secret"
+    secret.write_text("an oidc client secret\n")
+    provider = {
+        "key": "school",
+        "name": "School",
+        "issuer": "http://127.0.0.1:9/",
+        "client_id": "lessoncam",
+        "client_secret_file": str(secret),
+        "timeout_s": 1,
+    }
+    return {"storage": {"data_dir": str(tmp_path / "data")}, "oidc": [provider]}
+
+
+@pytest.fixture
 async def server(
     config: ServerConfig, clock: FakeClock, aiohttp_server: Callable[..., Awaitable[TestServer]]
 ) -> TestServer:
     """The real app, with the access log the CLI gives it (``lessoncam-server serve``)."""
     app: web.Application = init_app(config, clock=clock)
-    return await aiohttp_server(app, access_log=logging.getLogger("lessoncam_server.access"))
+    return await aiohttp_server(app, access_log=logging.getLogger(ACCESS_LOG))
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -181,6 +198,10 @@ async def world(
         201,
         json={"moment": "start", "measured_on": "2026-11-02", "scores": {**scores, "impact": 2}},
     )
+    coding = await anna.json("POST", f"{lesson}/codings", 201, json={"scheme_id": 1})
+    coded = await anna.json(
+        "POST", f"{lesson}/codings/{coding['coding']['id']}/events", json={"key": "r", "t": 1}
+    )
     values = {
         "lesson_id": RID,
         "recording_id": RID,
@@ -194,9 +215,13 @@ async def world(
         "step_id": str(step["step"]["id"]),
         "goal_id": str(goal["goal"]["id"]),
         "measure_id": str(measure["measure"]["id"]),
+        "coding_id": str(coding["coding"]["id"]),
+        "event_id": str(coded["events"][0]["id"]),
+        "scheme_id": "1",
         "table": "codebook",
         "username": "bert",
         "session_id": watch["session"]["id"],
+        "key": "school",  # the [[oidc]] provider's
         # CSRF is refused before any lookup; the snapshot shows nothing changed either way.
         "upload_id": "0123456789abcdef0123456789abcdef",
     }
@@ -740,7 +765,7 @@ async def test_no_secret_in_a_log_line_a_url_or_the_audit_log(
 
     formatter = logging.Formatter("%(name)s %(message)s")
     lines = [formatter.format(record) for record in caplog.records]
-    access = [line for line in lines if line.startswith("lessoncam_server.access")]
+    access = [line for line in lines if line.startswith(ACCESS_LOG + " ")]
     assert any("/api/v1/uploads/" in line for line in access)  # the access log was captured
     audit_rows = [repr(row) for row in services.db.execute("SELECT * FROM audit").fetchall()]
     assert len(audit_rows) > 10
@@ -763,3 +788,25 @@ async def test_no_secret_in_a_log_line_a_url_or_the_audit_log(
     assert not leaks, leaks
     reliability.add("header_failures", len(page_problems))
     assert not page_problems, page_problems
+
+
+async def test_the_sign_in_callback_keeps_code_and_state_out_of_the_access_log(
+    new_client: Callable[[], Awaitable[TestClient]],
+    server: TestServer,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The provider sends the authorization code in the callback's query string; the access
+    log line of that request shows ``code=***`` (issue 17)."""
+    caplog.set_level(logging.DEBUG)
+    code, state = "oidc-code-4f1c9a77e2", "oidc-state-8d2e51b0c3"
+    client = await new_client()
+    response = await client.get(f"/login/oidc/school/callback?code={code}&state={state}")
+    assert response.status == 400  # no such sign-in under way
+    assert "Start again" in await response.text() or "Begin opnieuw" in await response.text()
+    formatter = logging.Formatter("%(name)s %(message)s")
+    lines = [formatter.format(record) for record in caplog.records]
+    access = [line for line in lines if line.startswith(ACCESS_LOG + " ")]
+    assert any("/login/oidc/school/callback?code=***&state=***" in line for line in access)
+    audit = [repr(r) for r in services.db.execute("SELECT * FROM audit").fetchall()]
+    assert not [line for line in lines + audit if code in line or state in line]

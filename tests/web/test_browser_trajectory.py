@@ -6,7 +6,6 @@ a coordinator reads the summary and the export's CSV, checked against what was e
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections.abc import Callable
@@ -19,15 +18,13 @@ from aiohttp.test_utils import TestServer
 from gpiozero.pins.mock import MockFactory
 from playwright.async_api import Browser, Page
 
-from lessoncam_device.daemon import Daemon
 from lessoncam_device.enrolment import Credentials
 from lessoncam_device.sim.clock import SteppedClock
-from lessoncam_device.sim.sources import simulated_sources
 from lessoncam_device.states import Event, State
 from lessoncam_server.coaching import reflections
 from lessoncam_server.services import Services
 
-from ..device.test_daemon import FAST, record_for, tap, unit_config, until
+from ..device.daemon_helpers import record_for, running, simulated_daemon, tap, unit_config, until
 from ..server.helpers import Person, UnitClient
 from ..server.lesson_fixtures import assembled
 from .browser import chromium, screenshot, sign_in, wait_until
@@ -65,17 +62,8 @@ async def _record_on_the_unit(
     and wait until the server has it ready; the recording's id."""
     clock = SteppedClock()
     pins = MockFactory()
-    daemon = Daemon(
-        unit_config(state_dir),
-        clock,
-        simulated_sources,
-        credentials,
-        recorder_options=FAST,
-        pin_factory=pins,
-    )
-    task = asyncio.create_task(daemon.run())
-    try:
-        await asyncio.wait_for(daemon.ready.wait(), 30)
+    daemon = simulated_daemon(unit_config(state_dir), clock, credentials, pins)
+    async with running(daemon):
         await tap(pins.pin(17))
         await until(lambda: daemon.status.state is State.RECORDING)
         await record_for(daemon, clock, seconds)
@@ -90,10 +78,6 @@ async def _record_on_the_unit(
             return row is not None and row[0] == "ready"
 
         await until(ready)
-    finally:
-        daemon.stop()
-        await asyncio.wait_for(task, 30)
-        pins.reset()
     return str(recording_id)
 
 

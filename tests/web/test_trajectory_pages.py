@@ -133,6 +133,31 @@ async def test_a_trajectory_through_the_pages(
     }
     html = await anna.post(steps, talk)
     assert "Ik geef hem een startkaart." in html and "30 minuten" in html
+    # Its author puts the conversation right on its own page; the fragments she leaves as
+    # they are keep their exact times; nobody else may open the page.
+    talk_id = services.db.execute("SELECT MAX(id) FROM trajectory_steps").fetchone()[0]
+    services.db.execute("UPDATE step_fragments SET start_s = 10.4 WHERE step_id = ?", [talk_id])
+    edit = f"/trajectories/{tid}/steps/{talk_id}/edit"
+    assert f'href="{edit}"' in html
+    page = await anna.get(edit)
+    assert 'value="0:10-0:15"' in page and "Ik geef hem een startkaart." in page
+    await coach.get(edit, 404)
+    html = await anna.post(
+        edit,
+        {**talk, "minutes": "35", "fragments_was": "0:10-0:15", "fragment_lesson_was": lesson_id},
+    )
+    assert "35 minuten" in html
+    kept = services.db.execute(
+        "SELECT start_s, end_s FROM step_fragments WHERE step_id = ?", [talk_id]
+    ).fetchall()
+    assert kept == [(10.4, 15.0)]
+    html = await anna.post(edit, {**talk, "minutes": "0"}, 422)
+    assert "1 tot 600" in html and 'id="step-edit-form"' in html
+    await anna.post(edit, {**talk, "fragments": "0:12-0:16", "fragments_was": "0:10-0:15"})
+    moved = services.db.execute(
+        "SELECT start_s, end_s FROM step_fragments WHERE step_id = ?", [talk_id]
+    ).fetchall()
+    assert moved == [(12.0, 16.0)]
     html = await anna.post(f"/trajectories/{tid}/goals", {"text": "Begint binnen twee minuten"})
     goal = services.db.execute("SELECT MAX(id) FROM trajectory_goals").fetchone()[0]
     html = await coach.post(

@@ -19,7 +19,6 @@ from fractions import Fraction
 from typing import Any
 
 import av
-import cv2
 import numpy as np
 from av.packet import Packet
 from av.video.frame import PictureType
@@ -185,10 +184,3 @@ def _video_frame(image: NDArray[np.uint8]) -> av.VideoFrame:
     if image.ndim == 2:
         return av.VideoFrame.from_ndarray(image, format="yuv420p")
     raise ValueError(f"frames must be BGR (h, w, 3) or I420 (h * 3 / 2, w), not {image.shape}")
-
-
-def as_bgr(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """A BGR picture from either frame layout the recorder takes (BGR, or I420 planes)."""
-    if image.ndim == 3:
-        return image
-    return np.asarray(cv2.cvtColor(image, cv2.COLOR_YUV2BGR_I420), dtype=np.uint8)

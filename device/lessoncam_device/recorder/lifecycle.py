@@ -118,7 +118,8 @@ class RecorderLifecycle(ABC):
 
     @abstractmethod
     def latest_frame(self) -> NDArray[np.uint8] | None:
-        """The main camera's newest picture as BGR (None: not recorded here, or none yet)."""
+        """The main camera's newest picture in the layout its camera gives (BGR, or I420
+        planes: see ``pictures``); None: not recorded here, or none yet."""
 
     @abstractmethod
     async def _stop_cameras(self) -> Stopped:

@@ -54,7 +54,7 @@ from .base import (
     RecorderError,
     RecordingStats,
 )
-from .encoders import AudioSettings, as_bgr
+from .encoders import AudioSettings
 from .lifecycle import RecorderLifecycle, Stopped
 from .recovery import salvage_leftovers
 from .segment_io import PartialFile, SegmentIO
@@ -674,7 +674,8 @@ class Picamera2Recorder(RecorderLifecycle):
         return counts, errors, {}
 
     def latest_frame(self) -> np.ndarray | None:
-        """A BGR picture from the main camera's lores stream (for the aiming snapshot)."""
+        """The main camera's lores picture as it comes, I420 planes (``pictures.as_luma`` takes
+        the tracker's luma from it without a conversion)."""
         main = self._main_camera()
         for s in self._sessions:
             if s.camera == main and s.picam2 is not None:
@@ -682,7 +683,7 @@ class Picamera2Recorder(RecorderLifecycle):
                 width, height = s.settings.lores_size or s.settings.size
                 i420 = np.asarray(s.picam2.capture_array(stream), dtype=np.uint8)
                 # picamera2 pads rows to a stride; keep the picture's own width.
-                return as_bgr(np.ascontiguousarray(i420[: height * 3 // 2, :width]))
+                return np.ascontiguousarray(i420[: height * 3 // 2, :width])
         return None
 
     def stats(self) -> RecordingStats:

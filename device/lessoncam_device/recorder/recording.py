@@ -24,7 +24,7 @@ from ..clock import Clock
 from ..segments import RecordingPlan, SegmentInfo
 from .audio_sync import AudioSyncSettings, AudioTimeline
 from .base import AudioStats, CameraStats, RecorderError, RecordingStats
-from .encoders import PTS_BASE_S, AudioSettings, EncoderBank, VideoSettings, as_bgr
+from .encoders import PTS_BASE_S, AudioSettings, EncoderBank, VideoSettings
 from .inputs import (
     Camera,
     Feed,
@@ -166,11 +166,11 @@ class Recorder(RecorderLifecycle):
         return self._stop.at
 
     def latest_frame(self) -> NDArray[np.uint8] | None:
-        """The main camera's latest recorded frame as BGR (for the aiming snapshot)."""
+        """The main camera's latest recorded frame, in its own layout (BGR or I420)."""
         main = self._main_camera()
         for p in self._pipelines:
             if p.camera == main and p.latest is not None:
-                return as_bgr(p.latest.image)
+                return p.latest.image
         return None
 
     def stats(self) -> RecordingStats:

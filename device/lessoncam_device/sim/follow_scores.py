@@ -9,8 +9,13 @@
   how well she is followed once found. ``in_view_fraction_all`` and ``centred_fraction_all``
   keep them in.
 - *Stops*: every pause of at least ``STOP_MIN_S`` in which she can be seen. The overshoot is
-  how far the camera ends up past her (her median bearing in the pause) in the direction it
-  came from.
+  how far the camera ends up past her (where she stands in the pause) in the direction it
+  came from; ``overshoot_to_marker_deg`` measures it from her marker's median bearing in the
+  pause instead (the first benchmark's measure: a lean right after the stop moves that).
+- *Error*: the angle between the optical axis and where she stands (``FrameRecord.stance``:
+  while she pauses, her spot without her sway and leans, which the camera is meant not to
+  follow; while she walks, her marker), over reachable frames. ``mean_error_to_marker_deg``
+  keeps the first benchmark's measure, to the marker itself.
 - *Standing*: pauses of at least ``STILL_MIN_S``, from the moment the camera first rests after
   she stops (at least ``STILL_SETTLE_S`` in): the pan's range, and how many separate moves
   (glides) it makes.
@@ -47,13 +52,15 @@ class Scores:
     centred_fraction_all: float
     in_view_fraction: float
     in_view_fraction_all: float
-    mean_error_deg: float
+    mean_error_deg: float  # angle between where she stands and the optical axis
     p95_error_deg: float
+    mean_error_to_marker_deg: float  # ... between her marker (sway and leans in) and the axis
     p95_accel_deg_s2: float
     max_accel_deg_s2: float
     reacquire_s: list[float]  # from back in the picture to locked (the older measure)
     reacquire_from_visible_s: list[float]  # from reachable to locked
-    overshoot_deg: list[float]  # one per stop
+    overshoot_deg: list[float]  # one per stop, past where she stands
+    overshoot_to_marker_deg: list[float]  # ... past her marker (a lean after the stop counts)
     still_s: float  # seconds of standing measured
     still_glides: int
     still_movement_deg: list[float]  # pan range, one per stand
@@ -69,6 +76,10 @@ class Scores:
     @property
     def overshoot_deg_max(self) -> float:
         return max(self.overshoot_deg, default=0.0)
+
+    @property
+    def overshoot_to_marker_deg_max(self) -> float:
+        return max(self.overshoot_to_marker_deg, default=0.0)
 
     @property
     def still_glides_per_min(self) -> float:
@@ -145,15 +156,18 @@ def _sign(x: float) -> float:
     return 0.0 if abs(x) < _APPROACH_DEG else (1.0 if x > 0 else -1.0)
 
 
-def overshoots(records: Sequence[FrameRecord], fps: float) -> list[float]:
-    """How far past her the camera went at each stop (0 when it stopped short)."""
+def overshoots(records: Sequence[FrameRecord], fps: float, to_marker: bool = False) -> list[float]:
+    """How far past her the camera went at each stop (0 when it stopped short): past where she
+    stands, or (``to_marker``) past her marker's median bearing, sway and leans included."""
     found: list[float] = []
     back = max(1, round(0.5 * fps))
     for first, last in _spells(records, STOP_MIN_S):
         seen = [i for i in range(first, last + 1) if records[i].reachable]
         if not seen:
             continue
-        stop = statistics.median(records[i].bearing_deg for i in seen)
+        stop = statistics.median(
+            records[i].bearing_deg if to_marker else records[i].stance for i in seen
+        )
         locked = [i for i in seen if records[i].state is TrackState.LOCKED]
         if not locked:
             continue
@@ -231,7 +245,8 @@ def score_records(records: Sequence[FrameRecord], width: int, fps: float) -> Sco
     centrable_all = [r for r in records if r.centrable]
     reachable = [r for r in records if r.reachable]
     in_view_all = sum(1 for r in reachable if r.marker_x is not None)
-    errors = np.array([abs(r.bearing_deg - r.pan_deg) for r in reachable]) if reachable else None
+    errors = np.array([abs(r.stance - r.pan_deg) for r in reachable]) if reachable else None
+    to_marker = np.array([abs(r.bearing_deg - r.pan_deg) for r in reachable]) if reachable else None
     pans = np.array([r.pan_deg for r in records])
     accel = np.abs(np.diff(pans, 2)) * fps**2 if len(pans) > 2 else np.zeros(1)
     still_s, glides, ranges = stands(records, fps)
@@ -244,11 +259,13 @@ def score_records(records: Sequence[FrameRecord], width: int, fps: float) -> Sco
         in_view_fraction_all=_fraction(in_view_all, len(reachable)),
         mean_error_deg=float(errors.mean()) if errors is not None else 0.0,
         p95_error_deg=float(np.percentile(errors, 95)) if errors is not None else 0.0,
+        mean_error_to_marker_deg=float(to_marker.mean()) if to_marker is not None else 0.0,
         p95_accel_deg_s2=float(np.percentile(accel, 95)),
         max_accel_deg_s2=float(accel.max()),
         reacquire_s=reacquire_times(records),
         reacquire_from_visible_s=reacquire,
         overshoot_deg=overshoots(records, fps),
+        overshoot_to_marker_deg=overshoots(records, fps, to_marker=True),
         still_s=still_s,
         still_glides=glides,
         still_movement_deg=ranges,

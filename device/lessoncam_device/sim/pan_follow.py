@@ -70,6 +70,12 @@ class FrameRecord:
     centrable: bool = True  # ... and have it in the middle third of the picture
     standing: bool = False  # she is not walking (the path pauses: she may sway or lean)
     leg: int = 0  # which leg of the path she is on
+    stance_deg: float | None = None  # where she stands, less sway and leans (None: bearing)
+
+    @property
+    def stance(self) -> float:
+        """The bearing the camera should frame: where she stands (her bearing when walking)."""
+        return self.bearing_deg if self.stance_deg is None else self.stance_deg
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,7 @@ def run_closed_loop(
                     reachable and abs(nearest - pose.bearing_deg) <= third_deg,
                     pose.standing,
                     path.leg_at(t - s.start_s),
+                    pose.stance,
                 )
             )
             if k % s.detect_every == 0:

@@ -170,6 +170,13 @@ class TeacherPose:
     turned_away: bool = False
     pupil: tuple[float, float] | None = None  # (bearing, distance) of a pupil crossing
     standing: bool = True  # not walking (a pause: she may sway, lean or sit)
+    # Where she stands (the pause's spot, without her sway and leans); None: ``bearing_deg``.
+    stance_deg: float | None = None
+
+    @property
+    def stance(self) -> float:
+        """The bearing of where she stands: her bearing, less any sway or lean."""
+        return self.bearing_deg if self.stance_deg is None else self.stance_deg
 
     @property
     def marker_visible(self) -> bool:
@@ -424,6 +431,7 @@ def _scripted_pose(path: TeacherPath, t_s: float) -> TeacherPose:
     return TeacherPose(
         bearing,
         distance,
+        stance_deg=polar(*span.start_xy)[0],
         hidden=leg.hidden or leg.turned_away,
         visible_in_room=leg.in_view,
         sitting=leg.sitting,

@@ -80,7 +80,7 @@ class ControllerSettings:
     home_speed_dps: float = 12.0
     # Lazy re-centring: stood (sway allowed) this long, glide to the middle of her sway at
     # this speed (0: never; she may then stay up to ``dead_band_deg`` off-centre).
-    recentre_after_s: float = 4.0
+    recentre_after_s: float = 8.0
     recentre_speed_dps: float = 3.0
     max_step_s: float = 0.02  # integration step; longer updates are split
 
@@ -142,13 +142,17 @@ class ControllerSettings:
             look_standing_s=self.look_standing_s,
             other_edge_s=self.other_edge_s,
             stare_s=self.stare_s,
-            rest_margin_deg=min(8.0, (self.hfov_deg - 6.0) / 4.0),
+            # Resting or widening, her spot stays half-way between the centre and the edge
+            # (she usually comes back where she went): a short turn when she does.
+            rest_margin_deg=(self.hfov_deg - 6.0) / 4.0,
             home_after_s=self.return_home_s,
         )
 
 
 # She stands (for settling on her) when her rate is below this.
 _SETTLED_RATE_DPS = 1.5
+# Turning to a standing teacher is calm only from below this pan speed.
+_CALM_FROM_DPS = 10.0
 # A glide reaches its speed in this time (and stops in as long): no visible jerk.
 _GLIDE_RAMP_S = 0.5
 # A glide (and the search's arrival at a view) ends this close to its target.
@@ -299,7 +303,12 @@ class PanController:
         self.mode = Mode.TRACK
         # Turning to a standing teacher (found again, or a step aside): calmly. Walking
         # (now or later in this move): with everything the limits allow.
-        self._calm = abs(self._filter.rate) < _SETTLED_RATE_DPS
+        # A camera already turning fast (found her mid-sweep) brakes with everything: at the
+        # calm limits it would run far past her.
+        self._calm = (
+            abs(self._filter.rate) < _SETTLED_RATE_DPS
+            and abs(self._pan.velocity_dps) < _CALM_FROM_DPS
+        )
 
     def _bounds(self) -> tuple[float, float]:
         return self.settings.min_deg, self.settings.max_deg

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from ..clock import Clock
 from ..motors.base import PanMotor
+from ..pictures import as_luma
 from .detector import Gray
 from .tracker import CameraGeometry
 
@@ -58,11 +59,11 @@ class RecorderFrames:
         if image is None:
             return None
         taken = self.clock.monotonic()
-        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        luma = as_luma(image)
         size = (self.geometry.width, self.geometry.height)
-        if gray.shape[1::-1] != size:
-            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-        return taken, np.asarray(gray, np.uint8)
+        if luma.shape[1::-1] != size:
+            return taken, np.asarray(cv2.resize(luma, size, interpolation=cv2.INTER_AREA), np.uint8)
+        return taken, luma
 
     def mount(self, motor: PanMotor | None) -> bool:
         """Nothing to attach: the real camera sits on the real motor. A simulated motor turns

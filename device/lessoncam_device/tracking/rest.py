@@ -36,7 +36,7 @@ class RestSettings:
     walk_min: float = 0.7  # ... already this many bands from where she stood ...
     walk_min_markers: float = 0.8  # ... and marker widths (~16 cm: more than a lean) ...
     lead_s: float = 1.2  # ... and out of the band within this time
-    recentre_after_s: float = 4.0  # stood (sway allowed) this long: re-centre on her
+    recentre_after_s: float = 8.0  # stood (sway allowed) this long: re-centre on her
     recentre_min_deg: float = 0.2  # ... if the middle of her sway is this far off-centre
     # She stands (sway allowed) while her sightings spread less than this many marker widths
     # (~6 cm: a sway, not a lean or a step), or ``sway_deg`` while the marker's size is unknown.
@@ -118,8 +118,10 @@ class RestPolicy:
         # Where she is: the last two sightings (a parabola through a jump rings past it).
         now = (recent[-1][1] + recent[-2][1]) / 2.0
         before = sorted(b for ts, b in self._sightings if ts < recent[0][0])
-        # Where she stood: the median, not the mean, so a lean held a while does not move it.
-        anchor = before[len(before) // 2] if before else self.pan
+        # Where she stood: the median, not the mean, so a lean held a while does not move it;
+        # seen only this long, where she was first seen (not the picture's centre: standing
+        # off-centre inside the band is not a walk).
+        anchor = before[len(before) // 2] if before else recent[0][1]
         moved = now - anchor
         travel = abs(rate) * s.lead_s
         if accel * rate < 0:

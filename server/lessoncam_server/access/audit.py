@@ -26,6 +26,7 @@ ACTIONS = (
     "user_create",
     "user_update",
     "password_reset",
+    "account_link",
     "enrolment_code_create",
     "unit_enrol",
     "unit_update",
@@ -67,6 +68,14 @@ ACTIONS = (
     "research_export",
     "watch_start",
     "watch_refused",
+    "coding_scheme_create",
+    "coding_scheme_version",
+    "coding_scheme_change",
+    "coding_create",
+    "coding_share",
+    "coding_delete",
+    "coding_export",
+    "coding_import",
 )
 
 

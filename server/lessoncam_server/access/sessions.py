@@ -47,8 +47,17 @@ class SessionStore:
         self.db = db
         self.policy = policy
 
-    def create(self, user_id: int, client_ip: str | None, now: datetime) -> tuple[str, str]:
-        """Start a session; returns (cookie token, CSRF token)."""
+    def create(
+        self,
+        user_id: int,
+        client_ip: str | None,
+        now: datetime,
+        *,
+        via: str | None = None,
+        lifetime: timedelta | None = None,
+    ) -> tuple[str, str]:
+        """Start a session; returns (cookie token, CSRF token). ``via`` names the OpenID
+        Provider it was opened through; ``lifetime`` caps it below the absolute expiry."""
         token, csrf = new_token(), new_token()
         self.db.table("sessions").insert(
             {
@@ -58,9 +67,18 @@ class SessionStore:
                 "created_at": to_iso(now),
                 "last_seen_at": to_iso(now),
                 "client_ip": client_ip,
+                "expires_at": None if lifetime is None else to_iso(now + lifetime),
+                "via": via,
             }
         )
         return token, csrf
+
+    def opened_via(self, token: str) -> str | None:
+        """The provider key the session ``token`` was opened through (None: a password)."""
+        row = self.db.execute(
+            "SELECT via FROM sessions WHERE token_hash = ?", [token_hash(token)]
+        ).fetchone()
+        return None if row is None else row[0]
 
     def lookup(self, token: str, now: datetime) -> User | None:
         """The signed-in user for ``token``, or None when unknown, expired or disabled."""
@@ -68,16 +86,17 @@ class SessionStore:
             return None
         key = token_hash(token)
         row = self.db.execute(
-            """SELECT s.created_at, s.last_seen_at, s.csrf_token,
+            """SELECT s.created_at, s.last_seen_at, s.csrf_token, s.expires_at,
                       u.id, u.username, u.display_name, u.role, u.disabled
                FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?""",
             [key],
         ).fetchone()
         if row is None:
             return None
-        created, seen, csrf, uid, username, display, role, disabled = row
+        created, seen, csrf, ends, uid, username, display, role, disabled = row
         created_at, last_seen = from_iso(created), from_iso(seen)
-        if disabled or not self.policy.is_live(created_at, last_seen, now):
+        capped = ends is not None and now >= from_iso(ends)
+        if disabled or capped or not self.policy.is_live(created_at, last_seen, now):
             self.db.execute("DELETE FROM sessions WHERE token_hash = ?", [key])
             return None
         if now - last_seen >= TOUCH_EVERY:
@@ -96,7 +115,7 @@ class SessionStore:
         idle_before = to_iso(now - self.policy.idle)
         created_before = to_iso(now - self.policy.absolute)
         cursor = self.db.execute(
-            "DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?",
-            [idle_before, created_before],
+            "DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ? OR expires_at <= ?",
+            [idle_before, created_before, to_iso(now)],
         )
         return cursor.rowcount

@@ -18,8 +18,10 @@ from ..infra.paths import CAMERA_ID
 from ..lessons import clips, deletion, summary, viewings
 from ..lessons.guard import LessonDenied, checked_lesson
 from ..lessons.library import visible_lessons
+from ..media.store import StoreUnavailable
 from ..services import services_of
 from ..units import recordings
+from .bucket_response import bucket_media, store_down
 from .media_response import MediaFile, refuse_unsatisfiable
 from .support import (
     ApiRoutes,
@@ -71,10 +73,22 @@ def _media_file(request: web.Request, row: dict[str, Any], kind: str) -> Path:
     return services.paths.thumbnails(row["id"], camera, version)
 
 
-def _file(path: Path, content_type: str, **headers: str) -> web.FileResponse:
+async def _file(
+    request: web.Request, row: dict[str, Any], path: Path, content_type: str, **headers: str
+) -> web.StreamResponse:
+    """The media file ``path`` of ``row`` from the store that holds the lesson."""
     # no-store: a lesson must not linger in a shared school laptop's cache. Never compressed,
     # so sendfile serves it and Range offsets stay byte offsets.
-    return MediaFile(path, {"Cache-Control": "no-store", "Content-Type": content_type, **headers})
+    answer = {"Cache-Control": "no-store", "Content-Type": content_type, **headers}
+    try:
+        store = services_of(request).stores.of(row)
+    except StoreUnavailable as exc:
+        raise store_down(exc) from None
+    if store.kind != "local":
+        return await bucket_media(request, store, row["id"], path.name, answer)
+    if content_type == "video/mp4":
+        refuse_unsatisfiable(request, path)
+    return MediaFile(path, answer)
 
 
 class LibraryQuery(BaseModel):
@@ -169,8 +183,10 @@ async def delete_lesson(request: web.Request) -> web.StreamResponse:
         200: "Whole file",
         206: "A range",
         304: "Not modified",
+        307: "With [storage.s3] presigned: to the bucket, for at most 60 s",
         404: "No such lesson, camera or not ready",
         416: "Range not satisfiable",
+        503: "The lesson is in the bucket and the bucket cannot be reached (Retry-After)",
     },
 )
 async def video(request: web.Request) -> web.StreamResponse:
@@ -178,7 +194,6 @@ async def video(request: web.Request) -> web.StreamResponse:
     download = request.query.get("download") == "1"
     user, row, _acc = lesson_for(request, "manage" if download else "view")
     path = _media_file(request, row, "video")
-    refuse_unsatisfiable(request, path)
     if download:
         if request.method == "GET":  # a HEAD only asks how big it is
             services.audit(
@@ -190,8 +205,9 @@ async def video(request: web.Request) -> web.StreamResponse:
                 detail={"camera": request.match_info["camera"]},
             )
         name = f"lesson-{row['started_at'][:10]}-{request.match_info['camera']}.mp4"
-        return _file(path, "video/mp4", **{"Content-Disposition": f'attachment; filename="{name}"'})
-    return _file(path, "video/mp4")
+        disposition = f'attachment; filename="{name}"'
+        return await _file(request, row, path, "video/mp4", **{"Content-Disposition": disposition})
+    return await _file(request, row, path, "video/mp4")
 
 
 @routes.route(
@@ -204,7 +220,7 @@ async def video(request: web.Request) -> web.StreamResponse:
 )
 async def poster(request: web.Request) -> web.StreamResponse:
     _user, row, _acc = lesson_for(request)
-    return _file(_media_file(request, row, "poster"), "image/jpeg")
+    return await _file(request, row, _media_file(request, row, "poster"), "image/jpeg")
 
 
 @routes.route(
@@ -217,4 +233,4 @@ async def poster(request: web.Request) -> web.StreamResponse:
 )
 async def thumbnails(request: web.Request) -> web.StreamResponse:
     _user, row, _acc = lesson_for(request)
-    return _file(_media_file(request, row, "thumbnails"), "image/jpeg")
+    return await _file(request, row, _media_file(request, row, "thumbnails"), "image/jpeg")

@@ -100,7 +100,8 @@ async def recording_status(request: web.Request) -> web.StreamResponse:
     auth="unit",
     body=Completion,
     responses={
-        200: "Accepted; assembly starts when all segments are in",
+        200: "Accepted; assembly starts when all segments are in (state `discarded`: no "
+        "camera made a segment, so there is no lesson)",
         404: "Unknown",
         409: "Completed differently",
     },
@@ -114,6 +115,9 @@ async def complete(request: web.Request) -> web.StreamResponse:
         recordings.complete(services.db, unit, rid, done, services.now())
     except RecordingError as exc:
         raise _answer(exc) from None
+    discarded = recordings.discard_if_empty(services.db, rid, done)
+    if discarded is not None:
+        return json_response(discarded)
     if services.assembler is not None:
         services.assembler.consider(rid)
     row = recordings.get(services.db, rid)

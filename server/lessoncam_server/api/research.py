@@ -1,5 +1,5 @@
 """Research: a teacher's agreement per trajectory, the coordinators an admin names, and the
-pseudonymised export (JSON and CSV, with its codebook) and summary a coordinator reads
+pseudonymised export (JSON, CSV and one workbook, with its codebook) and summary a coordinator reads
 (rules in ``coaching/research.py`` and ``coaching/coordinators.py``). Every export is
 audited."""
 
@@ -42,6 +42,20 @@ def _coordinator(request: web.Request) -> User:
     return user
 
 
+def _exported(request: web.Request, fmt: str, table: str | None = None) -> research.Dataset:
+    """The export a coordinator asked for (the query names one trajectory, or all), audited
+    with its format (and table)."""
+    services = services_of(request)
+    user = _coordinator(request)
+    query = parse_query(request, ExportQuery)
+    data = research.dataset(services.db, services.config.measures, query.trajectory)
+    detail: dict[str, object] = {"format": fmt, "trajectories": data.trajectories}
+    if table is not None:
+        detail["table"] = table
+    services.audit(request, user, "research_export", detail=detail)
+    return data
+
+
 @routes.route(
     "PUT",
     "/trajectories/{trajectory_id}/research",
@@ -66,16 +80,7 @@ async def agreement(request: web.Request) -> web.StreamResponse:
     responses={200: "Export", 403: "Not a coordinator", 409: "That trajectory is not in it"},
 )
 async def export(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
-    user = _coordinator(request)
-    query = parse_query(request, ExportQuery)
-    data = research.dataset(services.db, services.config.measures, query.trajectory)
-    services.audit(
-        request,
-        user,
-        "research_export",
-        detail={"format": "json", "trajectories": data.trajectories},
-    )
+    data = _exported(request, "json")
     return json_response(
         {"trajectories": data.trajectories, **{t: data.table(t) for t in research.TABLES}}
     )
@@ -91,19 +96,12 @@ async def export(request: web.Request) -> web.StreamResponse:
     responses={200: "CSV", 403: "Not a coordinator", 404: "No such table"},
 )
 async def export_csv(request: web.Request) -> web.StreamResponse:
-    services = services_of(request)
-    user = _coordinator(request)
     table = request.match_info["table"]
     if table not in research.TABLES:
+        _coordinator(request)  # a non-coordinator learns nothing, not even the table names
         raise not_found("table")
+    data = _exported(request, "csv", table)
     query = parse_query(request, ExportQuery)
-    data = research.dataset(services.db, services.config.measures, query.trajectory)
-    services.audit(
-        request,
-        user,
-        "research_export",
-        detail={"format": "csv", "table": table, "trajectories": data.trajectories},
-    )
     text = research.to_csv(data.table(table), ";" if query.sep == "semicolon" else ",")
     return web.Response(
         text=text,
@@ -111,6 +109,26 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
         charset="utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="lessoncam-research-{table}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@routes.route(
+    "GET",
+    "/research/export.xlsx",
+    summary="The whole export as one workbook: a sheet per table, the codebook last",
+    auth="user",
+    query=ExportQuery,
+    content="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    responses={200: "Workbook", 403: "Not a coordinator", 409: "That trajectory is not in it"},
+)
+async def export_xlsx(request: web.Request) -> web.StreamResponse:
+    return web.Response(
+        body=research.to_xlsx(_exported(request, "xlsx")),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": 'attachment; filename="lessoncam-research.xlsx"',
             "Cache-Control": "no-store",
         },
     )

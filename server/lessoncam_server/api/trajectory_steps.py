@@ -130,7 +130,12 @@ async def timeline_of(request: web.Request) -> web.StreamResponse:
 async def add_step(request: web.Request) -> web.StreamResponse:
     user, row, _acc = trajectory_for(request, "contribute")
     body = await read_body(request, StepIn)
-    draft = StepDraft(
+    step = steps.add(services_of(request), user, row, _draft(body))
+    return json_response({"step": _step(step)}, status=201)
+
+
+def _draft(body: StepIn) -> StepDraft:
+    return StepDraft(
         kind=body.kind,
         body=body.body,
         held_on=body.held_on,
@@ -141,8 +146,29 @@ async def add_step(request: web.Request) -> web.StreamResponse:
         agreements=body.agreements,
         fragments=_fragments(body.fragments),
     )
-    step = steps.add(services_of(request), user, row, draft)
-    return json_response({"step": _step(step)}, status=201)
+
+
+@routes.route(
+    "PUT",
+    "/trajectories/{trajectory_id}/steps/{step_id}",
+    summary="Rewrite a step (its author): every field is replaced, the kind stays",
+    auth="user",
+    body=StepIn,
+    responses={
+        200: "Rewritten",
+        403: "Not the author",
+        404: "No such step",
+        409: "Closed",
+        422: "Invalid, or another kind",
+    },
+)
+async def change_step(request: web.Request) -> web.StreamResponse:
+    user, row, _acc = trajectory_for(request, "contribute")
+    body = await read_body(request, StepIn)
+    step = steps.change(
+        services_of(request), user, row, request.match_info["step_id"], _draft(body)
+    )
+    return json_response({"step": _step(step)})
 
 
 @routes.route(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from ..access import accounts, administration
+from ..access import accounts, administration, directory
 from ..access.principal import Role
 from ..infra.errors import Invalid
 from ..middleware import ApiError
@@ -102,10 +102,5 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
 @routes.route(
     "GET", "/directory", summary="Active accounts a lesson can be shared with", auth="user"
 )
-async def directory(request: web.Request) -> web.StreamResponse:
-    db = services_of(request).db
-    rows = db.execute(
-        "SELECT username, display_name, role FROM users WHERE disabled = 0 ORDER BY display_name"
-    ).fetchall()
-    people = [{"username": u, "display_name": d, "role": r} for u, d, r in rows]
-    return json_response({"people": people})
+async def people_to_pick(request: web.Request) -> web.StreamResponse:
+    return json_response({"people": directory.active_people(services_of(request).db)})

@@ -10,13 +10,14 @@ from typing import Any, Literal
 from sqlite_utils import Database
 
 from ..access.principal import User
-from ..infra.db import query_row, query_rows
-from ..infra.errors import Invalid, NotFound
+from ..infra.db import query_rows
+from ..infra.errors import Invalid
 from ..infra.timeutil import to_iso
 from ..services import Services
 from . import fragments
 from .fragments import Fragment
-from .rules import require_open, url_id
+from .lookup import row_in
+from .rules import require_open
 
 GoalState = Literal["open", "working", "reached"]
 STATES: tuple[GoalState, ...] = ("open", "working", "reached")
@@ -33,15 +34,7 @@ def _text(value: str) -> str:
 
 
 def _goal(db: Database, trajectory: dict[str, Any], raw_id: str) -> dict[str, Any]:
-    goal_id = url_id(raw_id)
-    goal = query_row(
-        db,
-        "SELECT * FROM trajectory_goals WHERE id = ? AND trajectory_id = ?",
-        [goal_id, trajectory["id"]],
-    )
-    if goal is None:
-        raise NotFound("not_found", "no such goal in this trajectory")
-    return goal
+    return row_in(db, "trajectory_goals", trajectory, raw_id, "goal")
 
 
 def add(

@@ -14,11 +14,12 @@ from sqlite_utils import Database
 
 from ..access.principal import User
 from ..config import BandRange, Instrument, MeasuresConfig
-from ..infra.db import query_row, query_rows
-from ..infra.errors import Conflict, Invalid, NotFound
+from ..infra.db import query_rows
+from ..infra.errors import Conflict, Invalid
 from ..infra.timeutil import to_iso
 from ..services import Services
-from .rules import require_open, url_id
+from .lookup import row_in
+from .rules import require_open
 
 Moment = Literal["start", "middle", "end"]
 MOMENTS: tuple[Moment, ...] = ("start", "middle", "end")
@@ -177,16 +178,9 @@ def add(
 def remove(services: Services, trajectory: dict[str, Any], raw_id: str) -> None:
     """The teacher deletes a measure (to enter it again). Raises NotFound ``not_found``,
     Conflict ``trajectory_closed``."""
-    measure_id = url_id(raw_id)
-    found = query_row(
-        services.db,
-        "SELECT id FROM trajectory_measures WHERE id = ? AND trajectory_id = ?",
-        [measure_id, trajectory["id"]],
-    )
-    if found is None:
-        raise NotFound("not_found", "no such measure in this trajectory")
+    found = row_in(services.db, "trajectory_measures", trajectory, raw_id, "measure")
     require_open(trajectory)
-    services.db.execute("DELETE FROM trajectory_measures WHERE id = ?", [measure_id])
+    services.db.execute("DELETE FROM trajectory_measures WHERE id = ?", [found["id"]])
 
 
 def of_trajectory(db: Database, trajectory_id: int) -> list[dict[str, Any]]:

@@ -8,8 +8,6 @@ once. Who may export is ``coordinators.py``'s; every export is audited by the ca
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from sqlite_utils import Database
 
 from ..access.principal import User
 from ..config import MeasuresConfig, ReflectionForm
+from ..infra import spreadsheets
 from ..infra.db import query_rows
 from ..infra.errors import Conflict
 from ..infra.timeutil import to_iso
@@ -234,11 +233,11 @@ def dataset(db: Database, config: MeasuresConfig, trajectory_id: int | None = No
 
 
 def to_csv(rows: list[dict[str, Any]], separator: str = ",") -> str:
-    """Rows as CSV text with a header (an empty table: no header either)."""
-    if not rows:
-        return ""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), delimiter=separator)
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+    """Rows as CSV text with a header (an empty table: no header either); free text that a
+    spreadsheet would run as a formula is guarded (``infra/spreadsheets``)."""
+    return spreadsheets.rows_to_csv(rows, separator)
+
+
+def to_xlsx(data: Dataset) -> bytes:
+    """The whole export as one workbook: a sheet per table, the codebook last."""
+    return spreadsheets.workbook({name: data.table(name) for name in TABLES})

@@ -2,7 +2,8 @@
 agreed question; once per trajectory), the coach's analysis of a lesson with the fragments it
 refers to, each conversation (its date, who took part, how many minutes, the fragments
 discussed and the agreements made: "what I will try"), and the evaluation. The teacher and the
-members write them while the trajectory is open; the author (or the teacher) may delete one.
+members write them while the trajectory is open; the author may rewrite one, and the author
+(or the teacher) may delete one.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from sqlite_utils import Database
 
 from ..access.permissions import TrajectoryAccess
 from ..access.principal import User
-from ..infra.db import query_row, query_rows
-from ..infra.errors import Conflict, Forbidden, Invalid, NotFound
+from ..infra.db import query_rows
+from ..infra.errors import Conflict, Forbidden, Invalid
 from ..infra.timeutil import to_iso
 from ..services import Services
 from . import fragments
 from .fragments import Fragment
-from .rules import require_open, url_id
+from .lookup import row_in
+from .rules import require_open
 
 StepKind = Literal["intake", "analysis", "conversation", "evaluation"]
 KINDS: tuple[StepKind, ...] = ("intake", "analysis", "conversation", "evaluation")
@@ -71,15 +73,10 @@ def _people(db: Database, trajectory: dict[str, Any], usernames: tuple[str, ...]
     return ids
 
 
-def add(
+def _checked(
     services: Services, author: User, trajectory: dict[str, Any], draft: StepDraft
-) -> dict[str, Any]:
-    """``author`` (who may contribute: the caller checked) writes a step. Returns it as
-    ``of_trajectory`` lists it. Raises Conflict ``trajectory_closed``, ``intake_exists``;
-    Invalid ``step_kind_invalid``, ``step_date_future``, ``body_empty``, ``body_too_long``,
-    ``agreed_question_too_long``, ``agreements_too_long``, ``analysis_needs_lesson``,
-    ``fragment_other_lesson``, ``minutes_invalid``, ``participant_unknown`` and those of
-    ``fragments.checked``."""
+) -> tuple[dict[str, Any], list[Fragment], list[int]]:
+    """The row values, fragments and participants of a valid ``draft`` (nothing stored)."""
     require_open(trajectory)
     if draft.kind not in KINDS:
         raise Invalid("step_kind_invalid", f"a step is one of {', '.join(KINDS)}")
@@ -87,14 +84,13 @@ def add(
     if draft.held_on > now.date():
         raise Invalid("step_date_future", "write a step down once it has happened")
     db = services.db
-    body = _text(draft.body, "body", "notes", required=True)
     values: dict[str, Any] = {
-        "trajectory_id": trajectory["id"],
-        "kind": draft.kind,
-        "author_id": author.id,
         "held_on": draft.held_on.isoformat(),
-        "body": body,
-        "created_at": to_iso(now),
+        "body": _text(draft.body, "body", "notes", required=True),
+        "agreed_question": "",
+        "recording_id": None,
+        "minutes": None,
+        "agreements": "",
     }
     spans = fragments.checked(db, trajectory["id"], author.id, now, draft.fragments)
     participants: list[int] = []
@@ -117,6 +113,32 @@ def add(
         values["minutes"] = draft.minutes
         values["agreements"] = _text(draft.agreements, "agreements", "agreements", required=False)
         participants = _people(db, trajectory, draft.participants)
+    return values, list(spans), participants
+
+
+def _keep_links(db: Database, step_id: int, spans: list[Fragment], people: list[int]) -> None:
+    for user_id in people:
+        db.table("step_participants").insert({"step_id": step_id, "user_id": user_id})
+    fragments.store(db, spans, step_id=step_id)
+
+
+def add(
+    services: Services, author: User, trajectory: dict[str, Any], draft: StepDraft
+) -> dict[str, Any]:
+    """``author`` (who may contribute: the caller checked) writes a step. Returns it as
+    ``of_trajectory`` lists it. Raises Conflict ``trajectory_closed``, ``intake_exists``;
+    Invalid ``step_kind_invalid``, ``step_date_future``, ``body_empty``, ``body_too_long``,
+    ``agreed_question_too_long``, ``agreements_too_long``, ``analysis_needs_lesson``,
+    ``fragment_other_lesson``, ``minutes_invalid``, ``participant_unknown`` and those of
+    ``fragments.checked``."""
+    values, spans, participants = _checked(services, author, trajectory, draft)
+    values.update(
+        trajectory_id=trajectory["id"],
+        kind=draft.kind,
+        author_id=author.id,
+        created_at=to_iso(services.now()),
+    )
+    db = services.db
     with db.atomic():
         if draft.kind == "intake":
             held = db.execute(
@@ -128,10 +150,36 @@ def add(
         table = db.table("trajectory_steps").insert(values)
         assert table.last_pk is not None
         step_id = int(table.last_pk)
-        for user_id in participants:
-            db.table("step_participants").insert({"step_id": step_id, "user_id": user_id})
-        fragments.store(db, spans, step_id=step_id)
+        _keep_links(db, step_id, spans, participants)
     return next(s for s in of_trajectory(db, trajectory["id"]) if s["id"] == step_id)
+
+
+def change(
+    services: Services,
+    author: User,
+    trajectory: dict[str, Any],
+    raw_id: str,
+    draft: StepDraft,
+) -> dict[str, Any]:
+    """Its author rewrites a step while the trajectory is open (a slip in the notes, a
+    participant forgotten, a fragment's time): every field is replaced, the kind stays. Returns
+    it as ``of_trajectory`` lists it. Raises NotFound ``not_found``; Forbidden
+    ``not_author`` (only the author: the notes are hers); Invalid ``step_kind_fixed`` and those
+    of :func:`add`; nothing is changed when one is raised."""
+    db = services.db
+    step = row_in(db, "trajectory_steps", trajectory, raw_id, "step")
+    require_open(trajectory)
+    if step["author_id"] != author.id:
+        raise Forbidden("not_author", "only its author may change a step")
+    if draft.kind != step["kind"]:
+        raise Invalid("step_kind_fixed", f"this step stays a {step['kind']}: write a new one")
+    values, spans, participants = _checked(services, author, trajectory, draft)
+    with db.atomic():
+        db.table("trajectory_steps").update(step["id"], values)
+        db.execute("DELETE FROM step_participants WHERE step_id = ?", [step["id"]])
+        db.execute("DELETE FROM step_fragments WHERE step_id = ?", [step["id"]])
+        _keep_links(db, step["id"], spans, participants)
+    return next(s for s in of_trajectory(db, trajectory["id"]) if s["id"] == step["id"])
 
 
 def remove(
@@ -143,23 +191,17 @@ def remove(
 ) -> None:
     """Delete a step (its author, or the teacher) while the trajectory is open. Raises
     NotFound ``not_found``, Forbidden ``not_author``, Conflict ``trajectory_closed``."""
-    step_id = url_id(raw_id)
-    step = query_row(
-        services.db,
-        "SELECT * FROM trajectory_steps WHERE id = ? AND trajectory_id = ?",
-        [step_id, trajectory["id"]],
-    )
-    if step is None:
-        raise NotFound("not_found", "no such step in this trajectory")
+    step = row_in(services.db, "trajectory_steps", trajectory, raw_id, "step")
     require_open(trajectory)
     if step["author_id"] != user.id and not acc.manage:
         raise Forbidden("not_author", "only its author or the teacher may delete a step")
-    services.db.execute("DELETE FROM trajectory_steps WHERE id = ?", [step_id])
+    services.db.execute("DELETE FROM trajectory_steps WHERE id = ?", [step["id"]])
 
 
 def of_trajectory(db: Database, trajectory_id: int) -> list[dict[str, Any]]:
     """The trajectory's steps in the order they happened: each row with ``author_name``,
     ``lesson_title`` and ``lesson_started_at`` (an analysis), ``participants`` (display names)
+    and ``participant_usernames``
     and ``fragments`` (``lesson_id``, ``start_s``, ``end_s``, ``lesson_title``, ...)."""
     steps = query_rows(
         db,
@@ -171,18 +213,21 @@ def of_trajectory(db: Database, trajectory_id: int) -> list[dict[str, Any]]:
         [trajectory_id],
     )
     people: dict[int, list[str]] = {}
-    for step_id, name in db.execute(
-        """SELECT p.step_id, u.display_name FROM step_participants p
+    usernames: dict[int, list[str]] = {}
+    for step_id, name, username in db.execute(
+        """SELECT p.step_id, u.display_name, u.username FROM step_participants p
            JOIN users u ON u.id = p.user_id JOIN trajectory_steps s ON s.id = p.step_id
            WHERE s.trajectory_id = ? ORDER BY u.display_name""",
         [trajectory_id],
     ).fetchall():
         people.setdefault(step_id, []).append(name)
+        usernames.setdefault(step_id, []).append(username)
     spans: dict[int, list[dict[str, Any]]] = {}
     for fragment in fragments.of_trajectory(db, trajectory_id):
         if fragment["step_id"] is not None:
             spans.setdefault(fragment["step_id"], []).append(fragment)
     for step in steps:
         step["participants"] = people.get(step["id"], [])
+        step["participant_usernames"] = usernames.get(step["id"], [])
         step["fragments"] = spans.get(step["id"], [])
     return steps

@@ -487,6 +487,110 @@ def m012_watch_together(db: Database) -> None:
     )
 
 
+@migrations()
+def m013_coding(db: Database) -> None:
+    # Interaction coding: scheme versions (the school's from [coding], a coach's from the web
+    # app; a version with codings never changes), one coding per coder, lesson and scheme
+    # version (private until shared), its events (a point has no end_s; an open state has none
+    # yet), and the rows each change replaced, which its undo puts back.
+    _run_script(
+        db,
+        """
+        CREATE TABLE coding_schemes (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            origin TEXT NOT NULL CHECK (origin IN ('config', 'coach')),
+            definition TEXT NOT NULL,
+            created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (key, version)
+        );
+        CREATE TABLE codings (
+            id INTEGER PRIMARY KEY,
+            recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+            coder_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            scheme_id INTEGER NOT NULL REFERENCES coding_schemes(id),
+            shared INTEGER NOT NULL DEFAULT 0 CHECK (shared IN (0, 1)),
+            source TEXT NOT NULL CHECK (source IN ('keyboard', 'boris', 'elan')),
+            created_at TEXT NOT NULL,
+            changed_at TEXT NOT NULL,
+            UNIQUE (recording_id, coder_id, scheme_id)
+        );
+        CREATE INDEX codings_scheme ON codings(scheme_id);
+        CREATE TABLE coding_events (
+            id INTEGER PRIMARY KEY,
+            coding_id INTEGER NOT NULL REFERENCES codings(id) ON DELETE CASCADE,
+            behaviour TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('point', 'state')),
+            start_s REAL NOT NULL,
+            end_s REAL,
+            modifiers TEXT NOT NULL DEFAULT '{}',
+            CHECK (kind = 'state' OR end_s IS NULL),
+            CHECK (end_s IS NULL OR end_s > start_s)
+        );
+        CREATE INDEX coding_events_coding ON coding_events(coding_id, start_s);
+        CREATE TABLE coding_undo (
+            id INTEGER PRIMARY KEY,
+            coding_id INTEGER NOT NULL REFERENCES codings(id) ON DELETE CASCADE,
+            before TEXT NOT NULL
+        );
+        CREATE INDEX coding_undo_coding ON coding_undo(coding_id, id)
+        """,
+    )
+
+
+@migrations()
+def m014_oidc(db: Database) -> None:
+    # Signing in with the school's accounts: which provider subject is which account (linked
+    # once: one account per subject, one subject per provider and account), the authorizations
+    # under way (state kept as a hash, consumed once), and per session how it was opened and
+    # its hard end (a provider's session_hours).
+    _run_script(
+        db,
+        """
+        CREATE TABLE oidc_identities (
+            provider TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            linked_at TEXT NOT NULL,
+            last_sign_in_at TEXT,
+            PRIMARY KEY (provider, subject),
+            UNIQUE (provider, user_id)
+        );
+        CREATE TABLE oidc_pending (
+            state_hash TEXT PRIMARY KEY,
+            browser_hash TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            nonce TEXT NOT NULL,
+            code_verifier TEXT NOT NULL,
+            next_path TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        ALTER TABLE sessions ADD COLUMN expires_at TEXT;
+        ALTER TABLE sessions ADD COLUMN via TEXT
+        """,
+    )
+
+
+@migrations()
+def m015_media_store(db: Database) -> None:
+    """Where each lesson's media lives (the data directory or the bucket), and the bucket
+    deletions still to be confirmed (a deleted lesson's objects, retried until gone)."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE recordings ADD COLUMN media_store TEXT NOT NULL DEFAULT 'local';
+        CREATE TABLE store_deletions (
+            recording_id TEXT PRIMARY KEY,
+            queued_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        )
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):

@@ -22,6 +22,7 @@ from ..access.permissions import Access
 from ..config import ViewingGuideConfig
 from ..infra.db import query_row, query_rows
 from ..infra.errors import Conflict, Forbidden, Invalid, NotFound
+from ..infra.spreadsheets import csv_cell
 from ..infra.timeutil import to_iso
 from .fragments import check_span, format_time
 
@@ -355,7 +356,6 @@ def for_export(thread_list: list[dict[str, Any]], private_notes: bool) -> list[d
     ]
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _HEADERS = {
     "en": ["time", "end", "author", "visibility", "tags", "reply to", "comment", "id", "written"],
     "nl": [
@@ -374,14 +374,6 @@ _VISIBILITY_WORDS = {
     "en": {"shared": "shared", "private": "private note"},
     "nl": {"shared": "gedeeld", "private": "privénotitie"},
 }
-
-
-def csv_cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (OWASP CSV injection)."""
-    text = "" if value is None else str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
 
 
 def to_csv(thread_list: list[dict[str, Any]], lang: Language = "en", delimiter: str = ",") -> str:

@@ -11,8 +11,21 @@ from ..infra.paths import DataPaths
 
 def delete(db: Database, paths: DataPaths, recording_id: str) -> None:
     """Remove a lesson's rows, then its files (a crash in between leaves files that
-    ``remove_orphans`` clears at the next start)."""
+    ``remove_orphans`` clears at the next start).
+
+    Objects in the bucket (its media, or parts of them stored before it was ready) are queued
+    in ``store_deletions`` in the same transaction; ``media/store/deletions.py`` deletes them
+    and retries until the bucket confirms."""
     with db.atomic():
+        row = db.execute(
+            "SELECT state, media_store FROM recordings WHERE id = ?", [recording_id]
+        ).fetchone()
+        if row is not None and (row[1] == "s3" or row[0] != "ready"):
+            db.execute(
+                "INSERT OR IGNORE INTO store_deletions (recording_id, queued_at)"
+                " VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                [recording_id],
+            )
         db.execute("DELETE FROM recordings WHERE id = ?", [recording_id])
     shutil.rmtree(paths.recording_dir(recording_id), ignore_errors=True)
 

@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -30,6 +31,8 @@ from .live_assembly import LiveAssemblies
 from .makers import MediaMaker
 from .previews import ThumbnailStrip, make_poster, make_thumbnail_strip
 from .remux import AssembledVideo
+from .store import WAITING_FOR_STORE, StoreUnavailable, keep_in_store, remove_local_media
+from .store.backoff import retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,9 @@ class Assembler:
         self.idle.set()
         self.live = live
         self.disk_retry_s = 30.0  # a full disk: try again this often
+        # Media made but not yet in the bucket, so a retry only stores them again.
+        self._made: dict[str, tuple[int, list[tuple[str, AssembledVideo]], str]] = {}
+        self._store_failures: dict[str, int] = {}
 
     def segment_stored(self, recording_id: str, camera: str) -> None:
         """A unit's segment arrived: remux it into the camera's file now, not after the stop."""
@@ -92,6 +98,8 @@ class Assembler:
             rid = await self._queue.get()
             try:
                 await self.assemble(rid)
+            except StoreUnavailable as exc:
+                self._wait_for_store(rid, exc)
             except MediaRefused as exc:
                 log.info("recording %s cannot be made: %s", rid, exc.reason)
                 if recordings.get(self.services.db, rid) is not None:
@@ -121,9 +129,24 @@ class Assembler:
         loop = asyncio.get_running_loop()
         loop.call_later(self.disk_retry_s, self._enqueue, recording_id)
 
+    def _wait_for_store(self, recording_id: str, exc: StoreUnavailable) -> None:
+        """The bucket failed: keep the made files, say so, and try again with backoff."""
+        failures = self._store_failures.get(recording_id, 0) + 1
+        self._store_failures[recording_id] = failures
+        delay = retry_delay(failures, self.services.stores.retry_max_s)
+        log.error(
+            "lesson %s waits for the media store (retry in %.0f s): %s", recording_id, delay, exc
+        )
+        if recordings.get(self.services.db, recording_id) is None:
+            self._made.pop(recording_id, None)
+            return
+        recordings.set_state(self.services.db, recording_id, "assembling", WAITING_FOR_STORE)
+        asyncio.get_running_loop().call_later(delay, self._enqueue, recording_id)
+
     def forget(self, recording_id: str) -> None:
         """A recording was deleted: drop what is being assembled of it while it is received."""
         self.live.forget(recording_id)
+        self._made.pop(recording_id, None)
 
     def submit(self, recording_id: str) -> None:
         """Queue a recording already in state 'assembling' (a clip, a browser upload)."""
@@ -135,9 +158,16 @@ class Assembler:
         if row is None:
             return
         version = row["media_version"] + 1
-        make = self.makers[row.get("kind") or "unit"]
-        videos, main = await make(row, version)
+        made = self._made.get(recording_id)
+        if made is not None and made[0] == version and all(v.path.exists() for _, v in made[1]):
+            videos, main = made[1], made[2]
+        else:
+            make = self.makers[row.get("kind") or "unit"]
+            videos, main = await make(row, version)
+            self._made[recording_id] = (version, videos, main)
         await publish_media(self.services, recording_id, version, videos, main)
+        self._made.pop(recording_id, None)
+        self._store_failures.pop(recording_id, None)
 
 
 async def publish_media(
@@ -159,7 +189,9 @@ async def publish_media(
     strips = await asyncio.gather(
         *(
             asyncio.to_thread(
-                make_thumbnail_strip, video.path, paths.thumbnails(recording_id, camera, version)
+                partial(make_thumbnail_strip, live=video.live_tiles),
+                video.path,
+                paths.thumbnails(recording_id, camera, version),
             )
             for camera, video in videos
         ),
@@ -186,6 +218,11 @@ async def publish_media(
             }
         )
     main_video = dict(videos)[main_camera]
+    names = [paths.poster(recording_id, version).name]
+    for camera, video in videos:
+        names += [video.path.name, paths.thumbnails(recording_id, camera, version).name]
+    # Into the bucket (verified) before the lesson is ready; a failure waits and retries.
+    store_kind = await keep_in_store(services.stores, paths, recording_id, names)
     with db.atomic():
         if recordings.get(db, recording_id) is None:
             return False
@@ -199,6 +236,7 @@ async def publish_media(
                 "media_version": version,
                 "duration_s": main_video.duration_s,
                 "ready_at": to_iso(services.now()),
+                "media_store": store_kind,
             },
         )
     _remove_stale_files(services, recording_id, version)
@@ -208,8 +246,11 @@ async def publish_media(
 
 def _remove_stale_files(services: Services, recording_id: str, version: int) -> int:
     """Delete earlier versions and leftovers of interrupted runs; keep segments. Returns how
-    many files went."""
+    many files went. A lesson the bucket holds keeps nothing here."""
     paths = services.paths
+    row = recordings.get(services.db, recording_id)
+    if row is not None and row.get("media_store") == "s3":
+        return remove_local_media(paths, recording_id)
     keep = {paths.poster(recording_id, version).name}
     for (camera,) in services.db.execute(
         "SELECT camera FROM media WHERE recording_id = ?", [recording_id]

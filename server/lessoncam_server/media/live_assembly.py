@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from ..services import Services
 from ..units import recordings
+from .previews import LiveTiles
 from .remux import AssembledVideo, LiveAssembly, RemuxError, SegmentFile
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ class LiveAssemblies:
         self.services = services
         self._live: dict[_Key, tuple[LiveAssembly, int]] = {}  # with the media version
         self._submitted: dict[_Key, int] = {}  # next sequence to hand to the worker
+        self._tiles: dict[_Key, LiveTiles] = {}  # seek thumbnails, made by the worker too
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="live-assembly")
         self.used = 0  # cameras whose live file became the lesson's video
         self.fell_back = 0  # cameras that had to be assembled in full after all
@@ -45,8 +48,12 @@ class LiveAssemblies:
             manifest = recordings.manifest_of(row)
             version = row["media_version"] + 1
             out = paths.video(recording_id, camera, version)
-            live = LiveAssembly(out, with_audio=manifest.audio_camera == camera)
+            tiles = LiveTiles()
+            live = LiveAssembly(
+                out, with_audio=manifest.audio_camera == camera, on_keyframe=tiles.add
+            )
             self._live[key] = (live, version)
+            self._tiles[key] = tiles
             self._submitted[key] = 0
         live, _ = self._live[key]
         nxt = self._submitted[key]
@@ -70,6 +77,7 @@ class LiveAssemblies:
         key = (recording_id, camera)
         found = self._live.pop(key, None)
         self._submitted.pop(key, None)
+        tiles = self._tiles.pop(key, None)
         if found is None:
             self.fell_back += 1
             return None
@@ -86,13 +94,14 @@ class LiveAssemblies:
             self.fell_back += 1
             return None
         self.used += 1
-        return video
+        return replace(video, live_tiles=tiles)
 
     def forget(self, recording_id: str) -> None:
         """Drop the live files of a recording that will not be assembled from them."""
         for key in [k for k in self._live if k[0] == recording_id]:
             live, _ = self._live.pop(key)
             self._submitted.pop(key, None)
+            self._tiles.pop(key, None)
             self._worker.submit(live.abandon)
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlite_utils import Database
@@ -27,6 +28,7 @@ from ..units import recordings
 from .cutting import MediaRefused, cut, keyframe_span
 from .live_assembly import LiveAssemblies
 from .remux import AssembledVideo, RemuxError, SegmentFile, assemble_camera
+from .store import LocalStore, MediaStores, local_copy
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +95,21 @@ class ClipMaker:
     timeline, so the player keeps them in sync; each starts at its first keyframe.
     """
 
-    def __init__(self, db: Database, paths: DataPaths) -> None:
+    def __init__(self, db: Database, paths: DataPaths, stores: MediaStores | None = None) -> None:
         self.db, self.paths = db, paths
+        self.stores = stores or MediaStores(LocalStore(paths))
 
     async def __call__(self, clip: Mapping[str, Any], version: int) -> Made:
+        # A source in the bucket is cut from a verified local copy, removed afterwards.
+        sources: dict[str, Path] = {}
+        try:
+            return await self._cut(clip, version, sources)
+        finally:
+            for path in sources.values():
+                if path.name.startswith(".source-"):
+                    path.unlink(missing_ok=True)
+
+    async def _cut(self, clip: Mapping[str, Any], version: int, sources: dict[str, Path]) -> Made:
         db, paths = self.db, self.paths
         source = recordings.get(db, clip["source_id"]) if clip["source_id"] else None
         if source is None or source["state"] != "ready":
@@ -113,14 +126,21 @@ class ClipMaker:
         if main is None:
             raise MediaRefused("source_gone", "the lesson has no main camera video")
         src_version = source["media_version"]
+        for camera in media:
+            name = paths.video(source["id"], camera, src_version).name
+            cache = paths.recording_dir(clip["id"]) / f".source-{camera}.tmp"
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            sources[camera] = await local_copy(
+                self.stores, paths, source["media_store"], source["id"], name, cache
+            )
 
         def work() -> tuple[list[tuple[str, AssembledVideo]], float, float]:
-            main_src = paths.video(source["id"], main, src_version)
+            main_src = sources[main]
             span = keyframe_span(main_src, clip["source_start_s"], clip["source_end_s"])
             videos = []
             for camera in [main, *(c for c in media if c != main)]:
                 out = paths.video(clip["id"], camera, version)
-                src = paths.video(source["id"], camera, src_version)
+                src = sources[camera]
                 try:
                     video = cut(src, out, span.start_s, span.end_s)
                 except RemuxError:

@@ -20,6 +20,9 @@ import av.error
 import cv2
 import numpy as np
 from av.container import InputContainer
+from av.packet import Packet
+from av.stream import Stream
+from av.video.codeccontext import VideoCodecContext
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
@@ -152,9 +155,117 @@ def make_poster(video: Path, out: Path, *, at_fraction: float = 0.1, max_width: 
     return out
 
 
-def default_interval(duration_s: float) -> float:
-    """About a hundredth of the video, in whole seconds, at least 2 s."""
-    return float(max(2, round(duration_s / 100)))
+#: The default strip has at most this many tiles (and more than half as many).
+TILES_PER_STRIP = 100
+
+
+def default_interval(duration_s: float, most: int = TILES_PER_STRIP) -> float:
+    """The shortest of 2, 4, 8, 16... seconds that needs at most ``most`` tiles.
+
+    Powers of two, so that a strip can be made while the lesson is recorded: whatever length
+    it ends with, the times of its tiles are multiples of the interval chosen for the length
+    so far (see :class:`LiveTiles`).
+    """
+    interval = 2
+    while duration_s / interval > most:
+        interval *= 2
+    return float(interval)
+
+
+class LiveTiles:
+    """Seek thumbnails made while a lesson is recorded, so few are left to make at the stop.
+
+    :meth:`add` is given every video keyframe as it is written, in time order. A strip tile at
+    time ``t`` shows the keyframe at or before ``t`` (the first one from half a second before
+    it), as :func:`make_thumbnail_strip` picks them from the file. The interval of the strip is
+    :func:`default_interval` of the final length, a multiple of the interval for the length so
+    far, so only the keyframes at multiples of that are decoded, and the tiles kept (at most
+    about twice ``most``) are thinned out whenever the interval doubles. One keyframe is held
+    back until the next one says how far it reaches. Anything that cannot be decoded makes the
+    whole set unusable (``broken``), and the strip is made from the file as before.
+    """
+
+    def __init__(self, *, width: int = 160, most: int = TILES_PER_STRIP) -> None:
+        self.width = width
+        self.most = most
+        self.interval = default_interval(0.0, most)
+        self.tiles: dict[int, np.ndarray] = {}  # by whole second, multiples of ``interval``
+        self.broken: str | None = None
+        self.decoded = 0  # keyframes decoded, for the curious (and the tests)
+        self._held: tuple[float, Packet[Stream]] | None = None
+        self._first = True
+        self._decoder: VideoCodecContext | None = None
+
+    def add(self, packet: Packet[Stream], time_s: float) -> None:
+        """The next keyframe written, at ``time_s`` on the video's timeline."""
+        if self.broken is not None:
+            return
+        try:
+            self._reach(time_s)
+            self._held = (time_s, packet)
+        except (av.error.FFmpegError, ValueError, PreviewError) as e:
+            self._break(f"keyframe at {time_s:.3f} s: {e}")
+
+    def finish(self, end_s: float) -> None:
+        """The video ends at ``end_s``: the last keyframe reaches it."""
+        if self.broken is None:
+            try:
+                self._reach(end_s + 1.0)
+            except (av.error.FFmpegError, ValueError, PreviewError) as e:
+                self._break(f"last keyframe: {e}")
+        self._held = None
+        self._decoder = None
+
+    def _reach(self, until_s: float) -> None:
+        """Tiles of the held keyframe, from its time (or half a second before the first one)
+        up to ``until_s``; thinned to the interval for a video this long."""
+        interval = default_interval(until_s, self.most)
+        if interval != self.interval:
+            step = round(interval)
+            self.tiles = {t: image for t, image in self.tiles.items() if t % step == 0}
+            self.interval = interval
+        if self._held is None:
+            return
+        start, packet = self._held
+        if self._first:
+            start -= 0.5
+            self._first = False
+        step = round(self.interval)
+        times = range(max(math.ceil(start / step), 0) * step, math.ceil(until_s), step)
+        wanted = [t for t in times if start <= t < until_s]
+        if wanted:
+            image = self._decode(packet)
+            for t in wanted:
+                self.tiles[t] = image
+
+    def _decode(self, packet: Packet[Stream]) -> np.ndarray:
+        if self._decoder is None:
+            source = packet.stream.codec_context
+            # An output stream names its encoder (libx264): decode by the format's name.
+            name = source.codec.canonical_name
+            decoder = av.CodecContext.create(name, "r")
+            if not isinstance(decoder, VideoCodecContext):
+                raise PreviewError(f"{name} is not a video codec")
+            self._decoder = decoder
+            if source.extradata:
+                self._decoder.extradata = source.extradata
+            self._decoder.thread_count = 1  # one picture at a time, no frame delay
+        decoder = self._decoder
+        frames = decoder.decode(packet) or decoder.decode(None)
+        decoder.flush_buffers()  # each keyframe stands alone
+        if not frames:
+            raise PreviewError("keyframe gave no picture")
+        frame = frames[0]
+        assert isinstance(frame, VideoFrame)
+        self.decoded += 1
+        return _frame_image(frame, *_fit(frame.width, frame.height, self.width))
+
+    def _break(self, reason: str) -> None:
+        log.info("thumbnails during the lesson given up (%s): made from the file", reason)
+        self.broken = reason
+        self.tiles.clear()
+        self._held = None
+        self._decoder = None
 
 
 def make_thumbnail_strip(
@@ -165,23 +276,31 @@ def make_thumbnail_strip(
     width: int = 160,
     max_count: int = 200,
     columns: int = STRIP_COLUMNS,
+    live: LiveTiles | None = None,
 ) -> ThumbnailStrip:
     """Write one JPEG sprite of thumbnails, one per ``interval_s`` of video.
 
     ``interval_s`` defaults to :func:`default_interval`; it is widened when more than
     ``max_count`` thumbnails would be needed (the returned strip says what was used).
+    ``live``: the tiles made while the video was written (see :class:`LiveTiles`); a tile it
+    does not have is taken from the file.
     """
     if width <= 0 or max_count <= 0 or columns <= 0:
         raise ValueError("width, max_count and columns must be positive")
     with _Video(video) as v:
         duration = v.end_s
-        interval = interval_s if interval_s and interval_s > 0 else default_interval(duration)
+        most = live.most if live is not None else TILES_PER_STRIP
+        interval = interval_s if interval_s and interval_s > 0 else default_interval(duration, most)
         if duration / interval > max_count:
             interval = duration / max_count
         count = max(1, math.ceil(duration / interval - 1e-9))
         tile_w, tile_h = _fit(v.width, v.height, width)
         if v.width < width:
             log.debug("thumbnails at %d px: the video is narrower than %d px", v.width, width)
+        made: dict[int, np.ndarray] = {}
+        if live is not None and live.broken is None and live.width == width:
+            live.finish(duration)
+            made = live.tiles
         columns = min(columns, count)
         rows = math.ceil(count / columns)
         sprite = np.zeros((rows * tile_h, columns * tile_w, 3), np.uint8)
@@ -189,9 +308,14 @@ def make_thumbnail_strip(
         for i in range(count):
             # Before the first picture (a missing start) the tile stays black, in a hole it
             # shows the last picture before it, as the player does.
-            frame = v.keyframe_at(i * interval) if i * interval >= v.start_s - 0.5 else None
-            if frame is not None:
-                last = _frame_image(frame, tile_w, tile_h)
+            at = i * interval
+            image = made.get(round(at)) if at == round(at) else None
+            if image is not None and image.shape == (tile_h, tile_w, 3):
+                last = image
+            else:
+                frame = v.keyframe_at(at) if at >= v.start_s - 0.5 else None
+                if frame is not None:
+                    last = _frame_image(frame, tile_w, tile_h)
             if last is None:
                 continue  # nothing decodable yet: leave the tile black
             r, c = divmod(i, columns)

@@ -245,6 +245,27 @@ def complete(
     return progress(db, fresh)
 
 
+def discard_if_empty(db: Database, recording_id: str, done: Completion) -> dict[str, Any] | None:
+    """A completed recording in which no camera made a segment (a start that failed: the
+    camera or the microphone did not open) and of which nothing arrived is not a lesson: it is
+    removed, so that no empty "failed" lesson appears in the teacher's library for each press
+    (the fleet view says what failed). Returns the status the unit is answered with, or None
+    when the recording holds anything. A repeated completion finds nothing (404); the unit
+    then registers it again and this runs again."""
+    if any(done.segments.values()) or received_segments(db, recording_id):
+        return None
+    db.execute("DELETE FROM recordings WHERE id = ?", [recording_id])
+    return {
+        "id": recording_id,
+        "state": "discarded",
+        "state_reason": "nothing was recorded",
+        "received": 0,
+        "expected": 0,
+        "waiting": {},
+        "segments": {},
+    }
+
+
 def status(db: Database, row: Mapping[str, Any]) -> dict[str, Any]:
     """What the unit needs to know: the state and every segment the server holds, with checksums."""
     prog = progress(db, row)

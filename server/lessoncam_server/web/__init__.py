@@ -17,12 +17,15 @@ from . import (
     admin_pages,
     auth_pages,
     claim_pages,
+    coding_pages,
     comment_pages,
     consent_pages,
     cycle_pages,
     formatting,
     library_pages,
     measure_pages,
+    oidc_admin_pages,
+    oidc_pages,
     player_pages,
     reflection_pages,
     research_pages,
@@ -53,6 +56,8 @@ PAGE_ROUTES = [
     reflection_pages.routes,
     measure_pages.routes,
     research_pages.routes,
+    coding_pages.routes,
+    oidc_admin_pages.routes,
 ]
 
 # Why a clip or a browser upload failed (the code before ':' in state_reason), for people.
@@ -86,9 +91,13 @@ def setup_web(app: web.Application, config: ServerConfig) -> None:
     )
     formatting.install(env)
     env.globals["failure_reasons"] = FAILURE_REASONS
+    # The sign-in page's ways in (web/oidc_pages.py).
+    env.globals["oidc_providers"] = [{"key": p.key, "name": p.name} for p in config.oidc]
+    env.globals["local_sign_in"] = config.sign_in.local
     app[CATALOGUES] = Catalogues(config.web.default_language)
     app[RENDERED] = RenderedPieces()
     for routes in PAGE_ROUTES:
         app.router.add_routes(routes)
+    oidc_pages.setup_oidc(app, config)
     # Our own code only (CSS, JS, vendored libraries); users' files never go through add_static.
     app.router.add_static("/static/", STATIC, name="static", append_version=False)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from ..access import accounts, administration, audit
+from ..access import accounts, administration, audit, directory
 from ..access.audit import ACTIONS
 from ..access.passwords import MIN_LENGTH
 from ..infra import disk_space
@@ -145,11 +145,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
 
 
 def _teachers(request: web.Request) -> list[dict[str, Any]]:
-    rows = services_of(request).db.execute(
-        "SELECT username, display_name FROM users WHERE disabled = 0 AND role != 'admin' "
-        "ORDER BY display_name"
-    )
-    return [{"username": u, "display_name": d} for u, d in rows.fetchall()]
+    return directory.active_people(services_of(request).db, admins=False)
 
 
 def _fleet(request: web.Request) -> list[dict[str, Any]]:

@@ -9,9 +9,10 @@ from aiohttp import web
 from ..access import signing_in
 from ..access.passwords import MIN_LENGTH
 from ..access.sessions import COOKIE_NAME
-from ..infra.errors import BadCredentials, DomainError, Throttled
+from ..infra.errors import BadCredentials, DomainError, Forbidden, Throttled
 from ..middleware import clear_session_cookie, cookie_secure, set_session_cookie
 from ..services import client_address, services_of
+from . import oidc_pages
 from .i18n import LANGUAGE_COOKIE, LANGUAGES, t
 from .render import current_user, form_of, redirect, render, safe_next, signed_in
 
@@ -69,6 +70,9 @@ async def login(request: web.Request) -> web.StreamResponse:
         return again(message, 429)
     except BadCredentials:
         return again(t(request, "Wrong username or password."), 401)
+    except Forbidden:  # local_sign_in_off: only the break-glass administrators use a password
+        message = t(request, "Password sign-in is off. Sign in with your school account.")
+        return again(message, 403)
     response = web.HTTPSeeOther(target)
     set_session_cookie(request, response, session.token)
     raise response
@@ -77,10 +81,15 @@ async def login(request: web.Request) -> web.StreamResponse:
 @routes.post("/logout")
 async def logout(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
+    via = None
     if user is not None:
         token = request.cookies.get(COOKIE_NAME, "")
-        signing_in.sign_out(services_of(request), user, token, address=client_address(request))
-    response = redirect("/login", "signed_out")
+        services = services_of(request)
+        via = signing_in.sign_out(services, user, token, address=client_address(request))
+    provider_page = oidc_pages.after_sign_out(request, via)
+    response = (
+        web.HTTPSeeOther(provider_page) if provider_page else redirect("/login", "signed_out")
+    )
     clear_session_cookie(request, response)
     raise response
 

@@ -1,21 +1,26 @@
 """The steps of the coaching cycle on the trajectory page: write down the intake, an analysis
-of a lesson, a conversation or the evaluation; delete one; add goals and move them (rules in
-``coaching/steps.py`` and ``coaching/goals.py``)."""
+of a lesson, a conversation or the evaluation; its author rewrites one; delete one; add goals
+and move them (rules in ``coaching/steps.py`` and ``coaching/goals.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
-from ..coaching import goals, steps
+from ..access.principal import User
+from ..coaching import goals, members, steps
 from ..coaching.fragments import Fragment, parse_spans
 from ..coaching.steps import StepDraft
 from ..infra.errors import DomainError, Invalid
 from ..infra.numbers import whole_number
+from ..lessons.fragments import format_time
+from ..lessons.library import visible_lessons
 from ..services import services_of
 from .i18n import N_
-from .render import redirect
+from .render import PageError, redirect, render, signed_in
 from .trajectory_access import page_trajectory, parse_day, refusal
 from .trajectory_view import show
 
@@ -47,6 +52,7 @@ STEP_MESSAGES = {
     "goal_too_long": N_("A goal may have at most 500 characters."),
     "goal_state_invalid": N_("Choose the goal's state."),
     "not_author": N_("Only its author or the teacher may delete this."),
+    "step_kind_fixed": N_("A step keeps its kind: write a new one instead."),
 }
 
 
@@ -60,34 +66,122 @@ def _fragments(form: Mapping[str, object], lesson: str | None = None) -> tuple[F
     return tuple(Fragment(lesson_id, start, end) for start, end in spans)
 
 
+def _draft(form: MultiDictProxy[Any], kind: str, keep: tuple[Fragment, ...] = ()) -> StepDraft:
+    """The step a form describes. ``keep``: the fragments to keep when the form does not
+    change them (the edit page's fragments unchanged, or of several lessons)."""
+    held_on = parse_day(str(form.get("held_on", "")).strip())
+    if held_on is None:
+        raise Invalid("date_invalid", "the date is missing")
+    lesson_id = str(form.get("lesson_id", ""))[:64] or None
+    typed = str(form.get("fragments", ""))[:2000]
+    if form.get("keep_fragments") == "1" or (
+        keep
+        and typed == form.get("fragments_was")
+        and (kind == "analysis" or form.get("fragment_lesson") == form.get("fragment_lesson_was"))
+    ):
+        fragments = keep
+    else:
+        # An analysis's fragments are of its own lesson.
+        fragments = _fragments(form, lesson_id if kind == "analysis" else None)
+    people = form.getall("participants", [])
+    return StepDraft(
+        kind=kind,
+        body=str(form.get("body", ""))[:20000],
+        held_on=held_on,
+        agreed_question=str(form.get("agreed_question", ""))[:20000],
+        lesson_id=lesson_id,
+        minutes=whole_number(str(form.get("minutes", "")).strip(), 4),
+        participants=tuple(str(p)[:64] for p in people[:20]),
+        agreements=str(form.get("agreements", ""))[:20000],
+        fragments=fragments,
+    )
+
+
 @routes.post("/trajectories/{trajectory_id}/steps")
 async def add_step(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, acc = page_trajectory(request, "contribute")
     form = await request.post()
     try:
-        held_on = parse_day(str(form.get("held_on", "")).strip())
-        if held_on is None:
-            raise Invalid("date_invalid", "the date is missing")
-        minutes = str(form.get("minutes", "")).strip()
-        kind = str(form.get("kind", ""))
-        lesson_id = str(form.get("lesson_id", ""))[:64] or None
-        # An analysis's fragments are of its own lesson.
-        fragments = _fragments(form, lesson_id if kind == "analysis" else None)
-        draft = StepDraft(
-            kind=kind,
-            body=str(form.get("body", ""))[:20000],
-            held_on=held_on,
-            agreed_question=str(form.get("agreed_question", ""))[:20000],
-            lesson_id=lesson_id,
-            minutes=whole_number(minutes, 4),
-            participants=tuple(str(p)[:64] for p in form.getall("participants", [])[:20]),
-            agreements=str(form.get("agreements", ""))[:20000],
-            fragments=fragments,
-        )
-        steps.add(services, user, row, draft)
+        steps.add(services, user, row, _draft(form, str(form.get("kind", ""))))
     except DomainError as exc:
         return show(request, user, row, acc, refusal(request, exc, STEP_MESSAGES), exc.status)
+    raise redirect(f"/trajectories/{row['id']}", "saved")
+
+
+def _edit_page(
+    request: web.Request,
+    row: dict[str, Any],
+    step: dict[str, Any],
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    services = services_of(request)
+    lessons = {f["lesson_id"] for f in step["fragments"]}
+    found, _total = visible_lessons(
+        services.db,
+        signed_in(request).id,
+        services.now(),
+        limit=500,
+        offset=0,
+        trajectory_id=row["id"],
+    )
+    members_now = [
+        {"username": m["username"], "display_name": m["display_name"]}
+        for m in members.members_of(services.db, row["id"])
+        if m["state"] == "member"
+    ]
+    context = {
+        "trajectory": row,
+        "step": step,
+        "error": error,
+        "today": services.now().date().isoformat(),
+        "ready_lessons": [lesson for lesson, _ in found if lesson["state"] == "ready"],
+        "participants": [
+            {"username": row["teacher_username"], "display_name": row["teacher_name"]},
+            *members_now,
+        ],
+        "taking_part": set(step["participant_usernames"]),
+        # The page edits the fragments of one lesson (as the add form makes them); fragments of
+        # several lessons (made through the API) are kept as they are.
+        "several_lessons": len(lessons) > 1,
+        "fragment_lesson": next(iter(lessons), ""),
+        "fragments_text": "; ".join(
+            f"{format_time(f['start_s'])}-{format_time(f['end_s'])}" for f in step["fragments"]
+        ),
+    }
+    return render(request, "step_edit.html", context, status=status)
+
+
+def _own_step(request: web.Request) -> tuple[User, dict[str, Any], dict[str, Any]]:
+    user, row, _acc = page_trajectory(request, "contribute")
+    raw = request.match_info["step_id"]
+    step = next(
+        (s for s in steps.of_trajectory(services_of(request).db, row["id"]) if str(s["id"]) == raw),
+        None,
+    )
+    if step is None or step["author_id"] != user.id or row["status"] == "closed":
+        raise PageError(404, N_("You cannot change this step."))
+    return user, row, step
+
+
+@routes.get("/trajectories/{trajectory_id}/steps/{step_id}/edit")
+async def edit_step_page(request: web.Request) -> web.StreamResponse:
+    _user, row, step = _own_step(request)
+    return _edit_page(request, row, step)
+
+
+@routes.post("/trajectories/{trajectory_id}/steps/{step_id}/edit")
+async def edit_step(request: web.Request) -> web.StreamResponse:
+    user, row, step = _own_step(request)
+    form = await request.post()
+    kept = tuple(Fragment(f["lesson_id"], f["start_s"], f["end_s"]) for f in step["fragments"])
+    try:
+        steps.change(
+            services_of(request), user, row, str(step["id"]), _draft(form, step["kind"], kept)
+        )
+    except DomainError as exc:
+        return _edit_page(request, row, step, refusal(request, exc, STEP_MESSAGES), exc.status)
     raise redirect(f"/trajectories/{row['id']}", "saved")
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 from ..coaching import linking, reflections
 from ..lessons import summary, viewings
 from ..services import services_of
+from .coding_pages import coding_panel
 from .comment_pages import comment_panel
 from .lesson_access import page_lesson
 from .render import render
@@ -49,4 +50,5 @@ async def lesson_page(request: web.Request) -> web.StreamResponse:
     if row["state"] == "ready" and main is not None:
         context["comment_panel"] = comment_panel(request, row, acc)
         context["watch"] = lesson_watch(request, user, row, owner=acc.manage)
+        context["coding_panel"] = coding_panel(request, row, acc)
     return render(request, "lesson.html", context)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..access import directory
 from ..coaching import coordinators, reflection_forms, research, research_summary
 from ..infra.errors import DomainError, NotFound
 from ..services import client_address, services_of
@@ -54,13 +55,9 @@ async def agreement(request: web.Request) -> web.StreamResponse:
 
 def _admin_page(request: web.Request, error: str | None = None, status: int = 200) -> web.Response:
     db = services_of(request).db
-    people = db.execute(
-        "SELECT username, display_name FROM users WHERE disabled = 0 AND role != 'admin'"
-        " ORDER BY display_name"
-    ).fetchall()
     context = {
         "coordinators": coordinators.listed(db),
-        "people": [{"username": u, "display_name": d} for u, d in people],
+        "people": directory.active_people(db, admins=False),
         "error": error,
     }
     return render(request, "admin/research.html", context, status=status)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from ..access import directory
 from ..access.permissions import ShareRole
 from ..access.principal import User
 from ..infra.errors import Invalid
@@ -37,12 +38,7 @@ def _shares(request: web.Request, recording_id: str) -> list[dict[str, Any]]:
 
 
 def _people(request: web.Request, user: User) -> list[dict[str, str]]:
-    rows = services_of(request).db.execute(
-        "SELECT username, display_name FROM users WHERE disabled = 0 AND id != ? "
-        "ORDER BY display_name",
-        [user.id],
-    )
-    return [{"username": u, "display_name": d} for u, d in rows.fetchall()]
+    return directory.active_people(services_of(request).db, leave_out=user.id)
 
 
 def _page(

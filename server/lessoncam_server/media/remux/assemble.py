@@ -3,6 +3,7 @@ live assembly that could not be used)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import statistics
 from collections.abc import Sequence
@@ -18,7 +19,8 @@ from lessoncam_common.disk import disk_full
 
 from .files import AssembledVideo, RemuxError, SegmentFile, install, temporary_beside
 from .inputs import Template, open_segment, template_of
-from .packets import Track, Writer
+from .packets import KeyframeHook, Track, Writer
+from .sink import BUFFER_BYTES, Sink
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +94,26 @@ def _write_mp4(
     reserve: int | None,
 ) -> Outcome:
     """Write all usable segments into one MP4 at ``tmp``."""
-    options = {"moov_size": str(reserve)} if reserve else {"movflags": "+faststart"}
     outcome = Outcome([], {}, audio is not None)
-    with av.open(str(tmp), "w", format="mp4", options=options) as out:
+    with contextlib.ExitStack() as stack:
+        if reserve:
+            # Our own file object: large writes, writeback overlapping the remux.
+            sink = stack.enter_context(Sink(tmp))
+            out = stack.enter_context(
+                av.open(
+                    sink,
+                    "w",
+                    format="mp4",
+                    # No flush after every packet (FFmpeg's default for custom I/O).
+                    options={"moov_size": str(reserve), "flush_packets": "0"},
+                    buffer_size=BUFFER_BYTES,
+                )
+            )
+        else:
+            # +faststart moves the data by reopening the file by its name: FFmpeg's own I/O.
+            out = stack.enter_context(
+                av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"})
+            )
         writer = open_tracks(out, video, audio)
         previous: int | None = None
         for seg in segments:
@@ -123,7 +142,12 @@ def _write_mp4(
     return outcome
 
 
-def open_tracks(out: OutputContainer, video: Template, audio: Template | None) -> Writer:
+def open_tracks(
+    out: OutputContainer,
+    video: Template,
+    audio: Template | None,
+    on_keyframe: KeyframeHook | None = None,
+) -> Writer:
     """Create the output tracks from the template segments, and write the header."""
     sources: list[InputContainer] = []
     try:
@@ -147,7 +171,8 @@ def open_tracks(out: OutputContainer, video: Template, audio: Template | None) -
     if aout is not None and audio is not None and audio.audio is not None:
         frame_size = aout.codec_context.frame_size or 1024
         atrack = Track(aout, False, Fraction(frame_size, audio.audio.sample_rate))
-    return Writer(out, vtrack, video.video, atrack, audio.audio if audio is not None else None)
+    aparams = audio.audio if audio is not None else None
+    return Writer(out, vtrack, video.video, atrack, aparams, on_keyframe)
 
 
 def _find_templates(

@@ -9,12 +9,15 @@ import uuid
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import av
 import av.error
 
 from lessoncam_common.durable import fsync_path
+
+if TYPE_CHECKING:
+    from ..previews import LiveTiles
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ class AssembledVideo:
     #: Sequence numbers of segments that were uploaded but could not be used (not readable,
     #: no video, or a different picture format from the rest).
     unusable_segments: list[int] = field(default_factory=list)
+    #: Seek thumbnails made while the video was written (a live assembly), if any.
+    live_tiles: LiveTiles | None = field(default=None, compare=False, repr=False)
 
 
 class StreamInfo(TypedDict):

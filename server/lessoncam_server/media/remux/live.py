@@ -13,7 +13,7 @@ from av.container import OutputContainer
 from .assemble import Outcome, expected_end_s, moov_reservation, open_tracks, publish
 from .files import AssembledVideo, RemuxError, SegmentFile, temporary_beside
 from .inputs import Template, template_of
-from .packets import Writer
+from .packets import KeyframeHook, Writer
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +27,22 @@ class LiveAssembly:
     video or without the sound it should have, a missing segment, a lesson longer than the
     room) ends in :class:`RemuxError` from :meth:`finish`, and the caller falls back to
     :func:`assemble_camera`. Not thread-safe: use it from one thread at a time.
+
+    ``on_keyframe`` is told of every video keyframe written (the packet and its time), in
+    order, from the thread that adds the segments: seek thumbnails are made from them as the
+    lesson goes on.
     """
 
-    def __init__(self, out_path: Path, *, with_audio: bool, max_hours: float = 1.5) -> None:
+    def __init__(
+        self,
+        out_path: Path,
+        *,
+        with_audio: bool,
+        max_hours: float = 1.5,
+        on_keyframe: KeyframeHook | None = None,
+    ) -> None:
         self.out_path = out_path
+        self.on_keyframe = on_keyframe
         self.with_audio = with_audio
         self.max_s = max_hours * 3600.0
         self.next_sequence = 0
@@ -73,7 +85,7 @@ class LiveAssembly:
             self._out = av.open(
                 str(self._tmp), "w", format="mp4", options={"moov_size": str(reserve)}
             )
-            self._writer = open_tracks(self._out, found, audio)
+            self._writer = open_tracks(self._out, found, audio, self.on_keyframe)
         span = self._writer.copy_segment(seg)
         if isinstance(span, str):
             log.warning("segment %s (%s) left out: %s", seg.sequence, seg.path, span)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from fractions import Fraction
 
 import av
@@ -82,6 +83,10 @@ class Track:
         self.fixed = 0
 
 
+#: Told of every video keyframe written: the packet and its time on the output's timeline (s).
+KeyframeHook = Callable[["Packet[Stream]", float], None]
+
+
 class _Incompatible(Exception):
     """A segment's video differs from the output track's (another size or codec)."""
 
@@ -96,10 +101,12 @@ class Writer:
         video_params: VideoParams,
         audio: Track | None,
         audio_params: AudioParams | None,
+        on_keyframe: KeyframeHook | None = None,
     ) -> None:
         self.out = out
         self.video, self.video_params = video, video_params
         self.audio, self.audio_params = audio, audio_params
+        self.on_keyframe = on_keyframe
 
     def hole(self) -> None:
         """Something is missing here: video must restart on a keyframe."""
@@ -259,4 +266,6 @@ class Writer:
         packet.pts, packet.dts, packet.duration = pts, dts, duration
         self.out.mux_one(packet)
         track.last_dts = dts
+        if self.on_keyframe is not None and track.is_video and packet.is_keyframe:
+            self.on_keyframe(packet, float(pts * track.tb))  # the muxer left the packet whole
         return pts, pts + duration

@@ -211,6 +211,7 @@
 
   // Keyboard: space, arrows, c. Not while typing in a field.
   document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented) return; // a key another script took (coding.js while coding)
     var tag = event.target && event.target.tagName;
     if (tag === "TEXTAREA" || tag === "SELECT" || (tag === "INPUT" && event.target.type !== "range")) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
