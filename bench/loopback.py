@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -26,6 +29,27 @@ def wait_for(url: str, timeout: float = 20.0) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
+
+
+def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``lessoncam-server serve`` on the data directory ``data`` at a free loopback port, once
+    it answers: the process and its base URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "lessoncam-server"),
+            "serve",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, "LESSONCAM_LOG_LEVEL": "warning"},
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_for(f"{base}/healthz")
+    return server, base
 
 
 def stop_processes(procs: list[subprocess.Popen[bytes]]) -> None:

@@ -44,8 +44,9 @@ from typing import Any
 
 import av
 import numpy as np
-from loopback import free_port, wait_for
+from loopback import start_server
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Error as PlaywrightError
 
 from lessoncam_server.access import accounts
 from lessoncam_server.access.sessions import COOKIE_NAME
@@ -55,7 +56,6 @@ from lessoncam_server.infra.timeutil import to_iso
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "watch_together.json"
-BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("LESSONCAM_CHROMIUM", "/usr/bin/chromium")
 RID = "01JDWATCHBENCH000000000000"
 PASSWORD = "benchmark password"  # noqa: S105 - throw-away accounts on loopback
@@ -227,12 +227,20 @@ async def open_page(
     return context, page
 
 
-async def until(page: Page, expression: str, timeout_s: float = 60.0) -> None:
+async def until(page: Page, expression: str, timeout_s: float = 90.0) -> None:
     deadline = time.monotonic() + timeout_s
-    while not await page.evaluate(expression):
+    while True:
+        try:
+            if await page.evaluate(expression):
+                return
+        except PlaywrightError:
+            pass  # still loading
         if time.monotonic() > deadline:
-            raise RuntimeError(f"still false after {timeout_s} s: {expression}")
-        await asyncio.sleep(0.1)
+            title = await page.title()
+            raise RuntimeError(
+                f"{page.url} ({title}): still false after {timeout_s} s: {expression}"
+            )
+        await asyncio.sleep(0.2)
 
 
 def _p(values: list[float], q: float) -> float:
@@ -293,7 +301,8 @@ async def run_mode(
     )
     join = base + body["session"]["join_url"]
     ready = (
-        "document.getElementById('video-main').readyState >= 2"
+        "!!document.getElementById('video-main')"
+        " && document.getElementById('video-main').readyState >= 2"
         " && window.lessoncam.watch && window.lessoncam.watch.state().connected"
     )
     _ctx, leader = await open_page(browser, base, leader_cookie, join, throttled=False)
@@ -400,22 +409,7 @@ def main() -> int:
     server: subprocess.Popen[bytes] | None = None
     try:
         seed(work / "data", args.followers)
-        port = free_port()
-        env = {**os.environ, "LESSONCAM_LOG_LEVEL": "warning"}
-        server = subprocess.Popen(
-            [
-                str(BIN / "lessoncam-server"),
-                "serve",
-                "--data-dir",
-                str(work / "data"),
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/healthz")
+        server, base = start_server(work / "data")
         started = time.monotonic()
         figures = asyncio.run(measure(base, args))
         ours, naive = figures["ours"], figures["naive"]

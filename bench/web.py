@@ -19,17 +19,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-from loopback import free_port, wait_for
+from loopback import start_server
 
 from lessoncam_server.access import accounts
 from lessoncam_server.config import ViewingGuideConfig
@@ -40,7 +38,6 @@ from lessoncam_server.lessons import comments
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "web.json"
-BIN = Path(sys.executable).parent
 PASSWORD = "benchmark password"  # noqa: S105 - a throw-away account on loopback
 BIG = "01JDWEBBENCH00000000000000"
 LESSONS = 1000
@@ -218,22 +215,7 @@ def main() -> int:
     server: subprocess.Popen[bytes] | None = None
     try:
         seed(work / "data")
-        port = free_port()
-        env = {**os.environ, "LESSONCAM_LOG_LEVEL": "warning"}
-        server = subprocess.Popen(
-            [
-                str(BIN / "lessoncam-server"),
-                "serve",
-                "--data-dir",
-                str(work / "data"),
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/healthz")
+        server, base = start_server(work / "data")
         figures = asyncio.run(measure(base, args.clients, args.rounds))
         p95 = {name: _p(values, 0.95) for name, values in figures.items()}
         p50 = {name: _p(values, 0.50) for name, values in figures.items()}

@@ -165,8 +165,11 @@ async def test_a_session_is_shared_live_and_recorded(
     await guest.send_str(json.dumps(pointer))
     assert (await until(host, "pointer"))["x"] == 0.25
 
+    # Leaving says so to the others at once.
+    await late.send_str(json.dumps({"seq": 2, "lesson": RID, "type": "leave"}))
+    await until(host, "presence", where=lambda m: len(m["people"]) == 2)
     await guest.close()
-    await late.close()
+    await until(host, "presence", where=lambda m: len(m["people"]) == 1)
     await anna.json("POST", f"/api/v1/watch-sessions/{sid}/end", 204)
     assert (await until(host, "ended"))["reason"] == "ended_by_host"
     history = (await anna.json("GET", f"{L}/watch-sessions"))["history"]

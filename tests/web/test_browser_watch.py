@@ -49,6 +49,7 @@ async def _in_step(follower: Page, leader: Page, tolerance: float = IN_STEP_S) -
 async def _join_from_library(page: Page, base: str) -> None:
     await page.goto(f"{base}/library")
     await page.click("#watch-invitations a")
+    await page.wait_for_url("**/lessons/*?watch=*")
     await wait_until(page, f"{MAIN}.readyState >= 1 && window.lessoncam.watch.state().connected")
 
 
@@ -168,8 +169,14 @@ async def test_teacher_coach_and_colleague_watch_in_step(
         assert played is not None and played[0] > 1
         for page in (coach, colleague):
             await page.click("#watch-leave")
+        await wait_until(teacher, "document.querySelectorAll('#watch-people li').length === 1")
         await teacher.click("#watch-end")
-        await teacher.wait_for_selector("#watch-status >> text=ended")
+        await wait_until(teacher, "window.lessoncam.watch.state().stopped")
+        assert await teacher.locator("#watch.watch-stopped").count() == 1
+        # The owner sees who watched together, and how long.
+        await teacher.goto(f"{base}/lessons/{lesson_id}")
+        history = await teacher.inner_text("#watch-history")
+        assert "coach" in history and "colleague" in history
     who = services.db.execute(
         "SELECT COUNT(*) FROM watch_participants WHERE first_joined_at IS NOT NULL"
         " AND present_s > 0"

@@ -274,7 +274,9 @@ async def socket(request: web.Request) -> web.StreamResponse:
             if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 await rooms.receive(room, connection, message.data)
     finally:
-        await rooms.disconnect(room, connection)
+        # aiohttp may cancel this handler once the client has gone: the others must still
+        # hear that she left, and her time must still be recorded.
+        await asyncio.shield(rooms.disconnect(room, connection))
     return ws
 
 

@@ -49,6 +49,6 @@ async def lesson_page(request: web.Request) -> web.StreamResponse:
     }
     if row["state"] == "ready" and main is not None:
         context["comment_panel"] = comment_panel(request, row, acc)
-        context["watch"] = lesson_watch(request, user, row)
+        context["watch"] = lesson_watch(request, user, row, owner=acc.manage)
         context["coding_panel"] = coding_panel(request, row, acc)
     return render(request, "lesson.html", context)

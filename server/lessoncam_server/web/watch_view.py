@@ -15,9 +15,15 @@ from ..lessons.watching import records
 from ..lessons.watching.rooms import WATCH_ROOMS
 from ..services import services_of
 
+#: The lesson page lists this many of the latest sessions.
+HISTORY = 5
 
-def lesson_watch(request: web.Request, user: User, row: dict[str, Any]) -> dict[str, Any]:
-    """The lesson page's watch-together panel."""
+
+def lesson_watch(
+    request: web.Request, user: User, row: dict[str, Any], *, owner: bool
+) -> dict[str, Any]:
+    """The lesson page's watch-together panel; for the ``owner`` also who watched together
+    (the latest sessions, who took part and for how long)."""
     services = services_of(request)
     rooms = request.app[WATCH_ROOMS]
     wanted = request.query.get("watch", "")
@@ -43,7 +49,9 @@ def lesson_watch(request: web.Request, user: User, row: dict[str, Any]) -> dict[
         for room in rooms.of_lesson(row["id"], user)
         if session is None or room.id != session["id"]
     ]
+    history = records.of_lesson(services.db, row["id"])[:HISTORY] if owner else []
     return {
+        "history": [h for h in history if any(p["first_joined_at"] for p in h["participants"])],
         "session": session,
         "unknown": bool(wanted) and session is None,
         "running": running,

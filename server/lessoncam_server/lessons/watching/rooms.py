@@ -116,6 +116,7 @@ class Rooms:
         self.now_ms = now_ms
         self.rooms: dict[str, Room] = {}
         self._next_connection = 0
+        self._closing: set[asyncio.Task[None]] = set()
 
     # --- sessions ------------------------------------------------------------------------------
 
@@ -203,7 +204,7 @@ class Rooms:
         records.remove(self.services.db, room.id, user["id"], self.services.now())
         for connection in [c for c in room.connections.values() if c.user.id == user["id"]]:
             await self._drop(room, connection, CLOSE_NO_ACCESS, "removed")
-        await self._presence(room)
+        await self._presence(room)  # the invitation list changed, whether she was there or not
 
     def _must_host(self, room: Room, user: User) -> None:
         if room.session.host_id != user.id:
@@ -227,6 +228,8 @@ class Rooms:
     async def close_all(self) -> None:
         for room in list(self.rooms.values()):
             await self.end(room, "server_stopped")
+        if self._closing:
+            await asyncio.wait(set(self._closing), timeout=5)
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -290,13 +293,19 @@ class Rooms:
     async def _drop(
         self, room: Room, connection: Connection, code: int, reason: str, *, tell: bool = True
     ) -> None:
+        """Take ``connection`` out of ``room``: the others hear of it first, then she is told
+        why and her socket closes (in the background: a browser slow to answer the close
+        must not hold up whoever caused it)."""
         if room.connections.pop(connection.id, None) is not None:
             self._leave(room, connection)
+            if self.rooms.get(room.id) is room:
+                await self._presence(room)
         if tell:
             with contextlib.suppress(Exception):
                 await connection.peer.send({"type": "removed", "reason": reason})
-        with contextlib.suppress(Exception):
-            await connection.peer.close(code, reason)
+        closing = asyncio.create_task(connection.peer.close(code, reason))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def receive(self, room: Room, connection: Connection, raw: str | bytes) -> None:
         """One message from ``connection``: acted on, or refused (told to her, logged)."""
@@ -306,7 +315,6 @@ class Rooms:
                 await self._tell_refused(connection, "rate_limited", None)
             if connection.bucket.exhausted:
                 await self._drop(room, connection, CLOSE_FLOOD, "flood")
-                await self._presence(room)
             return
         try:
             message = parse(raw, room.session.lesson_id, connection.last_seq)
@@ -367,7 +375,6 @@ class Rooms:
             )
         elif isinstance(message, Leave):
             await self._drop(room, connection, 1000, "left", tell=False)
-            await self._presence(room)
 
     # --- permission, again ---------------------------------------------------------------------
 
@@ -395,7 +402,6 @@ class Rooms:
         if acc is None:
             self._refused(room, connection, Refused("no_access"))
             await self._drop(room, connection, CLOSE_NO_ACCESS, "no_access")
-            await self._presence(room)
             return False
         connection.can_comment = acc.comment
         return True
@@ -409,15 +415,11 @@ class Rooms:
             if self._lesson(room) is None:
                 await self.end(room, "lesson_gone")
                 continue
-            dropped = False
             for connection in list(room.connections.values()):
                 allowed = self._signed_in(connection) and self._may_view(room, connection.user)
                 if not allowed:
                     self._refused(room, connection, Refused("no_access"))
                     await self._drop(room, connection, CLOSE_NO_ACCESS, "no_access")
-                    dropped = True
-            if dropped:
-                await self._presence(room)
 
     async def sweep(self) -> None:
         """Once a second: access, and sessions that emptied or ran out."""

@@ -110,7 +110,8 @@
   var lastHeard = 0;
   var samples = [];
   var clockOffset = 0;
-  var seekLead = 0.05; // seconds a seek takes here, learnt: seek that far ahead while playing
+  var seekLead = 0.05; // seconds from a seek to playing again here, learnt: seek that far ahead
+  var LANDING_MAX_MS = 3000;
   var seekStartedAt = null;
   var people = [];
   var pointing = false;
@@ -278,6 +279,15 @@
     if (!p || !timeline || !options.correct) return;
     var main = p.main;
     if (rateChanged) p.apply({ rate: timeline.rate });
+    if (seekStartedAt !== null) {
+      // Our own seek is still landing (on a slow network it loads for a while): seeking again
+      // now would only chase the timeline. Once it plays, learn how long that took.
+      if (main.seeking || main.readyState < 3) {
+        if (performance.now() - seekStartedAt < LANDING_MAX_MS && !now) return;
+      } else {
+        learnSeek();
+      }
+    }
     if (main.seeking && !now) return;
     var end = duration();
     var target = policy.target(timeline, serverNow(), end);
@@ -456,7 +466,7 @@
     if (seekStartedAt === null) return;
     var took = (performance.now() - seekStartedAt) / 1000;
     seekStartedAt = null;
-    seekLead = Math.min(0.5, Math.max(0.02, seekLead * 0.6 + took * 0.4));
+    seekLead = Math.min(1.0, Math.max(0.02, seekLead * 0.6 + took * 0.4));
   }
 
   window.lessoncam.watch = {
@@ -468,10 +478,7 @@
     target: function () { return timeline ? policy.target(timeline, serverNow(), duration()) : null; }
   };
 
-  function begin() {
-    player().main.addEventListener("seeked", learnSeek);
-    connect();
-  }
+  function begin() { connect(); }
   if (player()) begin();
   else document.addEventListener("lessoncam:player-ready", begin);
 })();
