@@ -93,6 +93,15 @@ def test_an_undecodable_keyframe_leaves_the_strip_to_the_file(
     assert indexes(from_live) == indexes(from_file) == [i * 4 * FPS for i in range(8)]
 
 
+def test_a_failing_thumbnail_never_reaches_the_live_assembly() -> None:
+    """Whatever goes wrong with a keyframe (here: a packet of no stream) gives up the tiles,
+    without an exception into the writer that called."""
+    live = LiveTiles()
+    live.add(av.Packet(b"\x00\x00\x01\x65"), 0.0)
+    live.add(av.Packet(b"\x00\x00\x01\x65"), 1.0)
+    assert live.broken is not None and not live.tiles
+
+
 def test_tiles_of_another_width_are_not_used(
     recorded: list[GeneratedSegment], tmp_path: Path
 ) -> None:

@@ -203,7 +203,7 @@ class LiveTiles:
         try:
             self._reach(time_s)
             self._held = (time_s, packet)
-        except (av.error.FFmpegError, ValueError, PreviewError) as e:
+        except Exception as e:  # whatever it is, a thumbnail must never cost the live file
             self._break(f"keyframe at {time_s:.3f} s: {e}")
 
     def finish(self, end_s: float) -> None:
