@@ -339,6 +339,12 @@ def lesson(r: Rehearsal, root: Path, seconds: float) -> None:
     try:
         wait_for_server(url)
         (root / LESSON_CONFIG.lstrip("/")).write_text(LESSON)
+        # A unit new to this server: a reused root's credentials and queue name an older one.
+        for left in (root / STATE_DIR.lstrip("/")).iterdir():
+            if left.is_dir() and not left.is_symlink():
+                shutil.rmtree(left)
+            else:
+                left.unlink()
         cmd = [
             f"{UNIT_VENV}/bin/lessoncam-device",
             "--state-dir",
@@ -417,6 +423,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--tests-timeout-min", type=float, default=150.0)
     parser.add_argument("--lesson-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--reuse-root",
+        action="store_true",
+        help="keep the last run's installed root: the installer then updates it (faster)",
+    )
     parser.add_argument("--output", type=Path, default=RESULT)
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
@@ -433,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     r = Rehearsal(args.cache)
     args.cache.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(args.cache / "logs", ignore_errors=True)  # each run's logs are its own
     root = args.cache / "work"
     try:
         with r.step("host_tools"):
@@ -441,7 +453,11 @@ def main(argv: list[str] | None = None) -> int:
         with r.step("arm64_root"):
             base, built = base_root(args.cache, r.log("debootstrap"))
             r.facts["root_built"] = built
-            fresh_copy(base, root)
+            installed = (root / UNIT_VENV.lstrip("/") / "bin/python").exists()
+            # Reused: the installer runs a second time there, as an update from this checkout.
+            r.facts["root_reused"] = args.reuse_root and installed
+            if not r.facts["root_reused"]:
+                fresh_copy(base, root)
             copy_host_settings(root)
             copy_checkout(REPO, root)
         caches = {
