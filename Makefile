@@ -102,7 +102,7 @@ reliability: $(STAMP)
 # The arm64 rehearsal (issue 12), as root: the real installer, the device tests and one
 # lesson in an emulated Debian arm64 root; slow (see docs/pi-rehearsal.md), not part of test.
 pi-rehearsal: $(DEMO_STAMP)
-	$(PY) bench/pi_rehearsal.py
+	$(PY) bench/pi_rehearsal.py $(REHEARSAL_ARGS)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -50,6 +50,9 @@ ERROR tests/device/test_b.py::test_four - OSError: teardown
         "FAILED tests/device/test_a.py::test_two[x-1] - TimeoutError: took too long",
         "ERROR tests/device/test_b.py::test_four - OSError: teardown",
     ]
+    # The last line counts what -v lines lost (a test's output before its verdict).
+    summed = rehearsal.outcomes(log + "=== 2 failed, 5 passed, 3 deselected, 1 error in 9.5s ===\n")
+    assert (summed["passed"], summed["failed"], summed["skipped"]) == (5, 3, 0)
     cut = rehearsal.outcomes(log.split("tests/device/test_b.py::test_three")[0])
     assert (cut["passed"], cut["failed"]) == (1, 1)
     assert cut["failures"] == ["tests/device/test_a.py::test_two[x-1]"]

@@ -28,6 +28,18 @@ log = logging.getLogger(__name__)
 _MUX_OPTIONS = {"flush_packets": "1"}
 
 
+def copy_stream(container: Any, template: Any) -> Any:
+    """A stream in ``container`` like ``template`` (the encoder's), on any PyAV the unit meets.
+
+    PyAV 13 added ``add_stream_from_template``; Raspberry Pi OS Bookworm's apt has PyAV 12.3
+    (kept for its picamera2), whose ``add_stream`` takes the template instead.
+    """
+    add = getattr(container, "add_stream_from_template", None)
+    if add is not None:
+        return add(template)
+    return container.add_stream(template=template)
+
+
 @dataclass
 class SegmenterCounters:
     """Updated by the encoder thread; read by anyone."""
@@ -160,7 +172,7 @@ class Segmenter:
             file.close_fd()
             raise
         try:
-            streams = [container.add_stream_from_template(s) for s in self._templates]
+            streams = [copy_stream(container, s) for s in self._templates]
         except BaseException:
             container.close()
             file.close_fd()
