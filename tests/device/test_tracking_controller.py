@@ -43,6 +43,9 @@ maybe_bearing = st.one_of(st.none(), bearing)
     st.lists(maybe_bearing, min_size=1, max_size=120),
     st.floats(-60.0, 60.0),
 )
+# Stopped while braking, then off the other way: the start kicked with the braking's
+# acceleration (found by the arm64 rehearsal's run of this test).
+@example([0.0, 6.0, -13.0, -7.0, None, -6.0], 0.0)
 def test_never_past_the_limits_and_never_too_fast(
     bearings: list[float | None], start: float
 ) -> None:
@@ -54,11 +57,16 @@ def test_never_past_the_limits_and_never_too_fast(
     for v in velocities:
         assert abs(v - previous) <= S.max_accel_dps2 * DT + 1e-9  # bounded acceleration
         previous = v
-    accels = [(b - a) / DT for a, b in zip([0.0, *velocities], velocities, strict=False)]
-    for a, b, v in zip(accels, accels[1:], velocities[1:], strict=False):
-        # No sudden kick: the acceleration changes at the jerk limit (but a stop ends at once:
-        # the pan never swings back).
-        assert abs(b - a) <= 2 * S.max_jerk_dps3 * DT + 1e-6 or v == 0.0
+    before = [0.0, *velocities]
+    accels = [(b - a) / DT for a, b in zip(before, velocities, strict=False)]
+    # The ticks in which the pan came to a stop: a stop ends at once (it never swings back),
+    # so the mean acceleration of that tick differs from its neighbours' by more.
+    stops = [v == 0.0 and u != 0.0 for u, v in zip(before, velocities, strict=False)]
+    for k in range(len(accels) - 1):
+        # No sudden kick: the acceleration changes at the jerk limit, also when it sets off
+        # again from a standstill.
+        jump = abs(accels[k + 1] - accels[k])
+        assert jump <= 2 * S.max_jerk_dps3 * DT + 1e-6 or stops[k] or stops[k + 1], k
 
 
 # Sightings in less time than the controller waits before it re-centres lazily.

@@ -194,9 +194,11 @@ def step(
             a_new = ok
     p_new, v_new, _ = _advance(p, v, a, (a_new - a) / dt, dt)
     if wanted == 0.0 and (v * v_new < 0 or (v == 0.0 and a != 0.0)):
-        # A stop reached within the tick: stay stopped (never a swing back, a reversal).
+        # A stop reached within the tick: stay stopped (never a swing back, a reversal). A
+        # pan at a standstill does not accelerate: keeping the braking's acceleration as
+        # state would kick the next start by as much (found by the property test).
         v_new = 0.0
-        a_new = min(max(0.0, a - j_dt), a + j_dt)
+        a_new = 0.0
         p_new = p + v * dt / 2.0
     if abs(v_new) > limits.speed_dps:
         # At top speed: stop accelerating, as quickly as the jerk limit allows.
