@@ -5,6 +5,7 @@ Admins see no lesson here: the pages show units and people, never recordings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -195,20 +196,31 @@ def _teacher_id(request: web.Request, username: str) -> int | None:
     return int(teacher["id"])
 
 
+def _unit_name_and_teacher(
+    request: web.Request, form: Mapping[str, str], name_field: str
+) -> tuple[str, int | None] | web.StreamResponse:
+    """A unit form's name and (optional) teacher, or the units page saying what is wrong."""
+    name = form.get(name_field, "").strip()
+    if not name or len(name) > 60:
+        message = t(request, "Give the unit a name of 1 to 60 characters, such as Group 5.")
+        return _units_page(request, message, status=400)
+    if not form.get("teacher"):
+        return name, None
+    teacher_id = _teacher_id(request, form["teacher"])
+    if teacher_id is None:
+        return _units_page(request, t(request, "Choose a teacher from the list."), status=400)
+    return name, teacher_id
+
+
 @routes.post("/admin/units/codes")
 async def create_code(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     admin = signed_in_admin(request)
     form = await form_of(request)
-    name = form.get("unit_name", "").strip()
-    if not name or len(name) > 60:
-        message = t(request, "Give the unit a name of 1 to 60 characters, such as Group 5.")
-        return _units_page(request, message, status=400)
-    teacher_id = None
-    if form.get("teacher"):
-        teacher_id = _teacher_id(request, form["teacher"])
-        if teacher_id is None:
-            return _units_page(request, t(request, "Choose a teacher from the list."), status=400)
+    named = _unit_name_and_teacher(request, form, "unit_name")
+    if isinstance(named, web.StreamResponse):
+        return named
+    name, teacher_id = named
     lifetime = timedelta(minutes=services.config.security.enrolment_code_minutes)
     code, expires = fleet.new_enrolment_code(
         services.db, name, admin.id, services.now(), lifetime, teacher_id
@@ -242,15 +254,10 @@ async def update_unit(request: web.Request) -> web.StreamResponse:
     admin = signed_in_admin(request)
     unit_id = _unit_id(request)
     form = await form_of(request)
-    name = form.get("name", "").strip()
-    if not name or len(name) > 60:
-        message = t(request, "Give the unit a name of 1 to 60 characters, such as Group 5.")
-        return _units_page(request, message, status=400)
-    teacher_id = None
-    if form.get("teacher"):
-        teacher_id = _teacher_id(request, form["teacher"])
-        if teacher_id is None:
-            return _units_page(request, t(request, "Choose a teacher from the list."), status=400)
+    named = _unit_name_and_teacher(request, form, "name")
+    if isinstance(named, web.StreamResponse):
+        return named
+    name, teacher_id = named
     services.db.table("units").update(unit_id, {"name": name, "teacher_id": teacher_id})
     services.audit(
         request,
