@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from lessoncam_server.access import accounts
+from lessoncam_server.lessons.watching import records
 from lessoncam_server.services import Services
 
 from .. import reliability
@@ -404,11 +406,15 @@ async def test_trajectory_permission_matrix(
     made = await owner.json("POST", f"{path}/measures", 201, json={**sdq, "moment": "start"})
     measure = made["measure"]["id"]
     goal = (await owner.json("POST", f"{path}/goals", 201, json={"text": "Starts"}))["goal"]["id"]
+    watched = watched_together(services, RID, host="anna", guests=tuple(states))
     # (method, path, body, (teacher, member, invited)) in the order they are called.
     endpoints: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = [
         ("GET", "/api/v1/trajectories", None, (200, 200, 200)),
         ("GET", path, None, (200, 200, 200)),
         ("GET", f"{path}/lessons", None, (200, 200, 403)),
+        ("GET", f"{path}/watch-sessions", None, (200, 200, 403)),
+        # Recorded once: by the member first; the teacher is told it is written down already.
+        ("POST", f"{path}/watch-sessions/{watched}/conversation", {}, (409, 201, 403)),
         ("PATCH", path, {"title": "Rust"}, (200, 403, 403)),
         ("POST", f"{path}/members", {"username": "newcomer"}, (201, 403, 403)),
         ("DELETE", f"{path}/members/{ids['pending']}", None, (204, 403, 403)),
@@ -457,6 +463,22 @@ async def test_trajectory_permission_matrix(
         "SELECT COUNT(*) FROM audit WHERE action = 'access_denied' AND object_kind = 'trajectory'"
     ).fetchone()[0]
     assert denied > 0
+
+
+def watched_together(services: Services, lesson_id: str, host: str, guests: tuple[str, ...]) -> str:
+    """A finished watch-together session on ``lesson_id`` that ``host`` and ``guests`` (the
+    people of the matrix, whatever their state) took part in; its id."""
+    db, now = services.db, services.now()
+    found = {name: accounts.find_user(db, name) for name in (host, *guests)}
+    ids = {name: int(user["id"]) for name, user in found.items() if user is not None}
+    records.create(db, "matrix-session", lesson_id, ids[host], now)
+    for name in guests:
+        records.invite(db, "matrix-session", ids[name], ids[host], now)
+    for user_id in ids.values():
+        records.joined(db, "matrix-session", user_id, now)
+        records.left(db, "matrix-session", user_id, 600.0, now)
+    records.end(db, "matrix-session", "ended_by_host", now)
+    return "matrix-session"
 
 
 async def test_research_permission_matrix(
