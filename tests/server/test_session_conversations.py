@@ -187,6 +187,12 @@ async def test_a_session_becomes_the_trajectorys_conversation(
     after = {"body": "after", "start_s": 5}
     await coach.json("POST", comments, 201, json=after)
 
+    # The owner's "who watched" shows who watched together, and how long.
+    sharing = await anna.request("GET", f"/lessons/{RID}/sharing")
+    html = await sharing.text()
+    together = html[html.index('id="watched-together"') :]
+    assert "anna (25 min), bert (25 min), coach (25 min)" in together
+
     # The coach sees the session on the trajectory and records it.
     listed = (await coach.json("GET", f"{T}/{tid}/watch-sessions"))["sessions"]
     assert [(s["id"], s["step_id"]) for s in listed] == [(sid, None)]

@@ -245,10 +245,7 @@ async def session_conversation(request: web.Request) -> web.StreamResponse:
     return json_response(
         {
             "step": _step(done.step, _watched(request, row)),
-            "left_out": [
-                {"username": p.username, "display_name": p.display_name, "reason": p.reason}
-                for p in made.left_out
-            ],
+            "left_out": session_conversations.left_out_rows(made),
             "fragments_left_out": made.spans_dropped,
         },
         status=201,

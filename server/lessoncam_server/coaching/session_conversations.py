@@ -6,6 +6,7 @@ figures of the steps made so. Reads and writes the tables; the rules are in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,14 @@ class Recorded:
 
     step: dict[str, Any]
     proposal: Proposal
+
+
+def left_out_rows(made: Proposal) -> list[dict[str, str]]:
+    """Who ``made`` leaves out, as the API and the step's record show it."""
+    return [
+        {"username": p.username, "display_name": p.display_name, "reason": p.reason}
+        for p in made.left_out
+    ]
 
 
 def in_trajectory(db: Database, trajectory: Mapping[str, Any]) -> set[int]:
@@ -85,6 +94,18 @@ def by_step(db: Database, trajectory_id: int) -> dict[int, dict[str, Any]]:
         [trajectory_id],
     )
     return {r["step_id"]: {"people": r["people"], "minutes": r["minutes"]} for r in rows}
+
+
+def left_out_of(db: Database, step_id: int) -> list[dict[str, str]] | None:
+    """Who was present in the session step ``step_id`` was written from but is not in it
+    (``username``, ``display_name``, ``reason``); None for a step not written from one."""
+    row = db.execute(
+        "SELECT left_out FROM watch_conversations WHERE step_id = ?", [step_id]
+    ).fetchone()
+    if row is None:
+        return None
+    found: list[dict[str, str]] = json.loads(row[0])
+    return found
 
 
 def _session(db: Database, raw_id: str, user: User) -> dict[str, Any]:
@@ -197,6 +218,7 @@ def record(
                 "session_id": session["id"],
                 "people": len(made.participants),
                 "minutes": made.minutes,
+                "left_out": json.dumps(left_out_rows(made)),
                 "recorded_by": user.id,
                 "recorded_at": to_iso(now),
             }

@@ -49,9 +49,8 @@ def lesson_watch(
         for room in rooms.of_lesson(row["id"], user)
         if session is None or room.id != session["id"]
     ]
-    history = records.of_lesson(services.db, row["id"])[:HISTORY] if owner else []
     return {
-        "history": [h for h in history if any(p["first_joined_at"] for p in h["participants"])],
+        "history": records.watched_together(services.db, row["id"])[:HISTORY] if owner else [],
         "session": session,
         "unknown": bool(wanted) and session is None,
         "running": running,
