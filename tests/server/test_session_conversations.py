@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from lessoncam_server.coaching import research
 from lessoncam_server.coaching.fragments import MAX_FRAGMENTS
 from lessoncam_server.coaching.from_session import (
     MOMENT_SPAN_S,
@@ -132,7 +133,8 @@ async def world(
     }
     await ready_lesson(unit, services, clock.now, tmp_path, RID, seconds=40)
     await ready_lesson(unit, services, clock.now, tmp_path, OTHER, seconds=10)
-    tid = await trajectory_with(anna, people["coach"], people["carl"], lesson=RID)
+    tid = await trajectory_with(anna, people["coach"], people["carl"], lesson=RID, research=True)
+    await anna.json("PUT", f"{T}/{tid}/research", json={"agreed": True})
     await anna.json("POST", f"/api/v1/lessons/{RID}/shares", 201, json={"username": "bert"})
     await anna.json("POST", f"/api/v1/lessons/{OTHER}/shares", 201, json={"username": "coach"})
     app = anna.client.server.app
@@ -228,6 +230,9 @@ async def test_a_session_becomes_the_trajectorys_conversation(
     await coach.json("PUT", f"{T}/{tid}/steps/{step['id']}", json=change)
     listed = (await anna.json("GET", f"{T}/{tid}/watch-sessions"))["sessions"]
     assert listed[0]["step_id"] == step["id"]
+    # The research export tells the conversations held while watching together apart.
+    (talk,) = research.dataset(services.db, services.config.measures, tid).conversations
+    assert talk["watched_together"] == 1 and talk["minutes"] == 30
     # Twice: refused, by anyone.
     again = await anna.json("POST", conversation_path(tid, sid), 409, json={})
     assert again["error"] == "session_recorded"
