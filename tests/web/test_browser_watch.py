@@ -260,8 +260,10 @@ async def test_the_coach_records_a_session_as_the_trajectorys_conversation(
         await teacher.click("#watch-end")
         await wait_until(teacher, "window.lessoncam.watch.state().stopped")
 
-        # The coach, in English, finds the session on the trajectory page and records it.
-        await coach.goto(f"{base}/trajectories/{tid}")
+        # The coach, back on the lesson page, follows its link to the trajectory, switches to
+        # English, finds the session there and records it.
+        await coach.click("#watch-trajectory a")
+        await coach.wait_for_url(f"{base}/trajectories/{tid}#watch-sessions")
         await coach.click("button[lang=en]")
         record = coach.locator("#watch-sessions button")
         assert await record.inner_text() == "Record this session as a conversation"
