@@ -236,6 +236,9 @@ async def test_a_session_becomes_the_trajectorys_conversation(
     # Twice: refused, by anyone.
     again = await anna.json("POST", conversation_path(tid, sid), 409, json={})
     assert again["error"] == "session_recorded"
+    page = await anna.request("POST", f"/trajectories/{tid}/watch-sessions/{sid}/conversation")
+    assert page.status == 409
+    assert "Deze sessie is al vastgelegd als gesprek." in await page.text()
     audited = services.db.execute(
         "SELECT actor_name, object_id, detail FROM audit WHERE action = 'conversation_from_session'"
     ).fetchall()

@@ -55,6 +55,10 @@ STEP_MESSAGES = {
     "goal_state_invalid": N_("Choose the goal's state."),
     "not_author": N_("Only its author or the teacher may delete this."),
     "step_kind_fixed": N_("A step keeps its kind: write a new one instead."),
+}
+# Recording a watch-together session as a conversation: its own refusals, and the steps'.
+SESSION_MESSAGES = {
+    **STEP_MESSAGES,
     "not_found": N_("That watch-together session is not one you were invited to."),
     "not_present": N_("Only someone who took part in the session can record it."),
     "session_other_lesson": N_("That session was on a lesson of another trajectory."),
@@ -220,7 +224,7 @@ async def record_session(request: web.Request) -> web.StreamResponse:
             address=client_address(request),
         )
     except DomainError as exc:
-        return show(request, user, row, acc, refusal(request, exc, STEP_MESSAGES), exc.status)
+        return show(request, user, row, acc, refusal(request, exc, SESSION_MESSAGES), exc.status)
     raise redirect(f"/trajectories/{row['id']}/steps/{done.step['id']}/edit", "from_session")
 
 
