@@ -5,6 +5,7 @@ Each matrix adds its cells and any unauthorised 2xx to the reliability suite's f
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from lessoncam_server.access import accounts
+from lessoncam_server.lessons.watching import records
 from lessoncam_server.services import Services
 
 from .. import reliability
@@ -91,46 +94,79 @@ def expected(relationship: str, index: int) -> int:
     return 404  # expired or revoked share, other teacher, coach, admin: as if it did not exist
 
 
-Call = tuple[str, str, dict[str, Any] | None]
+@dataclass(frozen=True)
+class Raw:
+    """A call's request sent as it is (headers, bytes or a form) instead of a JSON body."""
+
+    headers: dict[str, str] | None = None
+    data: Any = None
+
+
+Call = tuple[str, str, dict[str, Any] | Raw | None]
+Hook = Callable[[str], Awaitable[None]]
+
+
+def _sent(body: dict[str, Any] | Raw | None) -> dict[str, Any]:
+    if isinstance(body, Raw):
+        return {"headers": body.headers, "data": body.data}
+    return {"json": body}
 
 
 async def check_cells(
-    callers: dict[str, Any], calls: list[Call], want: Callable[[str, int], int]
+    callers: dict[str, Any],
+    calls: list[Call],
+    want: Callable[[str, int], int],
+    *,
+    before: Hook | None = None,
+    after: Hook | None = None,
+    **request_kw: Any,
 ) -> list[str]:
-    """Every caller makes every call in order; what differs from ``want(relationship, index)``
-    is reported, an unauthorised 2xx twice over. Adds to the reliability figures."""
+    """Every caller makes every call in order (``before`` and ``after`` each caller's calls,
+    with her relationship); what differs from ``want(relationship, index)`` is reported, an
+    unauthorised 2xx twice over. Adds to the reliability figures."""
     report = []
     unauthorised = 0
     for relationship, caller in callers.items():
+        if before is not None:
+            await before(relationship)
         for index, (method, path, body) in enumerate(calls):
-            response = await caller.request(method, path, json=body)
-            await response.read()  # a video left half-sent would hold the test server
+            response = await caller.request(method, path, **_sent(body), **request_kw)
+            # Read every answer: a video left half-sent keeps its handler (and the test
+            # server's shutdown) waiting for a minute.
+            await response.read()
             wanted = want(relationship, index)
             if response.status != wanted:
                 report.append(f"{relationship} {method} {path}: {response.status} != {wanted}")
             if 200 <= response.status < 300 and not 200 <= wanted < 300:
                 unauthorised += 1
                 report.append(f"UNAUTHORISED {relationship} {method} {path}")
+        if after is not None:
+            await after(relationship)
     reliability.add("matrix_cells", len(callers) * len(calls))
     reliability.add("unauthorised_2xx", unauthorised)
     return report
 
 
+@pytest.fixture
+async def owner(
+    anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
+) -> Person:
+    """Anna, with her ready lesson ``RID`` recorded on her unit."""
+    await send_lesson(unit, RID, clock.now, record(tmp_path, seconds=10))
+    await assembled(services)
+    return anna
+
+
 @pytest.mark.slow
 async def test_permission_matrix(
+    owner: Person,
     admin: Person,
     unit: UnitClient,
     sign_in: Callable[..., Awaitable[Person]],
     new_client: Callable[[], Awaitable[TestClient]],
     services: Services,
     clock: FakeClock,
-    tmp_path: Path,
 ) -> None:
-    owner = await sign_in("anna")
-    await admin.json("PATCH", f"/api/v1/units/{unit.unit_id}", json={"teacher": "anna"})
-    await send_lesson(unit, RID, clock.now, record(tmp_path, seconds=10))
-    await assembled(services)
-
     people = {
         name: await sign_in(name)
         for name in ("viewer", "commenter", "expired", "revoked", "other", "bert")
@@ -160,26 +196,9 @@ async def test_permission_matrix(
         "anonymous": anonymous,
         "owner": owner,  # last: its DELETE removes the lesson
     }
-    cells = 0
-    unauthorised = 0
-    report = []
-    for relationship, caller in callers.items():
-        for index, (method, path, body, _statuses) in enumerate(ENDPOINTS):
-            response = await caller.request(method, path, json=body)
-            # Read every answer: a video left half-sent keeps its handler (and the test
-            # server's shutdown) waiting for a minute.
-            await response.read()
-            cells += 1
-            want = expected(relationship, index)
-            if response.status != want:
-                report.append(f"{relationship} {method} {path}: {response.status} != {want}")
-            if 200 <= response.status < 300 and not 200 <= want < 300:
-                unauthorised += 1
-                report.append(f"UNAUTHORISED {relationship} {method} {path}")
-    reliability.add("matrix_cells", cells)
-    reliability.add("unauthorised_2xx", unauthorised)
+    calls = [(method, path, body) for method, path, body, _ in ENDPOINTS]
+    report = await check_cells(callers, calls, expected)
     assert not report, "\n".join(report)
-    assert cells == len(callers) * len(ENDPOINTS)
     assert not services.paths.recording_dir(RID).exists()  # the owner's DELETE removed the files
     denied = services.db.execute(
         "SELECT COUNT(*) FROM audit WHERE action = 'access_denied'"
@@ -210,30 +229,26 @@ async def test_claim_permission_matrix(
         "default teacher": (anna, (200, 409, 204)),
         "holder": (bert, (200, 200, 204)),
     }
-    report = []
-    cells = unauthorised = 0
-    for name, (caller, (want_list, want_claim, want_end)) in table.items():
+    calls: list[Call] = [
+        ("GET", "/api/v1/unit-claims", None),
+        ("POST", "/api/v1/unit-claims", claim),
+        ("DELETE", end, None),
+    ]
+
+    async def bert_claims(_name: str) -> None:
         await bert.json("POST", "/api/v1/unit-claims", json=claim, expect=201)
-        for (method, path, body), want in zip(
-            (
-                ("GET", "/api/v1/unit-claims", None),
-                ("POST", "/api/v1/unit-claims", claim),
-                ("DELETE", end, None),
-            ),
-            (want_list, want_claim, want_end),
-            strict=True,
-        ):
-            response = await caller.request(method, path, json=body)
-            cells += 1
-            if response.status != want:
-                report.append(f"{name} {method} {path}: {response.status} != {want}")
-            if 200 <= response.status < 300 and not 200 <= want < 300:
-                unauthorised += 1
-                report.append(f"UNAUTHORISED {name} {method} {path}")
-        if want_end != 204:
+
+    async def bert_releases(name: str) -> None:
+        if table[name][1][2] != 204:  # the caller did not end the claim
             await bert.json("DELETE", end, 204)
-    reliability.add("matrix_cells", cells)
-    reliability.add("unauthorised_2xx", unauthorised)
+
+    report = await check_cells(
+        {name: caller for name, (caller, _) in table.items()},
+        calls,
+        lambda name, index: table[name][1][index],
+        before=bert_claims,
+        after=bert_releases,
+    )
     assert not report, "\n".join(report)
     holders = services.db.execute("SELECT DISTINCT user_id FROM unit_claims").fetchall()
     assert len(holders) == 1  # nobody but Bert ever held the unit
@@ -254,11 +269,11 @@ async def test_browser_upload_permission_matrix(
     assert created.status == 201
     item = created.headers["Location"][created.headers["Location"].index("/api/v1/") :]
     patch = {**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
-    requests = [
-        ("HEAD", tus, None),
-        ("PATCH", patch, b"x" * 10),
-        ("POST", {**patch, "X-HTTP-Method-Override": "PATCH"}, b"x" * 10),
-        ("DELETE", tus, None),
+    calls: list[Call] = [
+        ("HEAD", item, Raw(tus)),
+        ("PATCH", item, Raw(patch, b"x" * 10)),
+        ("POST", item, Raw({**patch, "X-HTTP-Method-Override": "PATCH"}, b"x" * 10)),
+        ("DELETE", item, Raw(tus)),
     ]
     callers: dict[str, Any] = {
         "anonymous": await new_client(),
@@ -267,18 +282,9 @@ async def test_browser_upload_permission_matrix(
         "coach": await sign_in("coach", "coach"),
         "admin": admin,
     }
-    report = []
-    cells = unauthorised = 0
-    for name, caller in callers.items():
-        for method, headers, data in requests:
-            response = await caller.request(method, item, headers=headers, data=data)
-            cells += 1
-            unauthorised += 200 <= response.status < 300
-            want = 401 if name == "anonymous" else 404
-            if response.status != want:
-                report.append(f"{name} {method}: {response.status} != {want}")
-    reliability.add("matrix_cells", cells)
-    reliability.add("unauthorised_2xx", unauthorised)
+    report = await check_cells(
+        callers, calls, lambda name, _index: 401 if name == "anonymous" else 404
+    )
     assert not report, "\n".join(report)
     head = await anna.request("HEAD", item, headers=tus)
     assert head.status == 200 and head.headers["Upload-Offset"] == "0"
@@ -325,22 +331,12 @@ async def _trajectory_with_everyone(
 
 @pytest.mark.slow
 async def test_trajectory_members_on_the_lesson_permission_matrix(
-    admin: Person,
-    unit: UnitClient,
-    sign_in: Callable[..., Awaitable[Person]],
-    new_client: Callable[[], Awaitable[TestClient]],
-    services: Services,
-    clock: FakeClock,
-    tmp_path: Path,
+    owner: Person, sign_in: Callable[..., Awaitable[Person]]
 ) -> None:
     """A member of the open trajectory a lesson is in, named by the parents' consent, may do
     what a commenter may; a member the consent does not name, invited, declined, left and
     removed people nothing; after the consent is withdrawn or the trajectory closed, the member
     nothing either."""
-    owner = await sign_in("anna")
-    await admin.json("PATCH", f"/api/v1/units/{unit.unit_id}", json={"teacher": "anna"})
-    await send_lesson(unit, RID, clock.now, record(tmp_path, seconds=10))
-    await assembled(services)
     await sign_in("bert")  # the share endpoint's account
     states = ("member", "unnamed", "invited", "declined", "left", "removed")
     people = {name: await sign_in(name, "coach") for name in states}
@@ -375,20 +371,15 @@ async def test_trajectory_members_on_the_lesson_permission_matrix(
 
 @pytest.mark.slow
 async def test_trajectory_permission_matrix(
+    owner: Person,
     admin: Person,
     unit: UnitClient,
     sign_in: Callable[..., Awaitable[Person]],
     new_client: Callable[[], Awaitable[TestClient]],
     services: Services,
-    clock: FakeClock,
-    tmp_path: Path,
 ) -> None:
     """Every trajectory endpoint x every relationship to it. Anybody who is not its teacher,
     a member or invited gets 404 (as if it did not exist); anonymous callers and units 401."""
-    owner = await sign_in("anna")
-    await admin.json("PATCH", f"/api/v1/units/{unit.unit_id}", json={"teacher": "anna"})
-    await send_lesson(unit, RID, clock.now, record(tmp_path, seconds=10))
-    await assembled(services)
     states = ("member", "invited", "declined", "left", "removed", "pending")
     people = {name: await sign_in(name, "coach") for name in states}
     tid, ids = await _trajectory_with_everyone(owner, people, RID)
@@ -404,11 +395,15 @@ async def test_trajectory_permission_matrix(
     made = await owner.json("POST", f"{path}/measures", 201, json={**sdq, "moment": "start"})
     measure = made["measure"]["id"]
     goal = (await owner.json("POST", f"{path}/goals", 201, json={"text": "Starts"}))["goal"]["id"]
+    watched = watched_together(services, RID, host="anna", guests=tuple(states))
     # (method, path, body, (teacher, member, invited)) in the order they are called.
     endpoints: list[tuple[str, str, dict[str, Any] | None, tuple[int, int, int]]] = [
         ("GET", "/api/v1/trajectories", None, (200, 200, 200)),
         ("GET", path, None, (200, 200, 200)),
         ("GET", f"{path}/lessons", None, (200, 200, 403)),
+        ("GET", f"{path}/watch-sessions", None, (200, 200, 403)),
+        # Recorded once: by the member first; the teacher is told it is written down already.
+        ("POST", f"{path}/watch-sessions/{watched}/conversation", {}, (409, 201, 403)),
         ("PATCH", path, {"title": "Rust"}, (200, 403, 403)),
         ("POST", f"{path}/members", {"username": "newcomer"}, (201, 403, 403)),
         ("DELETE", f"{path}/members/{ids['pending']}", None, (204, 403, 403)),
@@ -457,6 +452,22 @@ async def test_trajectory_permission_matrix(
         "SELECT COUNT(*) FROM audit WHERE action = 'access_denied' AND object_kind = 'trajectory'"
     ).fetchone()[0]
     assert denied > 0
+
+
+def watched_together(services: Services, lesson_id: str, host: str, guests: tuple[str, ...]) -> str:
+    """A finished watch-together session on ``lesson_id`` that ``host`` and ``guests`` (the
+    people of the matrix, whatever their state) took part in; its id."""
+    db, now = services.db, services.now()
+    found = {name: accounts.find_user(db, name) for name in (host, *guests)}
+    ids = {name: int(user["id"]) for name, user in found.items() if user is not None}
+    records.create(db, "matrix-session", lesson_id, ids[host], now)
+    for name in guests:
+        records.invite(db, "matrix-session", ids[name], ids[host], now)
+    for user_id in ids.values():
+        records.joined(db, "matrix-session", user_id, now)
+        records.left(db, "matrix-session", user_id, 600.0, now)
+    records.end(db, "matrix-session", "ended_by_host", now)
+    return "matrix-session"
 
 
 async def test_research_permission_matrix(
@@ -564,15 +575,16 @@ async def test_school_sign_in_permission_matrix(
         ("GET", "/logout/oidc/school", None, {}),
     ]
     defaults = {"POST": 303, "GET": 404}  # not signed in as a person: to the sign-in page
-    report, cells = [], 0
-    for relationship, caller in callers.items():
-        for method, path, form, statuses in calls:
-            response = await caller.request(method, path, data=form, allow_redirects=False)
-            await response.read()
-            cells += 1
-            want = statuses.get(relationship, defaults[method])
-            if response.status != want:
-                report.append(f"{relationship} {method} {path}: {response.status} != {want}")
-    reliability.add("matrix_cells", cells)
+
+    def want(relationship: str, index: int) -> int:
+        method, _path, _form, statuses = calls[index]
+        return statuses.get(relationship, defaults[method])
+
+    report = await check_cells(
+        callers,
+        [(method, path, Raw(data=form)) for method, path, form, _ in calls],
+        want,
+        allow_redirects=False,
+    )
     assert not report, "\n".join(report)
     assert services.db.execute("SELECT COUNT(*) FROM oidc_identities").fetchone()[0] == 0

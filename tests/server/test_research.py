@@ -146,6 +146,7 @@ async def test_the_export_holds_pseudonyms_only_and_reads_back_column_by_column(
         "participant_roles": "coach;teacher",
         "fragments": "1",
         "agreements_made": "1",
+        "watched_together": "0",
     }
     response = await cora.request("GET", f"{R}/export/codebook.csv")
     book = {

@@ -38,6 +38,12 @@ def new_trajectory(**changes: Any) -> dict[str, Any]:
     }
 
 
+async def started(teacher: Person, **changes: Any) -> int:
+    """The id of the teacher's new trajectory (``new_trajectory(**changes)``)."""
+    made = await teacher.json("POST", T, 201, json=new_trajectory(**changes))
+    return int(made["trajectory"]["id"])
+
+
 async def consent(
     teacher: Person, tid: int, *watchers: str, research: bool = False, expect: int = 201
 ) -> Any:
@@ -55,7 +61,7 @@ async def trajectory_with(
 ) -> int:
     """The teacher's new trajectory with ``members`` (coaches) who accepted, the parents'
     consent naming ``named`` (all members when None), and ``lesson`` in it; its id."""
-    tid: int = (await teacher.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
+    tid = await started(teacher)
     for member in members:
         await teacher.json("POST", f"{T}/{tid}/members", 201, json={"username": member.username})
         await member.json("POST", f"{T}/{tid}/invitation", json={"accept": True})
@@ -158,19 +164,35 @@ async def _lesson(unit: UnitClient, services: Services, clock: FakeClock, tmp: P
     return RID
 
 
+@pytest.fixture
+async def lesson(
+    anna: Person, unit: UnitClient, services: Services, clock: FakeClock, tmp_path: Path
+) -> str:
+    """Anna's ready 10 s lesson, recorded on her unit; its id."""
+    return await _lesson(unit, services, clock, tmp_path)
+
+
+@pytest.fixture
+async def coach(sign_in: Callable[..., Awaitable[Person]]) -> Person:
+    return await sign_in("coach", "coach")
+
+
+@pytest.fixture
+async def bert(sign_in: Callable[..., Awaitable[Person]]) -> Person:
+    """Another teacher."""
+    return await sign_in("bert")
+
+
 async def test_members_see_and_comment_on_its_lessons_until_they_leave(
     anna: Person,
     admin: Person,
-    unit: UnitClient,
+    coach: Person,
+    bert: Person,
+    lesson: str,
     sign_in: Callable[..., Awaitable[Person]],
     services: Services,
-    clock: FakeClock,
-    tmp_path: Path,
 ) -> None:
-    coach = await sign_in("coach", "coach")
-    bert = await sign_in("bert")
     carl = await sign_in("carl")
-    lesson = await _lesson(unit, services, clock, tmp_path)
     made = await anna.json("POST", T, 201, json=new_trajectory())
     tid = made["trajectory"]["id"]
     path = f"{T}/{tid}"
@@ -269,15 +291,8 @@ async def test_members_see_and_comment_on_its_lessons_until_they_leave(
 
 
 async def test_closing_ends_the_members_access_to_the_lessons(
-    anna: Person,
-    unit: UnitClient,
-    sign_in: Callable[..., Awaitable[Person]],
-    services: Services,
-    clock: FakeClock,
-    tmp_path: Path,
+    anna: Person, coach: Person, lesson: str
 ) -> None:
-    coach = await sign_in("coach", "coach")
-    lesson = await _lesson(unit, services, clock, tmp_path)
     tid = await trajectory_with(anna, coach, lesson=lesson)
     path = f"{T}/{tid}"
     await coach.json("GET", f"/api/v1/lessons/{lesson}")
@@ -316,18 +331,9 @@ async def test_closing_ends_the_members_access_to_the_lessons(
 
 
 async def test_only_the_teachers_own_lessons_go_in_one_trajectory_at_a_time(
-    anna: Person,
-    unit: UnitClient,
-    sign_in: Callable[..., Awaitable[Person]],
-    services: Services,
-    clock: FakeClock,
-    tmp_path: Path,
+    anna: Person, bert: Person, lesson: str, services: Services
 ) -> None:
-    bert = await sign_in("bert")
-    lesson = await _lesson(unit, services, clock, tmp_path)
-    mine = (await anna.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
-    other = (await anna.json("POST", T, 201, json=new_trajectory(title="Two")))["trajectory"]["id"]
-    berts = (await bert.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
+    mine, other, berts = await started(anna), await started(anna, title="Two"), await started(bert)
     for teacher, tid in ((anna, mine), (anna, other), (bert, berts)):
         await consent(teacher, tid)
     await anna.json("PUT", f"{T}/{mine}/lessons/{lesson}", 201)
@@ -346,19 +352,17 @@ async def test_only_the_teachers_own_lessons_go_in_one_trajectory_at_a_time(
 
 async def test_lessons_go_into_the_trajectory_the_claim_or_the_teacher_chose(
     anna: Person,
+    bert: Person,
     unit: UnitClient,
-    sign_in: Callable[..., Awaitable[Person]],
     services: Services,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    bert = await sign_in("bert")
     segments = record(tmp_path, seconds=10)
-    default = await anna.json("POST", T, 201, json=new_trajectory(record_new=True))
-    named = await anna.json("POST", T, 201, json=new_trajectory(title="Named"))
-    berts = await bert.json("POST", T, 201, json=new_trajectory(title="Bert's"))
-    default_id, named_id = default["trajectory"]["id"], named["trajectory"]["id"]
-    for teacher, tid in ((anna, default_id), (anna, named_id), (bert, berts["trajectory"]["id"])):
+    default_id = await started(anna, record_new=True)
+    named_id = await started(anna, title="Named")
+    berts = await started(bert, title="Bert's")
+    for teacher, tid in ((anna, default_id), (anna, named_id), (bert, berts)):
         await consent(teacher, tid)
 
     # On her own unit, without a claim: the trajectory she chose for new recordings.
@@ -379,7 +383,7 @@ async def test_lessons_go_into_the_trajectory_the_claim_or_the_teacher_chose(
         "POST",
         "/api/v1/unit-claims",
         201,
-        json={**wrong, "trajectory_id": berts["trajectory"]["id"]},
+        json={**wrong, "trajectory_id": berts},
     )
     seen = await anna.json("GET", "/api/v1/unit-claims")
     assert seen["units"][0]["claim"]["trajectory_id"] is None  # not hers to know
@@ -396,7 +400,7 @@ async def test_lessons_go_into_the_trajectory_the_claim_or_the_teacher_chose(
     assert links == {
         "01JDTRJ0000000000000000010": default_id,
         "01JDTRJ0000000000000000011": named_id,
-        "01JDTRJ0000000000000000012": berts["trajectory"]["id"],
+        "01JDTRJ0000000000000000012": berts,
     }
 
 
@@ -419,9 +423,7 @@ async def test_no_lesson_goes_in_before_the_parents_consent(
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    tid = (await anna.json("POST", T, 201, json=new_trajectory(record_new=True)))["trajectory"][
-        "id"
-    ]
+    tid = await started(anna, record_new=True)
     lesson = await _lesson(unit, services, clock, tmp_path)  # arrives: no consent, stays out
     assert services.db.execute("SELECT COUNT(*) FROM trajectory_lessons").fetchone()[0] == 0
     refused = await anna.json("PUT", f"{T}/{tid}/lessons/{lesson}", 409)
@@ -447,24 +449,10 @@ async def test_no_lesson_goes_in_before_the_parents_consent(
 
 
 async def test_the_consent_names_who_may_watch_and_its_withdrawal_takes_effect_at_once(
-    anna: Person,
-    unit: UnitClient,
-    sign_in: Callable[..., Awaitable[Person]],
-    services: Services,
-    clock: FakeClock,
-    tmp_path: Path,
+    anna: Person, coach: Person, bert: Person, lesson: str, services: Services
 ) -> None:
-    coach = await sign_in("coach", "coach")
-    bert = await sign_in("bert")
-    lesson = await _lesson(unit, services, clock, tmp_path)
-    tid = (await anna.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
+    tid = await trajectory_with(anna, coach, bert, named=("coach",), lesson=lesson)
     path = f"{T}/{tid}"
-    for name in ("coach", "bert"):
-        await anna.json("POST", f"{path}/members", 201, json={"username": name})
-    for person in (coach, bert):
-        await person.json("POST", f"{path}/invitation", json={"accept": True})
-    await consent(anna, tid, "coach")
-    await anna.json("PUT", f"{path}/lessons/{lesson}", 201)
     # The consent names the coach, not Bert: Bert is a member but does not see the lesson.
     await coach.json("GET", f"/api/v1/lessons/{lesson}")
     await bert.json("GET", f"/api/v1/lessons/{lesson}", 404)
@@ -531,7 +519,7 @@ def test_whole_numbers_are_written_in_ascii_digits() -> None:
 
 
 async def test_ids_that_are_no_numbers_are_refused_not_a_server_error(anna: Person) -> None:
-    tid = (await anna.json("POST", T, 201, json=new_trajectory()))["trajectory"]["id"]
+    tid = await started(anna)
     for path in (f"{T}/%C2%B9", f"{T}/%C2%B9/lessons", f"{T}/{tid}/measures/%C2%B2"):
         method = "DELETE" if "measures" in path else "GET"
         response = await anna.request(method, path)

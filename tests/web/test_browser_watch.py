@@ -1,19 +1,21 @@
 """Watching together in Chromium: teacher, coach and colleague in separate browser contexts.
 Join, play, seek, pause, speed, layout, a comment, the pointer, a late joiner, the lead and its
-hand-over; then a share revoked during a session and a network cut with catching up."""
+hand-over; then a share revoked during a session and a network cut with catching up; and a
+session recorded as a trajectory's conversation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Browser, Page
 
 from lessoncam_server.services import Services
 
-from ..server.helpers import Person
+from ..server.helpers import PASSWORD, FakeClock, Person, as_person
+from ..server.test_trajectories import trajectory_with
 from .browser import chromium, screenshot, sign_in, wait_until
 
 MAIN = "document.getElementById('video-main')"
@@ -225,3 +227,71 @@ async def test_a_revoked_share_ends_her_part_and_a_cut_network_catches_up(
         assert await coach.locator("#watch.watch-stopped").count() == 1
         await wait_until(teacher, "document.querySelectorAll('#watch-people li').length === 1")
         await screenshot(coach, "watch-together-revoked")
+
+
+async def test_the_coach_records_a_session_as_the_trajectorys_conversation(
+    lesson_id: str,
+    server: TestServer,
+    anna: Person,
+    make_user: Callable[..., dict[str, Any]],
+    new_client: Callable[[], Awaitable[TestClient]],
+    clock: FakeClock,
+) -> None:
+    """Teacher (Dutch) and coach (English) watch a trajectory's lesson together; afterwards
+    the coach records the session as the trajectory's conversation, from its page."""
+    base = str(server.make_url("")).rstrip("/")
+    make_user("coach", "coach")
+    coach_api = await as_person(await new_client(), "coach", PASSWORD)
+    tid = await trajectory_with(anna, coach_api, lesson=lesson_id)
+    await coach_api.json(
+        "POST", f"/api/v1/lessons/{lesson_id}/comments", 201, json={"body": "hier", "start_s": 12}
+    )
+    clock.advance(minutes=5)  # that comment was made before the session: not discussed in it
+    async with chromium() as browser:
+        teacher = await _page_for(browser, base, "anna")
+        await _start(teacher, base, lesson_id, "coach")
+        coach = await _page_for(browser, base, "coach")
+        await _join_from_library(coach, base)
+        await wait_until(teacher, "document.querySelectorAll('#watch-people li').length === 2")
+        comment = {"body": "Here he starts alone", "start_s": 20, "end_s": 26}
+        await coach_api.json("POST", f"/api/v1/lessons/{lesson_id}/comments", 201, json=comment)
+        await coach.click("#watch-leave")
+        await wait_until(teacher, "document.querySelectorAll('#watch-people li').length === 1")
+        await teacher.click("#watch-end")
+        await wait_until(teacher, "window.lessoncam.watch.state().stopped")
+
+        # The coach, back on the lesson page, follows its link to the trajectory, switches to
+        # English, finds the session there and records it.
+        await coach.click("#watch-trajectory a")
+        await coach.wait_for_url(f"{base}/trajectories/{tid}#watch-sessions")
+        await coach.click("button[lang=en]")
+        record = coach.locator("#watch-sessions button")
+        assert await record.inner_text() == "Record this session as a conversation"
+        await record.click()
+        await coach.wait_for_url(f"{base}/trajectories/{tid}/steps/*/edit?notice=from_session")
+        assert "written down as a conversation" in await coach.locator("p.notice").inner_text()
+        assert "Written down from a watch-together session." in await coach.inner_text(
+            "#from-session"
+        )
+        checked = coach.locator("#step-edit-form input[name=participants]:checked")
+        assert sorted(await checked.evaluate_all("(boxes) => boxes.map(b => b.value)")) == [
+            "anna",
+            "coach",
+        ]
+        assert await coach.input_value("#step-edit-form input[name=fragments]") == "0:20-0:26"
+        await coach.fill("#step-edit-form textarea[name=agreements]", "Let him start alone.")
+        await coach.click("#step-edit-form button[type=submit]")
+        await coach.wait_for_url(f"{base}/trajectories/{tid}?notice=saved")
+        shown = coach.locator("#timeline .watched-together")
+        assert await shown.inner_text() == "Watched together: 2 people, 1 min"
+        assert "Let him start alone." in await coach.inner_text("#timeline")
+        assert await coach.inner_text("#watch-sessions li .muted") == (
+            "Written down as a conversation"
+        )
+
+        # The teacher sees it on the trajectory page, in Dutch.
+        await teacher.goto(f"{base}/trajectories/{tid}")
+        together = teacher.locator("#timeline .watched-together")
+        assert await together.inner_text() == "Samen bekeken: 2 personen, 1 min"
+        assert await teacher.locator("#watch-sessions button").count() == 0
+        await screenshot(coach, "watch-together-conversation")

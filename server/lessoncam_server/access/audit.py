@@ -68,6 +68,7 @@ ACTIONS = (
     "research_export",
     "watch_start",
     "watch_refused",
+    "conversation_from_session",
     "coding_scheme_create",
     "coding_scheme_version",
     "coding_scheme_change",

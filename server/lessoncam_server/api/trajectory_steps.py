@@ -9,14 +9,15 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..coaching import goals, steps
+from ..coaching import goals, session_conversations, steps
 from ..coaching.fragments import Fragment
 from ..coaching.steps import StepDraft
 from ..coaching.timeline import timeline
 from ..lessons.library import visible_lessons
-from ..services import services_of
+from ..services import client_address, services_of
 from .support import ApiRoutes, json_response, read_body
 from .trajectory_access import trajectory_for
+from .watching import rooms_of
 
 routes = ApiRoutes("trajectories")
 
@@ -43,6 +44,13 @@ class StepIn(BaseModel):
     fragments: list[FragmentIn] = Field(default_factory=list, max_length=50)
 
 
+class SessionConversationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(
+        "", max_length=20000, description="The notes to start with (a sentence when empty)."
+    )
+
+
 class GoalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(max_length=2000)
@@ -66,7 +74,7 @@ def _shown_fragment(fragment: dict[str, Any]) -> dict[str, Any]:
     return {k: fragment[k] for k in ("lesson_id", "start_s", "end_s")}
 
 
-def _step(step: dict[str, Any]) -> dict[str, Any]:
+def _step(step: dict[str, Any], watched: dict[int, dict[str, Any]]) -> dict[str, Any]:
     keys = ("id", "kind", "held_on", "body", "minutes", "created_at")
     shown = {k: step[k] for k in keys}
     shown["author"] = step["author_username"]
@@ -75,7 +83,12 @@ def _step(step: dict[str, Any]) -> dict[str, Any]:
     shown["agreements"] = step["agreements"] or None
     shown["participants"] = step["participants"]
     shown["fragments"] = [_shown_fragment(f) for f in step["fragments"]]
+    shown["watched_together"] = watched.get(step["id"])
     return shown
+
+
+def _watched(request: web.Request, row: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return session_conversations.by_step(services_of(request).db, row["id"])
 
 
 def _goal(goal: dict[str, Any]) -> dict[str, Any]:
@@ -101,14 +114,15 @@ async def timeline_of(request: web.Request) -> web.StreamResponse:
     entries = timeline(
         row, [lesson for lesson, _ in found], steps.of_trajectory(services.db, row["id"])
     )
+    watched = _watched(request, row)
     out = []
     for entry in entries:
         shown: dict[str, Any] = {"kind": entry["kind"], "day": entry["day"]}
         if "step" in entry:
-            shown["step"] = _step(entry["step"])
+            shown["step"] = _step(entry["step"], watched)
         if "lesson" in entry:
             shown["lesson_id"] = entry["lesson"]["id"]
-            shown["analyses"] = [_step(s) for s in entry["analyses"]]
+            shown["analyses"] = [_step(s, watched) for s in entry["analyses"]]
         out.append(shown)
     goals_found = goals.of_trajectory(services.db, row["id"])
     return json_response({"timeline": out, "goals": [_goal(g) for g in goals_found]})
@@ -131,7 +145,7 @@ async def add_step(request: web.Request) -> web.StreamResponse:
     user, row, _acc = trajectory_for(request, "contribute")
     body = await read_body(request, StepIn)
     step = steps.add(services_of(request), user, row, _draft(body))
-    return json_response({"step": _step(step)}, status=201)
+    return json_response({"step": _step(step, _watched(request, row))}, status=201)
 
 
 def _draft(body: StepIn) -> StepDraft:
@@ -168,7 +182,7 @@ async def change_step(request: web.Request) -> web.StreamResponse:
     step = steps.change(
         services_of(request), user, row, request.match_info["step_id"], _draft(body)
     )
-    return json_response({"step": _step(step)})
+    return json_response({"step": _step(step, _watched(request, row))})
 
 
 @routes.route(
@@ -182,6 +196,60 @@ async def remove_step(request: web.Request) -> web.StreamResponse:
     user, row, acc = trajectory_for(request, "contribute")
     steps.remove(services_of(request), user, row, acc, request.match_info["step_id"])
     return web.Response(status=204)
+
+
+@routes.route(
+    "GET",
+    "/trajectories/{trajectory_id}/watch-sessions",
+    summary="The watch-together sessions on the trajectory's lessons I took part in, newest "
+    "first, each with the conversation step it was recorded as (or null)",
+    auth="user",
+    responses={200: "Sessions", 404: "No such trajectory or no access"},
+)
+async def watched_sessions(request: web.Request) -> web.StreamResponse:
+    user, row, _acc = trajectory_for(request, "view")
+    found = session_conversations.took_part_in(services_of(request).db, row["id"], user.id)
+    return json_response({"sessions": found})
+
+
+@routes.route(
+    "POST",
+    "/trajectories/{trajectory_id}/watch-sessions/{session_id}/conversation",
+    summary="Record a watch-together session I took part in as a conversation: date, the "
+    "participants who are in the trajectory, minutes present and the comments made as "
+    "fragments; then change it as any step",
+    auth="user",
+    body=SessionConversationIn,
+    responses={
+        201: "Recorded",
+        403: "Not a member, or not present in the session",
+        404: "No such trajectory or session",
+        409: "Closed, or recorded already",
+        422: "A session on a lesson of another trajectory",
+    },
+)
+async def session_conversation(request: web.Request) -> web.StreamResponse:
+    user, row, _acc = trajectory_for(request, "contribute")
+    body = await read_body(request, SessionConversationIn)
+    session_id = request.match_info["session_id"]
+    done = session_conversations.record(
+        services_of(request),
+        user,
+        row,
+        session_id,
+        body=body.body,
+        live=rooms_of(request).open_presence(session_id),
+        address=client_address(request),
+    )
+    made = done.proposal
+    return json_response(
+        {
+            "step": _step(done.step, _watched(request, row)),
+            "left_out": session_conversations.left_out_rows(made),
+            "fragments_left_out": made.spans_dropped,
+        },
+        status=201,
+    )
 
 
 @routes.route(

@@ -82,4 +82,10 @@ def codebook(
     entry("conversations", "participant_roles", "their roles, separated by ';'")
     entry("conversations", "fragments", "how many fragments of lessons were discussed")
     entry("conversations", "agreements_made", "1 when agreements were written down, else 0")
+    entry(
+        "conversations",
+        "watched_together",
+        "1 when the conversation was written down from a session of watching the lesson "
+        "together, else 0",
+    )
     return book

@@ -23,7 +23,7 @@ from ..infra.db import query_rows
 from ..infra.errors import Conflict
 from ..infra.timeutil import to_iso
 from ..services import Services
-from . import measures, reflection_forms
+from . import measures, reflection_forms, session_conversations
 from .codebook import codebook
 
 Table = Literal["reflections", "measures", "conversations", "codebook"]
@@ -156,6 +156,7 @@ def dataset(db: Database, config: MeasuresConfig, trajectory_id: int | None = No
             [tid],
         )
         talk_number = {talk["id"]: n for n, talk in enumerate(talks, 1)}
+        watched = session_conversations.by_step(db, tid)
         answered = query_rows(
             db,
             """SELECT f.*, fm.version, fm.kind AS form_kind FROM reflections f
@@ -226,6 +227,7 @@ def dataset(db: Database, config: MeasuresConfig, trajectory_id: int | None = No
                     "participant_roles": ";".join(sorted(roles)),
                     "fragments": int(fragments),
                     "agreements_made": int(bool(talk["agreements"])),
+                    "watched_together": int(talk["id"] in watched),
                 }
             )
     out.codebook = codebook(forms, keys, config, scale_keys)

@@ -592,6 +592,29 @@ def m015_media_store(db: Database) -> None:
     )
 
 
+@migrations()
+def m016_watch_conversations(db: Database) -> None:
+    """A conversation step written down from a watch-together session: one step per session
+    (so a session is not recorded twice), with the figures the timeline shows ("watched
+    together: N people, M minutes") and who was present but left out of the step (JSON, for
+    its author). The step keeps them when the session goes with its lesson; deleting the step
+    frees the session to be recorded again."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE watch_conversations (
+            step_id INTEGER PRIMARY KEY REFERENCES trajectory_steps(id) ON DELETE CASCADE,
+            session_id TEXT UNIQUE REFERENCES watch_sessions(id) ON DELETE SET NULL,
+            people INTEGER NOT NULL,
+            minutes INTEGER NOT NULL,
+            left_out TEXT NOT NULL DEFAULT '[]',
+            recorded_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+            recorded_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
 def _run_script(db: Database, script: str) -> None:
     # executescript() would COMMIT the migration's transaction; run statement by statement.
     for statement in script.split(";"):

@@ -1,6 +1,7 @@
 """The steps of the coaching cycle on the trajectory page: write down the intake, an analysis
-of a lesson, a conversation or the evaluation; its author rewrites one; delete one; add goals
-and move them (rules in ``coaching/steps.py`` and ``coaching/goals.py``)."""
+of a lesson, a conversation (or record a watch-together session as one) or the evaluation;
+its author rewrites one; delete one; add goals and move them (rules in ``coaching/steps.py``,
+``coaching/session_conversations.py`` and ``coaching/goals.py``)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,16 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from ..access.principal import User
-from ..coaching import goals, members, steps
+from ..coaching import goals, members, session_conversations, steps
 from ..coaching.fragments import Fragment, parse_spans
 from ..coaching.steps import StepDraft
 from ..infra.errors import DomainError, Invalid
 from ..infra.numbers import whole_number
 from ..lessons.fragments import format_time
 from ..lessons.library import visible_lessons
-from ..services import services_of
-from .i18n import N_
+from ..lessons.watching.rooms import WATCH_ROOMS
+from ..services import client_address, services_of
+from .i18n import N_, t
 from .render import PageError, redirect, render, signed_in
 from .trajectory_access import page_trajectory, parse_day, refusal
 from .trajectory_view import show
@@ -53,6 +55,14 @@ STEP_MESSAGES = {
     "goal_state_invalid": N_("Choose the goal's state."),
     "not_author": N_("Only its author or the teacher may delete this."),
     "step_kind_fixed": N_("A step keeps its kind: write a new one instead."),
+}
+# Recording a watch-together session as a conversation: its own refusals, and the steps'.
+SESSION_MESSAGES = {
+    **STEP_MESSAGES,
+    "not_found": N_("That watch-together session is not one you were invited to."),
+    "not_present": N_("Only someone who took part in the session can record it."),
+    "session_other_lesson": N_("That session was on a lesson of another trajectory."),
+    "session_recorded": N_("This session is written down as a conversation already."),
 }
 
 
@@ -142,6 +152,7 @@ def _edit_page(
             *members_now,
         ],
         "taking_part": set(step["participant_usernames"]),
+        "left_out": session_conversations.left_out_of(services.db, step["id"]),
         # The page edits the fragments of one lesson (as the add form makes them); fragments of
         # several lessons (made through the API) are kept as they are.
         "several_lessons": len(lessons) > 1,
@@ -194,6 +205,27 @@ async def remove_step(request: web.Request) -> web.StreamResponse:
     except DomainError as exc:
         return show(request, user, row, acc, refusal(request, exc, STEP_MESSAGES), exc.status)
     raise redirect(f"/trajectories/{row['id']}", "deleted_step")
+
+
+@routes.post("/trajectories/{trajectory_id}/watch-sessions/{session_id}/conversation")
+async def record_session(request: web.Request) -> web.StreamResponse:
+    """Record a watch-together session as a conversation, then edit it as any step."""
+    services = services_of(request)
+    user, row, acc = page_trajectory(request, "contribute")
+    session_id = request.match_info["session_id"]
+    try:
+        done = session_conversations.record(
+            services,
+            user,
+            row,
+            session_id,
+            body=t(request, "We watched the lesson together."),
+            live=request.app[WATCH_ROOMS].open_presence(session_id),
+            address=client_address(request),
+        )
+    except DomainError as exc:
+        return show(request, user, row, acc, refusal(request, exc, SESSION_MESSAGES), exc.status)
+    raise redirect(f"/trajectories/{row['id']}/steps/{done.step['id']}/edit", "from_session")
 
 
 @routes.post("/trajectories/{trajectory_id}/goals")

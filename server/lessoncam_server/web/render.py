@@ -38,6 +38,9 @@ NOTICES = {
     "linked": N_("The lesson is in the trajectory now: its members can watch it."),
     "unlinked": N_("The lesson was taken out of the trajectory."),
     "deleted_step": N_("The step was deleted."),
+    "from_session": N_(
+        "The session is written down as a conversation. Check it, and add what you agreed."
+    ),
     "reflected": N_("Thank you: your reflection is saved."),
     "reflection_declined": N_("You will not be asked about this lesson again."),
     "consent_recorded": N_("The parents' consent is recorded."),

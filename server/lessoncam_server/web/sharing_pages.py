@@ -1,5 +1,5 @@
-"""The owner's sharing page: share with named accounts, optional expiry, revoke; who watched;
-the clips cut from the lesson; downloads."""
+"""The owner's sharing page: share with named accounts, optional expiry, revoke; who watched
+(alone, and together); the clips cut from the lesson; downloads."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..access.principal import User
 from ..infra.errors import Invalid
 from ..infra.timeutil import to_iso
 from ..lessons import clips, sharing, summary, viewings
+from ..lessons.watching import records
 from ..lessons.watching.rooms import WATCH_ROOMS
 from ..services import client_address, services_of
 from ..units import recordings
@@ -54,6 +55,7 @@ def _page(
             "cameras": _downloadable(request, row),
             "error": error,
             "viewers": viewings.viewers(services_of(request).db, row["id"]),
+            "watched_together": records.watched_together(services_of(request).db, row["id"]),
             "clips": clips.of_lesson(services_of(request).db, row["id"]),
         },
         status=status,

@@ -12,7 +12,16 @@ from aiohttp import web
 
 from ..access.permissions import TrajectoryAccess
 from ..access.principal import User
-from ..coaching import consent, goals, linking, measures, members, reflections, steps
+from ..coaching import (
+    consent,
+    goals,
+    linking,
+    measures,
+    members,
+    reflections,
+    session_conversations,
+    steps,
+)
 from ..coaching.timeline import timeline
 from ..coaching.trajectories import Need
 from ..infra.errors import DomainError
@@ -80,6 +89,8 @@ def show(
         },
         "timeline": timeline(row, found.lessons, written),
         "goals": goals.of_trajectory(services.db, row["id"]),
+        "watched": session_conversations.by_step(services.db, row["id"]),
+        "watch_sessions": session_conversations.took_part_in(services.db, row["id"], user.id),
         "has_intake": any(step["kind"] == "intake" for step in written),
         "open_ids": {lesson["id"] for lesson in found.lessons},
         "ready_lessons": [lesson for lesson in found.lessons if lesson["state"] == "ready"],

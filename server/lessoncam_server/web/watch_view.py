@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from ..access.principal import User
+from ..coaching import linking
 from ..infra.errors import DomainError
 from ..lessons.watching import records
 from ..lessons.watching.rooms import WATCH_ROOMS
@@ -23,7 +24,8 @@ def lesson_watch(
     request: web.Request, user: User, row: dict[str, Any], *, owner: bool
 ) -> dict[str, Any]:
     """The lesson page's watch-together panel; for the ``owner`` also who watched together
-    (the latest sessions, who took part and for how long)."""
+    (the latest sessions, who took part and for how long); and the lesson's open trajectory,
+    if she is in it, where a session can be recorded as a conversation."""
     services = services_of(request)
     rooms = request.app[WATCH_ROOMS]
     wanted = request.query.get("watch", "")
@@ -49,9 +51,11 @@ def lesson_watch(
         for room in rooms.of_lesson(row["id"], user)
         if session is None or room.id != session["id"]
     ]
-    history = records.of_lesson(services.db, row["id"])[:HISTORY] if owner else []
+    trajectory = linking.trajectory_of_lesson(services.db, row["id"], user.id)
     return {
-        "history": [h for h in history if any(p["first_joined_at"] for p in h["participants"])],
+        "history": records.watched_together(services.db, row["id"])[:HISTORY] if owner else [],
+        # A session on a lesson of her open trajectory can become its conversation.
+        "trajectory": trajectory if trajectory and trajectory["status"] != "closed" else None,
         "session": session,
         "unknown": bool(wanted) and session is None,
         "running": running,

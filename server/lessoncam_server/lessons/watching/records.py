@@ -118,6 +118,16 @@ def of_lesson(db: Database, lesson_id: str) -> list[dict[str, Any]]:
     return sessions
 
 
+def watched_together(db: Database, lesson_id: str) -> list[dict[str, Any]]:
+    """The lesson's sessions anyone joined (who watched together, and how long), newest
+    first: the owner's "who watched"."""
+    return [
+        session
+        for session in of_lesson(db, lesson_id)
+        if any(p["first_joined_at"] for p in session["participants"])
+    ]
+
+
 def open_invitations(db: Database, user_id: int, now: datetime) -> list[dict[str, Any]]:
     """Sessions still running that ``user_id`` is invited to by someone else, on lessons she
     may still view: ``session_id``, ``lesson_id``, ``title``, ``started_at``, ``host_name``,

@@ -231,6 +231,20 @@ class Rooms:
         if self._closing:
             await asyncio.wait(set(self._closing), timeout=5)
 
+    def open_presence(self, session_id: str) -> dict[int, float]:
+        """Seconds each person has been present on the connections still open (not yet in
+        the records: those are written when a connection closes), by user id."""
+        room = self.rooms.get(session_id)
+        if room is None:
+            return {}
+        now_s = self.monotonic()
+        present: dict[int, float] = {}
+        for connection in room.connections.values():
+            # Two tabs of one person count once: the longer one.
+            seconds = now_s - connection.since_s
+            present[connection.user.id] = max(present.get(connection.user.id, 0.0), seconds)
+        return present
+
     # --- connections ---------------------------------------------------------------------------
 
     async def connect(
