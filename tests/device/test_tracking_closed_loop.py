@@ -287,3 +287,20 @@ def test_truth_sightings_follow_her_without_rendering_and_record_the_commands() 
     # One command per motion tick, ending where the shaft ends.
     assert len(result.commands) == math.floor(path.duration_s * loop.motion_hz) + 1
     assert abs(result.commands[-1][1] - end.pan_deg) < 0.2
+
+
+def test_a_step_along_her_line_of_sight_ends_with_the_camera_settled_on_her() -> None:
+    # From 5 m to 6.8 m down the aisle, to 1.7 deg: inside the band all the way, so the
+    # camera rests; once she stands it settles on her at once (not 8 s later), then stays.
+    path = TeacherPath.from_xy(
+        "aisle", 0.0, 5.0, (Pause(1.0), Walk(1.7, 6.8, 1.0), Pause(6.0, sway_m=0.03))
+    )
+    loop = ClosedLoopSettings(width=1280, height=720, truth_noise_px=0.3)
+    result = run_closed_loop(
+        shared_scene(), path, lambda now: PanController(ControllerSettings(), now, 0.0), loop
+    )
+    stop = path.duration_s - 6.0
+    settled = [r for r in result.records if r.t >= stop + 1.5]
+    assert all(abs(r.stance - r.pan_deg) < 0.3 for r in settled)
+    assert max(r.pan_deg for r in settled) - min(r.pan_deg for r in settled) < 0.1
+    assert score(result).still_glides == 0

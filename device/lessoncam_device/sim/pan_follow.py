@@ -121,7 +121,7 @@ class _TruthDetector(MarkerDetector):
         del gray, t_s, hint
         if self.corners is None:
             return FrameResult(None, "full")
-        noise = self._rng.normal(0.0, self.noise_px, 2).astype(np.float32)
+        noise = self._rng.normal(0.0, self.noise_px, (4, 2)).astype(np.float32)  # per corner
         found = Detection(self.settings.ids[0], self.corners + noise)
         return FrameResult(found, "roi", (), 1)
 
