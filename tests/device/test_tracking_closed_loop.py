@@ -3,6 +3,8 @@ searches the rendered frames, on virtual time; and how such runs are scored."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from lessoncam_device.sim.follow_scores import (
@@ -270,3 +272,35 @@ def test_glides_and_movement_while_she_stands() -> None:
     assert scores.still_glides == 1
     assert scores.still_movement_deg_max == pytest.approx(0.5)
     assert scores.still_glides_per_min == pytest.approx(1 / ((len(pans) - 11) / fps / 60), rel=0.1)
+
+
+def test_truth_sightings_follow_her_without_rendering_and_record_the_commands() -> None:
+    path = TeacherPath.from_xy("step", -1.0, 6.0, (Pause(0.5), Walk(1.5, 6.0, 1.0), Pause(1.5)))
+    start = path.start_bearing_deg
+    loop = ClosedLoopSettings(width=1280, height=720, start_pan_deg=start, truth_noise_px=0.2)
+    result = run_closed_loop(
+        shared_scene(), path, lambda now: PanController(ControllerSettings(), now, start), loop
+    )
+    end = result.records[-1]
+    assert abs(end.stance - end.pan_deg) < 1.0  # followed her to where she stopped
+    assert result.detections > 0 and result.wrong_sightings == 0
+    # One command per motion tick, ending where the shaft ends.
+    assert len(result.commands) == math.floor(path.duration_s * loop.motion_hz) + 1
+    assert abs(result.commands[-1][1] - end.pan_deg) < 0.2
+
+
+def test_a_step_along_her_line_of_sight_ends_with_the_camera_settled_on_her() -> None:
+    # From 5 m to 6.8 m down the aisle, to 1.7 deg: inside the band all the way, so the
+    # camera rests; once she stands it settles on her at once (not 8 s later), then stays.
+    path = TeacherPath.from_xy(
+        "aisle", 0.0, 5.0, (Pause(1.0), Walk(1.7, 6.8, 1.0), Pause(6.0, sway_m=0.03))
+    )
+    loop = ClosedLoopSettings(width=1280, height=720, truth_noise_px=0.3)
+    result = run_closed_loop(
+        shared_scene(), path, lambda now: PanController(ControllerSettings(), now, 0.0), loop
+    )
+    stop = path.duration_s - 6.0
+    settled = [r for r in result.records if r.t >= stop + 1.5]
+    assert all(abs(r.stance - r.pan_deg) < 0.3 for r in settled)
+    assert max(r.pan_deg for r in settled) - min(r.pan_deg for r in settled) < 0.1
+    assert score(result).still_glides == 0

@@ -168,3 +168,52 @@ def test_still_there_allows_a_sway_only() -> None:
     rest.observe(0.0, 0.0, marker_deg(3.0))
     assert rest.still_there(1.0, 1.5)
     assert not rest.still_there(1.0, 3.0)
+
+
+def step_then_stand(distance_to: float, sideways_deg: float, lean: bool) -> float | None:
+    """Stands at 5 m in the middle 1 s, then (over 1.5 s) walks to ``distance_to`` and
+    ``sideways_deg``, or leans there and stays leaning; returns where the policy settles on
+    her within 1.5 s of her stopping (None: it does not)."""
+    rest = RestPolicy()
+    rest.start(0.0, 0.0)
+    for i in range(int(4.0 * HZ)):
+        t = i / HZ
+        share = smoothstep((t - 1.0) / 1.5)
+        distance = 5.0 if lean else 5.0 + (distance_to - 5.0) * share
+        bearing = sideways_deg * share + sway(t, math.degrees(0.03 / distance), 0.5)
+        if rest.observe(t, bearing, marker_deg(distance)):
+            return None  # would have followed her as a walk instead
+        target = rest.settle_target(t)
+        if target is not None:
+            return target
+    return None
+
+
+def test_a_step_nearer_or_further_inside_the_band_is_settled_on_once_she_stands() -> None:
+    # Walking from 5 m to 6.5 m (her marker 23% narrower) and 1.2 deg aside: the band holds
+    # the camera still, but once she stands it settles on her, not 8 s later.
+    target = step_then_stand(6.5, 1.2, lean=False)
+    assert target is not None and 0.5 < target < 1.3  # she is (nearly) there
+    target = step_then_stand(4.0, -1.0, lean=False)
+    assert target is not None and -1.1 < target < -0.4
+
+
+def test_a_lean_or_a_sideways_step_at_the_same_distance_is_not_settled_on() -> None:
+    assert step_then_stand(5.0, 1.2, lean=True) is None  # the same distance: a lean
+    assert step_then_stand(5.3, 1.2, lean=False) is None  # 6%: no clear change of distance
+
+
+def test_no_settle_while_she_is_still_walking_or_when_on_centre() -> None:
+    rest = RestPolicy()
+    rest.start(0.0, 0.0)
+    for i in range(int(3.0 * HZ)):
+        t = i / HZ
+        # Walking away and aside: her width changes, but her bearing moves more than a sway.
+        rest.observe(t, 2.0 * t, marker_deg(4.0 + 1.0 * t))
+        assert rest.settle_target(t) is None
+    rest.start(3.0, 0.0)
+    for i in range(int(2.0 * HZ)):
+        t = 3.0 + i / HZ
+        # Stands on centre after walking in: nothing to settle.
+        rest.observe(t, 0.05, marker_deg(7.0 if t < 3.5 else 5.0))
+        assert rest.settle_target(t) is None

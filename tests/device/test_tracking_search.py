@@ -87,6 +87,16 @@ def test_lost_standing_hold_then_widen_then_sweep() -> None:
     assert any(t > S.look_standing_s and target == -60.0 for t, target in targets.items())
 
 
+def test_lost_standing_near_home_holds_on_her_spot_instead_of_a_small_widening() -> None:
+    # At 5 deg from home, widening towards it would uncover 5 deg of the room and turn the
+    # camera away from where she most likely comes back (at the board, turned away).
+    plan = SearchPlan(S, 0.0, 5.0, heading=0)
+    assert abs(resting_view(S, 5.0) - 5.0) < S.min_widen_deg
+    targets = dict(follow(plan, S.look_standing_s - 0.5, looking_at=5.0))
+    assert set(targets.values()) == {5.0}
+    assert plan.phase is Phase.WIDE
+
+
 def test_out_of_reach_wait_at_the_other_edge_then_rest_at_hers() -> None:
     plan = SearchPlan(S, 0.0, 91.0, heading=1)  # walked out past the right edge
     assert plan.exit_side == 1

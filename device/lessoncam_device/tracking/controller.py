@@ -365,6 +365,10 @@ class PanController:
 
     def _rest_step(self, t: float) -> None:
         s = self.settings
+        if self._rest.settle_target(t) is not None:
+            # She stepped nearer or further and stopped: settle on her (calmly), then rest.
+            self._start_tracking()
+            return
         if s.recentre_speed_dps <= 0:
             return
         target = self._rest.recentre_target(t)

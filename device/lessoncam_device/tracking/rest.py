@@ -43,6 +43,11 @@ class RestSettings:
     sway_markers: float = 0.3
     sway_min_deg: float = 0.3
     sway_deg: float = 1.5
+    # Settling after a step: her marker's width changed this much since the camera came to
+    # rest (she walked nearer or further: a sway or a lean does not do that), and over the
+    # last ``settle_window_s`` she stands (within ``sway``): re-centre on her now.
+    step_size_change: float = 0.15
+    settle_window_s: float = 0.4
 
     def __post_init__(self) -> None:
         if self.band_deg <= 0 or self.band_markers < 0 or self.escape < 1:
@@ -62,6 +67,8 @@ class RestPolicy:
         self._sightings: deque[tuple[float, float]] = deque()
         self._outside_since: float | None = None
         self._outside_side = 0
+        self._widths: deque[tuple[float, float]] = deque()  # (t, marker width) since rest
+        self._width_at_rest: float | None = None
 
     def start(self, t: float, pan: float) -> None:
         """The camera has come to rest at ``pan`` at time ``t``: forget what came before."""
@@ -70,6 +77,8 @@ class RestPolicy:
         self._sightings.clear()
         self._outside_since = None
         self._outside_side = 0
+        self._widths.clear()
+        self._width_at_rest = None
 
     @property
     def sway(self) -> float:
@@ -91,6 +100,7 @@ class RestPolicy:
         s = self.settings
         if marker_deg is not None and marker_deg > 0:
             self.marker_deg = marker_deg
+            self._note_width(t, marker_deg)
         keep = max(s.recentre_after_s, s.walk_window_s) * 2.0
         self._sightings.append((t, bearing))
         while self._sightings and self._sightings[0][0] < t - keep:
@@ -150,6 +160,35 @@ class RestPolicy:
         # glide would only chase the sway.
         off = abs(middle - self.pan)
         return middle if off >= max(s.recentre_min_deg, 0.6 * spread) else None
+
+    def _note_width(self, t: float, width: float) -> None:
+        window = self.settings.settle_window_s
+        self._widths.append((t, width))
+        while self._widths and self._widths[0][0] < t - window:
+            self._widths.popleft()
+        if self._width_at_rest is None and len(self._widths) >= 3:
+            # Where she was when the camera came to rest: the median of its first sightings.
+            self._width_at_rest = sorted(w for _, w in self._widths)[len(self._widths) // 2]
+
+    def settle_target(self, t: float) -> float | None:
+        """After a step: where to settle now (else None). She has walked nearer or further
+        since the camera came to rest (her marker's width changed by ``step_size_change``),
+        and over the last ``settle_window_s`` she stands: the middle of those sightings, when
+        clearly off-centre. Waiting ``recentre_after_s`` would leave her off-centre for a
+        whole short stop."""
+        s = self.settings
+        if self._width_at_rest is None or len(self._widths) < 4:
+            return None
+        widths = sorted(w for _, w in self._widths)
+        now = widths[len(widths) // 2]
+        if abs(now / self._width_at_rest - 1.0) < s.step_size_change:
+            return None
+        window = [b for ts, b in self._sightings if ts >= t - s.settle_window_s]
+        if len(window) < 4 or max(window) - min(window) > self.sway:
+            return None  # still walking (one still walking along her line of sight, hardly
+            # changing her bearing, is settled on as she goes: no harm, she is not standing)
+        middle = sum(window) / len(window)
+        return middle if abs(middle - self.pan) >= s.recentre_min_deg else None
 
     def still_there(self, target: float, bearing: float) -> bool:
         """During a glide to ``target``: whether a sighting still fits her standing there."""

@@ -51,6 +51,9 @@ class SearchSettings:
     other_edge_s: float = 5.0  # out of reach: wait at the other edge this long
     stare_s: float = 0.35  # hold still this long at each view of the sweep
     rest_margin_deg: float = 8.0  # the resting view keeps her spot this far inside it
+    # Widening by less than this uncovers too little of the room to be worth turning away
+    # from her spot (she usually comes back where she went): hold on it instead.
+    min_widen_deg: float = 8.0
     home_after_s: float = 15.0  # unseen this long: rest at home
 
     def __post_init__(self) -> None:
@@ -61,7 +64,7 @@ class SearchSettings:
         if not 0 < self.view_deg < 180 or self.rest_margin_deg * 2 >= self.view_deg:
             raise ValueError("view_deg must be in (0, 180) and wider than twice rest_margin_deg")
         times = (self.look_s, self.hold_standing_s, self.look_standing_s, self.other_edge_s)
-        if min(*times, self.stare_s, self.home_after_s) < 0:
+        if min(*times, self.stare_s, self.home_after_s, self.min_widen_deg) < 0:
             raise ValueError("search times must be >= 0")
 
     def clamp(self, deg: float) -> float:
@@ -194,6 +197,8 @@ class SearchPlan:
             self.rest_deg = resting_view(s, looked_at)  # where her walk was taking her
         seen = [(spot - s.half_view, spot + s.half_view)]
         if self.standing:
+            if abs(self.rest_deg - spot) < s.min_widen_deg:
+                self.rest_deg = spot
             seen.append((self.rest_deg - s.half_view, self.rest_deg + s.half_view))
             self.phase = Phase.WIDE
         else:
