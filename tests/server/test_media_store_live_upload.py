@@ -21,10 +21,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from lessoncam_server.app import init_app
 from lessoncam_server.config import ServerConfig
 from lessoncam_server.media.remux import LiveAssembly, SegmentFile
-from lessoncam_server.media.store.live_upload import LiveUploads
+from lessoncam_server.media.store.live_upload import LiveUpload, LiveUploads
 from lessoncam_server.media.store.s3 import S3Store
 from lessoncam_server.services import SERVICES, Services
 
+from ..faultproxy import Proxy
 from ..mediagen import GeneratedSegment, NoisePainter, make_segments
 from .helpers import UnitClient, manifest, segment_metadata
 from .lesson_fixtures import assembled
@@ -84,32 +85,49 @@ def test_only_the_head_of_a_live_file_changes_when_it_is_finished(tmp_path: Path
         assert seen[stable - 5] != final[stable - 5] and final[stable - 4 : stable] == b"mdat"
 
 
-async def test_a_file_sent_while_written_is_the_finished_file_byte_for_byte(
-    direct_store: S3Store, s3_port: int, bucket: str, tmp_path: Path
-) -> None:
-    segments = big_segments(tmp_path / "segments")
-    live = LiveAssembly(tmp_path / "lesson" / "main.v1.mp4", with_audio=True)
-    uploads = LiveUploads()
-    upload = uploads.start(direct_store, RID, "main.v1.mp4", live.working_path, 1.0)
+async def _write_and_send(store: S3Store, folder: Path) -> tuple[LiveUpload, Path, int]:
+    """A live assembly of large segments sent while written: the upload, the finished file,
+    and the bytes sent before it was finished."""
+    segments = big_segments(folder / "segments")
+    live = LiveAssembly(folder / "lesson" / "main.v1.mp4", with_audio=True)
+    upload = LiveUploads().start(store, RID, "main.v1.mp4", live.working_path, 1.0)
     for seg in segments:
         await asyncio.to_thread(live.add, _segment(seg))
         upload.grew(await asyncio.to_thread(live.stable_from))
-    size_so_far = live.working_path.stat().st_size
-    full_parts = size_so_far // upload.part_size
+    full_parts = live.working_path.stat().st_size // upload.part_size
 
     async def parts_sent() -> bool:
         return upload.sent_bytes == (full_parts - 1) * upload.part_size
 
     await until(parts_sent)
-    assert full_parts >= 3  # parts 2 and 3 at least went while the file was written
-
     video = await asyncio.to_thread(live.finish, len(segments))
-    held = await upload.complete(video.path)
-    data = video.path.read_bytes()
+    return upload, video.path, upload.sent_bytes
+
+
+async def test_a_file_sent_while_written_is_the_finished_file_byte_for_byte(
+    direct_store: S3Store, s3_port: int, bucket: str, tmp_path: Path
+) -> None:
+    upload, path, sent_before = await _write_and_send(direct_store, tmp_path)
+    assert sent_before >= 2 * upload.part_size  # parts 2 and 3 at least went before the end
+    held = await upload.complete(path)
+    data = path.read_bytes()
     assert held.size == len(data) and held.etag.endswith(f"-{-(-len(data) // upload.part_size)}")
     key = f"lessoncam/recordings/{RID}/main.v1.mp4"
     assert object_sha256(s3_port, bucket, key) == hashlib.sha256(data).hexdigest()
-    assert uploads.completed == 1 and open_uploads(s3_port, bucket) == []
+    assert open_uploads(s3_port, bucket) == []
+
+
+async def test_a_part_cut_while_the_lesson_goes_on_is_sent_again(
+    direct_store: S3Store, proxy: Proxy, s3_port: int, bucket: str, tmp_path: Path
+) -> None:
+    # Inside a part sent during the lesson: the client sends it again, checked by its MD5.
+    proxy.cut_after = 16 * 1024 * 1024
+    upload, path, _ = await _write_and_send(direct_store, tmp_path)
+    held = await upload.complete(path)
+    assert proxy.cuts == 1 and upload.failed is None
+    key = f"lessoncam/recordings/{RID}/main.v1.mp4"
+    assert held.size == path.stat().st_size
+    assert object_sha256(s3_port, bucket, key) == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 async def _register(unit: UnitClient, world: BucketWorld, cameras: tuple[str, ...]) -> None:
