@@ -47,9 +47,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _PIECE = 1024 * 1024
-#: A part that moves slower than this (after a few timeouts' grace) is given up: a write to
-#: a connection lost mid-body can hang with no read timeout to end it.
-PART_MIN_RATE = 512 * 1024
 PART_SIZE_META = "lessoncam-part-size"
 
 
@@ -252,19 +249,15 @@ class S3Store:
         self, recording_id: str, name: str, upload_id: str, number: int, data: bytes
     ) -> SentPart:
         digest = await asyncio.to_thread(_md5, data)
-        deadline = 3 * self.config.timeout_s + len(data) / PART_MIN_RATE
         answer = await self._call(
             name,
-            asyncio.wait_for(
-                self.client.upload_part(
-                    Bucket=self.config.bucket,
-                    Key=self.key(recording_id, name),
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=data,
-                    ContentMD5=content_md5(digest),
-                ),
-                deadline,
+            self.client.upload_part(
+                Bucket=self.config.bucket,
+                Key=self.key(recording_id, name),
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=data,
+                ContentMD5=content_md5(digest),
             ),
         )
         return SentPart(number, len(data), digest, str(answer["ETag"]))
