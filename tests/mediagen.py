@@ -82,6 +82,19 @@ class _FramePainter:
         return av.VideoFrame.from_ndarray(self._buf, format="yuv420p")
 
 
+class NoisePainter:
+    """Random pictures (seeded by the frame index): with ``video_options={"qp": "0"}`` they
+    make large segments (about 4 MB per second at 320x240), for tests that need big files."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+
+    def frame(self, index: int) -> av.VideoFrame:
+        rng = np.random.default_rng(index)
+        picture = rng.integers(0, 256, (self.height, self.width, 3), dtype=np.uint8)
+        return av.VideoFrame.from_ndarray(picture, format="rgb24")
+
+
 def _audio_chunks(
     sample_rate: int, fps: int, total_frames: int, frame_size: int
 ) -> Iterator[tuple[int, np.ndarray]]:

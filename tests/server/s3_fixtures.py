@@ -1,9 +1,14 @@
 """An S3-compatible server process for the bucket tests (moto's server mode, from PyPI), and
 what the tests need around it: a fresh bucket per test, a credentials file, an observer client
-that talks to the bucket directly (not through the fault proxy the server uses)."""
+that talks to the bucket directly (not through the fault proxy the server uses).
+
+The fixtures at the end are shared by the bucket test modules: import them by their function
+names (``# noqa: F401``); the tests use them by their fixture names.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import socket
@@ -12,12 +17,21 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
+
+from lessoncam_server.config import S3StoreConfig
+from lessoncam_server.media.store.s3 import S3Store
+from lessoncam_server.services import Services
+
+from ..faultproxy import Proxy
+from .helpers import FakeClock, Person, UnitClient
 
 ACCESS_KEY = "lessoncam-test"
 SECRET_KEY = "lessoncam-test-secret"
@@ -118,3 +132,119 @@ def object_sha256(port: int, bucket: str, key: str) -> str:
 def open_uploads(port: int, bucket: str) -> list[Any]:
     """Multipart uploads begun and neither completed nor aborted."""
     return list(observer(port).list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+
+
+def lesson_keys(port: int, bucket: str, rid: str) -> dict[str, int]:
+    """The objects of one lesson: key -> size."""
+    return objects(port, bucket, f"lessoncam/recordings/{rid}/")
+
+
+def media_files(services: Services, rid: str) -> list[str]:
+    """The files the server keeps of a lesson (none once the bucket holds it)."""
+    folder = services.paths.recording_dir(rid)
+    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def media_size(services: Services, rid: str, camera: str) -> int:
+    row = services.db.execute(
+        "SELECT size FROM media WHERE recording_id = ? AND camera = ?", [rid, camera]
+    ).fetchone()
+    return int(row[0])
+
+
+async def until(check: Callable[[], Awaitable[bool]], limit_s: float = 60.0) -> None:
+    """Wait until ``check`` answers True (at most ``limit_s``)."""
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.1)
+
+
+@dataclass
+class BucketWorld:
+    """A server whose lessons go to a fresh bucket behind the fault proxy, with its teacher,
+    unit and clock, and a view of the bucket itself."""
+
+    anna: Person
+    unit: UnitClient
+    services: Services
+    clock: FakeClock
+    tmp_path: Path
+    s3_port: int
+    bucket: str
+    proxy: Proxy
+
+    def keys(self, rid: str) -> dict[str, int]:
+        return lesson_keys(self.s3_port, self.bucket, rid)
+
+    def sha256(self, rid: str, name: str) -> str:
+        return object_sha256(self.s3_port, self.bucket, f"lessoncam/recordings/{rid}/{name}")
+
+    def open_uploads(self) -> list[Any]:
+        return open_uploads(self.s3_port, self.bucket)
+
+    async def state(self, rid: str) -> str:
+        return str((await self.anna.json("GET", f"/api/v1/lessons/{rid}"))["state"])
+
+
+@pytest.fixture(scope="module", name="s3_port")
+def s3_port_fixture() -> Iterator[int]:
+    with s3_server() as port:
+        yield port
+
+
+@pytest.fixture(name="bucket")
+def bucket_fixture(s3_port: int) -> str:
+    return new_bucket(s3_port)
+
+
+@pytest.fixture(name="proxy")
+async def proxy_fixture(s3_port: int) -> AsyncIterator[Proxy]:
+    async with Proxy(s3_port) as link:
+        yield link
+
+
+@pytest.fixture(name="store_extra")
+def store_extra_fixture() -> dict[str, Any]:
+    """What a test adds to [storage] (media, presigned...)."""
+    return {"media": "s3"}
+
+
+@pytest.fixture(name="config_data")
+def config_data_fixture(
+    tmp_path: Path, proxy: Proxy, bucket: str, store_extra: dict[str, Any]
+) -> dict[str, Any]:
+    extra = dict(store_extra)
+    s3_extra = extra.pop("s3", {})
+    creds = credentials_file(tmp_path)
+    return {
+        "storage": {
+            "data_dir": str(tmp_path / "data"),
+            "s3": s3_settings(proxy.url(), bucket, creds, **s3_extra),
+            **extra,
+        }
+    }
+
+
+@pytest.fixture(name="world")
+def world_fixture(
+    anna: Person,
+    unit: UnitClient,
+    services: Services,
+    clock: FakeClock,
+    tmp_path: Path,
+    s3_port: int,
+    bucket: str,
+    proxy: Proxy,
+) -> BucketWorld:
+    return BucketWorld(anna, unit, services, clock, tmp_path, s3_port, bucket, proxy)
+
+
+@pytest.fixture(name="direct_store")
+async def direct_store_fixture(proxy: Proxy, bucket: str, tmp_path: Path) -> AsyncIterator[S3Store]:
+    """The bucket as a store of its own (no server), behind the fault proxy."""
+    config = S3StoreConfig.model_validate(
+        s3_settings(proxy.url(), bucket, credentials_file(tmp_path), timeout_s=2.0)
+    )
+    async with S3Store.connect(config) as store:
+        yield store

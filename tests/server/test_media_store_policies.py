@@ -21,6 +21,7 @@ from lessoncam_server.media.store import LocalStore, ObjectMissing, StoreUnavail
 from lessoncam_server.media.store.backoff import retry_delay
 from lessoncam_server.media.store.base import RangeNotSatisfiable
 from lessoncam_server.media.store.checksums import etag_of, part_md5s
+from lessoncam_server.media.store.live_upload import part_size_for
 from lessoncam_server.media.store.names import checked_name
 from lessoncam_server.media.store.s3 import describe, read_credentials
 
@@ -29,6 +30,14 @@ RID = "01JD0000000000000000000001"
 
 def _md5(data: bytes) -> bytes:
     return hashlib.md5(data, usedforsecurity=False).digest()
+
+
+def test_a_live_upload_s_first_part_holds_every_byte_that_may_still_change() -> None:
+    mib = 1024 * 1024
+    assert part_size_for(16 * mib, 11_412_334) == 16 * mib  # the configured size suffices
+    assert part_size_for(5 * mib, 11_412_334) == 11 * mib  # grown to whole MiB past the head
+    assert part_size_for(5 * mib, 11 * mib) == 11 * mib
+    assert part_size_for(1 * mib, 100) == 5 * mib  # never under S3's smallest part
 
 
 def test_retry_waits_double_from_five_seconds_up_to_the_cap() -> None:

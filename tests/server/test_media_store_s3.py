@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +29,28 @@ from lessoncam_server.services import Services
 
 from ..faultproxy import Proxy
 from ..mediagen import make_phone_video
-from .helpers import FakeClock, Person, UnitClient
+from .helpers import Person
 from .lesson_fixtures import assembled, ready_lesson, record, send_lesson
-from .s3_fixtures import (
+from .s3_fixtures import (  # noqa: F401 (fixtures)
+    BucketWorld,
+    bucket_fixture,
+    config_data_fixture,
     credentials_file,
+    direct_store_fixture,
+    lesson_keys,
+    media_files,
+    media_size,
     new_bucket,
     object_sha256,
     objects,
     observer,
     open_uploads,
-    s3_server,
+    proxy_fixture,
+    s3_port_fixture,
     s3_settings,
+    store_extra_fixture,
+    until,
+    world_fixture,
 )
 from .test_browser_upload import browser_headers, lesson_of, packets, upload
 
@@ -49,89 +60,22 @@ RID = "01JD0000000000000000000001"
 OTHER = "01JD0000000000000000000002"
 
 
-@pytest.fixture(scope="module")
-def s3_port() -> Iterator[int]:
-    with s3_server() as port:
-        yield port
-
-
-@pytest.fixture
-def bucket(s3_port: int) -> str:
-    return new_bucket(s3_port)
-
-
-@pytest.fixture
-async def proxy(s3_port: int) -> AsyncIterator[Proxy]:
-    async with Proxy(s3_port) as link:
-        yield link
-
-
-@pytest.fixture
-def store_extra() -> dict[str, Any]:
-    """What a test adds to [storage] (media, presigned...)."""
-    return {"media": "s3"}
-
-
-@pytest.fixture
-def config_data(
-    tmp_path: Path, proxy: Proxy, bucket: str, store_extra: dict[str, Any]
-) -> dict[str, Any]:
-    extra = dict(store_extra)
-    s3_extra = extra.pop("s3", {})
-    creds = credentials_file(tmp_path)
-    return {
-        "storage": {
-            "data_dir": str(tmp_path / "data"),
-            "s3": s3_settings(proxy.url(), bucket, creds, **s3_extra),
-            **extra,
-        }
-    }
-
-
-async def _until(check_: Callable[[], Awaitable[bool]], limit_s: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + limit_s
-    while not await check_():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.1)
-
-
 async def _bytes(person: Person, url: str, **headers: str) -> tuple[int, bytes, Any]:
     response = await person.request("GET", url, headers=headers)
     return response.status, await response.read(), response.headers
 
 
-def _lesson_keys(s3_port: int, bucket: str, rid: str) -> dict[str, int]:
-    return objects(s3_port, bucket, f"lessoncam/recordings/{rid}/")
-
-
-def _size(services: Services, rid: str, camera: str) -> int:
-    row = services.db.execute(
-        "SELECT size FROM media WHERE recording_id = ? AND camera = ?", [rid, camera]
-    ).fetchone()
-    return int(row[0])
-
-
-def _media_files(services: Services, rid: str) -> list[str]:
-    folder = services.paths.recording_dir(rid)
-    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
-
-
 async def test_a_lesson_in_the_bucket_plays_like_one_on_disk(
-    anna: Person,
-    unit: UnitClient,
-    services: Services,
-    clock: FakeClock,
-    tmp_path: Path,
-    sign_in: Callable[..., Awaitable[Person]],
-    s3_port: int,
-    bucket: str,
-    proxy: Proxy,
+    world: BucketWorld, sign_in: Callable[..., Awaitable[Person]]
 ) -> None:
-    await send_lesson(unit, RID, clock.now, record(tmp_path, 20, ("main", "pupils")))
+    anna, services = world.anna, world.services
+    await send_lesson(
+        world.unit, RID, world.clock.now, record(world.tmp_path, 20, ("main", "pupils"))
+    )
     await assembled(services)
     lesson = await anna.json("GET", f"/api/v1/lessons/{RID}")
     assert lesson["state"] == "ready"
-    keys = _lesson_keys(s3_port, bucket, RID)
+    keys = world.keys(RID)
     assert sorted(k.rsplit("/", 1)[1] for k in keys) == [
         "main.v1.mp4",
         "main.v1.thumbs.jpg",
@@ -140,14 +84,14 @@ async def test_a_lesson_in_the_bucket_plays_like_one_on_disk(
         "pupils.v1.thumbs.jpg",
     ]
     # The bucket holds the verified copy: the server keeps neither media nor segments.
-    assert _media_files(services, RID) == []
+    assert media_files(services, RID) == []
 
     main = lesson["cameras"][0]
     key = f"lessoncam/recordings/{RID}/main.v1.mp4"
     status, whole, headers = await _bytes(anna, main["video_url"])
     etag = headers["ETag"]
-    assert status == 200 and len(whole) == keys[key] == _size(services, RID, "main")
-    assert hashlib.sha256(whole).hexdigest() == object_sha256(s3_port, bucket, key)
+    assert status == 200 and len(whole) == keys[key] == media_size(services, RID, "main")
+    assert hashlib.sha256(whole).hexdigest() == world.sha256(RID, "main.v1.mp4")
     assert headers["Cache-Control"] == "no-store" and headers["Accept-Ranges"] == "bytes"
 
     status, part, headers = await _bytes(anna, main["video_url"], Range="bytes=1000-4999")
@@ -189,21 +133,14 @@ async def test_a_lesson_in_the_bucket_plays_like_one_on_disk(
     page = await (await anna.request("GET", f"/lessons/{RID}")).text()
     audit = json.dumps(services.db.execute("SELECT * FROM audit").fetchall())
     for text in (page, json.dumps(lesson), audit):
-        assert str(proxy.port) not in text and bucket not in text
+        assert str(world.proxy.port) not in text and world.bucket not in text
     health = await (await anna.request("GET", "/healthz")).json()
     assert health["media_store"] == {"kind": "s3", "ok": True}
 
 
-async def test_clips_deletion_and_retention_empty_the_bucket(
-    anna: Person,
-    unit: UnitClient,
-    services: Services,
-    clock: FakeClock,
-    tmp_path: Path,
-    s3_port: int,
-    bucket: str,
-) -> None:
-    await ready_lesson(unit, services, clock.now, tmp_path, RID, seconds=30)
+async def test_clips_deletion_and_retention_empty_the_bucket(world: BucketWorld) -> None:
+    anna, services, clock = world.anna, world.services, world.clock
+    await ready_lesson(world.unit, services, clock.now, world.tmp_path, RID, seconds=30)
     clip = await anna.json(
         "POST", f"/api/v1/lessons/{RID}/clips", 202, json={"start_s": 10, "end_s": 20}
     )
@@ -211,33 +148,27 @@ async def test_clips_deletion_and_retention_empty_the_bucket(
     await assembled(services)
     made = await anna.json("GET", f"/api/v1/lessons/{clip_id}")
     assert made["state"] == "ready" and 9 <= made["duration_s"] <= 21
-    assert _lesson_keys(s3_port, bucket, clip_id) and _media_files(services, clip_id) == []
+    assert world.keys(clip_id) and media_files(services, clip_id) == []
     status, data, _ = await _bytes(anna, made["cameras"][0]["video_url"])
-    assert status == 200 and len(data) == _size(services, clip_id, "main")
+    assert status == 200 and len(data) == media_size(services, clip_id, "main")
 
     await anna.json("DELETE", f"/api/v1/lessons/{clip_id}", 204)
     assert bucket_deletions.pending(services.db) == [clip_id]
     assert await bucket_deletions.sweep(services.stores, services.db) == 0
-    assert _lesson_keys(s3_port, bucket, clip_id) == {}
+    assert world.keys(clip_id) == {}
 
     clock.advance(days=400)  # past the default retention of 365 days
     assert housekeeping.sweep(services) == [RID]
     assert await bucket_deletions.sweep(services.stores, services.db) == 0
-    assert objects(s3_port, bucket) == {}
+    assert objects(world.s3_port, world.bucket) == {}
 
 
 @pytest.mark.parametrize("store_extra", [{"media": "s3", "s3": {"presigned": True}}])
 async def test_presigned_redirect_only_after_the_permission_check(
-    anna: Person,
-    unit: UnitClient,
-    services: Services,
-    clock: FakeClock,
-    tmp_path: Path,
-    sign_in: Callable[..., Awaitable[Person]],
-    s3_port: int,
-    bucket: str,
+    world: BucketWorld, sign_in: Callable[..., Awaitable[Person]]
 ) -> None:
-    await ready_lesson(unit, services, clock.now, tmp_path, RID)
+    anna, services = world.anna, world.services
+    await ready_lesson(world.unit, services, world.clock.now, world.tmp_path, RID)
     lesson = await anna.json("GET", f"/api/v1/lessons/{RID}")
     url = lesson["cameras"][0]["video_url"]
     answer = await anna.request("GET", url, allow_redirects=False)
@@ -247,32 +178,23 @@ async def test_presigned_redirect_only_after_the_permission_check(
     async with aiohttp.ClientSession() as browser, browser.get(location) as direct:
         assert direct.status == 200
         data = await direct.read()
-    key = f"lessoncam/recordings/{RID}/main.v1.mp4"
-    assert hashlib.sha256(data).hexdigest() == object_sha256(s3_port, bucket, key)
+    assert hashlib.sha256(data).hexdigest() == world.sha256(RID, "main.v1.mp4")
     bram = await sign_in("bram")
     assert (await bram.request("GET", url, allow_redirects=False)).status == 404
     audit = json.dumps(services.db.execute("SELECT * FROM audit").fetchall())
-    assert "X-Amz" not in audit and bucket not in audit
+    assert "X-Amz" not in audit and world.bucket not in audit
 
 
-async def test_a_bucket_that_is_down_makes_the_lesson_wait_then_ready(
-    anna: Person,
-    unit: UnitClient,
-    services: Services,
-    clock: FakeClock,
-    tmp_path: Path,
-    proxy: Proxy,
-    s3_port: int,
-    bucket: str,
-) -> None:
+async def test_a_bucket_that_is_down_makes_the_lesson_wait_then_ready(world: BucketWorld) -> None:
+    anna, services, proxy = world.anna, world.services, world.proxy
     proxy.down = True
-    await send_lesson(unit, RID, clock.now, record(tmp_path, 20))
+    await send_lesson(world.unit, RID, world.clock.now, record(world.tmp_path, 20))
 
     async def waiting() -> bool:
         lesson = await anna.json("GET", f"/api/v1/lessons/{RID}")
         return bool(lesson["state_reason"] == WAITING_FOR_STORE)
 
-    await _until(waiting)
+    await until(waiting)
     lesson = await anna.json("GET", f"/api/v1/lessons/{RID}")
     assert lesson["state"] == "assembling"
     page = await (await anna.request("GET", f"/lessons/{RID}")).text()
@@ -282,39 +204,32 @@ async def test_a_bucket_that_is_down_makes_the_lesson_wait_then_ready(
     health = await (await anna.request("GET", "/healthz")).json()
     assert health["media_store"] == {"kind": "s3", "ok": False}
     # Nothing is deleted locally, nothing is in the bucket.
-    assert any(name.endswith(".ts") for name in _media_files(services, RID))
-    assert objects(s3_port, bucket) == {}
+    assert any(name.endswith(".ts") for name in media_files(services, RID))
+    assert objects(world.s3_port, world.bucket) == {}
 
     proxy.down = False
 
     async def ready() -> bool:
-        return bool((await anna.json("GET", f"/api/v1/lessons/{RID}"))["state"] == "ready")
+        return await world.state(RID) == "ready"
 
-    await _until(ready)
+    await until(ready)
     lesson = await anna.json("GET", f"/api/v1/lessons/{RID}")
     status, data, _ = await _bytes(anna, lesson["cameras"][0]["video_url"])
-    assert status == 200 and len(data) == _size(services, RID, "main")
+    assert status == 200 and len(data) == media_size(services, RID, "main")
     assert abs(lesson["duration_s"] - 20.0) < 0.1
-    assert _media_files(services, RID) == []
+    assert media_files(services, RID) == []
 
 
-async def test_playback_while_the_bucket_is_down_is_a_clear_error(
-    anna: Person,
-    unit: UnitClient,
-    services: Services,
-    clock: FakeClock,
-    tmp_path: Path,
-    proxy: Proxy,
-    bucket: str,
-) -> None:
-    await ready_lesson(unit, services, clock.now, tmp_path, RID)
+async def test_playback_while_the_bucket_is_down_is_a_clear_error(world: BucketWorld) -> None:
+    anna, proxy = world.anna, world.proxy
+    await ready_lesson(world.unit, world.services, world.clock.now, world.tmp_path, RID)
     lesson = await anna.json("GET", f"/api/v1/lessons/{RID}")
     proxy.down = True
     answer = await anna.request("GET", lesson["cameras"][0]["video_url"])
     body = await answer.text()
     assert answer.status == 503 and answer.headers["Retry-After"] == "30"
     assert json.loads(body)["error"] == "media_store_unavailable"
-    assert str(proxy.port) not in body and bucket not in body
+    assert str(proxy.port) not in body and world.bucket not in body
     proxy.down = False
     assert (await anna.request("GET", lesson["cameras"][0]["video_url"])).status == 200
 
@@ -324,15 +239,6 @@ def big_file(tmp_path: Path) -> Path:
     path = tmp_path / "big.mp4"
     path.write_bytes(os.urandom(12 * 1024 * 1024 + 12345))  # three 5 MiB parts
     return path
-
-
-@pytest.fixture
-async def direct_store(proxy: Proxy, bucket: str, tmp_path: Path) -> AsyncIterator[S3Store]:
-    config = S3StoreConfig.model_validate(
-        s3_settings(proxy.url(), bucket, credentials_file(tmp_path), timeout_s=2.0)
-    )
-    async with S3Store.connect(config) as store:
-        yield store
 
 
 async def test_a_part_cut_mid_way_is_sent_again_and_verified(
@@ -354,7 +260,7 @@ async def test_an_upload_the_bucket_never_finishes_leaves_no_object(
     async def second_part_under_way() -> bool:
         return proxy.forwarded > 7 * 1024 * 1024
 
-    await _until(second_part_under_way)
+    await until(second_part_under_way)
     proxy.down = True
     proxy.cut_after = proxy.forwarded + 1
     with pytest.raises(StoreUnavailable) as failed:
@@ -396,18 +302,18 @@ async def _served(person: Person, rid: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("store_extra", [{"media": "local"}])
 async def test_migration_to_the_bucket_and_back_interrupted_and_resumed(
-    anna: Person,
-    unit: UnitClient,
-    services: Services,
-    clock: FakeClock,
-    tmp_path: Path,
-    proxy: Proxy,
-    s3_port: int,
-    bucket: str,
+    world: BucketWorld,
 ) -> None:
-    await ready_lesson(unit, services, clock.now, tmp_path, RID, cameras=("main", "pupils"))
+    anna, unit, services, clock, proxy = (
+        world.anna,
+        world.unit,
+        world.services,
+        world.clock,
+        world.proxy,
+    )
+    await ready_lesson(unit, services, clock.now, world.tmp_path, RID, cameras=("main", "pupils"))
     clock.advance(hours=1)
-    await ready_lesson(unit, services, clock.now, tmp_path, OTHER)
+    await ready_lesson(unit, services, clock.now, world.tmp_path, OTHER)
     before = {rid: await _served(anna, rid) for rid in (RID, OTHER)}
     db, paths, stores = services.db, services.paths, services.stores
 
@@ -424,29 +330,22 @@ async def test_migration_to_the_bucket_and_back_interrupted_and_resumed(
 
     second = await migrate(db, paths, stores, "s3")  # resumed: only what was left
     assert second.moved == [OTHER] and not second.failed
-    assert all(_media_files(services, rid) == [] for rid in (RID, OTHER))
+    assert all(media_files(services, rid) == [] for rid in (RID, OTHER))
     assert {rid: await _served(anna, rid) for rid in (RID, OTHER)} == before
     report = await check(db, paths, stores)
     assert report.clean, report
 
     back = await migrate(db, paths, stores, "local")
     assert sorted(back.moved) == sorted([RID, OTHER])
-    assert objects(s3_port, bucket) == {}
+    assert objects(world.s3_port, world.bucket) == {}
     assert {rid: await _served(anna, rid) for rid in (RID, OTHER)} == before
     assert (await check(db, paths, stores)).clean
 
 
 @pytest.mark.parametrize("store_extra", [{"media": "local"}])
-async def test_storage_check_names_orphans_and_missing_objects(
-    anna: Person,
-    unit: UnitClient,
-    services: Services,
-    clock: FakeClock,
-    tmp_path: Path,
-    s3_port: int,
-    bucket: str,
-) -> None:
-    await ready_lesson(unit, services, clock.now, tmp_path, RID)
+async def test_storage_check_names_orphans_and_missing_objects(world: BucketWorld) -> None:
+    services, s3_port, bucket = world.services, world.s3_port, world.bucket
+    await ready_lesson(world.unit, services, world.clock.now, world.tmp_path, RID)
     await migrate(services.db, services.paths, services.stores, "s3")
     stray = "01JD00000000000000000000FF"
     observer(s3_port).put_object(
@@ -496,8 +395,8 @@ async def test_a_browser_upload_is_assembled_into_the_bucket(
     await assembled(services)
     lesson = await lesson_of(anna, location)
     assert lesson["state"] == "ready" and lesson["kind"] == "upload"
-    assert _lesson_keys(s3_port, bucket, lesson["id"])
-    assert _media_files(services, lesson["id"]) == []  # the original went too
+    assert lesson_keys(s3_port, bucket, lesson["id"])
+    assert media_files(services, lesson["id"]) == []  # the original went too
     mp4 = await (await anna.request("GET", lesson["cameras"][0]["video_url"])).read()
     assert packets(mp4) == packets(data)
 

@@ -165,7 +165,10 @@ class Assembler:
             make = self.makers[row.get("kind") or "unit"]
             videos, main = await make(row, version)
             self._made[recording_id] = (version, videos, main)
-        await publish_media(self.services, recording_id, version, videos, main)
+        try:
+            await publish_media(self.services, recording_id, version, videos, main)
+        finally:  # uploads sent while written that were not waited for are given up
+            self.services.stores.live.drop(recording_id)
         self._made.pop(recording_id, None)
         self._store_failures.pop(recording_id, None)
 
@@ -319,6 +322,7 @@ def assembler_ctx(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        await services.stores.live.close()  # abort uploads of unfinished lessons
         await asyncio.to_thread(live.close)
         services.assembler = None
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import struct
 from pathlib import Path
 
 import av
@@ -54,6 +56,7 @@ class LiveAssembly:
         self._segments: list[SegmentFile] = []
         self._outcome = Outcome([], {}, with_audio)
         self._previous: int | None = None
+        self._reserve: int | None = None  # the room for the index, once the file is open
 
     def add(self, seg: SegmentFile) -> None:
         """Append segment ``next_sequence`` (others are refused with ValueError)."""
@@ -85,6 +88,7 @@ class LiveAssembly:
             self._out = av.open(
                 str(self._tmp), "w", format="mp4", options={"moov_size": str(reserve)}
             )
+            self._reserve = reserve
             self._writer = open_tracks(self._out, found, audio, self.on_keyframe)
         span = self._writer.copy_segment(seg)
         if isinstance(span, str):
@@ -96,6 +100,41 @@ class LiveAssembly:
             self._break(f"longer than the {self.max_s:.0f} s reserved")
             return
         self._outcome.covered.append(span)
+
+    @property
+    def working_path(self) -> Path:
+        """The file being written (renamed to ``out_path`` by :meth:`finish`)."""
+        return self._tmp
+
+    def stable_from(self) -> int | None:
+        """Where the bytes end that :meth:`finish` may still rewrite; None while unknown.
+
+        FFmpeg's MP4 muxer with ``moov_size`` writes 'ftyp', skips the reserved room, then an
+        8-byte placeholder box and the 'mdat' header with its size left 0; every packet after
+        that is appended once, in order. At the end it writes the index into the room and
+        the mdat size into its header (or a 64-bit header over the placeholder). So every
+        byte from the end of that header on is final once it is on disk: a copy of them may
+        be sent before the file is finished. Any other layout gives None. Reads the file
+        (call it after a segment was added, from any thread).
+        """
+        if self._reserve is None or self.broken is not None:
+            return None
+        try:
+            fd = os.open(self._tmp, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+        try:
+            head = os.pread(fd, 8, 0)
+            if len(head) < 8 or head[4:8] != b"ftyp":
+                return None
+            at = int(struct.unpack(">I", head[:4])[0]) + self._reserve
+            boxes = os.pread(fd, 16, at)
+        finally:
+            os.close(fd)
+        placeholder_ok = boxes[:4] == b"\0\0\0\x08" and boxes[4:8] in (b"free", b"wide")
+        if len(boxes) < 16 or not placeholder_ok or boxes[8:16] != b"\0\0\0\0mdat":
+            return None
+        return at + 16
 
     def finish(self, expected_count: int) -> AssembledVideo:
         """Close the file and publish it at ``out_path``; RemuxError if it cannot be used."""

@@ -6,10 +6,11 @@ so lessons can move one at a time (``migrate.py``) while the server serves them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 StoreKind = Literal["local", "s3"]
 
@@ -98,3 +99,44 @@ class MediaStore(Protocol):
 
     async def probe(self) -> None:
         """Raise StoreUnavailable when the store cannot be reached or used now."""
+
+
+@dataclass(frozen=True)
+class SentPart:
+    """One part of a multipart upload the bucket took: its number, the MD5 of the bytes sent
+    (the bucket checked them against it) and the ETag it answered."""
+
+    number: int
+    size: int
+    digest: bytes
+    etag: str
+
+
+@runtime_checkable
+class MultipartStore(MediaStore, Protocol):
+    """A store that takes an object in parts sent one by one (the bucket): an object can be
+    sent while its file is still being written (``live_upload.py``)."""
+
+    #: The part size configured for the store (a caller may use larger parts).
+    part_size: int
+
+    async def begin_upload(self, recording_id: str, name: str, part_size: int) -> str:
+        """Start a multipart upload of ``name`` in parts of ``part_size``; its upload id."""
+
+    async def send_part(
+        self, recording_id: str, name: str, upload_id: str, number: int, data: bytes
+    ) -> SentPart:
+        """Send part ``number`` (1-based) with its Content-MD5; the bucket refuses damage."""
+
+    async def finish_upload(
+        self, recording_id: str, name: str, upload_id: str, parts: Sequence[SentPart]
+    ) -> StoredObject:
+        """Complete the upload from ``parts`` and verify the object (ETag from the parts'
+        digests, size their sum); ObjectDamaged when it differs. The caller aborts on error."""
+
+    async def abort_upload(self, recording_id: str, name: str, upload_id: str) -> None:
+        """Drop an unfinished upload and its parts (no object appears); done when gone."""
+
+    async def abort_stale_uploads(self, before: datetime) -> int:
+        """Abort every unfinished upload under our prefix begun before ``before`` (left by a
+        server that stopped mid-upload); how many went."""

@@ -4,16 +4,17 @@ at shutdown, and the sweeper that deletes deleted lessons' objects."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from lessoncam_common.config_errors import ConfigError
 
 from ...services import SERVICES
-from .base import StoreUnavailable
+from .backoff import retry_delay
+from .base import MultipartStore, StoreUnavailable
 from .deletions import sweeper
 
 log = logging.getLogger(__name__)
@@ -36,11 +37,33 @@ async def media_store_ctx(app: web.Application) -> AsyncIterator[None]:
             raise ConfigError("[storage.s3] credentials_file", [str(exc)]) from None
     async with S3Store.connect(s3) as bucket:
         services.stores.bucket = bucket
-        task = asyncio.create_task(sweeper(services.stores, services.db), name="bucket-deletions")
+        tasks = [
+            asyncio.create_task(sweeper(services.stores, services.db), name="bucket-deletions"),
+            asyncio.create_task(
+                abort_left_uploads(bucket, datetime.now(UTC), services.stores.retry_max_s),
+                name="bucket-left-uploads",
+            ),
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             services.stores.bucket = None
+
+
+async def abort_left_uploads(bucket: MultipartStore, started: datetime, cap_s: float) -> None:
+    """Abort the multipart uploads an earlier run of the server left unfinished (stopped
+    mid-lesson or mid-upload): begun before ``started``, they can never complete. Tried
+    until the bucket answers (a few times); the bucket's lifecycle rule catches the rest."""
+    for attempt in range(1, 6):
+        try:
+            left = await bucket.abort_stale_uploads(started)
+        except StoreUnavailable as exc:
+            log.warning("unfinished uploads in the bucket not cleared yet: %s", exc)
+            await asyncio.sleep(retry_delay(attempt, cap_s))
+            continue
+        if left:
+            log.warning("aborted %d upload(s) left unfinished in the bucket", left)
+        return

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ...infra.paths import DataPaths
-from .base import StoreKind
+from .base import StoredObject, StoreKind, StoreUnavailable
 from .names import MEDIA_NAME
 from .registry import MediaStores
 
@@ -28,7 +28,19 @@ async def keep_in_store(
         return "local"
     folder = paths.recording_dir(recording_id)
     started = time.monotonic()
-    held = await asyncio.gather(*(target.put(recording_id, name, folder / name) for name in names))
+
+    async def store(name: str) -> StoredObject:
+        # A video sent while it was written only has its completion left to wait for.
+        sent = stores.live.take(recording_id, name)
+        if sent is not None:
+            try:
+                return await sent
+            except StoreUnavailable as exc:
+                log.warning("lesson %s: sending %s whole (%s)", recording_id, name, exc)
+        return await target.put(recording_id, name, folder / name)
+
+    # The poster and strips (small) go while the videos' last parts do.
+    held = await asyncio.gather(*(store(name) for name in names))
     log.info(
         "lesson %s in the bucket: %d objects, %d bytes, verified, in %.2f s",
         recording_id,

@@ -6,9 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .base import MediaStore, StoreKind, StoreUnavailable
+from .base import MediaStore, MultipartStore, StoreKind, StoreUnavailable
+from .live_upload import LiveUpload, LiveUploads
 from .local import LocalStore
 
 #: How long one answer about the bucket's health is reused (``/healthz`` is public).
@@ -23,6 +25,7 @@ class MediaStores:
     target: StoreKind = "local"
     bucket: MediaStore | None = None
     retry_max_s: float = 300.0
+    live: LiveUploads = field(default_factory=LiveUploads)
     _health: tuple[float, bool, str] | None = field(default=None, repr=False)
 
     def get(self, kind: str) -> MediaStore:
@@ -39,6 +42,14 @@ class MediaStores:
 
     def target_store(self) -> MediaStore:
         return self.get(self.target)
+
+    def start_live_upload(self, recording_id: str, name: str, path: Path) -> LiveUpload | None:
+        """Send the growing file ``path`` while it is written, when new lessons go to a
+        store that takes parts (the bucket); None otherwise. Call from the event loop."""
+        store = self.bucket if self.target == "s3" else None
+        if not isinstance(store, MultipartStore):
+            return None
+        return self.live.start(store, recording_id, name, path, self.retry_max_s)
 
     async def health(self) -> tuple[bool, str]:
         """Whether the stores answer now (the bucket when one is configured, as lessons may be

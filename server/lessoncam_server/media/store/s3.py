@@ -16,7 +16,8 @@ import logging
 import os
 import stat
 import tomllib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +34,7 @@ from .base import (
     ObjectMissing,
     OpenedRange,
     RangeNotSatisfiable,
+    SentPart,
     StoredObject,
     StoreKind,
     StoreUnavailable,
@@ -65,6 +67,10 @@ def read_credentials(path: Path) -> dict[str, str]:
     if "session_token" in data:
         keys["aws_session_token"] = str(data["session_token"])
     return keys
+
+
+def _md5(data: bytes) -> bytes:
+    return hashlib.md5(data, usedforsecurity=False).digest()
 
 
 def describe(exc: BaseException) -> str:
@@ -161,25 +167,28 @@ class S3Store:
         return self.config.sse != "aws:kms"
 
     async def put(self, recording_id: str, name: str, source: Path) -> StoredObject:
-        key = self.key(recording_id, name)
         size = source.stat().st_size
-        meta = {"Metadata": {PART_SIZE_META: str(self.part_size)}, **self._sse()}
-        if size <= self.part_size:
-            data = await asyncio.to_thread(source.read_bytes)
-            digest = hashlib.md5(data, usedforsecurity=False).digest()
-            answer = await self._call(
-                name,
-                self.client.put_object(
-                    Bucket=self.config.bucket,
-                    Key=key,
-                    Body=data,
-                    ContentMD5=content_md5(digest),
-                    **meta,
-                ),
-            )
-            expected = etag_of([digest], multipart=False)
-        else:
-            answer, expected = await self._put_parts(key, name, source, size, meta)
+        if size > self.part_size:
+            return await self._put_parts(recording_id, name, source, size)
+        data = await asyncio.to_thread(source.read_bytes)
+        digest = hashlib.md5(data, usedforsecurity=False).digest()
+        answer = await self._call(
+            name,
+            self.client.put_object(
+                Bucket=self.config.bucket,
+                Key=self.key(recording_id, name),
+                Body=data,
+                ContentMD5=content_md5(digest),
+                **self._meta(self.part_size),
+            ),
+        )
+        return await self._verify(recording_id, name, answer, etag_of([digest], False), size)
+
+    async def _verify(
+        self, recording_id: str, name: str, answer: dict[str, Any], expected: str, size: int
+    ) -> StoredObject:
+        """The bucket's answer must name the ETag computed from our bytes, and it must hold
+        ``size`` bytes under ``name``."""
         got = bare(answer.get("ETag", ""))
         if self._etag_is_md5() and got != expected:
             raise ObjectDamaged(f"{name}: the bucket holds other bytes than were sent")
@@ -188,17 +197,16 @@ class S3Store:
             raise ObjectDamaged(f"{name}: the bucket holds {held.size} bytes, not {size}")
         return held
 
+    def _meta(self, part_size: int) -> dict[str, Any]:
+        # The part size goes with the object, so a copy fetched back is checked against it.
+        return {"Metadata": {PART_SIZE_META: str(part_size)}, **self._sse()}
+
     async def _put_parts(
-        self, key: str, name: str, source: Path, size: int, meta: dict[str, Any]
-    ) -> tuple[dict[str, Any], str]:
-        bucket = self.config.bucket
-        created = await self._call(
-            name, self.client.create_multipart_upload(Bucket=bucket, Key=key, **meta)
-        )
-        upload_id = created["UploadId"]
+        self, recording_id: str, name: str, source: Path, size: int
+    ) -> StoredObject:
+        upload_id = await self.begin_upload(recording_id, name, self.part_size)
         count = -(-size // self.part_size)
-        digests: list[bytes] = [b""] * count
-        etags: list[str] = [""] * count
+        parts: list[SentPart | None] = [None] * count
         room = asyncio.Semaphore(self.config.parallel_parts)
 
         def read_part(number: int) -> bytes:
@@ -209,45 +217,104 @@ class S3Store:
         async def send(number: int) -> None:
             async with room:
                 data = await asyncio.to_thread(read_part, number)
-                digest = hashlib.md5(data, usedforsecurity=False).digest()
-                answer = await self._call(
-                    name,
-                    self.client.upload_part(
-                        Bucket=bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=number,
-                        Body=data,
-                        ContentMD5=content_md5(digest),
-                    ),
+                parts[number - 1] = await self.send_part(
+                    recording_id, name, upload_id, number, data
                 )
-                digests[number - 1] = digest
-                etags[number - 1] = answer["ETag"]
 
         try:
             await asyncio.gather(*(send(n) for n in range(1, count + 1)))
-            answer = await self._call(
-                name,
-                self.client.complete_multipart_upload(
-                    Bucket=bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    MultipartUpload={
-                        "Parts": [
-                            {"ETag": etag, "PartNumber": n} for n, etag in enumerate(etags, start=1)
-                        ]
-                    },
-                ),
+            return await self.finish_upload(
+                recording_id, name, upload_id, [p for p in parts if p is not None]
             )
         except BaseException:
             # A half-sent object never becomes visible; drop its parts (best effort: the
-            # bucket's lifecycle rule for incomplete uploads catches what this misses).
+            # bucket's lifecycle rule for incomplete uploads, and the clean-up at the next
+            # start, catch what this misses).
             with contextlib.suppress(Exception):
-                await asyncio.shield(
-                    self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-                )
+                await asyncio.shield(self.abort_upload(recording_id, name, upload_id))
             raise
-        return answer, etag_of(digests, multipart=True)
+
+    async def begin_upload(self, recording_id: str, name: str, part_size: int) -> str:
+        created = await self._call(
+            name,
+            self.client.create_multipart_upload(
+                Bucket=self.config.bucket,
+                Key=self.key(recording_id, name),
+                **self._meta(part_size),
+            ),
+        )
+        return str(created["UploadId"])
+
+    async def send_part(
+        self, recording_id: str, name: str, upload_id: str, number: int, data: bytes
+    ) -> SentPart:
+        digest = await asyncio.to_thread(_md5, data)
+        answer = await self._call(
+            name,
+            self.client.upload_part(
+                Bucket=self.config.bucket,
+                Key=self.key(recording_id, name),
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=data,
+                ContentMD5=content_md5(digest),
+            ),
+        )
+        return SentPart(number, len(data), digest, str(answer["ETag"]))
+
+    async def finish_upload(
+        self, recording_id: str, name: str, upload_id: str, parts: Sequence[SentPart]
+    ) -> StoredObject:
+        ordered = sorted(parts, key=lambda p: p.number)
+        if [p.number for p in ordered] != list(range(1, len(ordered) + 1)):
+            raise ObjectDamaged(f"{name}: parts missing from the upload")
+        answer = await self._call(
+            name,
+            self.client.complete_multipart_upload(
+                Bucket=self.config.bucket,
+                Key=self.key(recording_id, name),
+                UploadId=upload_id,
+                MultipartUpload={
+                    "Parts": [{"ETag": p.etag, "PartNumber": p.number} for p in ordered]
+                },
+            ),
+        )
+        expected = etag_of((p.digest for p in ordered), multipart=True)
+        return await self._verify(
+            recording_id, name, answer, expected, sum(p.size for p in ordered)
+        )
+
+    async def abort_upload(self, recording_id: str, name: str, upload_id: str) -> None:
+        await self._abort(name, self.key(recording_id, name), upload_id)
+
+    async def _abort(self, what: str, key: str, upload_id: str) -> None:
+        async def abort() -> None:
+            try:
+                await self.client.abort_multipart_upload(
+                    Bucket=self.config.bucket, Key=key, UploadId=upload_id
+                )
+            except ClientError as exc:  # gone already: aborted, or completed
+                if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                    raise
+
+        await self._call(what, abort())
+
+    async def abort_stale_uploads(self, before: datetime) -> int:
+        args: dict[str, Any] = {
+            "Bucket": self.config.bucket,
+            "Prefix": f"{self.config.prefix}recordings/",
+        }
+        stale: list[dict[str, Any]] = []
+        while True:
+            page = await self._call("uploads", self.client.list_multipart_uploads(**args))
+            stale += [u for u in page.get("Uploads", []) if u["Initiated"] < before]
+            if not page.get("IsTruncated"):
+                break
+            args["KeyMarker"] = page.get("NextKeyMarker", "")
+            args["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
+        for upload in stale:
+            await self._abort("uploads", upload["Key"], upload["UploadId"])
+        return len(stale)
 
     async def head(self, recording_id: str, name: str) -> StoredObject:
         answer = await self._call(
