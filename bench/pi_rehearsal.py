@@ -30,14 +30,11 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import tomllib
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +56,7 @@ from arm64_root import (
     need_host_packages,
     run,
 )
+from loopback import start_server, stop_processes
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "bench" / "results" / "pi_rehearsal.json"
@@ -68,9 +66,12 @@ TEST_VENV = "/var/tmp/lessoncam-rehearsal-tests"
 STATE_DIR = "/var/lib/lessoncam-device"
 LESSON_CONFIG = "/etc/lessoncam/rehearsal.toml"
 # What the device tests need beside the unit's packages: the server's libraries (the root
-# conftest builds a server) and the test tools. The linters and the browser are not needed.
+# conftest builds a server) and the test tools. The linters, the browser and the server
+# tests' own tools are not needed (scikit-learn's resolution against the unit's numpy 1.24
+# alone ran for most of an hour under emulation).
 NOT_FOR_DEVICE_TESTS = re.compile(
-    r"(numpy|av|opencv-python-headless|ruff|mypy|playwright|schemathesis)\b"
+    r"(numpy|av|opencv-python-headless|ruff|mypy|playwright|schemathesis|types-\S+"
+    r"|scikit-learn|pympi-ling|moto)\b"
 )
 # A short lesson on one small simulated camera: emulated x86-to-arm64 encodes slowly.
 LESSON = """\
@@ -255,11 +256,16 @@ def outcomes(text: str) -> dict[str, Any]:
     # A test can fail and then error in its teardown: two lines, one test.
     failed = list(dict.fromkeys(t for t, o in verdicts if o in ("FAILED", "ERROR")))
     summary = [line for line in text.splitlines() if re.match(r"^(FAILED|ERROR) tests/", line)]
+    # -ra's summary: "SKIPPED [n] file:line: reason", one line per place and reason.
+    reasons: dict[str, int] = {}
+    for n, reason in re.findall(r"^SKIPPED \[(\d+)\] \S+?:\d+: (.*)$", text, re.M):
+        reasons[reason] = reasons.get(reason, 0) + int(n)
     counts = {
         "passed": found.count("PASSED"),
         "failed": len(failed),
         "skipped": found.count("SKIPPED"),
         "failures": [line[:400] for line in summary] or failed,
+        "skip_reasons": reasons,
     }
     # pytest's last line counts every test; a test's own output can hide its -v verdict.
     final = re.search(r"^=+ (\d+ \w+(?:, \d+ \w+)*) in [\d.]+s", text, re.M)
@@ -285,18 +291,13 @@ def device_tests(r: Rehearsal, root: Path, timeout_min: float, marker: str) -> N
         r.facts["device_tests_passed"] = found["passed"]
         r.facts["device_tests_failed"] = found["failed"]
         r.facts["device_tests_skipped"] = found["skipped"]
+        r.facts["device_tests_skip_reasons"] = found["skip_reasons"]
         r.facts["device_test_failures"] = found["failures"]
         r.facts["device_tests_finished"] = found.get("finished", False)
     r.facts["device_tests_exit_status"] = status
     if status == 124:
         r.facts["device_tests_timed_out"] = True
     print(f"   device tests: {found['passed']} passed, {found['failed']} failed", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def server_cli(data: Path, *args: str, stdin: str = "") -> str:
@@ -329,25 +330,12 @@ def lesson(r: Rehearsal, root: Path, seconds: float) -> None:
     code = re.search(r": (\S+) \(valid until", said)
     if code is None:
         raise RehearsalError(f"no enrolment code in: {said}")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     with log.open("a") as out:
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "lessoncam-server"),
-                "serve",
-                "--data-dir",
-                str(data),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        try:
+            server, url = start_server(data, out)
+        except RuntimeError as exc:
+            raise RehearsalError(f"the host's lessoncam server did not start: {exc}") from exc
     try:
-        wait_for_server(url)
         (root / LESSON_CONFIG.lstrip("/")).write_text(LESSON)
         # A unit new to this server: a reused root's credentials and queue name an older one.
         for left in (root / STATE_DIR.lstrip("/")).iterdir():
@@ -374,11 +362,7 @@ def lesson(r: Rehearsal, root: Path, seconds: float) -> None:
         r.facts["lesson"] = ready_lesson(data, minutes=10)
         r.facts["lesson_uploaded"] = status == 0 and r.facts["lesson"].get("state") == "ready"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_processes([server])
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -389,18 +373,6 @@ def unit_user(root: Path) -> str:
         if fields[0] == "lessoncam":
             return f"{fields[2]}:{fields[3]}"
     raise RehearsalError("the installer made no lessoncam user")
-
-
-def wait_for_server(url: str) -> None:
-    for _ in range(120):
-        try:
-            with urllib.request.urlopen(url + "/", timeout=2):  # noqa: S310 (our own URL)
-                return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            time.sleep(0.5)
-    raise RehearsalError(f"the host's lessoncam server did not answer at {url}")
 
 
 def ready_lesson(data: Path, minutes: float) -> dict[str, Any]:
@@ -428,6 +400,7 @@ def recount(output: Path, log: Path) -> int:
     result["device_tests_passed"] = found["passed"]
     result["device_tests_failed"] = found["failed"]
     result["device_tests_skipped"] = found["skipped"]
+    result["device_tests_skip_reasons"] = found["skip_reasons"]
     result["device_test_failures"] = found["failures"]
     result["device_tests_finished"] = found.get("finished", False)
     result["device_tests_recounted_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

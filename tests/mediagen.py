@@ -25,6 +25,7 @@ import numpy as np
 from av.video.frame import PictureType
 
 from lessoncam_common.hashing import sha256_file
+from lessoncam_device.recorder.segmenter import copy_stream
 
 #: Frames after each whole second at which the white flash (and the beep) happens.
 FLASH_PHASE = 10
@@ -137,7 +138,8 @@ class _SegmentWriter:
         self.seq += 1
         self.path = self.out_dir / f"seg{self.seq:05d}.{self.ext}"
         self.container = av.open(str(self.path), "w", format=self.fmt, options=self.options)
-        self.streams = [self.container.add_stream_from_template(t) for t in self.templates]
+        # copy_stream: also on PyAV 12.3 (Raspberry Pi OS Bookworm's), which the rehearsal runs.
+        self.streams = [copy_stream(self.container, t) for t in self.templates]
         self.first_frame, self.frames = first_frame, 0
         # Restarting timestamps: this file's first frame is at pts_base again.
         self.shift = 0 if self.continuous else round(first_frame / self.fps * 90000)

@@ -46,6 +46,7 @@ ERROR tests/device/test_b.py::test_four - OSError: teardown
     found = rehearsal.outcomes(log)
     # test_four passed its call and errored in teardown: a failure, counted once.
     assert (found["passed"], found["failed"], found["skipped"]) == (2, 2, 1)
+    assert found["skip_reasons"] == {"needs a Pi": 1}
     assert found["failures"] == [
         "FAILED tests/device/test_a.py::test_two[x-1] - TimeoutError: took too long",
         "ERROR tests/device/test_b.py::test_four - OSError: teardown",
