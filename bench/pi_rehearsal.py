@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -220,6 +221,7 @@ def test_env(r: Rehearsal, root: Path) -> bool:
     (tmp / "rehearsal-test-requirements.txt").write_text("\n".join(wanted) + "\n")
     pins = output_of(root, [f"{UNIT_VENV}/bin/pip", "freeze", "--exclude", "lessoncam"])
     (tmp / "rehearsal-unit-pins.txt").write_text(pins + "\n")
+    (tmp / "rehearsal-host-pins.txt").write_text("\n".join(host_pins(pins)) + "\n")
     site = output_of(
         root,
         [
@@ -233,7 +235,7 @@ python3 -m venv {TEST_VENV}
 test_site=$({TEST_VENV}/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "import site; site.addsitedir('{site}')" > "$test_site/lessoncam-unit.pth"
 {TEST_VENV}/bin/pip install --quiet -r /var/tmp/rehearsal-test-requirements.txt \\
-  -c /var/tmp/rehearsal-unit-pins.txt
+  -c /var/tmp/rehearsal-unit-pins.txt -c /var/tmp/rehearsal-host-pins.txt
 """
     if inside(root, ["bash", "-c", script], log, 60) != 0:
         return False
@@ -243,6 +245,23 @@ echo "import site; site.addsitedir('{site}')" > "$test_site/lessoncam-unit.pth"
     wrapper.write_text(f'#!/bin/sh\nexec {TEST_VENV}/bin/python -c "{main}" "$@"\n')
     wrapper.chmod(0o755)
     return True
+
+
+def _project(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def host_pins(unit_pins: str) -> list[str]:
+    """This machine's versions of what the unit's ``pip freeze`` does not pin, as constraints:
+    pip then resolves the test tools at once (left free, it backtracked through botocore's
+    versions for aiobotocore for over ten minutes under emulation)."""
+    unit = {_project(line.split("==")[0]) for line in unit_pins.splitlines() if "==" in line}
+    found = {
+        f"{dist.metadata['Name']}=={dist.version}"
+        for dist in importlib.metadata.distributions()
+        if _project(dist.metadata["Name"]) not in unit | {"lessoncam"}
+    }
+    return sorted(found)
 
 
 _OUTCOME = re.compile(r"^(tests/\S+::\S+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b", re.M)

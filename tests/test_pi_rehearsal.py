@@ -120,3 +120,11 @@ def test_a_timed_out_step_takes_its_grandchildren_with_it(tmp_path: Path) -> Non
         time.sleep(0.1)
     assert dead()
     assert log.read_text().startswith("$ bash -c")
+
+
+def test_the_test_tools_are_pinned_to_this_machines_versions_except_the_units() -> None:
+    rehearsal = _bench("pi_rehearsal")
+    pins = rehearsal.host_pins("NumPy==1.24.2\npytest_asyncio==0.1\n")
+    names = {pin.split("==")[0].lower() for pin in pins}
+    assert "numpy" not in names and "pytest-asyncio" not in names and "lessoncam" not in names
+    assert f"pytest=={pytest.__version__}" in pins
