@@ -69,10 +69,11 @@ LESSON_CONFIG = "/etc/lessoncam/rehearsal.toml"
 # What the device tests need beside the unit's packages: the server's libraries (the root
 # conftest builds a server) and the test tools. The linters, the browser and the server
 # tests' own tools are not needed (scikit-learn's resolution against the unit's numpy 1.24
-# alone ran for most of an hour under emulation).
+# alone ran for most of an hour under emulation), nor aiobotocore (the server imports it only
+# for a bucket; its botocore needs python-dateutil < 3, the unit has 4 for sqlite-utils).
 NOT_FOR_DEVICE_TESTS = re.compile(
     r"(numpy|av|opencv-python-headless|ruff|mypy|playwright|schemathesis|types-\S+"
-    r"|scikit-learn|pympi-ling|moto)\b"
+    r"|scikit-learn|pympi-ling|moto|aiobotocore)\b"
 )
 # A short lesson on one small simulated camera: emulated x86-to-arm64 encodes slowly.
 LESSON = """\
