@@ -163,8 +163,10 @@ class _SegmentWriter:
     def mux(self, packets: list[av.Packet], index: int) -> None:
         for p in packets:
             if index == 0:
-                frame_no = p.pts  # video packets are in 1/fps
-                p.duration = 1  # lets muxers know how long the last frame lasts
+                # Video packets are in 1/fps (in the stream's 1/90000 on PyAV 12).
+                frame_no = round(p.pts * p.time_base * self.fps)
+                # One frame: lets muxers know how long the last frame lasts.
+                p.duration = round(1 / (p.time_base * self.fps))
                 if p.is_keyframe and frame_no % self.seg_frames == 0:
                     if self.container is not None and frame_no > self.first_frame:
                         self.close()
