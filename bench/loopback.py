@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 
 def free_port() -> int:
@@ -31,9 +32,9 @@ def wait_for(url: str, timeout: float = 20.0) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data: Path, log: IO[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """``lessoncam-server serve`` on the data directory ``data`` at a free loopback port, once
-    it answers: the process and its base URL."""
+    it answers: the process and its base URL. Its output goes to ``log`` (else nowhere)."""
     port = free_port()
     server = subprocess.Popen(
         [
@@ -45,7 +46,8 @@ def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
             str(port),
         ],
         env={**os.environ, "LESSONCAM_LOG_LEVEL": "warning"},
-        stdout=subprocess.DEVNULL,
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log else None,
     )
     base = f"http://127.0.0.1:{port}"
     wait_for(f"{base}/healthz")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -30,14 +31,11 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import tomllib
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +57,7 @@ from arm64_root import (
     need_host_packages,
     run,
 )
+from loopback import start_server, stop_processes
 
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "bench" / "results" / "pi_rehearsal.json"
@@ -68,9 +67,13 @@ TEST_VENV = "/var/tmp/lessoncam-rehearsal-tests"
 STATE_DIR = "/var/lib/lessoncam-device"
 LESSON_CONFIG = "/etc/lessoncam/rehearsal.toml"
 # What the device tests need beside the unit's packages: the server's libraries (the root
-# conftest builds a server) and the test tools. The linters and the browser are not needed.
+# conftest builds a server) and the test tools. The linters, the browser and the server
+# tests' own tools are not needed (scikit-learn's resolution against the unit's numpy 1.24
+# alone ran for most of an hour under emulation), nor aiobotocore (the server imports it only
+# for a bucket; its botocore needs python-dateutil < 3, the unit has 4 for sqlite-utils).
 NOT_FOR_DEVICE_TESTS = re.compile(
-    r"(numpy|av|opencv-python-headless|ruff|mypy|playwright|schemathesis)\b"
+    r"(numpy|av|opencv-python-headless|ruff|mypy|playwright|schemathesis|types-\S+"
+    r"|scikit-learn|pympi-ling|moto|aiobotocore)\b"
 )
 # A short lesson on one small simulated camera: emulated x86-to-arm64 encodes slowly.
 LESSON = """\
@@ -219,6 +222,7 @@ def test_env(r: Rehearsal, root: Path) -> bool:
     (tmp / "rehearsal-test-requirements.txt").write_text("\n".join(wanted) + "\n")
     pins = output_of(root, [f"{UNIT_VENV}/bin/pip", "freeze", "--exclude", "lessoncam"])
     (tmp / "rehearsal-unit-pins.txt").write_text(pins + "\n")
+    (tmp / "rehearsal-host-pins.txt").write_text("\n".join(host_pins(pins)) + "\n")
     site = output_of(
         root,
         [
@@ -232,7 +236,7 @@ python3 -m venv {TEST_VENV}
 test_site=$({TEST_VENV}/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "import site; site.addsitedir('{site}')" > "$test_site/lessoncam-unit.pth"
 {TEST_VENV}/bin/pip install --quiet -r /var/tmp/rehearsal-test-requirements.txt \\
-  -c /var/tmp/rehearsal-unit-pins.txt
+  -c /var/tmp/rehearsal-unit-pins.txt -c /var/tmp/rehearsal-host-pins.txt
 """
     if inside(root, ["bash", "-c", script], log, 60) != 0:
         return False
@@ -242,6 +246,23 @@ echo "import site; site.addsitedir('{site}')" > "$test_site/lessoncam-unit.pth"
     wrapper.write_text(f'#!/bin/sh\nexec {TEST_VENV}/bin/python -c "{main}" "$@"\n')
     wrapper.chmod(0o755)
     return True
+
+
+def _project(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def host_pins(unit_pins: str) -> list[str]:
+    """This machine's versions of what the unit's ``pip freeze`` does not pin, as constraints:
+    pip then resolves the test tools at once (left free, it backtracked through botocore's
+    versions for aiobotocore for over ten minutes under emulation)."""
+    unit = {_project(line.split("==")[0]) for line in unit_pins.splitlines() if "==" in line}
+    found = {
+        f"{dist.metadata['Name']}=={dist.version}"
+        for dist in importlib.metadata.distributions()
+        if _project(dist.metadata["Name"]) not in unit | {"lessoncam"}
+    }
+    return sorted(found)
 
 
 _OUTCOME = re.compile(r"^(tests/\S+::\S+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b", re.M)
@@ -255,11 +276,16 @@ def outcomes(text: str) -> dict[str, Any]:
     # A test can fail and then error in its teardown: two lines, one test.
     failed = list(dict.fromkeys(t for t, o in verdicts if o in ("FAILED", "ERROR")))
     summary = [line for line in text.splitlines() if re.match(r"^(FAILED|ERROR) tests/", line)]
+    # -ra's summary: "SKIPPED [n] file:line: reason", one line per place and reason.
+    reasons: dict[str, int] = {}
+    for n, reason in re.findall(r"^SKIPPED \[(\d+)\] \S+?:\d+: (.*)$", text, re.M):
+        reasons[reason] = reasons.get(reason, 0) + int(n)
     counts = {
         "passed": found.count("PASSED"),
         "failed": len(failed),
         "skipped": found.count("SKIPPED"),
         "failures": [line[:400] for line in summary] or failed,
+        "skip_reasons": reasons,
     }
     # pytest's last line counts every test; a test's own output can hide its -v verdict.
     final = re.search(r"^=+ (\d+ \w+(?:, \d+ \w+)*) in [\d.]+s", text, re.M)
@@ -285,18 +311,13 @@ def device_tests(r: Rehearsal, root: Path, timeout_min: float, marker: str) -> N
         r.facts["device_tests_passed"] = found["passed"]
         r.facts["device_tests_failed"] = found["failed"]
         r.facts["device_tests_skipped"] = found["skipped"]
+        r.facts["device_tests_skip_reasons"] = found["skip_reasons"]
         r.facts["device_test_failures"] = found["failures"]
         r.facts["device_tests_finished"] = found.get("finished", False)
     r.facts["device_tests_exit_status"] = status
     if status == 124:
         r.facts["device_tests_timed_out"] = True
     print(f"   device tests: {found['passed']} passed, {found['failed']} failed", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def server_cli(data: Path, *args: str, stdin: str = "") -> str:
@@ -329,25 +350,12 @@ def lesson(r: Rehearsal, root: Path, seconds: float) -> None:
     code = re.search(r": (\S+) \(valid until", said)
     if code is None:
         raise RehearsalError(f"no enrolment code in: {said}")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     with log.open("a") as out:
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "lessoncam-server"),
-                "serve",
-                "--data-dir",
-                str(data),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        try:
+            server, url = start_server(data, out)
+        except RuntimeError as exc:
+            raise RehearsalError(f"the host's lessoncam server did not start: {exc}") from exc
     try:
-        wait_for_server(url)
         (root / LESSON_CONFIG.lstrip("/")).write_text(LESSON)
         # A unit new to this server: a reused root's credentials and queue name an older one.
         for left in (root / STATE_DIR.lstrip("/")).iterdir():
@@ -374,11 +382,7 @@ def lesson(r: Rehearsal, root: Path, seconds: float) -> None:
         r.facts["lesson"] = ready_lesson(data, minutes=10)
         r.facts["lesson_uploaded"] = status == 0 and r.facts["lesson"].get("state") == "ready"
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_processes([server])
         shutil.rmtree(data, ignore_errors=True)
 
 
@@ -389,18 +393,6 @@ def unit_user(root: Path) -> str:
         if fields[0] == "lessoncam":
             return f"{fields[2]}:{fields[3]}"
     raise RehearsalError("the installer made no lessoncam user")
-
-
-def wait_for_server(url: str) -> None:
-    for _ in range(120):
-        try:
-            with urllib.request.urlopen(url + "/", timeout=2):  # noqa: S310 (our own URL)
-                return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            time.sleep(0.5)
-    raise RehearsalError(f"the host's lessoncam server did not answer at {url}")
 
 
 def ready_lesson(data: Path, minutes: float) -> dict[str, Any]:
@@ -428,6 +420,7 @@ def recount(output: Path, log: Path) -> int:
     result["device_tests_passed"] = found["passed"]
     result["device_tests_failed"] = found["failed"]
     result["device_tests_skipped"] = found["skipped"]
+    result["device_tests_skip_reasons"] = found["skip_reasons"]
     result["device_test_failures"] = found["failures"]
     result["device_tests_finished"] = found.get("finished", False)
     result["device_tests_recounted_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -44,6 +44,13 @@ apt_packages=(python3-venv python3-picamera2 python3-libcamera python3-lgpio pyt
 # taken from PyPI instead; Debian's own python3-av (10.0) is older than any Pi OS has.
 rpi_os_numpy=1.24.2
 rpi_os_av=12.3.0
+# ... and its python3-picamera2: 0.3.29-1 is the last Bookworm upload in Raspberry Pi's
+# packaging (debian/changelog, github.com/raspberrypi/picamera2 branch pios/trixie; later ones
+# are for Trixie). PyPI has no 0.3.29 (nor 0.3.28); 0.3.30 differs from it only in the V4L2
+# hardware encoder's detection and timestamps (not used without a Pi), so it stands in.
+# Pi OS's python3-av 12.3 carries Raspberry Pi's VideoFrame.from_numpy_buffer(width=) (upstream
+# from PyAV 14), which picamera2 calls since 0.3.24; PyPI's 12.3 lacks it (docs/pi-rehearsal.md).
+rpi_os_picamera2=0.3.30
 
 yes=0
 dry_run=0
@@ -235,7 +242,9 @@ install_python() {
     # its dependencies (python-prctl and others are built from C; the tests stub them).
     numpy=$rpi_os_numpy av=$rpi_os_av
     printf 'numpy==%s\nav==%s\n' "$numpy" "$av" >> "$tmp/requirements.txt"
-    sed -E 's/[[:space:]]*;.*//' "$here/tests/picamera2-requirements.txt" | grep -v '^#' | sed '/^$/d' > "$tmp/pypi.txt"
+    # picamera2 at (nearly) Pi OS's version; what else it imports, as wheels, from the tests' list.
+    printf 'picamera2==%s\n' "$rpi_os_picamera2" > "$tmp/pypi.txt"
+    sed -E 's/[[:space:]]*;.*//' "$here/tests/picamera2-requirements.txt" | grep -v '^#' | sed '/^$/d' | grep -v '^picamera2\b' >> "$tmp/pypi.txt"
   elif [ -z "$numpy" ] || [ -z "$av" ]; then
     [ "$dry_run" = 1 ] || die "apt's python3-numpy and python3-av are missing: sudo apt install python3-numpy python3-av"
     say "(numpy and PyAV: held to the versions apt installs)"

@@ -25,6 +25,7 @@ import numpy as np
 from av.video.frame import PictureType
 
 from lessoncam_common.hashing import sha256_file
+from lessoncam_device.recorder.segmenter import copy_stream
 
 #: Frames after each whole second at which the white flash (and the beep) happens.
 FLASH_PHASE = 10
@@ -150,7 +151,8 @@ class _SegmentWriter:
         self.seq += 1
         self.path = self.out_dir / f"seg{self.seq:05d}.{self.ext}"
         self.container = av.open(str(self.path), "w", format=self.fmt, options=self.options)
-        self.streams = [self.container.add_stream_from_template(t) for t in self.templates]
+        # copy_stream: also on PyAV 12.3 (Raspberry Pi OS Bookworm's), which the rehearsal runs.
+        self.streams = [copy_stream(self.container, t) for t in self.templates]
         self.first_frame, self.frames = first_frame, 0
         # Restarting timestamps: this file's first frame is at pts_base again.
         self.shift = 0 if self.continuous else round(first_frame / self.fps * 90000)
@@ -174,8 +176,10 @@ class _SegmentWriter:
     def mux(self, packets: list[av.Packet], index: int) -> None:
         for p in packets:
             if index == 0:
-                frame_no = p.pts  # video packets are in 1/fps
-                p.duration = 1  # lets muxers know how long the last frame lasts
+                # Video packets are in 1/fps (in the stream's 1/90000 on PyAV 12).
+                frame_no = round(p.pts * p.time_base * self.fps)
+                # One frame: lets muxers know how long the last frame lasts.
+                p.duration = round(1 / (p.time_base * self.fps))
                 if p.is_keyframe and frame_no % self.seg_frames == 0:
                     if self.container is not None and frame_no > self.first_frame:
                         self.close()

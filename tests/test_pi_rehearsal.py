@@ -46,6 +46,7 @@ ERROR tests/device/test_b.py::test_four - OSError: teardown
     found = rehearsal.outcomes(log)
     # test_four passed its call and errored in teardown: a failure, counted once.
     assert (found["passed"], found["failed"], found["skipped"]) == (2, 2, 1)
+    assert found["skip_reasons"] == {"needs a Pi": 1}
     assert found["failures"] == [
         "FAILED tests/device/test_a.py::test_two[x-1] - TimeoutError: took too long",
         "ERROR tests/device/test_b.py::test_four - OSError: teardown",
@@ -119,3 +120,11 @@ def test_a_timed_out_step_takes_its_grandchildren_with_it(tmp_path: Path) -> Non
         time.sleep(0.1)
     assert dead()
     assert log.read_text().startswith("$ bash -c")
+
+
+def test_the_test_tools_are_pinned_to_this_machines_versions_except_the_units() -> None:
+    rehearsal = _bench("pi_rehearsal")
+    pins = rehearsal.host_pins("NumPy==1.24.2\npytest_asyncio==0.1\n")
+    names = {pin.split("==")[0].lower() for pin in pins}
+    assert "numpy" not in names and "pytest-asyncio" not in names and "lessoncam" not in names
+    assert f"pytest=={pytest.__version__}" in pins

@@ -21,6 +21,8 @@ import pytest
 
 from lessoncam_device.real.alsa_microphone import SYSTEM_ALSA_CONF
 
+from .rehearsal_gaps import need_alsa_input
+
 TEST_PCM = "lessoncam_test"
 RATE = 48000
 BEEP_LEVEL = 8000  # int16 peak of the beep
@@ -58,6 +60,7 @@ def system_alsa(
 ) -> Iterator[np.ndarray]:
     """ALSA as on a unit (``ALSA_CONFIG_PATH`` unset) with ``lessoncam_test`` defined; yields
     the samples it plays. The environment is restored afterwards."""
+    need_alsa_input()
     home, pcm = alsa_user_config
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
     monkeypatch.setenv("ALSA_CONFIG_PATH", "restored-afterwards")  # so it is put back

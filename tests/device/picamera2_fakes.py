@@ -1,24 +1,27 @@
 """A stand-in Raspberry Pi for the picamera2 adapter: picamera2's real code, a fake camera.
 
-picamera2 0.3.38 from PyPI, installed without its dependencies (nothing is built from C),
-imports on x86 once its Pi-only and C-built modules (libcamera, prctl, ...) are stubbed in
-``sys.modules``; the stubs (and every picamera2 module imported under them)
-are removed again after each test. A fake ``Picamera2`` hands frames of the simulated camera
-to the adapter's real ``LibavH264Encoder`` as the camera thread would, and the simulated
-microphone comes in as raw PCM through the encoder's own audio input (``av.open``), paced by
-the video as ALSA would be in real time.
+picamera2 from PyPI (0.3.38 here; 0.3.30, for Bookworm's 0.3.29, in the arm64 rehearsal),
+installed without its dependencies (nothing is built from C), imports off a Pi once its
+Pi-only and C-built modules (libcamera, prctl, ...) are stubbed in ``sys.modules``; the stubs
+(and every picamera2 module imported under them) are removed again after each test. A fake
+``Picamera2`` hands frames of the simulated camera to the adapter's real ``LibavH264Encoder``
+as the camera thread would, and the simulated microphone comes in as raw PCM through the
+encoder's own audio input (``av.open``), paced by the video as ALSA would be in real time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -53,13 +56,48 @@ def picamera2_stubbed() -> Iterator[Any]:
     if importlib.util.find_spec("picamera2") is None:
         pytest.skip("picamera2 is not installed (see tests/picamera2-requirements.txt)")
     stubs = {name: mock.MagicMock(name=name) for name in PI_ONLY}
-    with mock.patch.dict(sys.modules, stubs):
+    with mock.patch.dict(sys.modules, stubs), contextlib.ExitStack() as stack:
         picamera2_adapter._picamera2.cache_clear()
         # Installed but not importable is a broken set-up (a new dependency to stub), not a skip.
         importlib.import_module("picamera2.encoders")
+        if int(av.__version__.split(".")[0]) < 14:
+            encoder = importlib.import_module("picamera2.encoders.libav_h264_encoder")
+            stack.enter_context(mock.patch.object(encoder, "av", PiOsPyAV()))
         yield stubs["libcamera"]
     picamera2_adapter._picamera2.cache_clear()
     assert "picamera2" not in sys.modules and "libcamera" not in sys.modules
+
+
+class _PiOsVideoFrame:
+    """``av.VideoFrame`` as Raspberry Pi OS Bookworm's python3-av 12.3 has it.
+
+    Raspberry Pi's build carries their ``from_numpy_buffer(..., width=)`` (for rows padded to
+    the ISP's alignment; upstream only from PyAV 14), which every picamera2 since 0.3.24
+    calls. PyPI's 12.3 (the arm64 rehearsal's) lacks the keyword. Standing in for the patch
+    is exact only for rows without padding, which is what the fake camera delivers (its
+    stride is its width); padded rows are refused rather than guessed at.
+    """
+
+    @staticmethod
+    def from_numpy_buffer(array: np.ndarray, format: str = "rgb24", width: int = 0) -> Any:
+        if width and array.ndim >= 2 and array.shape[1] != width:
+            raise ValueError(
+                f"rows of {array.shape[1]} for width {width}: padded rows need "
+                "Raspberry Pi's PyAV, not PyPI's 12.3"
+            )
+        return av.VideoFrame.from_numpy_buffer(array, format=format)
+
+
+class PiOsPyAV(types.ModuleType):
+    """PyPI's PyAV, with the ``VideoFrame.from_numpy_buffer`` of Raspberry Pi OS's 12.3."""
+
+    VideoFrame = _PiOsVideoFrame
+
+    def __init__(self) -> None:
+        super().__init__("av")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(av, name)
 
 
 class _Buffer:
@@ -223,10 +261,14 @@ class PacedMicrophone:
         pass
 
     def av_input(self) -> dict[str, Any]:
+        # PyAV 12.3 (Bookworm's) probes 128 KiB of a raw input when it opens it, PyAV 14 and
+        # later nothing; paced by video that has not started yet, that would wait forever.
+        # A small probe and buffer keep the opening read within the stream's lead.
         return {
             "file": self.pcm,
             "format": "s16le",
-            "options": {"sample_rate": "48000", "ch_layout": "mono"},
+            "options": {"sample_rate": "48000", "ch_layout": "mono", "probesize": "32"},
+            "buffer_size": 2048,
         }
 
 

@@ -42,6 +42,7 @@ __all__ = ["credentials"]  # the fixture, for pytest
 
 
 @pytest.mark.slow
+@pytest.mark.server_assembles
 async def test_button_to_ready_lesson(
     anna: Person, credentials: Credentials, services: Services, tmp_path: Path
 ) -> None:
@@ -183,6 +184,7 @@ async def test_a_crash_between_closing_on_disk_and_in_the_queue_loses_no_segment
 
 
 @pytest.mark.slow
+@pytest.mark.server_assembles
 async def test_a_power_cut_mid_lesson_loses_at_most_2_s(
     anna: Person, credentials: Credentials, services: Services, tmp_path: Path
 ) -> None:

@@ -110,6 +110,7 @@ async def fill_during_lesson(
 
 
 @pytest.mark.slow
+@pytest.mark.server_assembles
 async def test_a_full_disk_stops_the_lesson_cleanly_and_loses_nothing(
     anna: Person, credentials: Credentials, services: Services
 ) -> None:

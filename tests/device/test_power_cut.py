@@ -108,6 +108,7 @@ def closed_segments(log: Path) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cut", range(reliability.sized(1, 20)))
+@pytest.mark.server_assembles
 async def test_kill_9_mid_lesson_loses_at_most_2_s(
     server: TestServer, unit: UnitClient, anna: Person, tmp_path: Path, cut: int
 ) -> None:

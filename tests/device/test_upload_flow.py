@@ -74,6 +74,7 @@ def status_of(queue: UploadQueue, info: SegmentInfo) -> str | None:
 
 
 @pytest.mark.slow
+@pytest.mark.server_assembles
 async def test_a_lesson_uploads_while_recording_and_becomes_ready(
     rigs: RigFactory,
     pool: dict[str, list[Path]],

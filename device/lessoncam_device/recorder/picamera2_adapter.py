@@ -20,7 +20,8 @@ What this adds to picamera2, in small subclasses built at run time:
 picamera2 is imported here only, and only when a camera starts (it needs libcamera from
 Raspberry Pi OS), so the rest of the recorder imports on any machine. Written against
 picamera2 0.3.38 (it reads ``SplittableOutput._new_output`` and overrides the encoder's
-``_audio_thread_func``): check both when upgrading.
+``_audio_thread_func``): check both when upgrading. Also runs on Raspberry Pi OS Bookworm's
+0.3.29 (the arm64 rehearsal runs PyPI's 0.3.30, the same in everything used here).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import asyncio
 import contextlib
 import functools
 import importlib
+import inspect
 import logging
 import queue
 import threading
@@ -109,6 +111,7 @@ def _picamera2() -> SimpleNamespace:
         LibavH264Encoder=encoders.LibavH264Encoder,
         H264Encoder=encoders.H264Encoder,
         PyavOutput=outputs.PyavOutput,
+        Output=outputs.Output,
         SplittableOutput=outputs.SplittableOutput,
         # picamera2 takes any non-Pi-5 machine for a Pi 4: also ask for the encoder device.
         has_hw_h264=platform.get_platform() == platform.Platform.VC4
@@ -116,7 +119,15 @@ def _picamera2() -> SimpleNamespace:
     )
 
 
-def _segment_output_class(pyav_output: type) -> type:
+# Every packet goes to the file at once: what the muxer has, the page cache has.
+_MUX_OPTIONS = {"flush_packets": "1"}
+
+
+def _segment_output_class(pyav_output: type, output: Any) -> type:
+    """``pyav_output`` (picamera2's ``PyavOutput``) for one segment; ``output`` is its base."""
+    # PyavOutput takes muxer options since picamera2 0.3.31; Bookworm's apt has 0.3.29.
+    takes_options = "options" in inspect.signature(pyav_output).parameters
+
     class SegmentOutput(pyav_output):  # type: ignore[misc]
         """A ``PyavOutput`` to one ``.partial`` file that remembers its video span."""
 
@@ -126,13 +137,24 @@ def _segment_output_class(pyav_output: type) -> type:
             on_video: Callable[[Any, int], None],
             counters: _SessionCounters,
         ) -> None:
-            super().__init__(str(file.partial), format="mpegts", options={"flush_packets": "1"})
+            if takes_options:
+                super().__init__(str(file.partial), format="mpegts", options=_MUX_OPTIONS)
+            else:
+                super().__init__(str(file.partial), format="mpegts")
             self.file = file
             self.counters = counters
             self.first_us: int | None = None
             self.last_us: int | None = None
             self.started = threading.Event()  # its first video packet has arrived
             self._on_video = on_video
+
+        def start(self) -> None:
+            if takes_options:
+                super().start()
+                return
+            # What PyavOutput.start does before 0.3.31, with the options it cannot pass.
+            self._container = av.open(self._output_name, "w", format="mpegts", options=_MUX_OPTIONS)
+            output.start(self)
 
         def outputframe(
             self,
@@ -256,7 +278,7 @@ class _CameraSession:
         self.frame_us = round(_US / settings.fps)
         self.pc = _picamera2()
         self._factory = picamera2_factory or self.pc.Picamera2
-        self._output_cls = _segment_output_class(self.pc.PyavOutput)
+        self._output_cls = _segment_output_class(self.pc.PyavOutput, self.pc.Output)
         self._splitter_cls = _splitter_class(self.pc.SplittableOutput)
         self.timeline = (
             AudioTimeline(audio.sample_rate, audio.channels, audio_sync) if audio else None
@@ -552,7 +574,7 @@ class _CameraSession:
 def _interleaved(frame: av.AudioFrame) -> np.ndarray:
     """A decoded frame's samples as (n, channels)."""
     arr = frame.to_ndarray()
-    channels = frame.layout.nb_channels
+    channels = len(frame.layout.channels)  # nb_channels only since PyAV 13 (Bookworm: 12.3)
     if frame.format.is_planar:
         return np.ascontiguousarray(arr.T)
     return arr.reshape(-1, channels)
