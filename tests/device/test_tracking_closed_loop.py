@@ -118,8 +118,17 @@ def test_never_follows_another_marker() -> None:
     """A colleague wearing marker 3 walks about, also while a pupil hides the teacher."""
     records, wrong, _, _ = follow(scenario("other_marker"), duration_s=16.0)
     assert wrong == 0
-    hidden = [r for r in records if not r.reachable]
-    assert hidden and all(r.state is not TrackState.LOCKED for r in hidden[15:])
+    # Each spell she is hidden (by the pupil, or briefly by the colleague walking past her):
+    # once the lock times out (0.5 s after the last frame she was seen in, which may be the
+    # frame before the spell, plus a detection interval) the tracker no longer claims to see her.
+    spells: list[list[FrameRecord]] = []
+    for before, r in zip([None, *records], records, strict=False):
+        if not r.reachable:
+            if before is None or before.reachable:
+                spells.append([])
+            spells[-1].append(r)
+    assert max(len(spell) for spell in spells) > 18
+    assert all(r.state is not TrackState.LOCKED for spell in spells for r in spell[18:])
     assert max(abs(r.bearing_deg - r.pan_deg) for r in records if r.reachable) < 12.0
 
 

@@ -147,7 +147,15 @@ class SimulatedCamera:
         """Ground truth: the marker's corners in frame ``index`` at the current pan, or None."""
         if self.flashes is not None and self.flashes.is_flash(index):
             return None
-        return self.scene.marker_corners(self.optics, self._pan, self.pose_at(index))
+        return self.scene.marker_corners(
+            self.optics, self._pan, self.pose_at(index), self.others_at(index)
+        )
+
+    def others_at(self, index: int) -> list[tuple[TeacherPose, int]]:
+        """Ground truth: other people wearing markers during frame ``index`` (pose, id)."""
+        if self.path is None:
+            return []
+        return companions_at(self.path, self._path_time(self.pts_of(index)))
 
     def frame_at(self, index: int) -> tuple[float, Image]:
         """Frame ``index`` as (pts_s, BGR image), rendered at the current pan."""
@@ -157,7 +165,7 @@ class SimulatedCamera:
             return pts, np.full((c.height, c.width, 3), 255, np.uint8)
         pose = self.pose_at(index)
         teacher_blur, pan_blur = self._blur_px(pts, pose)
-        others = [] if self.path is None else companions_at(self.path, self._path_time(pts))
+        others = self.others_at(index)
         image = self.scene.render(
             self.optics,
             self._pan,

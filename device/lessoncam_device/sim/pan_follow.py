@@ -195,15 +195,17 @@ def run_closed_loop(
             pose = camera.pose_at(k)
             assert pose is not None
             corners = camera.marker_corners(k)
-            seeable = scene.marker_corners(camera.optics, pose.bearing_deg, pose) is not None
+            # A colleague nearer the camera hides her marker as a pupil does.
+            others = camera.others_at(k)
+            seeable = scene.marker_corners(camera.optics, pose.bearing_deg, pose, others)
             nearest = min(max(pose.bearing_deg, lo), hi)  # the reachable pan nearest to her
-            reachable = scene.marker_corners(camera.optics, nearest, pose) is not None
+            reachable = scene.marker_corners(camera.optics, nearest, pose, others) is not None
             records.append(
                 FrameRecord(
                     t - s.start_s,
                     camera.pan_deg,
                     pose.bearing_deg,
-                    seeable,
+                    seeable is not None,
                     None if corners is None else float(corners[:, 0].mean()),
                     tracker.state,
                     reachable,

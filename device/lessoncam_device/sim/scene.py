@@ -83,11 +83,15 @@ class Scene:
         return None if at is None else (at.x, at.y(height_m))
 
     def marker_corners(
-        self, optics: Optics, pan_deg: float, pose: TeacherPose | None
+        self,
+        optics: Optics,
+        pan_deg: float,
+        pose: TeacherPose | None,
+        others: Sequence[tuple[TeacherPose, int]] = (),
     ) -> NDArray[np.float32] | None:
         """Ground truth: the marker's corners (4, 2) in ArUco order (top-left, clockwise), or
         None if this view cannot see it (out of frame, hidden, out of the room, or behind
-        seated pupils or furniture)."""
+        seated pupils, furniture or one of ``others`` nearer the camera: a colleague)."""
         if pose is None or not pose.marker_visible:
             return None
         at = place(optics, pan_deg, pose.bearing_deg, pose.distance_m, self.camera_height_m)
@@ -109,6 +113,10 @@ class Scene:
         probes = np.vstack([corners, corners.mean(axis=0, keepdims=True)])
         if (self._depth_at(optics, pan_deg, probes) < pose.distance_m * 10).any():
             return None
+        for other, _ in others:
+            nearer = other.visible_in_room and other.distance_m < pose.distance_m
+            if nearer and self._covers(optics, pan_deg, other, probes):
+                return None
         return corners
 
     def render(
@@ -236,6 +244,46 @@ class Scene:
         out[ok] = self.depth_dm[row[ok].astype(np.intp), col[ok].astype(np.intp)]
         return out
 
+    def _covers(
+        self, optics: Optics, pan_deg: float, pose: TeacherPose, xy: NDArray[np.float32]
+    ) -> bool:
+        """Whether the person at ``pose`` (drawn as in ``render``) covers any image point."""
+        at = place(optics, pan_deg, pose.bearing_deg, pose.distance_m, self.camera_height_m)
+        if at is None:
+            return False
+        x0, y0 = math.floor(xy[:, 0].min()) - 1, math.floor(xy[:, 1].min()) - 1
+        x1, y1 = math.ceil(xy[:, 0].max()) + 2, math.ceil(xy[:, 1].max()) + 2
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        self._silhouette(None, mask, at, _figure_for(pose), (x0, y0))
+        cols = np.round(xy[:, 0]).astype(np.intp) - x0
+        rows = np.round(xy[:, 1]).astype(np.intp) - y0
+        return bool((mask[rows, cols] > 0).any())
+
+    def _silhouette(
+        self, layer: Image | None, mask: Image, at: Placement, kind: str, origin: tuple[int, int]
+    ) -> None:
+        """Draws a figure's shapes into ``layer`` (if given) and ``mask`` (offset ``origin``)."""
+        x0, y0 = origin
+
+        def px(u: float, z: float) -> tuple[int, int]:
+            return round((at.x + u * at.kx - x0) * 16), round((at.y(z) - y0) * 16)
+
+        for s in figure(kind):
+            if isinstance(s, Poly):
+                pts = np.array([px(u, z) for u, z in s.points], np.int32)
+                if layer is not None:
+                    cv2.fillPoly(layer, [pts], s.color, cv2.LINE_AA, shift=4)
+                cv2.fillPoly(mask, [pts], 255, cv2.LINE_8, shift=4)
+            else:
+                axes = (
+                    max(1, round(s.radii[0] * at.kx * 16)),
+                    max(1, round(s.radii[1] * at.ky * 16)),
+                )
+                centre = px(*s.centre)
+                if layer is not None:
+                    cv2.ellipse(layer, centre, axes, 0, 0, 360, s.color, -1, cv2.LINE_AA, shift=4)
+                cv2.ellipse(mask, centre, axes, 0, 0, 360, 255, -1, cv2.LINE_8, shift=4)
+
     def _draw_person(
         self,
         frame: Image,
@@ -260,23 +308,7 @@ class Scene:
         roi = frame[y0:y1, x0:x1]
         layer = roi.copy()
         mask = np.zeros(roi.shape[:2], np.uint8)
-
-        def px(u: float, z: float) -> tuple[int, int]:
-            return round((at.x + u * at.kx - x0) * 16), round((at.y(z) - y0) * 16)
-
-        for s in figure(kind):
-            if isinstance(s, Poly):
-                pts = np.array([px(u, z) for u, z in s.points], np.int32)
-                cv2.fillPoly(layer, [pts], s.color, cv2.LINE_AA, shift=4)
-                cv2.fillPoly(mask, [pts], 255, cv2.LINE_8, shift=4)
-            else:
-                axes = (
-                    max(1, round(s.radii[0] * at.kx * 16)),
-                    max(1, round(s.radii[1] * at.ky * 16)),
-                )
-                centre = px(*s.centre)
-                cv2.ellipse(layer, centre, axes, 0, 0, 360, s.color, -1, cv2.LINE_AA, shift=4)
-                cv2.ellipse(mask, centre, axes, 0, 0, 360, 255, -1, cv2.LINE_8, shift=4)
+        self._silhouette(layer, mask, at, kind, (x0, y0))
         if kind in ("teacher", "teacher_sitting"):
             neck_z = 1.45 - (SITTING_DROP_M if pose.sitting else 0.0)
             card = self._card_for(marker_id)

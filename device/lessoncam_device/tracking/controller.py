@@ -158,6 +158,8 @@ _GLIDE_RAMP_S = 0.5
 # A glide (and the search's arrival at a view) ends this close to its target.
 _GLIDE_DONE_DEG = 0.05
 _ARRIVED_DEG = 0.3
+# Turning to a standing teacher aims at the middle of this many sightings or more.
+_SPOT_MIN_SIGHTINGS = 4
 
 
 class PanController:
@@ -195,6 +197,7 @@ class PanController:
         self._glide_to: float | None = None
         self._search_target: float | None = None
         self._calm = False  # the move under way turns to a standing teacher
+        self._calm_sightings: list[float] = []  # her bearings seen during that turn
         self.state = TrackState.SEARCHING
 
     # -- what the tracker reads --
@@ -247,8 +250,11 @@ class PanController:
                 self._start_tracking()
             elif self._glide_to is not None and not rest.still_there(self._glide_to, bearing_deg):
                 self._glide_to = None  # she moved: stop gently, rest, wait for her to stand
-        elif marker_deg is not None and marker_deg > 0:
-            rest.marker_deg = marker_deg
+        else:
+            if marker_deg is not None and marker_deg > 0:
+                rest.marker_deg = marker_deg
+            if self._calm:
+                self._calm_sightings.append(bearing_deg)
 
     # -- output --
 
@@ -309,6 +315,7 @@ class PanController:
             abs(self._filter.rate) < _SETTLED_RATE_DPS
             and abs(self._pan.velocity_dps) < _CALM_FROM_DPS
         )
+        self._calm_sightings = []
 
     def _bounds(self) -> tuple[float, float]:
         return self.settings.min_deg, self.settings.max_deg
@@ -328,6 +335,9 @@ class PanController:
         goal_raw = f.bearing_at(t + s.lookahead_s)
         assert goal_raw is not None and f.t is not None
         rate = f.rate_at(t)
+        spot = self._standing_spot()
+        if spot is not None:
+            goal_raw, rate = spot, 0.0
         goal = self._clamp(goal_raw)
         if goal != goal_raw:
             rate = 0.0  # she is beyond a soft limit: wait there for her
@@ -345,6 +355,18 @@ class PanController:
             self._calm = False  # she walks: follow her with everything the limits allow
         limits = self._search_limits if self._calm else self._limits
         self._pan = step(pan, wanted, limits, dt, self._bounds(), (goal, rate))
+
+    def _standing_spot(self) -> float | None:
+        """Turning to a teacher who stands and sways: the middle of her sightings since the
+        turn began (None while too few, or when they spread wider than a sway). Aiming at
+        the filter's bearing would stop the camera wherever her sway was as it arrived, and
+        a lazy re-centring glide would follow in her stand."""
+        seen = self._calm_sightings
+        if not self._calm or len(seen) < _SPOT_MIN_SIGHTINGS:
+            return None
+        if max(seen) - min(seen) > self._rest.sway:
+            return None
+        return sum(seen) / len(seen)
 
     def _stoppable(self, wanted: float, rate: float) -> float:
         """``wanted`` capped so the camera could stop where she would if she stopped dead."""
