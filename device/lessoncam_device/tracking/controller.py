@@ -68,7 +68,7 @@ class ControllerSettings:
     # that shows it reaches the controller this much later than her stop began.
     stop_s: float = 0.4
     react_s: float = 0.1
-    overshoot_deg: float = 1.5  # how far past such a stop the camera may end up
+    overshoot_deg: float = 1.3  # how far past such a stop the camera may end up
     lock_timeout_s: float = 0.5  # unseen this long: search
     look_s: float = 2.5  # look where she is predicted to be this long after the last sighting
     hold_standing_s: float = 4.0  # lost standing (at the board): hold on her spot so long ...
@@ -338,6 +338,7 @@ class PanController:
         spot = self._standing_spot()
         if spot is not None:
             goal_raw, rate = spot, 0.0
+        her_rate = rate
         goal = self._clamp(goal_raw)
         if goal != goal_raw:
             rate = 0.0  # she is beyond a soft limit: wait there for her
@@ -349,10 +350,15 @@ class PanController:
                 return
             wanted = 0.0
         else:
-            wanted = rate + approach_speed(error, self._limits, s.track_gain, dt)
-            wanted = self._stoppable(wanted, rate)
-        if abs(rate) >= _SETTLED_RATE_DPS:
-            self._calm = False  # she walks: follow her with everything the limits allow
+            if abs(rate) >= _SETTLED_RATE_DPS:
+                self._calm = False  # she walks: follow her with everything the limits allow
+            # Approach at the limits the step will keep: planned at the full ones, a calm
+            # turn would brake too late and pass her.
+            limits = self._search_limits if self._calm else self._limits
+            wanted = rate + approach_speed(error, limits, s.track_gain, dt)
+            # Her own rate, not the clamped goal's: walking towards a soft limit she may
+            # still stop dead short of it, and the camera must be able to stop there too.
+            wanted = self._stoppable(wanted, her_rate)
         limits = self._search_limits if self._calm else self._limits
         self._pan = step(pan, wanted, limits, dt, self._bounds(), (goal, rate))
 
