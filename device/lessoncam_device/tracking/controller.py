@@ -344,22 +344,21 @@ class PanController:
             rate = 0.0  # she is beyond a soft limit: wait there for her
         error = goal - self.position_deg
         pan = self._pan
+        if abs(rate) >= _SETTLED_RATE_DPS:
+            self._calm = False  # she walks: follow her with everything the limits allow
+        # The approach is planned at the limits the step keeps: planned at the full ones, a
+        # calm turn would brake too late and pass her.
+        limits = self._search_limits if self._calm else self._limits
         if abs(error) < s.settle_deg and abs(rate) < _SETTLED_RATE_DPS:
             if pan.at_rest:
                 self._come_to_rest(t)
                 return
             wanted = 0.0
         else:
-            if abs(rate) >= _SETTLED_RATE_DPS:
-                self._calm = False  # she walks: follow her with everything the limits allow
-            # Approach at the limits the step will keep: planned at the full ones, a calm
-            # turn would brake too late and pass her.
-            limits = self._search_limits if self._calm else self._limits
             wanted = rate + approach_speed(error, limits, s.track_gain, dt)
             # Her own rate, not the clamped goal's: walking towards a soft limit she may
             # still stop dead short of it, and the camera must be able to stop there too.
             wanted = self._stoppable(wanted, her_rate)
-        limits = self._search_limits if self._calm else self._limits
         self._pan = step(pan, wanted, limits, dt, self._bounds(), (goal, rate))
 
     def _standing_spot(self) -> float | None:
