@@ -6,8 +6,10 @@ mock pins; the server is the real one on a real port."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -18,13 +20,16 @@ from aiohttp.test_utils import TestServer
 from gpiozero.pins.mock import MockFactory
 
 from lessoncam_device import cli
-from lessoncam_device.clock import Clock
+from lessoncam_device.clock import Clock, RealClock
 from lessoncam_device.config import DeviceConfig, MotorConfig, parse_config
 from lessoncam_device.enrolment import Credentials
 from lessoncam_device.hardware import sources_for
 from lessoncam_device.motors.base import MotorLimits, PanMotor
 from lessoncam_device.recorder import AudioSettings, RecorderOptions
+from lessoncam_device.recorder.encoders import VideoEncoder
 from lessoncam_device.segments import RecordingPlan
+from lessoncam_device.selftest.camera_run import record_sample
+from lessoncam_device.selftest.media_checks import check_encoder
 from lessoncam_device.selftest.report import Report
 from lessoncam_device.selftest.runner import SelftestSettings, run_selftest
 from lessoncam_device.sim.clock import VirtualClock
@@ -265,3 +270,32 @@ def test_the_command_prints_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     statuses = {c["name"]: c["status"] for c in report["checks"]}
     assert statuses["server"] == "fail" and statuses["camera main"] == "pass"
     assert statuses["light"] == "skip"  # a simulated unit has no pins
+
+
+async def test_real_time_on_a_cpu_slower_than_the_camera_ends_and_names_the_encoder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On real time with an encoder slower than the frame rate (as on an emulated arm64 CPU)
+    the short recording ends and the encoder check says it does not keep up; waiting for the
+    recorder to catch up at every step made each wait longer than the last, and the run
+    never ended."""
+    encode = VideoEncoder.encode
+
+    def slow_encode(self: VideoEncoder, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.1)  # per frame, at 15 fps: the encoder at 2/3 of real time
+        return encode(self, *args, **kwargs)
+
+    monkeypatch.setattr(VideoEncoder, "encode", slow_encode)
+    config = unit_config(
+        tmp_path / "unit", cameras={"main": {"width": 640, "height": 360, "fps": 15}}
+    )
+    sample = await asyncio.wait_for(
+        record_sample(config, RealClock(), simulated_sources, tmp_path / "rec", 2.0, None, FAST),
+        timeout=60,  # a hang guard, far above the ~5 s this takes
+    )
+    assert sample.start_error is None and sample.stats is not None
+    assert sample.stats.cameras["main"].frames > 0 and sample.segments["main"]
+    assert sample.marker is not None  # looked for while it lagged
+    encoder = check_encoder(sample)
+    assert encoder.status == "fail" and "does not keep up" in encoder.said
+    assert encoder.figures["pace"] < 0.9

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..clock import Clock
+from ..clock import Clock, RealClock
 from ..config import DeviceConfig
 from ..hardware import lesson_plan
 from ..motors.base import MotorError, PanMotor
@@ -51,6 +51,11 @@ class _Run:
 
     def __init__(self, clock: Clock, recorder: LessonRecorder, motor: PanMotor | None) -> None:
         self.clock, self.recorder, self.motor = clock, recorder, motor
+        # Only virtual time needs the recorder pulled along. In real time it keeps pace or
+        # falls behind by itself, and waiting for it to catch up at every step compounds
+        # the lag: on a CPU slower than the frame rate each wait was longer than the last
+        # (an emulated arm64 run never finished).
+        self.catch_up = not isinstance(clock, RealClock)
 
     async def wait(self, seconds: float) -> None:
         end = self.clock.monotonic() + seconds
@@ -59,7 +64,7 @@ class _Run:
             if self.motor is not None:
                 self.motor.poll(self.clock.monotonic())
             sync: Callable[[], Awaitable[None]] | None = getattr(self.recorder, "sync", None)
-            if sync is not None:
+            if sync is not None and self.catch_up:
                 await sync()  # a recorder pulled on a virtual clock catches up
 
 
