@@ -4,6 +4,7 @@ and the timeline that puts them in order."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -196,8 +197,17 @@ async def test_writing_down_the_cycle(world: dict[str, Any], services: Services)
 
 
 @pytest.mark.slow
+def step_audit(services: Services) -> list[tuple[str, str, int, str]]:
+    """The audited step changes: (action, who, step, kind), oldest first."""
+    rows = services.db.execute(
+        "SELECT action, actor_name, detail FROM audit WHERE action LIKE 'step_%' "
+        "AND object_kind = 'trajectory' ORDER BY id"
+    ).fetchall()
+    return [(a, who, json.loads(d)["step"], json.loads(d)["kind"]) for a, who, d in rows]
+
+
 async def test_who_may_delete_a_step_and_nothing_changes_once_closed(
-    world: dict[str, Any], sign_in: Callable[..., Awaitable[Person]]
+    world: dict[str, Any], sign_in: Callable[..., Awaitable[Person]], services: Services
 ) -> None:
     anna, coach, colleague = world["anna"], world["coach"], world["colleague"]
     path = f"{T}/{world['tid']}"
@@ -209,6 +219,12 @@ async def test_who_may_delete_a_step_and_nothing_changes_once_closed(
     await coach.json("DELETE", f"{path}/steps/{first}", 204)
     await anna.json("DELETE", f"{path}/steps/{second}", 204)  # the teacher may
     await anna.json("DELETE", f"{path}/steps/{second}", 404)
+    assert step_audit(services) == [  # refusals change nothing, and are not step changes
+        ("step_create", "coach", first, "evaluation"),
+        ("step_create", "coach", second, "evaluation"),
+        ("step_delete", "coach", first, "evaluation"),
+        ("step_delete", "anna", second, "evaluation"),
+    ]
     outsider = await sign_in("carl")
     await outsider.json("POST", f"{path}/steps", 404, json=note)
     await outsider.json("GET", f"{path}/timeline", 404)
@@ -278,6 +294,10 @@ async def test_its_author_rewrites_a_step_and_a_refusal_changes_nothing(
         assert refused["error"] == code, code
     await anna.json("PUT", f"{path}/999", 404, json=fixed)
     assert stored() == before  # nothing half changed
+    assert step_audit(services) == [
+        ("step_create", "anna", sid, "conversation"),
+        ("step_update", "anna", sid, "conversation"),
+    ]
     await anna.json(
         "POST", f"{T}/{world['tid']}/status", json={"status": "closed", "closing_note": "Done."}
     )

@@ -144,7 +144,7 @@ async def timeline_of(request: web.Request) -> web.StreamResponse:
 async def add_step(request: web.Request) -> web.StreamResponse:
     user, row, _acc = trajectory_for(request, "contribute")
     body = await read_body(request, StepIn)
-    step = steps.add(services_of(request), user, row, _draft(body))
+    step = steps.add(services_of(request), user, row, _draft(body), address=client_address(request))
     return json_response({"step": _step(step, _watched(request, row))}, status=201)
 
 
@@ -180,7 +180,12 @@ async def change_step(request: web.Request) -> web.StreamResponse:
     user, row, _acc = trajectory_for(request, "contribute")
     body = await read_body(request, StepIn)
     step = steps.change(
-        services_of(request), user, row, request.match_info["step_id"], _draft(body)
+        services_of(request),
+        user,
+        row,
+        request.match_info["step_id"],
+        _draft(body),
+        address=client_address(request),
     )
     return json_response({"step": _step(step, _watched(request, row))})
 
@@ -194,7 +199,14 @@ async def change_step(request: web.Request) -> web.StreamResponse:
 )
 async def remove_step(request: web.Request) -> web.StreamResponse:
     user, row, acc = trajectory_for(request, "contribute")
-    steps.remove(services_of(request), user, row, acc, request.match_info["step_id"])
+    steps.remove(
+        services_of(request),
+        user,
+        row,
+        acc,
+        request.match_info["step_id"],
+        address=client_address(request),
+    )
     return web.Response(status=204)
 
 

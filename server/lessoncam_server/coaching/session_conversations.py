@@ -211,7 +211,7 @@ def record(
         ).fetchone()
         if held is not None:
             raise Conflict("session_recorded", "this session is written down as a conversation")
-        step = steps.add(services, user, trajectory, draft)
+        step = steps.add(services, user, trajectory, draft, address=address)
         db.table("watch_conversations").insert(
             {
                 "step_id": step["id"],

@@ -123,12 +123,17 @@ def _keep_links(db: Database, step_id: int, spans: list[Fragment], people: list[
 
 
 def add(
-    services: Services, author: User, trajectory: dict[str, Any], draft: StepDraft
+    services: Services,
+    author: User,
+    trajectory: dict[str, Any],
+    draft: StepDraft,
+    *,
+    address: str,
 ) -> dict[str, Any]:
-    """``author`` (who may contribute: the caller checked) writes a step. Returns it as
-    ``of_trajectory`` lists it. Raises Conflict ``trajectory_closed``, ``intake_exists``;
-    Invalid ``step_kind_invalid``, ``step_date_future``, ``body_empty``, ``body_too_long``,
-    ``agreed_question_too_long``, ``agreements_too_long``, ``analysis_needs_lesson``,
+    """``author`` (who may contribute: the caller checked) writes a step, from ``address``;
+    audited. Returns it as ``of_trajectory`` lists it. Raises Conflict ``trajectory_closed``,
+    ``intake_exists``; Invalid ``step_kind_invalid``, ``step_date_future``, ``body_empty``,
+    ``body_too_long``, ``agreed_question_too_long``, ``agreements_too_long``, ``analysis_needs_lesson``,
     ``fragment_other_lesson``, ``minutes_invalid``, ``participant_unknown`` and those of
     ``fragments.checked``."""
     values, spans, participants = _checked(services, author, trajectory, draft)
@@ -151,6 +156,7 @@ def add(
         assert table.last_pk is not None
         step_id = int(table.last_pk)
         _keep_links(db, step_id, spans, participants)
+        _audit(services, address, author, "step_create", trajectory, step_id, draft.kind)
     return next(s for s in of_trajectory(db, trajectory["id"]) if s["id"] == step_id)
 
 
@@ -160,9 +166,12 @@ def change(
     trajectory: dict[str, Any],
     raw_id: str,
     draft: StepDraft,
+    *,
+    address: str,
 ) -> dict[str, Any]:
     """Its author rewrites a step while the trajectory is open (a slip in the notes, a
-    participant forgotten, a fragment's time): every field is replaced, the kind stays. Returns
+    participant forgotten, a fragment's time): every field is replaced, the kind stays;
+    audited. Returns
     it as ``of_trajectory`` lists it. Raises NotFound ``not_found``; Forbidden
     ``not_author`` (only the author: the notes are hers); Invalid ``step_kind_fixed`` and those
     of :func:`add`; nothing is changed when one is raised."""
@@ -179,6 +188,7 @@ def change(
         db.execute("DELETE FROM step_participants WHERE step_id = ?", [step["id"]])
         db.execute("DELETE FROM step_fragments WHERE step_id = ?", [step["id"]])
         _keep_links(db, step["id"], spans, participants)
+        _audit(services, address, author, "step_update", trajectory, step["id"], step["kind"])
     return next(s for s in of_trajectory(db, trajectory["id"]) if s["id"] == step["id"])
 
 
@@ -188,14 +198,40 @@ def remove(
     trajectory: dict[str, Any],
     acc: TrajectoryAccess,
     raw_id: str,
+    *,
+    address: str,
 ) -> None:
-    """Delete a step (its author, or the teacher) while the trajectory is open. Raises
+    """Delete a step (its author, or the teacher) while the trajectory is open; audited (with
+    its author, when the teacher deletes another's). Raises
     NotFound ``not_found``, Forbidden ``not_author``, Conflict ``trajectory_closed``."""
     step = row_in(services.db, "trajectory_steps", trajectory, raw_id, "step")
     require_open(trajectory)
     if step["author_id"] != user.id and not acc.manage:
         raise Forbidden("not_author", "only its author or the teacher may delete a step")
-    services.db.execute("DELETE FROM trajectory_steps WHERE id = ?", [step["id"]])
+    db = services.db
+    with db.atomic():
+        db.execute("DELETE FROM trajectory_steps WHERE id = ?", [step["id"]])
+        _audit(services, address, user, "step_delete", trajectory, step["id"], step["kind"])
+
+
+def _audit(
+    services: Services,
+    address: str,
+    actor: User,
+    action: str,
+    trajectory: dict[str, Any],
+    step_id: int,
+    kind: str,
+) -> None:
+    # In the step's own transaction: a step is never written without its audit entry.
+    services.audit_from(
+        address,
+        actor,
+        action,
+        object_kind="trajectory",
+        object_id=trajectory["id"],
+        detail={"step": step_id, "kind": kind},
+    )
 
 
 def of_trajectory(db: Database, trajectory_id: int) -> list[dict[str, Any]]:

@@ -113,7 +113,8 @@ async def add_step(request: web.Request) -> web.StreamResponse:
     user, row, acc = page_trajectory(request, "contribute")
     form = await request.post()
     try:
-        steps.add(services, user, row, _draft(form, str(form.get("kind", ""))))
+        draft = _draft(form, str(form.get("kind", "")))
+        steps.add(services, user, row, draft, address=client_address(request))
     except DomainError as exc:
         return show(request, user, row, acc, refusal(request, exc, STEP_MESSAGES), exc.status)
     raise redirect(f"/trajectories/{row['id']}", "saved")
@@ -189,7 +190,12 @@ async def edit_step(request: web.Request) -> web.StreamResponse:
     kept = tuple(Fragment(f["lesson_id"], f["start_s"], f["end_s"]) for f in step["fragments"])
     try:
         steps.change(
-            services_of(request), user, row, str(step["id"]), _draft(form, step["kind"], kept)
+            services_of(request),
+            user,
+            row,
+            str(step["id"]),
+            _draft(form, step["kind"], kept),
+            address=client_address(request),
         )
     except DomainError as exc:
         return _edit_page(request, row, step, refusal(request, exc, STEP_MESSAGES), exc.status)
@@ -201,7 +207,8 @@ async def remove_step(request: web.Request) -> web.StreamResponse:
     services = services_of(request)
     user, row, acc = page_trajectory(request, "contribute")
     try:
-        steps.remove(services, user, row, acc, request.match_info["step_id"])
+        step_id = request.match_info["step_id"]
+        steps.remove(services, user, row, acc, step_id, address=client_address(request))
     except DomainError as exc:
         return show(request, user, row, acc, refusal(request, exc, STEP_MESSAGES), exc.status)
     raise redirect(f"/trajectories/{row['id']}", "deleted_step")
