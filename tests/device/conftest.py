@@ -1,5 +1,6 @@
 """Device-test rules that need no fixture of their own: the rehearsal's known gaps
-(``rehearsal_gaps``) and no thread left running (``thread_guard``)."""
+(``rehearsal_gaps``), no thread left running (``thread_guard``) and never the machine's own
+``/etc/lessoncam/device.toml``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+
+from lessoncam_device import config
 
 from .rehearsal_gaps import SERVER_ASSEMBLES, need_server_pyav
 from .thread_guard import GRACE_S, described, lingering
@@ -22,6 +25,17 @@ def _server_pyav(request: pytest.FixtureRequest) -> None:
     """A test marked ``server_assembles`` needs the server's PyAV (see ``rehearsal_gaps``)."""
     if request.node.get_closest_marker(SERVER_ASSEMBLES) is not None:
         need_server_pyav()
+
+
+@pytest.fixture(autouse=True)
+def _not_this_machines_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A command run without ``--config`` gets the defaults, as on a machine with no unit
+    installed: on an installed unit (a Pi, the arm64 rehearsal's root) the installer's
+    ``/etc/lessoncam/device.toml`` describes real cameras and no motor, and a test of the
+    simulated unit that read it failed there."""
+    monkeypatch.setattr(config, "DEFAULT_PATH", tmp_path_factory.getbasetemp() / "none.toml")
 
 
 @pytest.fixture(autouse=True)
