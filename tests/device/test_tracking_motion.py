@@ -4,7 +4,7 @@ end on the target instead of past it."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from lessoncam_device.tracking.motion import (
@@ -57,6 +57,11 @@ def test_braking_speed_stops_in_time(distance: float, react: float) -> None:
     st.lists(st.floats(-80.0, 80.0), min_size=1, max_size=150),
     st.floats(-50.0, 50.0),
 )
+# Braking towards a reversal, then told to stop at 0.15 deg/s: the stop ends at once (found by
+# the arm64 rehearsal's run of this test, which did not yet excuse the stop's tick); and a
+# reversal that passes exactly through 0 deg/s, then told to stop.
+@example([1.0, 1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0], 0.0)
+@example([-1.0, 1.0, -1.0, 0.0, 0.0, 1.0, 0.0], 0.0)
 def test_never_beyond_its_limits_or_its_bounds(wanted: list[float], start: float) -> None:
     state = PanState(start)
     for w in wanted:
@@ -64,7 +69,12 @@ def test_never_beyond_its_limits_or_its_bounds(wanted: list[float], start: float
         assert -60.0 <= new.position_deg <= 60.0
         assert abs(new.velocity_dps) <= LIMITS.speed_dps + 1e-9
         assert abs(new.accel_dps2) <= LIMITS.accel_dps2 + 1e-9
-        assert abs(new.accel_dps2 - state.accel_dps2) <= LIMITS.jerk_dps3 * DT + 1e-6
+        jump = abs(new.accel_dps2 - state.accel_dps2)
+        # The acceleration changes at the jerk limit, except in the tick a stop ends in: a
+        # stop ends at once and at rest (``step``: it never swings back, and a standstill
+        # has no acceleration).
+        stopped = new.at_rest and not state.at_rest
+        assert jump <= LIMITS.jerk_dps3 * DT + 1e-6 or stopped
         state = new
 
 
