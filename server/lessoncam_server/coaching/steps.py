@@ -133,9 +133,9 @@ def add(
     """``author`` (who may contribute: the caller checked) writes a step, from ``address``;
     audited. Returns it as ``of_trajectory`` lists it. Raises Conflict ``trajectory_closed``,
     ``intake_exists``; Invalid ``step_kind_invalid``, ``step_date_future``, ``body_empty``,
-    ``body_too_long``, ``agreed_question_too_long``, ``agreements_too_long``, ``analysis_needs_lesson``,
-    ``fragment_other_lesson``, ``minutes_invalid``, ``participant_unknown`` and those of
-    ``fragments.checked``."""
+    ``body_too_long``, ``agreed_question_too_long``, ``agreements_too_long``,
+    ``analysis_needs_lesson``, ``fragment_other_lesson``, ``minutes_invalid``,
+    ``participant_unknown`` and those of ``fragments.checked``."""
     values, spans, participants = _checked(services, author, trajectory, draft)
     values.update(
         trajectory_id=trajectory["id"],
