@@ -255,17 +255,21 @@ async def test_a_part_cut_mid_way_is_sent_again_and_verified(
 async def test_an_upload_the_bucket_never_finishes_leaves_no_object(
     direct_store: S3Store, proxy: Proxy, big_file: Path, s3_port: int, bucket: str
 ) -> None:
+    # Held inside the second part until the bucket is gone: watching the byte count instead
+    # let a busy machine's upload finish between two looks (the CI run beside the rehearsal).
+    proxy.stall_at = 7 * 1024 * 1024
     task = asyncio.create_task(direct_store.put(RID, "main.v1.mp4", big_file))
 
-    async def second_part_under_way() -> bool:
-        return proxy.forwarded > 7 * 1024 * 1024
+    async def second_part_held() -> bool:
+        return proxy.stalls == 1
 
-    await until(second_part_under_way)
+    await until(second_part_held)
     proxy.down = True
     proxy.cut_after = proxy.forwarded + 1
+    proxy.release()  # the held connections move on into the cut
     with pytest.raises(StoreUnavailable) as failed:
         await task
-    assert str(proxy.port) not in str(failed.value)
+    assert str(proxy.port) not in str(failed.value) and proxy.cuts == 1
     assert objects(s3_port, bucket) == {}  # nothing half visible
     proxy.down = False
     held = await direct_store.put(RID, "main.v1.mp4", big_file)  # the retry completes it
