@@ -171,10 +171,9 @@ def change(
 ) -> dict[str, Any]:
     """Its author rewrites a step while the trajectory is open (a slip in the notes, a
     participant forgotten, a fragment's time): every field is replaced, the kind stays;
-    audited. Returns
-    it as ``of_trajectory`` lists it. Raises NotFound ``not_found``; Forbidden
-    ``not_author`` (only the author: the notes are hers); Invalid ``step_kind_fixed`` and those
-    of :func:`add`; nothing is changed when one is raised."""
+    audited. Returns it as ``of_trajectory`` lists it. Raises NotFound ``not_found``;
+    Forbidden ``not_author`` (only the author: the notes are hers); Invalid
+    ``step_kind_fixed`` and those of :func:`add`; nothing is changed when one is raised."""
     db = services.db
     step = row_in(db, "trajectory_steps", trajectory, raw_id, "step")
     require_open(trajectory)
@@ -201,9 +200,8 @@ def remove(
     *,
     address: str,
 ) -> None:
-    """Delete a step (its author, or the teacher) while the trajectory is open; audited (with
-    its author, when the teacher deletes another's). Raises
-    NotFound ``not_found``, Forbidden ``not_author``, Conflict ``trajectory_closed``."""
+    """Delete a step (its author, or the teacher) while the trajectory is open; audited.
+    Raises NotFound ``not_found``, Forbidden ``not_author``, Conflict ``trajectory_closed``."""
     step = row_in(services.db, "trajectory_steps", trajectory, raw_id, "step")
     require_open(trajectory)
     if step["author_id"] != user.id and not acc.manage:

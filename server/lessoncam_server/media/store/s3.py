@@ -171,7 +171,7 @@ class S3Store:
         if size > self.part_size:
             return await self._put_parts(recording_id, name, source, size)
         data = await asyncio.to_thread(source.read_bytes)
-        digest = hashlib.md5(data, usedforsecurity=False).digest()
+        digest = await asyncio.to_thread(_md5, data)  # up to a part: not on the event loop
         answer = await self._call(
             name,
             self.client.put_object(
